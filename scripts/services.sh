@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Make sure the services the test suite talks to are up: PostgreSQL 15 with PostGIS 3.
+# Installs PostGIS from Debian's packages when it is missing; starts PostgreSQL if stopped.
+# With CI=true any failure is fatal (tests of a backend must never skip silently there).
+set -euo pipefail
+PGHOST=${CITYOS_TEST_PGHOST:-127.0.0.1}
+fail() { echo "services: $*" >&2; exit 1; }
+sudo_if_needed() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+if ! command -v psql >/dev/null; then
+  fail "psql not found: install PostgreSQL 15 (apt-get install postgresql-15) or set CITYOS_TEST_POSTGRES_URL"
+fi
+if ! pg_isready -h "$PGHOST" -q 2>/dev/null; then
+  echo "services: starting PostgreSQL"
+  sudo_if_needed pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -1)" main start \
+    || fail "PostgreSQL is not running on $PGHOST:5432 and could not be started"
+  for _ in $(seq 1 30); do pg_isready -h "$PGHOST" -q && break; sleep 1; done
+fi
+pgver=$(psql -h "$PGHOST" -U postgres -Atc "SHOW server_version_num" | cut -c1-2)
+if [ ! -f "/usr/share/postgresql/$pgver/extension/postgis.control" ]; then
+  echo "services: installing PostGIS for PostgreSQL $pgver"
+  sudo_if_needed apt-get update -qq
+  sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "postgresql-$pgver-postgis-3" >/dev/null \
+    || fail "could not install postgresql-$pgver-postgis-3"
+fi
+psql -h "$PGHOST" -U postgres -Atc "SELECT 1" >/dev/null || fail "cannot connect to PostgreSQL as postgres"
+echo "services: PostgreSQL $pgver with PostGIS ready on $PGHOST:5432"

@@ -1,0 +1,106 @@
+"""The CityOS ASGI application: the NGSI-LD hub, health, metrics and OpenAPI docs."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from cityos import __version__, db
+from cityos.config import Settings, get_settings
+from cityos.hub import api as hub_api
+from cityos.hub.context import ContextResolver
+from cityos.hub.store import open_store
+from cityos.observability import (
+    Metrics,
+    MetricsMiddleware,
+    configure_logging,
+    log,
+    metrics_endpoint,
+)
+
+DESCRIPTION = """
+CityOS is an open-source operating platform for a citizen-centred smart city, built first
+for Sejong (세종특별자치시). This API holds the city's data hub, an ETSI NGSI-LD
+(GS CIM 009 v1.8) context broker under `/ngsi-ld/v1`.
+
+CityOS는 시민 중심 스마트시티를 위한 오픈소스 운영 플랫폼입니다. 도시 데이터 허브는
+`/ngsi-ld/v1` 아래의 NGSI-LD 컨텍스트 브로커입니다.
+"""
+
+
+def _prepare_database(settings: Settings) -> None:
+    """Migrate the database to the newest schema (a no-op when it is current)."""
+    if db.current_revision(settings) != db.head_revision():
+        revision = db.upgrade(settings)
+        log.info("database_migrated", revision=revision, backend=settings.backend)
+
+
+def _seed(app: FastAPI) -> None:
+    """Load the built-in Sejong reference data into an empty default tenant."""
+    from cityos.hub.seed_loader import load_city_if_empty
+
+    loaded = load_city_if_empty(app.state.store, app.state.contexts)
+    if loaded:
+        log.info("city_seeded", entities=loaded)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Return a configured CityOS application (the database is prepared on start-up)."""
+    settings = settings or get_settings()
+    configure_logging(settings.log_level, settings.log_format)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await run_in_threadpool(_prepare_database, settings)
+        app.state.store = open_store(settings)
+        for record in await run_in_threadpool(app.state.store.contexts):
+            app.state.contexts.add_stored(record["url"], record["body"])
+        if settings.seed_city:
+            await run_in_threadpool(_seed, app)
+        log.info("cityos_started", version=__version__, backend=settings.backend)
+        try:
+            yield
+        finally:
+            app.state.store.close()
+
+    app = FastAPI(
+        title="CityOS",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        openapi_url="/openapi.json",
+        docs_url="/docs",
+    )
+    app.state.settings = settings
+    app.state.metrics = Metrics()
+    app.state.contexts = ContextResolver(settings)
+    hub_api.install(app)
+
+    @app.get("/healthz", tags=["operations"], summary="Liveness and database health")
+    async def healthz(request: Request) -> Response:
+        """Return 200 with the version and backend when the database answers, else 503."""
+        store = request.app.state.store
+        body: dict[str, Any] = {"status": "ok", "version": __version__, "backend": settings.backend}
+        try:
+            await run_in_threadpool(store.tenant_exists, "urn:ngsi-ld:tenant:default")
+        except Exception as exc:  # noqa: BLE001 - any failure means unhealthy
+            body.update(status="unavailable", detail=str(exc))
+            return JSONResponse(body, status_code=503)
+        return JSONResponse(body)
+
+    app.add_api_route(
+        "/metrics",
+        metrics_endpoint,
+        methods=["GET"],
+        tags=["operations"],
+        summary="Prometheus metrics",
+        include_in_schema=True,
+    )
+    app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
+    return app

@@ -1,0 +1,107 @@
+"""The ``cityos`` command: run the platform, manage its database, report its version."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+
+from cityos import __version__
+from cityos.config import Settings
+
+app = typer.Typer(
+    name="cityos",
+    help="CityOS — an operating platform for a citizen-centred smart city "
+    "(시민 중심 스마트시티 운영 플랫폼).",
+    no_args_is_help=True,
+    add_completion=False,
+)
+db_app = typer.Typer(help="Database schema commands (데이터베이스 스키마).", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+console = Console(stderr=True)
+
+DatabaseUrl = Annotated[
+    str | None,
+    typer.Option(
+        "--database-url",
+        help="sqlite:///path or postgresql://user@host/db (default: CITYOS_DATABASE_URL, "
+        "else sqlite:///var/cityos.db)",
+    ),
+]
+
+
+def _settings(**overrides: object) -> Settings:
+    """Return settings from the environment with command-line overrides, or exit with why."""
+    given = {k: v for k, v in overrides.items() if v is not None}
+    try:
+        return Settings(**given)  # type: ignore[arg-type]
+    except (ValidationError, ValueError) as exc:
+        console.print(f"[red]설정 오류 / invalid setting:[/red] {exc}")
+        raise typer.Exit(2) from exc
+
+
+@app.command()
+def up(
+    host: Annotated[
+        str | None, typer.Option(help="Address to listen on (default 127.0.0.1)")
+    ] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on (default 8000)")] = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Run CityOS: migrate the database, load Sejong on first start, serve the API."""
+    import uvicorn
+
+    from cityos.app import create_app
+
+    settings = _settings(host=host, port=port, database_url=database_url)
+    base = f"http://{settings.host}:{settings.port}"
+    console.print(f"[bold green]CityOS {__version__}[/bold green] — {settings.backend}")
+    console.print(f"  NGSI-LD   {base}/ngsi-ld/v1/entities?type=AdministrativeArea")
+    console.print(f"  API 문서 / docs  {base}/docs")
+    console.print(f"  상태 / health    {base}/healthz")
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level,
+        access_log=False,
+    )
+
+
+@db_app.command("upgrade")
+def db_upgrade(
+    database_url: DatabaseUrl = None,
+    revision: Annotated[str, typer.Option(help="Target revision")] = "head",
+) -> None:
+    """Migrate the database schema to the newest (or the given) revision."""
+    from cityos import db
+
+    settings = _settings(database_url=database_url)
+    try:
+        now = db.upgrade(settings, revision)
+    except Exception as exc:  # noqa: BLE001 - report any driver error plainly
+        console.print(f"[red]마이그레이션 실패 / migration failed:[/red] {exc}")
+        raise typer.Exit(1) from exc
+    console.print(f"database at revision {now} ({settings.backend})")
+
+
+@db_app.command("current")
+def db_current(database_url: DatabaseUrl = None) -> None:
+    """Print the database's schema revision."""
+    from cityos import db
+
+    settings = _settings(database_url=database_url)
+    typer.echo(db.current_revision(settings) or "empty")
+
+
+@app.command()
+def version() -> None:
+    """Print the CityOS version."""
+    typer.echo(__version__)
+
+
+def main() -> None:
+    """Run the ``cityos`` command line."""
+    app()

@@ -1,0 +1,85 @@
+"""Settings: the one place CityOS reads its environment (``CITYOS_`` prefix)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATABASE_URL = "sqlite:///var/cityos.db"
+PLACEHOLDER_SECRET = "change-me"
+
+
+class SettingsError(ValueError):
+    """A setting has a value CityOS cannot run with."""
+
+
+class Settings(BaseSettings):
+    """Every knob of a CityOS deployment; each field reads ``CITYOS_<NAME>``."""
+
+    model_config = SettingsConfigDict(env_prefix="CITYOS_", extra="ignore")
+
+    mode: Literal["development", "production", "test"] = "development"
+    database_url: str = DEFAULT_DATABASE_URL
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    secret_key: str = PLACEHOLDER_SECRET
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_format: Literal["json", "console"] = "json"
+    # Largest request body accepted by the hub [bytes]; larger bodies get 413.
+    max_payload_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
+    # Most entities one query page may return (NGSI-LD `limit`), and the default page size.
+    max_page_size: int = Field(default=1000, ge=1)
+    default_page_size: int = Field(default=20, ge=1)
+    # Extra JSON-LD contexts resolved offline: a JSON object of URL -> local file path.
+    context_files: dict[str, Path] = Field(default_factory=dict)
+    # How long to wait for a user @context from the network before 503 [s].
+    context_fetch_timeout: float = Field(default=2.0, gt=0, le=30)
+    # Load the built-in Sejong reference data into an empty hub on start.
+    seed_city: bool = True
+    # PostgreSQL connection pool size (per worker process).
+    pool_size: int = Field(default=8, ge=1, le=200)
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_scheme(cls, value: str) -> str:
+        if not value.startswith(("sqlite://", "postgresql://", "postgres://")):
+            raise SettingsError(
+                f"CITYOS_DATABASE_URL must start with sqlite:/// or postgresql:// "
+                f"(got {value!r}); e.g. sqlite:///var/cityos.db or "
+                "postgresql://postgres@127.0.0.1:5432/cityos"
+            )
+        if value.startswith("postgres://"):
+            value = "postgresql://" + value.removeprefix("postgres://")
+        return value
+
+    @model_validator(mode="after")
+    def _no_placeholder_secret_in_production(self) -> Settings:
+        if self.mode == "production" and self.secret_key == PLACEHOLDER_SECRET:
+            raise SettingsError(
+                "CITYOS_SECRET_KEY is still the placeholder; set a long random value "
+                "(e.g. `python -c 'import secrets; print(secrets.token_urlsafe(48))'`) "
+                "before running in production mode"
+            )
+        return self
+
+    @property
+    def backend(self) -> Literal["sqlite", "postgresql"]:
+        """Return which storage backend the database URL selects."""
+        return "sqlite" if self.database_url.startswith("sqlite") else "postgresql"
+
+    @property
+    def sqlite_path(self) -> Path:
+        """Return the SQLite database file path (``sqlite:///relative`` or ``////absolute``)."""
+        if self.backend != "sqlite":
+            raise SettingsError("sqlite_path asked of a PostgreSQL deployment")
+        return Path(self.database_url.removeprefix("sqlite:///"))
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Return the process-wide settings, read once from the environment."""
+    return Settings()

@@ -1,0 +1,38 @@
+"""Timestamps the hub writes (UTC, ISO 8601 with microseconds and Z) and reads."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+
+from cityos.hub.errors import BadRequestData
+
+_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})$")
+
+
+def utc_now() -> str:
+    """Return the current instant as an NGSI-LD DateTime string in UTC."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_datetime(value: object, *, field: str) -> datetime:
+    """Parse an NGSI-LD DateTime (ISO 8601 with a zone) or raise BadRequestData."""
+    if not isinstance(value, str) or not _DATETIME.match(value):
+        raise BadRequestData(
+            f"{field} must be an ISO 8601 date-time with a time zone, "
+            f"e.g. 2026-11-25T09:00:00Z (got {value!r})"
+        )
+    text = value
+    fraction = re.search(r"\.(\d+)", text)
+    if fraction and len(fraction.group(1)) > 6:  # Python parses at most microseconds
+        text = text.replace(fraction.group(0), "." + fraction.group(1)[:6])
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise BadRequestData(f"{field} is not a valid date-time: {value!r} ({exc})") from exc
+    return parsed.astimezone(UTC)
+
+
+def normalise_datetime(value: object, *, field: str) -> str:
+    """Return an NGSI-LD DateTime re-written in UTC with a Z suffix."""
+    return parse_datetime(value, field=field).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

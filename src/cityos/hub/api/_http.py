@@ -1,0 +1,157 @@
+"""HTTP plumbing shared by the NGSI-LD routes: tenants, media types, bodies, responses."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import orjson
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+
+from cityos.hub.context import ActiveContext, ContextResolver, context_from_request
+from cityos.hub.errors import (
+    InvalidRequest,
+    NonexistentTenant,
+    NotAcceptable,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+)
+from cityos.hub.store.base import HubStore
+
+T = TypeVar("T")
+JSON = "application/json"
+JSON_LD = "application/ld+json"
+GEO_JSON = "application/geo+json"
+MERGE_PATCH = "application/merge-patch+json"
+DEFAULT_TENANT = "urn:ngsi-ld:tenant:default"
+_TENANT = re.compile(r"^[A-Za-z0-9_\-.:]{1,64}$")
+
+
+def store_of(request: Request) -> HubStore:
+    """Return the app's hub store."""
+    store: HubStore = request.app.state.store
+    return store
+
+
+def resolver_of(request: Request) -> ContextResolver:
+    """Return the app's @context resolver."""
+    resolver: ContextResolver = request.app.state.contexts
+    return resolver
+
+
+def tenant_of(request: Request, *, must_exist: bool) -> str:
+    """Return the request's tenant; NonexistentTenant if reading one never written to."""
+    name = request.headers.get("ngsild-tenant")
+    if name is None or name == "":
+        return DEFAULT_TENANT
+    if not _TENANT.match(name):
+        raise InvalidRequest(
+            f"NGSILD-Tenant {name!r} is not valid: use 1-64 letters, digits, _ - . or :"
+        )
+    if must_exist and not store_of(request).tenant_exists(name):
+        raise NonexistentTenant(f"tenant {name!r} does not exist (nothing was written to it)")
+    return name
+
+
+def accepted_type(request: Request, *, geojson: bool = False) -> str:
+    """Return the response media type from Accept (406 if nothing fits)."""
+    accept = request.headers.get("accept", "")
+    if not accept:
+        return JSON
+    best: tuple[float, str] | None = None
+    for part in accept.split(","):
+        fields = [f.strip() for f in part.split(";")]
+        media = fields[0].lower()
+        quality = 1.0
+        for f in fields[1:]:
+            if f.startswith("q="):
+                try:
+                    quality = float(f[2:])
+                except ValueError:
+                    quality = 0.0
+        options = {JSON: JSON, JSON_LD: JSON_LD, "*/*": JSON, "application/*": JSON}
+        if geojson:
+            options[GEO_JSON] = GEO_JSON
+        if media in options and quality > 0 and (best is None or quality > best[0]):
+            best = (quality, options[media])
+    if best is None:
+        allowed = ", ".join([JSON, JSON_LD] + ([GEO_JSON] if geojson else []))
+        raise NotAcceptable(f"cannot answer with {accept!r}; accept one of {allowed}")
+    return best[1]
+
+
+async def read_json(request: Request, *, allow_merge_patch: bool = False) -> tuple[Any, str]:
+    """Return the parsed body and its media type (415, 413 and 400 on bad bodies)."""
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    allowed = [JSON, JSON_LD] + ([MERGE_PATCH] if allow_merge_patch else [])
+    if media not in allowed:
+        raise UnsupportedMediaType(
+            f"Content-Type {media or '(none)'!r} is not supported; send {' or '.join(allowed)}"
+        )
+    limit: int = request.app.state.settings.max_payload_bytes
+    length = request.headers.get("content-length")
+    if length and length.isdigit() and int(length) > limit:
+        raise PayloadTooLarge(f"the body is {length} bytes; the limit is {limit} bytes")
+    chunks = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"the body exceeds the limit of {limit} bytes")
+        chunks.append(chunk)
+    raw = b"".join(chunks)
+    if not raw.strip():
+        raise InvalidRequest("the request body is empty; send a JSON document")
+    try:
+        return orjson.loads(raw), media
+    except orjson.JSONDecodeError as exc:
+        raise InvalidRequest(f"the body is not valid JSON: {exc}") from exc
+
+
+async def request_context(
+    request: Request, body: Any = None, media: str | None = None
+) -> ActiveContext:
+    """Resolve the request's @context (Link header or body) into an active context."""
+    link = request.headers.get("link")
+    context = context_from_request(media, link, body)
+    return await run_in_threadpool(resolver_of(request).resolve, context)
+
+
+def json_response(
+    content: Any,
+    *,
+    status: int = 200,
+    ctx: ActiveContext | None = None,
+    media: str = JSON,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    """Return a JSON response with the @context as a Link header or in the body."""
+    out_headers = dict(headers or {})
+    if ctx is not None:
+        if media == JSON_LD:
+            body_ctx = ctx.body_value()
+            if isinstance(content, list):
+                content = [{**item, "@context": body_ctx} for item in content]
+            elif isinstance(content, dict):
+                content = {**content, "@context": body_ctx}
+        else:
+            out_headers["Link"] = ctx.link_value()
+    return Response(
+        orjson.dumps(content), status_code=status, media_type=media, headers=out_headers
+    )
+
+
+async def blocking(func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Run a blocking store call in the thread pool."""
+    return await run_in_threadpool(func, *args, **kwargs)
+
+
+def options_of(request: Request) -> set[str]:
+    """Return the comma-separated ``options`` parameter as a set."""
+    values: set[str] = set()
+    for raw in request.query_params.getlist("options"):
+        values.update(v.strip() for v in raw.split(",") if v.strip())
+    return values

@@ -1,0 +1,179 @@
+"""Turn NGSI-LD query parameters (URL or a POST Query body) into a query and render options."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from cityos.hub.context import ActiveContext
+from cityos.hub.errors import BadRequestData, InvalidRequest, TooManyResults
+from cityos.hub.geo import parse_geo_query
+from cityos.hub.model import check_entity_id
+from cityos.hub.query.qlang import parse_q
+from cityos.hub.query.scope import parse_scope_q
+from cityos.hub.render import Format, RenderOptions
+from cityos.hub.store.base import EntityQuery
+from cityos.hub.typeq import parse_type_selection
+
+FORMATS: dict[str, Format] = {
+    "normalized": "normalized",
+    "concise": "concise",
+    "keyValues": "keyValues",
+    "simplified": "keyValues",
+}
+
+
+def split_list(value: str | list[str] | None) -> list[str] | None:
+    """Return a comma list (or JSON array) as a list of non-empty names."""
+    if value is None:
+        return None
+    items = value if isinstance(value, list) else value.split(",")
+    return [str(v).strip() for v in items if str(v).strip()]
+
+
+def render_options(
+    options: set[str],
+    fmt: str | None,
+    ctx: ActiveContext,
+    *,
+    attrs: list[str] | None = None,
+    pick: list[str] | None = None,
+    omit: list[str] | None = None,
+    lang: str | None = None,
+) -> RenderOptions:
+    """Return the render options asked for by ``options``, ``format`` and projections."""
+    chosen: Format = "normalized"
+    for name, value in FORMATS.items():
+        if name in options:
+            chosen = value
+    if fmt is not None:
+        if fmt not in FORMATS:
+            raise BadRequestData(f"format {fmt!r} is unknown; use one of {', '.join(FORMATS)}")
+        chosen = FORMATS[fmt]
+    if pick is not None and omit is not None:
+        raise BadRequestData("give pick or omit, not both")
+
+    def expand_all(names: list[str] | None) -> set[str] | None:
+        if names is None:
+            return None
+        return {n if n in ("id", "type") else ctx.expand(n) for n in names}
+
+    return RenderOptions(
+        format=chosen,
+        sys_attrs="sysAttrs" in options,
+        lang=lang,
+        attrs=expand_all(attrs),
+        pick=expand_all(pick),
+        omit=expand_all(omit) or set(),
+    )
+
+
+def _int_param(value: Any, name: str, default: int) -> int:
+    if value is None:
+        return default
+    if isinstance(value, int) and not isinstance(value, bool):
+        number = value
+    elif isinstance(value, str) and re.fullmatch(r"\d{1,9}", value):
+        number = int(value)
+    else:
+        raise BadRequestData(f"{name} must be a non-negative integer (got {value!r})")
+    return number
+
+
+def entity_query(
+    params: Mapping[str, Any],
+    ctx: ActiveContext,
+    *,
+    max_page: int,
+    default_page: int,
+    require_filter: bool = True,
+) -> EntityQuery:
+    """Return the EntityQuery described by URL parameters (or a Query body, flattened)."""
+    types = params.get("type")
+    type_sel = parse_type_selection(types, ctx.expand_type) if types else None
+    ids = split_list(params.get("id"))
+    for entity_id in ids or []:
+        check_entity_id(entity_id)
+    id_pattern = params.get("idPattern")
+    if id_pattern is not None:
+        try:
+            re.compile(id_pattern)
+        except re.error as exc:
+            raise BadRequestData(f"idPattern {id_pattern!r} is not a valid regex: {exc}") from exc
+    attrs = split_list(params.get("attrs"))
+    q_text = params.get("q")
+    q = parse_q(q_text).expanded(ctx.expand) if q_text else None
+    scope_text = params.get("scopeQ")
+    scope_q = parse_scope_q(scope_text) if scope_text else None
+    geo = parse_geo_query(
+        params.get("georel"),
+        params.get("geometry"),
+        params.get("coordinates"),
+        params.get("geoproperty"),
+        expand=ctx.expand,
+    )
+    if require_filter and not any((type_sel, ids, id_pattern, attrs, q, scope_q, geo)):
+        raise BadRequestData(
+            "a query needs at least one of type, id, idPattern, attrs, q, scopeQ or a "
+            "geo-query (georel, geometry, coordinates); e.g. ?type=AirQualityObserved"
+        )
+    limit = _int_param(params.get("limit"), "limit", default_page)
+    if limit > max_page:
+        raise TooManyResults(f"limit {limit} exceeds this broker's maximum page size {max_page}")
+    count = params.get("count")
+    if count not in (None, True, False, "true", "false"):
+        raise BadRequestData(f"count must be true or false (got {count!r})")
+    return EntityQuery(
+        types=type_sel,
+        ids=tuple(ids) if ids else None,
+        id_pattern=id_pattern,
+        attrs=tuple(ctx.expand(a) for a in attrs) if attrs else None,
+        q=q,
+        scope_q=scope_q,
+        geo=geo,
+        limit=limit,
+        offset=_int_param(params.get("offset"), "offset", 0),
+        count=count in (True, "true"),
+    )
+
+
+def flatten_query_body(body: object) -> dict[str, Any]:
+    """Return URL-style parameters from a POST /entityOperations/query Query body."""
+    if not isinstance(body, Mapping):
+        raise InvalidRequest('the query body must be a JSON object {"type": "Query", ...}')
+    if body.get("type") not in ("Query", None):
+        raise BadRequestData(f"the body's type must be 'Query' (got {body.get('type')!r})")
+    params: dict[str, Any] = {}
+    entities = body.get("entities")
+    if entities is not None:
+        if not isinstance(entities, list) or not all(isinstance(e, Mapping) for e in entities):
+            raise BadRequestData("entities must be a list of {type, id, idPattern} selectors")
+        types = [e["type"] for e in entities if "type" in e]
+        if types:
+            params["type"] = ",".join(str(t) for t in types)
+        ids = [e["id"] for e in entities if "id" in e]
+        if ids:
+            params["id"] = ids
+        patterns = [e["idPattern"] for e in entities if "idPattern" in e]
+        if patterns:
+            params["idPattern"] = "|".join(f"(?:{p})" for p in patterns)
+    for key in ("attrs", "pick", "omit"):
+        if key in body:
+            value = body[key]
+            if not isinstance(value, list | str):
+                raise BadRequestData(f"{key} must be a list of attribute names")
+            params[key] = value
+    for key in ("q", "scopeQ", "lang"):
+        if key in body:
+            if not isinstance(body[key], str):
+                raise BadRequestData(f"{key} must be a string")
+            params[key] = body[key]
+    geo_q = body.get("geoQ")
+    if geo_q is not None:
+        if not isinstance(geo_q, Mapping):
+            raise BadRequestData("geoQ must be an object {georel, geometry, coordinates}")
+        for key in ("georel", "geometry", "coordinates", "geoproperty"):
+            if key in geo_q:
+                params[key] = geo_q[key]
+    return params

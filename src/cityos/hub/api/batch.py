@@ -1,0 +1,86 @@
+"""Batch entity operations: /entityOperations/create|upsert|update|delete|merge (6.14–6.18)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from starlette.requests import Request
+from starlette.responses import Response
+
+from cityos.hub.api._http import (
+    blocking,
+    json_response,
+    options_of,
+    read_json,
+    request_context,
+    store_of,
+    tenant_of,
+)
+from cityos.hub.batch import Operation, run_batch
+from cityos.hub.errors import BadRequestData
+
+router = APIRouter(prefix="/ngsi-ld/v1", tags=["NGSI-LD batch operations"])
+BODY = {
+    "requestBody": {
+        "content": {
+            "application/json": {"schema": {"type": "array"}},
+            "application/ld+json": {"schema": {"type": "array"}},
+        }
+    }
+}
+
+
+async def _batch(request: Request, operation: Operation) -> Response:
+    options = options_of(request)
+    if operation == "upsert" and {"replace", "update"} <= options:
+        raise BadRequestData("options=replace and options=update exclude each other")
+    body, media = await read_json(request)
+    first = body[0] if isinstance(body, list) and body and isinstance(body[0], dict) else None
+    if (
+        media == "application/ld+json"
+        and operation != "delete"
+        and isinstance(body, list)
+        and any(isinstance(e, dict) and "@context" not in e for e in body)
+    ):
+            raise BadRequestData("with application/ld+json every entity must carry @context")
+    ctx = await request_context(request, first, media if operation != "delete" else None)
+    tenant = tenant_of(request, must_exist=operation not in ("create", "upsert"))
+    result = await blocking(
+        run_batch,
+        store_of(request),
+        tenant,
+        operation,
+        body,
+        ctx,
+        replace="update" not in options,
+        no_overwrite="noOverwrite" in options,
+    )
+    if result.errors:
+        return json_response(result.body(), status=207)
+    if operation == "create":
+        return json_response(result.success, status=201)
+    if operation == "upsert" and result.created:
+        return json_response(result.created, status=201)
+    return Response(status_code=204)
+
+
+def _route(operation: Operation, summary: str) -> None:
+    async def handler(request: Request) -> Response:
+        return await _batch(request, operation)
+
+    handler.__doc__ = summary
+    handler.__name__ = f"batch_{operation}"
+    router.add_api_route(
+        f"/entityOperations/{operation}",
+        handler,
+        methods=["POST"],
+        summary=summary,
+        openapi_extra=BODY,
+        response_model=None,
+    )
+
+
+_route("create", "Create many entities (201 ids, or 207 BatchOperationResult)")
+_route("upsert", "Create or replace/update many entities (options=replace|update)")
+_route("update", "Update attributes of many entities (options=noOverwrite)")
+_route("delete", "Delete many entities by id")
+_route("merge", "Merge fragments into many entities")

@@ -1,0 +1,135 @@
+"""Discovery: /types, /types/{type}, /attributes, /attributes/{attr} (GS CIM 009 6.25–6.28)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query
+from starlette.requests import Request
+from starlette.responses import Response
+
+from cityos.hub.api._http import (
+    accepted_type,
+    blocking,
+    json_response,
+    request_context,
+    store_of,
+    tenant_of,
+)
+from cityos.hub.errors import BadRequestData, ResourceNotFound
+
+router = APIRouter(prefix="/ngsi-ld/v1", tags=["NGSI-LD discovery"])
+Details = Annotated[str | None, Query(description="true: full details per item")]
+
+
+def _details(value: str | None) -> bool:
+    if value not in (None, "true", "false"):
+        raise BadRequestData(f"details must be true or false (got {value!r})")
+    return value == "true"
+
+
+@router.get("/types", summary="List entity types")
+async def list_types(request: Request, details: Details = None) -> Response:
+    """Return an EntityTypeList, or EntityType objects with details=true."""
+    media = accepted_type(request)
+    tenant = tenant_of(request, must_exist=True)
+    ctx = await request_context(request)
+    infos = await blocking(store_of(request).type_infos, tenant)
+    if _details(details):
+        body: Any = [
+            {
+                "id": i.type,
+                "type": "EntityType",
+                "typeName": ctx.compact(i.type),
+                "attributeNames": sorted(ctx.compact(a) for a in i.attributes),
+            }
+            for i in infos
+        ]
+    else:
+        body = {
+            "id": f"urn:ngsi-ld:EntityTypeList:{tenant}",
+            "type": "EntityTypeList",
+            "typeList": [ctx.compact(i.type) for i in infos],
+        }
+    return json_response(body, ctx=ctx, media=media)
+
+
+@router.get("/types/{type_name}", summary="Describe an entity type")
+async def get_type(
+    request: Request, type_name: Annotated[str, Path(description="Entity type")]
+) -> Response:
+    """Return an EntityTypeInfo: entity count and attribute details."""
+    media = accepted_type(request)
+    tenant = tenant_of(request, must_exist=True)
+    ctx = await request_context(request)
+    iri = ctx.expand_type(type_name)
+    infos = await blocking(store_of(request).type_infos, tenant, [iri])
+    if not infos:
+        raise ResourceNotFound(f"no entity of type {type_name!r} exists")
+    info = infos[0]
+    body = {
+        "id": info.type,
+        "type": "EntityTypeInfo",
+        "typeName": ctx.compact(info.type),
+        "entityCount": info.entity_count,
+        "attributeDetails": [
+            {
+                "id": a,
+                "type": "Attribute",
+                "attributeName": ctx.compact(a),
+                "attributeTypes": sorted(kinds),
+            }
+            for a, kinds in sorted(info.attributes.items())
+        ],
+    }
+    return json_response(body, ctx=ctx, media=media)
+
+
+@router.get("/attributes", summary="List attributes")
+async def list_attributes(request: Request, details: Details = None) -> Response:
+    """Return an AttributeList, or Attribute objects with details=true."""
+    media = accepted_type(request)
+    tenant = tenant_of(request, must_exist=True)
+    ctx = await request_context(request)
+    infos = await blocking(store_of(request).attribute_infos, tenant)
+    if _details(details):
+        body: Any = [
+            {
+                "id": i.attr,
+                "type": "Attribute",
+                "attributeName": ctx.compact(i.attr),
+                "typeNames": sorted(ctx.compact(t) for t in i.types),
+            }
+            for i in infos
+        ]
+    else:
+        body = {
+            "id": f"urn:ngsi-ld:AttributeList:{tenant}",
+            "type": "AttributeList",
+            "attributeList": [ctx.compact(i.attr) for i in infos],
+        }
+    return json_response(body, ctx=ctx, media=media)
+
+
+@router.get("/attributes/{attr}", summary="Describe an attribute")
+async def get_attribute(
+    request: Request, attr: Annotated[str, Path(description="Attribute name")]
+) -> Response:
+    """Return an Attribute: how many entities have it, its kinds and entity types."""
+    media = accepted_type(request)
+    tenant = tenant_of(request, must_exist=True)
+    ctx = await request_context(request)
+    iri = ctx.expand(attr)
+    infos = await blocking(store_of(request).attribute_infos, tenant, [iri])
+    if not infos:
+        raise ResourceNotFound(f"no entity has an attribute {attr!r}")
+    info = infos[0]
+    body = {
+        "id": info.attr,
+        "type": "Attribute",
+        "attributeName": ctx.compact(info.attr),
+        "attributeCount": info.count,
+        "attributeTypes": sorted(info.kinds),
+        "typeNames": sorted(ctx.compact(t) for t in info.types),
+    }
+    return json_response(body, ctx=ctx, media=media)

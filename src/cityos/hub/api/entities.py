@@ -1,0 +1,212 @@
+"""Routes for single entities and their attributes (GS CIM 009 v1.8, 6.4–6.7)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query
+from starlette.requests import Request
+from starlette.responses import Response
+
+from cityos.hub import service
+from cityos.hub.api._http import (
+    DEFAULT_TENANT,
+    accepted_type,
+    blocking,
+    json_response,
+    options_of,
+    read_json,
+    request_context,
+    store_of,
+    tenant_of,
+)
+from cityos.hub.api._params import render_options, split_list
+from cityos.hub.errors import BadRequestData, ResourceNotFound
+from cityos.hub.geojson import feature
+from cityos.hub.model import check_entity_id
+from cityos.hub.render import render_entity
+
+router = APIRouter(prefix="/ngsi-ld/v1", tags=["NGSI-LD entities"])
+EntityId = Annotated[str, Path(description="Entity id (a URI), e.g. urn:ngsi-ld:Vehicle:A1")]
+AttrName = Annotated[str, Path(description="Attribute name (a term or a full IRI)")]
+BODY = {
+    "requestBody": {
+        "content": {
+            "application/json": {"schema": {"type": "object"}},
+            "application/ld+json": {"schema": {"type": "object"}},
+        }
+    }
+}
+
+
+@router.post("/entities", status_code=201, openapi_extra=BODY, summary="Create an entity")
+async def create_entity(request: Request) -> Response:
+    """Create an entity (201 with Location; 409 AlreadyExists if the id is taken)."""
+    tenant = tenant_of(request, must_exist=False)
+    body, media = await read_json(request)
+    ctx = await request_context(request, body, media)
+    entity = await blocking(service.create_entity, store_of(request), tenant, body, ctx)
+    headers = {"Location": f"/ngsi-ld/v1/entities/{entity['id']}"}
+    if tenant != DEFAULT_TENANT:
+        headers["NGSILD-Tenant"] = tenant
+    return Response(status_code=201, headers=headers)
+
+
+@router.get("/entities/{entity_id}", summary="Retrieve an entity")
+async def retrieve_entity(
+    request: Request,
+    entity_id: EntityId,
+    attrs: Annotated[str | None, Query(description="Attributes to return (comma list)")] = None,
+    pick: Annotated[str | None, Query(description="Members to keep (comma list)")] = None,
+    omit: Annotated[str | None, Query(description="Members to drop (comma list)")] = None,
+    options: Annotated[str | None, Query(description="keyValues, concise, sysAttrs")] = None,
+    format: Annotated[str | None, Query(description="normalized, concise, keyValues")] = None,
+    lang: Annotated[str | None, Query(description="Language for LanguageProperty")] = None,
+) -> Response:
+    """Return one entity in the asked representation (404 ResourceNotFound if none)."""
+    check_entity_id(entity_id)
+    media = accepted_type(request, geojson=True)
+    tenant = tenant_of(request, must_exist=True)
+    ctx = await request_context(request)
+    opts = render_options(
+        options_of(request),
+        format,
+        ctx,
+        attrs=split_list(attrs),
+        pick=split_list(pick),
+        omit=split_list(omit),
+        lang=lang,
+    )
+    entity = await blocking(store_of(request).get, tenant, entity_id)
+    if entity is None:
+        raise ResourceNotFound(f"entity {entity_id} does not exist", instance=entity_id)
+    rendered = render_entity(entity, ctx, opts)
+    if opts.attrs is not None and not (set(entity["attrs"]) & set(opts.attrs)):
+        raise ResourceNotFound(f"entity {entity_id} has none of the attributes {attrs}")
+    if media == "application/geo+json":
+        geoproperty = request.query_params.get("geometryProperty", "location")
+        rendered = feature(entity, rendered, ctx.expand(geoproperty), ctx)
+        return json_response(rendered, ctx=ctx, media=media)
+    return json_response(rendered, ctx=ctx, media=media)
+
+
+@router.delete("/entities/{entity_id}", status_code=204, summary="Delete an entity")
+async def delete_entity(request: Request, entity_id: EntityId) -> Response:
+    """Delete an entity (204; 404 if none)."""
+    check_entity_id(entity_id)
+    tenant = tenant_of(request, must_exist=True)
+    await blocking(service.delete_entity, store_of(request), tenant, entity_id)
+    return Response(status_code=204)
+
+
+@router.post("/entities/{entity_id}/attrs", openapi_extra=BODY, summary="Append attributes")
+async def append_attrs(
+    request: Request,
+    entity_id: EntityId,
+    options: Annotated[str | None, Query(description="noOverwrite")] = None,
+) -> Response:
+    """Add attributes (204; 207 with UpdateResult if some were not overwritten)."""
+    check_entity_id(entity_id)
+    tenant = tenant_of(request, must_exist=True)
+    body, media = await read_json(request)
+    ctx = await request_context(request, body, media)
+    no_overwrite = "noOverwrite" in options_of(request)
+    result = await blocking(
+        service.append_attributes,
+        store_of(request),
+        tenant,
+        entity_id,
+        body,
+        ctx,
+        no_overwrite=no_overwrite,
+    )
+    if result.not_updated:
+        return json_response(result.body(), status=207)
+    return Response(status_code=204)
+
+
+@router.patch("/entities/{entity_id}/attrs", openapi_extra=BODY, summary="Update attributes")
+async def update_attrs(request: Request, entity_id: EntityId) -> Response:
+    """Update existing attributes (204; 207 listing attributes the entity lacks)."""
+    check_entity_id(entity_id)
+    tenant = tenant_of(request, must_exist=True)
+    body, media = await read_json(request)
+    ctx = await request_context(request, body, media)
+    result = await blocking(
+        service.update_attributes, store_of(request), tenant, entity_id, body, ctx
+    )
+    if result.not_updated:
+        return json_response(result.body(), status=207)
+    return Response(status_code=204)
+
+
+@router.patch(
+    "/entities/{entity_id}/attrs/{attr}",
+    openapi_extra=BODY,
+    summary="Partially update one attribute",
+)
+async def patch_attr(request: Request, entity_id: EntityId, attr: AttrName) -> Response:
+    """Merge new members into one attribute (204; 404 if the attribute is absent)."""
+    check_entity_id(entity_id)
+    tenant = tenant_of(request, must_exist=True)
+    body, media = await read_json(request)
+    ctx = await request_context(request, body, media)
+    await blocking(service.patch_attribute, store_of(request), tenant, entity_id, attr, body, ctx)
+    return Response(status_code=204)
+
+
+@router.delete("/entities/{entity_id}/attrs/{attr}", status_code=204, summary="Delete an attribute")
+async def delete_attr(
+    request: Request,
+    entity_id: EntityId,
+    attr: AttrName,
+    datasetId: Annotated[str | None, Query(description="Delete only this instance")] = None,  # noqa: N803
+    deleteAll: Annotated[str | None, Query(description="true: delete every instance")] = None,  # noqa: N803
+) -> Response:
+    """Delete an attribute, one of its datasetId instances, or all of them."""
+    check_entity_id(entity_id)
+    if deleteAll not in (None, "true", "false"):
+        raise BadRequestData(f"deleteAll must be true or false (got {deleteAll!r})")
+    if datasetId is not None and deleteAll == "true":
+        raise BadRequestData("give datasetId or deleteAll=true, not both")
+    tenant = tenant_of(request, must_exist=True)
+    ctx = await request_context(request)
+    await blocking(
+        service.delete_attribute,
+        store_of(request),
+        tenant,
+        entity_id,
+        attr,
+        ctx,
+        dataset_id=datasetId,
+        delete_all=deleteAll == "true",
+    )
+    return Response(status_code=204)
+
+
+@router.put(
+    "/entities/{entity_id}", status_code=204, openapi_extra=BODY, summary="Replace an entity"
+)
+async def replace_entity(request: Request, entity_id: EntityId) -> Response:
+    """Replace an entity whole, keeping its id and creation time."""
+    check_entity_id(entity_id)
+    tenant = tenant_of(request, must_exist=True)
+    body, media = await read_json(request)
+    ctx = await request_context(request, body, media)
+    await blocking(service.replace_entity, store_of(request), tenant, entity_id, body, ctx)
+    return Response(status_code=204)
+
+
+@router.patch(
+    "/entities/{entity_id}", status_code=204, openapi_extra=BODY, summary="Merge into an entity"
+)
+async def merge_entity(request: Request, entity_id: EntityId) -> Response:
+    """Merge a fragment into an entity; ``urn:ngsi-ld:null`` deletes an attribute."""
+    check_entity_id(entity_id)
+    tenant = tenant_of(request, must_exist=True)
+    body, media = await read_json(request, allow_merge_patch=True)
+    ctx = await request_context(
+        request, body, "application/json" if media.endswith("merge-patch+json") else media
+    )
+    await blocking(service.merge_entity, store_of(request), tenant, entity_id, body, ctx)
+    return Response(status_code=204)

@@ -1,0 +1,138 @@
+"""Routes that query entities: GET /entities and POST /entityOperations/query (6.4.3, 6.23)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Query
+from starlette.requests import Request
+from starlette.responses import Response
+
+from cityos.hub.api._http import (
+    GEO_JSON,
+    accepted_type,
+    blocking,
+    json_response,
+    options_of,
+    read_json,
+    request_context,
+    store_of,
+    tenant_of,
+)
+from cityos.hub.api._params import entity_query, flatten_query_body, render_options, split_list
+from cityos.hub.context import ActiveContext
+from cityos.hub.errors import NonexistentTenant
+from cityos.hub.geojson import feature, feature_collection
+from cityos.hub.render import render_entity
+from cityos.hub.store.base import EntityQuery, QueryPage
+
+router = APIRouter(prefix="/ngsi-ld/v1", tags=["NGSI-LD query"])
+
+
+def _page_links(request: Request, query: EntityQuery, page: QueryPage) -> str | None:
+    """Return the Link header with rel=next / rel=prev page URLs, if there are such pages."""
+    links = []
+    params = dict(request.query_params)
+    more = len(page.entities) == query.limit and (
+        page.total is None or query.offset + query.limit < page.total
+    )
+    if more:
+        params.update(offset=str(query.offset + query.limit), limit=str(query.limit))
+        links.append(f'<{request.url.path}?{urlencode(params)}>; rel="next"')
+    if query.offset > 0:
+        params.update(offset=str(max(0, query.offset - query.limit)), limit=str(query.limit))
+        links.append(f'<{request.url.path}?{urlencode(params)}>; rel="prev"')
+    return ", ".join(links) or None
+
+
+async def _answer(
+    request: Request, params: dict[str, Any], ctx: ActiveContext, *, paginate_links: bool
+) -> Response:
+    media = accepted_type(request, geojson=True)
+    try:
+        tenant = tenant_of(request, must_exist=True)
+    except NonexistentTenant:
+        raise
+    settings = request.app.state.settings
+    query = entity_query(
+        params, ctx, max_page=settings.max_page_size, default_page=settings.default_page_size
+    )
+    options = options_of(request)
+    if isinstance(params.get("options"), str):
+        options |= set(params["options"].split(","))
+    opts = render_options(
+        options,
+        params.get("format"),
+        ctx,
+        attrs=split_list(params.get("attrs")),
+        pick=split_list(params.get("pick")),
+        omit=split_list(params.get("omit")),
+        lang=params.get("lang"),
+    )
+    page = await blocking(store_of(request).query, tenant, query)
+    rendered = [render_entity(e, ctx, opts) for e in page.entities]
+    headers: dict[str, str] = {}
+    if page.total is not None:
+        headers["NGSILD-Results-Count"] = str(page.total)
+    if paginate_links:
+        link = _page_links(request, query, page)
+        if link:
+            headers["Link"] = link
+    if media == GEO_JSON:
+        geoproperty = ctx.expand(params.get("geometryProperty") or "location")
+        body: Any = feature_collection(
+            [feature(e, r, geoproperty, ctx) for e, r in zip(page.entities, rendered, strict=True)]
+        )
+        response = json_response(body, ctx=ctx, media=media, headers=headers)
+    else:
+        response = json_response(rendered, ctx=ctx, media=media, headers=headers)
+    if "Link" in headers and media != "application/ld+json":
+        # keep both the @context link and the pagination links
+        response.headers["Link"] = ctx.link_value() + ", " + headers["Link"]
+    return response
+
+
+@router.get("/entities", summary="Query entities")
+async def query_entities(
+    request: Request,
+    type: Annotated[str | None, Query(description="Types: A,B or (A;B)|C")] = None,
+    id: Annotated[str | None, Query(description="Entity ids (comma list)")] = None,
+    idPattern: Annotated[str | None, Query(description="Regex on entity ids")] = None,  # noqa: N803
+    attrs: Annotated[str | None, Query(description="Attributes (comma list)")] = None,
+    q: Annotated[str | None, Query(description="NGSI-LD query language")] = None,
+    scopeQ: Annotated[str | None, Query(description="Scope query, e.g. /Sejong/#")] = None,  # noqa: N803
+    georel: Annotated[str | None, Query(description="near;maxDistance==1000, within, …")] = None,
+    geometry: Annotated[str | None, Query(description="Point, Polygon, …")] = None,
+    coordinates: Annotated[str | None, Query(description="GeoJSON coordinates")] = None,
+    geoproperty: Annotated[str | None, Query(description="GeoProperty to test")] = None,
+    limit: Annotated[str | None, Query(description="Page size (default 20)")] = None,
+    offset: Annotated[str | None, Query(description="Entities to skip")] = None,
+    count: Annotated[str | None, Query(description="true: NGSILD-Results-Count")] = None,
+    options: Annotated[str | None, Query(description="keyValues, concise, sysAttrs")] = None,
+    format: Annotated[str | None, Query(description="normalized, concise, keyValues")] = None,
+    pick: Annotated[str | None, Query(description="Members to keep")] = None,
+    omit: Annotated[str | None, Query(description="Members to drop")] = None,
+    lang: Annotated[str | None, Query(description="Language for LanguageProperty")] = None,
+) -> Response:
+    """Return the entities matching the query, one page, with count and page links."""
+    ctx = await request_context(request)
+    return await _answer(request, dict(request.query_params), ctx, paginate_links=True)
+
+
+@router.post(
+    "/entityOperations/query",
+    summary="Query entities (POST body)",
+    openapi_extra={
+        "requestBody": {"content": {"application/json": {"schema": {"type": "object"}}}}
+    },
+)
+async def query_post(request: Request) -> Response:
+    """Return the entities matching a Query body; limit/offset/count come from the URL."""
+    body, media = await read_json(request)
+    ctx = await request_context(request, body, media)
+    params = flatten_query_body(body)
+    for key in ("limit", "offset", "count", "options", "format"):
+        if key in request.query_params:
+            params[key] = request.query_params[key]
+    return await _answer(request, params, ctx, paginate_links=False)

@@ -1,0 +1,214 @@
+"""Batch entity operations (GS CIM 009 v1.8, 5.6.7–5.6.10, 5.6.20).
+
+Every entity is checked on its own; the valid ones are written in one transaction, and if
+that transaction fails the batch is retried entity by entity, so one bad entity never
+blocks the others and every entity's change stays atomic.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from cityos.hub._time import utc_now
+from cityos.hub.errors import AlreadyExists, BadRequestData, HubError, ResourceNotFound
+from cityos.hub.model import Expander, check_entity_id, expand_entity
+from cityos.hub.service import merge_instances, merge_into
+from cityos.hub.store.base import Entity, HubStore, Transaction
+
+Operation = Literal["create", "upsert", "update", "delete", "merge"]
+
+
+@dataclass
+class BatchResult:
+    """Ids that succeeded, ids created, and a ProblemDetails per failed entity."""
+
+    success: list[str] = field(default_factory=list)
+    created: list[str] = field(default_factory=list)
+    errors: list[dict[str, Any]] = field(default_factory=list)
+
+    def fail(self, entity_id: Any, error: HubError) -> None:
+        """Record that the entity ``entity_id`` failed with ``error``."""
+        self.errors.append({"entityId": entity_id, "error": error.problem()})
+
+    def body(self) -> dict[str, Any]:
+        """Return the NGSI-LD BatchOperationResult JSON."""
+        return {"success": self.success, "errors": self.errors}
+
+
+@dataclass
+class _Item:
+    entity_id: str
+    raw: Any
+    entity: Entity | None = None
+
+
+def _prepare(
+    bodies: object, operation: Operation, ctx: Expander, now: str, result: BatchResult
+) -> list[_Item]:
+    """Validate each element; record the bad ones in ``result`` and return the good ones."""
+    if not isinstance(bodies, list):
+        what = "entity ids" if operation == "delete" else "entities"
+        raise BadRequestData(f"the body of a batch {operation} must be a JSON array of {what}")
+    items: list[_Item] = []
+    for raw in bodies:
+        try:
+            if operation == "delete":
+                items.append(_Item(check_entity_id(raw), raw))
+                continue
+            entity_id = check_entity_id(raw.get("id") if isinstance(raw, Mapping) else None)
+            if operation == "merge":
+                if not isinstance(raw, Mapping):
+                    raise BadRequestData("each element must be a JSON object")
+                items.append(_Item(entity_id, raw))
+            else:
+                items.append(_Item(entity_id, raw, expand_entity(raw, ctx, now=now)))
+        except HubError as error:
+            result.fail(raw.get("id") if isinstance(raw, Mapping) else raw, error)
+    return items
+
+
+def _apply(
+    tx: Transaction,
+    items: list[_Item],
+    operation: Operation,
+    ctx: Expander,
+    now: str,
+    *,
+    replace: bool,
+    no_overwrite: bool,
+    result: BatchResult,
+) -> None:
+    """Write ``items`` in ``tx``; per-entity rule violations go to ``result``."""
+    existing = tx.get_many(list(dict.fromkeys(item.entity_id for item in items)))
+    inserts: dict[str, Entity] = {}
+    replaces: dict[str, Entity] = {}
+    deletes: list[str] = []
+    for item in items:
+        eid = item.entity_id
+        current = inserts.get(eid) or replaces.get(eid) or existing.get(eid)
+        if eid in deletes:
+            current = None
+        try:
+            if operation == "create":
+                if current is not None:
+                    raise AlreadyExists(f"entity {eid} already exists", instance=eid)
+                assert item.entity is not None
+                inserts[eid] = item.entity
+                result.created.append(eid)
+            elif current is None and operation != "upsert":
+                raise ResourceNotFound(f"entity {eid} does not exist", instance=eid)
+            elif operation == "delete":
+                deletes.append(eid)
+                replaces.pop(eid, None)
+            elif operation == "merge":
+                assert current is not None
+                merge_into(current, item.raw, ctx, now=now)
+                _stage(eid, current, inserts, replaces, existing)
+            else:  # upsert or update
+                assert item.entity is not None
+                if current is None:
+                    inserts[eid] = item.entity
+                    result.created.append(eid)
+                elif operation == "upsert" and replace:
+                    item.entity["createdAt"] = current["createdAt"]
+                    _stage(eid, item.entity, inserts, replaces, existing)
+                else:
+                    for iri, instances in item.entity["attrs"].items():
+                        current["attrs"][iri] = merge_instances(
+                            current["attrs"].get(iri, []), instances, overwrite=not no_overwrite
+                        )
+                    for type_iri in item.entity["type"]:
+                        if type_iri not in current["type"]:
+                            current["type"].append(type_iri)
+                    current["modifiedAt"] = now
+                    _stage(eid, current, inserts, replaces, existing)
+            result.success.append(eid)
+        except HubError as error:
+            result.fail(eid, error)
+    if deletes:
+        tx.delete([d for d in deletes if d in existing])
+    if inserts:
+        tx.insert(list(inserts.values()))
+    if replaces:
+        tx.replace(list(replaces.values()))
+
+
+def _stage(
+    eid: str,
+    entity: Entity,
+    inserts: dict[str, Entity],
+    replaces: dict[str, Entity],
+    existing: Mapping[str, Entity],
+) -> None:
+    if eid in inserts or eid not in existing:
+        inserts[eid] = entity
+    else:
+        replaces[eid] = entity
+
+
+def run_batch(
+    store: HubStore,
+    tenant: str,
+    operation: Operation,
+    bodies: object,
+    ctx: Expander,
+    *,
+    replace: bool = True,
+    no_overwrite: bool = False,
+) -> BatchResult:
+    """Run one batch operation and return what succeeded and what failed, per entity."""
+    now = utc_now()
+    result = BatchResult()
+    items = _prepare(bodies, operation, ctx, now, result)
+    if not items:
+        return result
+    run: Callable[[list[_Item], BatchResult], None] = lambda chunk, res: _run_tx(  # noqa: E731
+        store, tenant, chunk, operation, ctx, now, replace, no_overwrite, res
+    )
+    attempt = BatchResult()
+    try:
+        run(items, attempt)
+    except HubError:
+        attempt = BatchResult()
+        for item in items:  # isolate the entity that broke the shared transaction
+            single = BatchResult()
+            try:
+                run([item], single)
+            except HubError as error:
+                single = BatchResult()
+                single.fail(item.entity_id, error)
+            _extend(attempt, single)
+    _extend(result, attempt)
+    return result
+
+
+def _run_tx(
+    store: HubStore,
+    tenant: str,
+    items: list[_Item],
+    operation: Operation,
+    ctx: Expander,
+    now: str,
+    replace: bool,
+    no_overwrite: bool,
+    result: BatchResult,
+) -> None:
+    with store.transaction(tenant) as tx:
+        _apply(
+            tx,
+            items,
+            operation,
+            ctx,
+            now,
+            replace=replace,
+            no_overwrite=no_overwrite,
+            result=result,
+        )
+
+
+def _extend(into: BatchResult, other: BatchResult) -> None:
+    into.success.extend(other.success)
+    into.created.extend(other.created)
+    into.errors.extend(other.errors)

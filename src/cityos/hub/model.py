@@ -1,0 +1,358 @@
+"""Read NGSI-LD entities from requests into the internal form, checking every rule.
+
+The internal form (docs/dev/internal-model.md) is the normalized representation with user
+terms expanded to IRIs. Both normalized and concise input (GS CIM 009 v1.8, 4.5) are read.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+from cityos.hub._time import parse_datetime
+from cityos.hub.errors import BadRequestData
+from cityos.hub.geo import parse_geojson_geometry
+
+NGSI_LD = "https://uri.etsi.org/ngsi-ld/"
+NULL_URI = "urn:ngsi-ld:null"
+GEO_TYPES = frozenset(
+    {
+        "Point",
+        "MultiPoint",
+        "LineString",
+        "MultiLineString",
+        "Polygon",
+        "MultiPolygon",
+        "GeometryCollection",
+    }
+)
+ATTRIBUTE_TYPES = frozenset(
+    {
+        "Property",
+        "Relationship",
+        "GeoProperty",
+        "LanguageProperty",
+        "VocabProperty",
+        "ListProperty",
+        "ListRelationship",
+        "JsonProperty",
+    }
+)
+# Keys inside an attribute instance that are NGSI-LD keywords, never sub-attributes.
+INSTANCE_KEYWORDS = frozenset(
+    {
+        "type",
+        "value",
+        "object",
+        "objectType",
+        "languageMap",
+        "vocab",
+        "valueList",
+        "objectList",
+        "json",
+        "observedAt",
+        "unitCode",
+        "datasetId",
+        "createdAt",
+        "modifiedAt",
+        "deletedAt",
+        "instanceId",
+        "lang",
+    }
+)
+ENTITY_KEYWORDS = frozenset(
+    {"id", "@id", "type", "@type", "@context", "scope", "createdAt", "modifiedAt", "deletedAt"}
+)
+# GeoProperties defined by the core context: they must hold geometries.
+CORE_GEOPROPERTIES = frozenset(
+    {NGSI_LD + "location", NGSI_LD + "observationSpace", NGSI_LD + "operationSpace"}
+)
+_URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:[^\s<>\"{}|\\^`]+$")
+_BAD_NAME = re.compile(r"[\s<>\"'=;()\[\]{}]")
+
+
+class Expander(Protocol):
+    """What model needs of a JSON-LD active context."""
+
+    def expand(self, term: str) -> str: ...  # noqa: D102
+
+    def expand_type(self, term: str) -> str: ...  # noqa: D102
+
+    def expand_vocab_value(self, value: str) -> str: ...  # noqa: D102
+
+
+def is_uri(value: object) -> bool:
+    """Return True for an absolute URI (a scheme followed by ``:``), such as a URN."""
+    return isinstance(value, str) and bool(_URI.match(value))
+
+
+def check_entity_id(value: object) -> str:
+    """Return ``value`` if it is a valid entity id, else raise BadRequestData."""
+    if not is_uri(value):
+        raise BadRequestData(
+            f"entity id must be an absolute URI such as urn:ngsi-ld:Vehicle:A123 (got {value!r})"
+        )
+    assert isinstance(value, str)
+    return value
+
+
+def check_attribute_name(name: str) -> None:
+    """Raise BadRequestData unless ``name`` is usable as an attribute name."""
+    if not name or _BAD_NAME.search(name) or len(name) > 512:
+        raise BadRequestData(
+            f"attribute name {name!r} is not valid: use letters, digits, _ or a full IRI, "
+            "without spaces or any of < > \" ' = ; ( ) [ ] { }"
+        )
+
+
+def expand_types(value: object, ctx: Expander) -> list[str]:
+    """Return the expanded entity types of a ``type`` member (a string or a list)."""
+    raw = value if isinstance(value, list) else [value]
+    if not raw or not all(isinstance(t, str) and t for t in raw):
+        raise BadRequestData(
+            f"entity type must be a non-empty string or a list of them (got {value!r})"
+        )
+    types: list[str] = []
+    for term in raw:
+        assert isinstance(term, str)
+        check_attribute_name(term)
+        iri = ctx.expand_type(term)
+        if iri not in types:
+            types.append(iri)
+    return types
+
+
+def _infer_kind(value: Mapping[str, Any]) -> str:
+    """Return the attribute type a concise attribute object stands for (GS CIM 009, 4.5.4)."""
+    if "object" in value:
+        return "Relationship"
+    if "languageMap" in value:
+        return "LanguageProperty"
+    if "vocab" in value:
+        return "VocabProperty"
+    if "valueList" in value:
+        return "ListProperty"
+    if "objectList" in value:
+        return "ListRelationship"
+    if "json" in value:
+        return "JsonProperty"
+    return "Property"
+
+
+def _as_instance(raw: object, name: str) -> dict[str, Any]:
+    """Return a normalized attribute instance from normalized or concise input."""
+    if isinstance(raw, Mapping):
+        if raw.get("type") in ATTRIBUTE_TYPES:
+            return dict(raw)
+        if raw.get("type") in GEO_TYPES and "coordinates" in raw or "geometries" in raw:
+            return {"type": "GeoProperty", "value": dict(raw)}
+        if "type" in raw and not any(k in raw for k in ("value", "object", "languageMap")):
+            raise BadRequestData(
+                f"attribute {name!r} has unknown type {raw.get('type')!r}; use one of "
+                + ", ".join(sorted(ATTRIBUTE_TYPES))
+            )
+        kind = _infer_kind(raw)
+        if kind == "Property" and "value" not in raw:
+            raise BadRequestData(
+                f"attribute {name!r} is a JSON object without 'type' or 'value'; wrap a "
+                'compound value as {"type": "Property", "value": {...}}'
+            )
+        return {"type": kind, **raw}
+    if raw is None:
+        raise BadRequestData(f"attribute {name!r} has a null value; give a value or omit it")
+    return {"type": "Property", "value": raw}
+
+
+def _check_uri_list(values: object, what: str) -> None:
+    items = values if isinstance(values, list) else [values]
+    if not items or not all(is_uri(v) for v in items):
+        raise BadRequestData(f"{what} must be a URI or a non-empty list of URIs (got {values!r})")
+
+
+def expand_instance(
+    raw: object, name: str, iri: str, ctx: Expander, *, now: str, depth: int = 0
+) -> dict[str, Any]:
+    """Return one attribute instance in internal form, validated, with sub-attributes expanded."""
+    if depth > 8:
+        raise BadRequestData(f"attribute {name!r} nests sub-attributes more than 8 levels deep")
+    inst = _as_instance(raw, name)
+    kind = inst["type"]
+    out: dict[str, Any] = {"type": kind}
+    if kind == "Property":
+        if "value" not in inst or inst["value"] is None:
+            raise BadRequestData(f"Property {name!r} needs a non-null 'value'")
+        out["value"] = inst["value"]
+    elif kind == "Relationship":
+        if "object" not in inst:
+            raise BadRequestData(f"Relationship {name!r} needs an 'object' (a URI)")
+        _check_uri_list(inst["object"], f"Relationship {name!r} object")
+        out["object"] = inst["object"]
+        if "objectType" in inst:
+            out["objectType"] = inst["objectType"]
+    elif kind == "GeoProperty":
+        if "value" not in inst:
+            raise BadRequestData(f"GeoProperty {name!r} needs a GeoJSON geometry 'value'")
+        parse_geojson_geometry(inst["value"])
+        out["value"] = inst["value"]
+    elif kind == "LanguageProperty":
+        lmap = inst.get("languageMap")
+        if (
+            not isinstance(lmap, Mapping)
+            or not lmap
+            or not all(
+                isinstance(k, str)
+                and (
+                    isinstance(v, str)
+                    or (isinstance(v, list) and all(isinstance(s, str) for s in v))
+                )
+                for k, v in lmap.items()
+            )
+        ):
+            raise BadRequestData(
+                f"LanguageProperty {name!r} needs a 'languageMap' of language tags to strings, "
+                'e.g. {"ko": "세종", "en": "Sejong"}'
+            )
+        out["languageMap"] = dict(lmap)
+    elif kind == "VocabProperty":
+        vocab = inst.get("vocab")
+        items = vocab if isinstance(vocab, list) else [vocab]
+        if not items or not all(isinstance(v, str) and v for v in items):
+            raise BadRequestData(f"VocabProperty {name!r} needs 'vocab': a term or list of terms")
+        expanded = [ctx.expand_vocab_value(str(v)) for v in items]
+        out["vocab"] = expanded if isinstance(vocab, list) else expanded[0]
+    elif kind == "ListProperty":
+        if not isinstance(inst.get("valueList"), list):
+            raise BadRequestData(f"ListProperty {name!r} needs 'valueList': a JSON array")
+        out["valueList"] = inst["valueList"]
+    elif kind == "ListRelationship":
+        objects = inst.get("objectList")
+        if not isinstance(objects, list):
+            raise BadRequestData(f"ListRelationship {name!r} needs 'objectList': a JSON array")
+        flat = [o.get("object") if isinstance(o, Mapping) else o for o in objects]
+        if not all(is_uri(o) for o in flat):
+            raise BadRequestData(f"ListRelationship {name!r} objectList must hold only URIs")
+        out["objectList"] = flat
+    elif kind == "JsonProperty":
+        if "json" not in inst:
+            raise BadRequestData(f"JsonProperty {name!r} needs a 'json' member")
+        out["json"] = inst["json"]
+    if iri in CORE_GEOPROPERTIES and kind != "GeoProperty":
+        raise BadRequestData(f"{name!r} is reserved for a GeoProperty (a GeoJSON geometry)")
+    for key, sub in inst.items():
+        if key in (
+            "type",
+            "value",
+            "object",
+            "objectType",
+            "languageMap",
+            "vocab",
+            "valueList",
+            "objectList",
+            "json",
+            "createdAt",
+            "modifiedAt",
+            "instanceId",
+        ):
+            continue
+        if key == "observedAt":
+            parse_datetime(sub, field=f"{name}.observedAt")
+            out["observedAt"] = sub
+        elif key == "unitCode":
+            if not isinstance(sub, str) or not sub:
+                raise BadRequestData(f"{name}.unitCode must be a UN/CEFACT code such as 'CEL'")
+            out["unitCode"] = sub
+        elif key == "datasetId":
+            if not is_uri(sub):
+                raise BadRequestData(f"{name}.datasetId must be a URI (got {sub!r})")
+            out["datasetId"] = sub
+        elif key in ("@context", "deletedAt", "lang"):
+            raise BadRequestData(f"{name}.{key} is not allowed inside an attribute")
+        else:
+            check_attribute_name(key)
+            sub_iri = ctx.expand(key)
+            out[sub_iri] = expand_instance(sub, key, sub_iri, ctx, now=now, depth=depth + 1)
+    out["createdAt"] = now
+    out["modifiedAt"] = now
+    return out
+
+
+def expand_attribute(
+    raw: object, name: str, ctx: Expander, *, now: str
+) -> tuple[str, list[dict[str, Any]]]:
+    """Return an attribute's IRI and its instances (several when datasetIds differ)."""
+    check_attribute_name(name)
+    iri = ctx.expand(name)
+    raws = (
+        raw
+        if isinstance(raw, list)
+        and raw
+        and all(
+            isinstance(r, Mapping) and ("type" in r or "value" in r or "object" in r) for r in raw
+        )
+        else [raw]
+    )
+    instances = [expand_instance(r, name, iri, ctx, now=now) for r in raws]
+    seen: set[str | None] = set()
+    for inst in instances:
+        key = inst.get("datasetId")
+        if key in seen:
+            which = f"datasetId {key!r}" if key else "no datasetId (the default instance)"
+            raise BadRequestData(f"attribute {name!r} has two instances with {which}")
+        seen.add(key)
+    return iri, instances
+
+
+def expand_attributes(
+    body: Mapping[str, Any], ctx: Expander, *, now: str
+) -> dict[str, list[dict[str, Any]]]:
+    """Return the internal ``attrs`` of every non-keyword member of an entity fragment."""
+    attrs: dict[str, list[dict[str, Any]]] = {}
+    for name, raw in body.items():
+        if name in ENTITY_KEYWORDS:
+            continue
+        iri, instances = expand_attribute(raw, name, ctx, now=now)
+        attrs[iri] = instances
+    return attrs
+
+
+def check_scope(value: object) -> list[str]:
+    """Return the entity's scopes as a list, checking each is a /path/of/segments."""
+    items = value if isinstance(value, list) else [value]
+    pattern = re.compile(r"^(/[^/#+\s]+)+$")
+    if not all(isinstance(s, str) and pattern.match(s) for s in items):
+        raise BadRequestData(
+            f"scope must be a path like /Sejong/Hansol or a list of them: {value!r}"
+        )
+    return [str(s) for s in items]
+
+
+def expand_entity(
+    body: object, ctx: Expander, *, now: str, require_id: bool = True
+) -> dict[str, Any]:
+    """Return an entity from a request body in internal form, or raise BadRequestData."""
+    if not isinstance(body, Mapping):
+        raise BadRequestData("an entity must be a JSON object with at least 'id' and 'type'")
+    entity_id = body.get("id", body.get("@id"))
+    if entity_id is None and require_id:
+        raise BadRequestData("the entity has no 'id'; give a URI such as urn:ngsi-ld:Vehicle:A1")
+    if "type" not in body and "@type" not in body:
+        raise BadRequestData("the entity has no 'type'; give one such as 'Vehicle'")
+    entity: dict[str, Any] = {
+        "id": check_entity_id(entity_id) if entity_id is not None else None,
+        "type": expand_types(body.get("type", body.get("@type")), ctx),
+    }
+    if "scope" in body:
+        entity["scope"] = check_scope(body["scope"])
+    entity["createdAt"] = now
+    entity["modifiedAt"] = now
+    entity["attrs"] = expand_attributes(body, ctx, now=now)
+    return entity
+
+
+def default_instance(instances: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """Return the instance without a datasetId, if there is one."""
+    for inst in instances:
+        if "datasetId" not in inst:
+            return inst
+    return None

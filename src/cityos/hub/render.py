@@ -1,0 +1,149 @@
+"""Write internal entities out in the representation a client asked for.
+
+Formats (GS CIM 009 v1.8, 4.5): ``normalized`` (every attribute an object with ``type``),
+``concise`` (types dropped, bare values where lossless) and ``keyValues`` (attribute name to
+value). Names are compacted with the request's @context; ``lang`` picks one language of a
+LanguageProperty; ``sysAttrs`` adds createdAt/modifiedAt.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
+
+from cityos.hub.model import INSTANCE_KEYWORDS
+
+Format = Literal["normalized", "concise", "keyValues"]
+
+
+class Compactor(Protocol):
+    """What rendering needs of a JSON-LD active context."""
+
+    def compact(self, iri: str) -> str: ...  # noqa: D102
+
+    def compact_vocab_value(self, value: str) -> str: ...  # noqa: D102
+
+
+@dataclass(frozen=True, slots=True)
+class RenderOptions:
+    """How to write entities: format, system attributes, language and projection."""
+
+    format: Format = "normalized"
+    sys_attrs: bool = False
+    lang: str | None = None
+    attrs: Collection[str] | None = None  # expanded attribute IRIs to keep (None: all)
+    omit: Collection[str] = ()  # expanded attribute IRIs (or "id"/"type") to drop
+    pick: Collection[str] | None = None  # expanded IRIs (or "id"/"type") to keep
+
+
+def _pick_language(lmap: dict[str, Any], lang: str) -> tuple[str, Any]:
+    """Return (tag, text) for the best match of ``lang`` (a tag, list, or ``*``)."""
+    wanted = [tag.strip().split(";")[0] for tag in lang.split(",") if tag.strip()]
+    for tag in wanted:
+        if tag == "*":
+            break
+        if tag in lmap:
+            return tag, lmap[tag]
+        for key, text in lmap.items():  # "en" matches "en-GB" and the other way round
+            if key.split("-")[0] == tag.split("-")[0]:
+                return key, text
+    key = "@none" if "@none" in lmap else next(iter(lmap))
+    return key, lmap[key]
+
+
+def _compact_vocab(value: Any, ctx: Compactor) -> Any:
+    if isinstance(value, list):
+        return [ctx.compact_vocab_value(v) for v in value]
+    return ctx.compact_vocab_value(value)
+
+
+def _plain_value(inst: dict[str, Any], ctx: Compactor, opts: RenderOptions) -> Any:
+    """Return the value a keyValues rendering shows for one instance."""
+    kind = inst["type"]
+    if kind == "Relationship":
+        return inst["object"]
+    if kind == "LanguageProperty":
+        if opts.lang:
+            return _pick_language(inst["languageMap"], opts.lang)[1]
+        return {"languageMap": inst["languageMap"]}
+    if kind == "VocabProperty":
+        return _compact_vocab(inst["vocab"], ctx)
+    if kind == "ListProperty":
+        return inst["valueList"]
+    if kind == "ListRelationship":
+        return inst["objectList"]
+    if kind == "JsonProperty":
+        return inst["json"]
+    return inst["value"]
+
+
+def render_instance(inst: dict[str, Any], ctx: Compactor, opts: RenderOptions) -> Any:
+    """Return one attribute instance in the requested format."""
+    if opts.format == "keyValues":
+        return _plain_value(inst, ctx, opts)
+    out: dict[str, Any] = {}
+    kind = inst["type"]
+    for key, val in inst.items():
+        if key in ("createdAt", "modifiedAt"):
+            if opts.sys_attrs:
+                out[key] = val
+        elif key == "vocab":
+            out[key] = _compact_vocab(val, ctx)
+        elif key == "objectList":
+            out[key] = [{"object": o} for o in val] if opts.format == "normalized" else val
+        elif key == "languageMap" and opts.lang:
+            tag, text = _pick_language(val, opts.lang)
+            out["type"] = "Property"
+            out["value"] = text
+            out["lang"] = tag
+        elif key in INSTANCE_KEYWORDS:
+            out[key] = val
+        else:
+            out[ctx.compact(key)] = render_instance(val, ctx, opts)
+    if opts.format == "concise":
+        out.pop("type", None)
+        extra = set(out) - {"value"}
+        if (
+            kind in ("Property", "GeoProperty")
+            and not extra
+            and not (isinstance(out.get("value"), dict) and kind == "Property")
+        ):
+            return out["value"]
+    return out
+
+
+def render_attribute(instances: list[dict[str, Any]], ctx: Compactor, opts: RenderOptions) -> Any:
+    """Return an attribute (one instance, or a list when there are several datasetIds)."""
+    rendered = [render_instance(inst, ctx, opts) for inst in instances]
+    return rendered[0] if len(rendered) == 1 else rendered
+
+
+def _wanted(iri: str, opts: RenderOptions) -> bool:
+    if opts.attrs is not None and iri not in opts.attrs:
+        return False
+    if opts.pick is not None and iri not in opts.pick:
+        return False
+    return iri not in opts.omit
+
+
+def render_entity(entity: dict[str, Any], ctx: Compactor, opts: RenderOptions) -> dict[str, Any]:
+    """Return an entity compacted with ``ctx`` in the requested format (no @context)."""
+    out: dict[str, Any] = {}
+    keep_id = (opts.pick is None or "id" in opts.pick) and "id" not in opts.omit
+    keep_type = (opts.pick is None or "type" in opts.pick) and "type" not in opts.omit
+    if keep_id:
+        out["id"] = entity["id"]
+    if keep_type:
+        types = [ctx.compact(t) for t in entity["type"]]
+        out["type"] = types[0] if len(types) == 1 else types
+    if "scope" in entity and (opts.pick is None or "scope" in opts.pick):
+        scope = entity["scope"]
+        out["scope"] = scope[0] if len(scope) == 1 else scope
+    if opts.sys_attrs and opts.format != "keyValues":
+        out["createdAt"] = entity["createdAt"]
+        out["modifiedAt"] = entity["modifiedAt"]
+    for iri, instances in entity["attrs"].items():
+        if _wanted(iri, opts):
+            out[ctx.compact(iri)] = render_attribute(instances, ctx, opts)
+    return out

@@ -1,0 +1,316 @@
+"""NGSI-LD entity operations on internal entities: the verbs the API and batch call.
+
+Each function changes one entity inside a store transaction, so a failure leaves it as it
+was (GS CIM 009 v1.8, 5.6). Attribute-level results follow the UpdateResult shape.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from cityos.hub._time import utc_now
+from cityos.hub.errors import AlreadyExists, BadRequestData, ResourceNotFound
+from cityos.hub.model import (
+    NULL_URI,
+    Expander,
+    check_scope,
+    expand_attribute,
+    expand_attributes,
+    expand_entity,
+    expand_instance,
+    expand_types,
+)
+from cityos.hub.store.base import Entity, HubStore, Transaction
+
+
+@dataclass
+class UpdateResult:
+    """Which attributes an update changed, and why the others were left alone."""
+
+    updated: list[str] = field(default_factory=list)
+    not_updated: list[dict[str, str]] = field(default_factory=list)
+
+    def body(self) -> dict[str, Any]:
+        """Return the NGSI-LD UpdateResult JSON."""
+        return {"updated": self.updated, "notUpdated": self.not_updated}
+
+
+def _require(tx: Transaction, entity_id: str) -> Entity:
+    found = tx.get_many([entity_id])
+    if entity_id not in found:
+        raise ResourceNotFound(f"entity {entity_id} does not exist", instance=entity_id)
+    return found[entity_id]
+
+
+def _keep_created(old: list[dict[str, Any]] | None, new: list[dict[str, Any]]) -> None:
+    """Carry each instance's original createdAt over to the instance that replaces it."""
+    if not old:
+        return
+    created = {inst.get("datasetId"): inst.get("createdAt") for inst in old}
+    for inst in new:
+        if inst.get("datasetId") in created and created[inst.get("datasetId")]:
+            inst["createdAt"] = created[inst.get("datasetId")]
+
+
+def merge_instances(
+    current: list[dict[str, Any]], incoming: list[dict[str, Any]], *, overwrite: bool = True
+) -> list[dict[str, Any]]:
+    """Return ``current`` with ``incoming`` instances replacing those of equal datasetId."""
+    by_dataset = {inst.get("datasetId"): inst for inst in current}
+    for inst in incoming:
+        key = inst.get("datasetId")
+        if key in by_dataset and not overwrite:
+            continue
+        if key in by_dataset and by_dataset[key].get("createdAt"):
+            inst["createdAt"] = by_dataset[key]["createdAt"]
+        by_dataset[key] = inst
+    return list(by_dataset.values())
+
+
+def create_entity(store: HubStore, tenant: str, body: object, ctx: Expander) -> Entity:
+    """Create an entity; AlreadyExists if its id is taken."""
+    entity = expand_entity(body, ctx, now=utc_now())
+    with store.transaction(tenant) as tx:
+        if tx.get_many([entity["id"]]):
+            raise AlreadyExists(f"entity {entity['id']} already exists", instance=entity["id"])
+        tx.insert([entity])
+    return entity
+
+
+def delete_entity(store: HubStore, tenant: str, entity_id: str) -> None:
+    """Delete an entity; ResourceNotFound if there is none."""
+    with store.transaction(tenant) as tx:
+        _require(tx, entity_id)
+        tx.delete([entity_id])
+
+
+def _check_fragment_id(body: Mapping[str, Any], entity_id: str) -> None:
+    for key in ("id", "@id"):
+        if key in body and body[key] != entity_id:
+            raise BadRequestData(
+                f"the body's id {body[key]!r} differs from the entity id in the URL {entity_id}"
+            )
+
+
+def append_attributes(
+    store: HubStore,
+    tenant: str,
+    entity_id: str,
+    body: object,
+    ctx: Expander,
+    *,
+    no_overwrite: bool = False,
+) -> UpdateResult:
+    """Add attributes to an entity, overwriting existing ones unless ``no_overwrite``."""
+    if not isinstance(body, Mapping):
+        raise BadRequestData("the body must be a JSON object of attributes")
+    _check_fragment_id(body, entity_id)
+    now = utc_now()
+    incoming = expand_attributes(body, ctx, now=now)
+    names = {ctx.expand(n): n for n in body if n not in ("id", "type", "@context", "scope")}
+    result = UpdateResult()
+    with store.transaction(tenant) as tx:
+        entity = _require(tx, entity_id)
+        if "type" in body:
+            for type_iri in expand_types(body["type"], ctx):
+                if type_iri not in entity["type"]:
+                    entity["type"].append(type_iri)
+        if "scope" in body:
+            entity["scope"] = check_scope(body["scope"])
+        for iri, instances in incoming.items():
+            current = entity["attrs"].get(iri)
+            if current and no_overwrite:
+                clash = {i.get("datasetId") for i in current} & {
+                    i.get("datasetId") for i in instances
+                }
+                if clash:
+                    result.not_updated.append(
+                        {
+                            "attributeName": names[iri],
+                            "reason": "attribute exists and options=noOverwrite was given",
+                        }
+                    )
+                    entity["attrs"][iri] = merge_instances(current, instances, overwrite=False)
+                    continue
+            entity["attrs"][iri] = merge_instances(current or [], instances)
+            result.updated.append(names[iri])
+        entity["modifiedAt"] = now
+        tx.replace([entity])
+    return result
+
+
+def update_attributes(
+    store: HubStore, tenant: str, entity_id: str, body: object, ctx: Expander
+) -> UpdateResult:
+    """Update attributes that exist (PATCH …/attrs); report the others as not updated."""
+    if not isinstance(body, Mapping):
+        raise BadRequestData("the body must be a JSON object of attributes")
+    _check_fragment_id(body, entity_id)
+    now = utc_now()
+    incoming = expand_attributes(body, ctx, now=now)
+    names = {ctx.expand(n): n for n in body}
+    result = UpdateResult()
+    with store.transaction(tenant) as tx:
+        entity = _require(tx, entity_id)
+        for iri, instances in incoming.items():
+            current = entity["attrs"].get(iri)
+            known = {i.get("datasetId") for i in current or []}
+            fitting = [i for i in instances if i.get("datasetId") in known]
+            if not fitting:
+                result.not_updated.append(
+                    {
+                        "attributeName": names[iri],
+                        "reason": "the entity has no such attribute "
+                        "(or no instance with that datasetId); use POST …/attrs to add it",
+                    }
+                )
+                continue
+            assert current is not None
+            entity["attrs"][iri] = merge_instances(current, fitting)
+            result.updated.append(names[iri])
+        if result.updated:
+            entity["modifiedAt"] = now
+            tx.replace([entity])
+    return result
+
+
+def _merge_instance(old: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
+    """Return ``old`` with the members of ``patch`` merged in (sub-attributes recursively)."""
+    merged = copy.deepcopy(old)
+    kind_changed = patch.get("type") != old.get("type")
+    if kind_changed:
+        for key in ("value", "object", "languageMap", "vocab", "valueList", "objectList"):
+            merged.pop(key, None)
+    for key, val in patch.items():
+        if key == "createdAt":
+            continue
+        if isinstance(val, dict) and isinstance(merged.get(key), dict) and "type" in val:
+            merged[key] = _merge_instance(merged[key], val)
+        else:
+            merged[key] = val
+    return merged
+
+
+def _raw_is_null(raw: object) -> bool:
+    if raw == NULL_URI:
+        return True
+    if isinstance(raw, Mapping):
+        return any(raw.get(k) == NULL_URI for k in ("value", "object", "vocab")) or (
+            raw.get("languageMap") == {"@none": NULL_URI}
+        )
+    return False
+
+
+def patch_attribute(
+    store: HubStore, tenant: str, entity_id: str, attr: str, body: object, ctx: Expander
+) -> None:
+    """Partially update one attribute (PATCH …/attrs/{attr}), merging its members."""
+    if not isinstance(body, Mapping):
+        raise BadRequestData("the body must be a JSON object (the attribute's new members)")
+    now = utc_now()
+    iri = ctx.expand(attr)
+    with store.transaction(tenant) as tx:
+        entity = _require(tx, entity_id)
+        current = entity["attrs"].get(iri)
+        dataset = body.get("datasetId")
+        target = next((i for i in current or [] if i.get("datasetId") == dataset), None)
+        if target is None:
+            which = f" with datasetId {dataset}" if dataset else ""
+            raise ResourceNotFound(f"entity {entity_id} has no attribute {attr!r}{which}")
+        assert current is not None
+        patch = dict(body)
+        patch.setdefault("type", target["type"])
+        new = expand_instance(patch, attr, iri, ctx, now=now)
+        merged = _merge_instance(target, new)
+        merged["modifiedAt"] = now
+        entity["attrs"][iri] = [merged if i is target else i for i in current]
+        entity["modifiedAt"] = now
+        tx.replace([entity])
+
+
+def delete_attribute(
+    store: HubStore,
+    tenant: str,
+    entity_id: str,
+    attr: str,
+    ctx: Expander,
+    *,
+    dataset_id: str | None = None,
+    delete_all: bool = False,
+) -> None:
+    """Delete an attribute's default instance, one datasetId, or every instance."""
+    iri = ctx.expand(attr)
+    with store.transaction(tenant) as tx:
+        entity = _require(tx, entity_id)
+        current = entity["attrs"].get(iri)
+        if not current:
+            raise ResourceNotFound(f"entity {entity_id} has no attribute {attr!r}")
+        if delete_all:
+            remaining: list[dict[str, Any]] = []
+        else:
+            remaining = [i for i in current if i.get("datasetId") != dataset_id]
+            if len(remaining) == len(current):
+                which = f"datasetId {dataset_id}" if dataset_id else "a default instance"
+                raise ResourceNotFound(f"attribute {attr!r} of {entity_id} has no {which}")
+        if remaining:
+            entity["attrs"][iri] = remaining
+        else:
+            del entity["attrs"][iri]
+        entity["modifiedAt"] = utc_now()
+        tx.replace([entity])
+
+
+def replace_entity(
+    store: HubStore, tenant: str, entity_id: str, body: object, ctx: Expander
+) -> None:
+    """Replace an entity whole (PUT), keeping its creation time."""
+    if not isinstance(body, Mapping):
+        raise BadRequestData("the body must be a JSON object: the entity's new content")
+    _check_fragment_id(body, entity_id)
+    fresh = expand_entity({**body, "id": entity_id}, ctx, now=utc_now())
+    with store.transaction(tenant) as tx:
+        old = _require(tx, entity_id)
+        fresh["createdAt"] = old["createdAt"]
+        tx.replace([fresh])
+
+
+def merge_into(entity: Entity, body: Mapping[str, Any], ctx: Expander, *, now: str) -> None:
+    """Apply a merge-patch fragment to an internal entity (``urn:ngsi-ld:null`` deletes)."""
+    if "type" in body:
+        for type_iri in expand_types(body["type"], ctx):
+            if type_iri not in entity["type"]:
+                entity["type"].append(type_iri)
+    if "scope" in body:
+        if body["scope"] == NULL_URI:
+            entity.pop("scope", None)
+        else:
+            entity["scope"] = check_scope(body["scope"])
+    for name, raw in body.items():
+        if name in ("id", "@id", "type", "@type", "@context", "scope", "createdAt", "modifiedAt"):
+            continue
+        iri = ctx.expand(name)
+        if _raw_is_null(raw):
+            entity["attrs"].pop(iri, None)
+            continue
+        _, instances = expand_attribute(raw, name, ctx, now=now)
+        current = entity["attrs"].get(iri, [])
+        by_dataset = {i.get("datasetId"): i for i in current}
+        for inst in instances:
+            old = by_dataset.get(inst.get("datasetId"))
+            by_dataset[inst.get("datasetId")] = _merge_instance(old, inst) if old else inst
+        entity["attrs"][iri] = list(by_dataset.values())
+    entity["modifiedAt"] = now
+
+
+def merge_entity(store: HubStore, tenant: str, entity_id: str, body: object, ctx: Expander) -> None:
+    """Merge a fragment into an entity (PATCH /entities/{id}, JSON merge-patch semantics)."""
+    if not isinstance(body, Mapping):
+        raise BadRequestData("the body must be a JSON object: the fragment to merge")
+    _check_fragment_id(body, entity_id)
+    with store.transaction(tenant) as tx:
+        entity = _require(tx, entity_id)
+        merge_into(entity, body, ctx, now=utc_now())
+        tx.replace([entity])

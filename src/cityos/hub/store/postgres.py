@@ -1,0 +1,345 @@
+"""The production hub store: PostgreSQL 15 + PostGIS 3 through psycopg 3 and a pool.
+
+Every table is keyed by (tenant, entity id) so the schema can be distributed with Citus;
+types and attribute names are indexed arrays (GIN), geometries PostGIS geography (GiST).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+import psycopg
+from psycopg.types.json import Jsonb, set_json_dumps, set_json_loads
+from psycopg_pool import ConnectionPool
+
+from cityos.hub.errors import AlreadyExists
+from cityos.hub.geo import postgis_condition
+from cityos.hub.query.ast import QExpr
+from cityos.hub.query.sql import plan_postgres
+from cityos.hub.store._filter import residual_filter
+from cityos.hub.store.base import (
+    AttributeInfo,
+    Entity,
+    EntityQuery,
+    HubStore,
+    QueryPage,
+    Transaction,
+    TypeInfo,
+    geometries,
+)
+
+_COLUMNS = "e.id, e.types, e.scopes, e.created_at, e.modified_at, e.attrs"
+
+
+def _dumps(obj: Any) -> str:
+    return orjson.dumps(obj).decode()
+
+
+set_json_dumps(_dumps)
+set_json_loads(orjson.loads)
+
+
+def _iso(moment: datetime | None) -> str | None:
+    if moment is None:
+        return None
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _row_entity(row: tuple[Any, ...]) -> Entity:
+    entity: Entity = {"id": row[0], "type": list(row[1])}
+    if row[2] is not None:
+        entity["scope"] = list(row[2])
+    entity["createdAt"] = _iso(row[3])
+    entity["modifiedAt"] = _iso(row[4])
+    entity["attrs"] = row[5]
+    return entity
+
+
+def _entity_params(tenant: str, e: Entity) -> tuple[Any, ...]:
+    return (
+        tenant,
+        e["id"],
+        e["type"],
+        e.get("scope"),
+        list(e["attrs"]),
+        e["createdAt"],
+        e["modifiedAt"],
+        Jsonb(e["attrs"]),
+    )
+
+
+class _PostgresTransaction(Transaction):
+    def __init__(self, conn: psycopg.Connection[Any], tenant: str) -> None:
+        self.conn = conn
+        self.tenant = tenant
+        self._tenant_known = False
+
+    def get_many(self, ids: list[str]) -> dict[str, Entity]:
+        rows = self.conn.execute(
+            f"SELECT {_COLUMNS} FROM hub_entities e WHERE e.tenant = %s AND e.id = ANY(%s) "
+            "FOR UPDATE",
+            (self.tenant, ids),
+        )
+        return {row[0]: _row_entity(row) for row in rows}
+
+    def _write_geo(self, entities: list[Entity]) -> None:
+        rows = []
+        for entity in entities:
+            for ordinal, (attr, value) in enumerate(geometries(entity)):
+                rows.append((self.tenant, entity["id"], attr, ordinal, _dumps(value)))
+        if rows:
+            with self.conn.cursor() as cur:
+                cur.executemany(
+                    "INSERT INTO hub_geo (tenant, entity_id, attr, ordinal, geom) "
+                    "VALUES (%s, %s, %s, %s, ST_GeomFromGeoJSON(%s)::geography)",
+                    rows,
+                )
+
+    def insert(self, entities: list[Entity]) -> None:
+        if not self._tenant_known:
+            self.conn.execute(
+                "INSERT INTO hub_tenants (name, created_at) VALUES (%s, now()) "
+                "ON CONFLICT DO NOTHING",
+                (self.tenant,),
+            )
+            self._tenant_known = True
+        try:
+            with self.conn.cursor() as cur:
+                cur.executemany(
+                    "INSERT INTO hub_entities (tenant, id, types, scopes, attr_names, "
+                    "created_at, modified_at, attrs) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+                    [_entity_params(self.tenant, e) for e in entities],
+                )
+        except psycopg.errors.UniqueViolation as exc:
+            raise AlreadyExists(
+                f"an entity among {[e['id'] for e in entities][:5]} exists"
+            ) from exc
+        self._write_geo(entities)
+
+    def replace(self, entities: list[Entity]) -> None:
+        ids = [e["id"] for e in entities]
+        self.conn.execute(
+            "DELETE FROM hub_geo WHERE tenant = %s AND entity_id = ANY(%s)", (self.tenant, ids)
+        )
+        with self.conn.cursor() as cur:
+            cur.executemany(
+                "UPDATE hub_entities SET types = %s, scopes = %s, attr_names = %s, "
+                "modified_at = %s, attrs = %s WHERE tenant = %s AND id = %s",
+                [
+                    (
+                        e["type"],
+                        e.get("scope"),
+                        list(e["attrs"]),
+                        e["modifiedAt"],
+                        Jsonb(e["attrs"]),
+                        self.tenant,
+                        e["id"],
+                    )
+                    for e in entities
+                ],
+            )
+        self._write_geo(entities)
+
+    def delete(self, ids: list[str]) -> None:
+        self.conn.execute(
+            "DELETE FROM hub_entities WHERE tenant = %s AND id = ANY(%s)", (self.tenant, ids)
+        )
+
+
+class PostgresStore(HubStore):
+    """The hub on PostgreSQL + PostGIS."""
+
+    backend = "postgresql"
+
+    def __init__(self, url: str, *, pool_size: int = 8) -> None:
+        self.pool = ConnectionPool(
+            url,
+            min_size=1,
+            max_size=pool_size,
+            kwargs={"options": "-c timezone=UTC"},
+            open=True,
+        )
+
+    def close(self) -> None:
+        self.pool.close()
+
+    @contextmanager
+    def transaction(self, tenant: str) -> Iterator[Transaction]:
+        with self.pool.connection() as conn, conn.transaction():
+            yield _PostgresTransaction(conn, tenant)
+
+    def tenant_exists(self, tenant: str) -> bool:
+        with self.pool.connection() as conn:
+            row = conn.execute("SELECT 1 FROM hub_tenants WHERE name = %s", (tenant,))
+            return row.fetchone() is not None
+
+    def get(self, tenant: str, entity_id: str) -> Entity | None:
+        with self.pool.connection() as conn:
+            row = conn.execute(
+                f"SELECT {_COLUMNS} FROM hub_entities e WHERE e.tenant = %s AND e.id = %s",
+                (tenant, entity_id),
+            ).fetchone()
+        return _row_entity(row) if row else None
+
+    def _where(self, tenant: str, query: EntityQuery) -> tuple[str, list[Any], QExpr | None]:
+        clauses = ["e.tenant = %s"]
+        params: list[Any] = [tenant]
+        if query.ids is not None:
+            clauses.append("e.id = ANY(%s)")
+            params.append(list(query.ids))
+        if query.id_pattern is not None:
+            clauses.append("e.id ~ %s")
+            params.append(query.id_pattern)
+        if query.types is not None:
+            alternatives = []
+            for group in query.types.groups:
+                alternatives.append("e.types @> %s")
+                params.append(sorted(group))
+            clauses.append("(" + " OR ".join(alternatives) + ")")
+        if query.attrs:
+            clauses.append("e.attr_names && %s")
+            params.append(list(query.attrs))
+        q_residual = None
+        if query.q is not None:
+            plan = plan_postgres(query.q)
+            clauses.append(plan.sql)
+            params.extend(plan.params)
+            q_residual = plan.residual
+        if query.geo is not None:
+            condition, geo_params = postgis_condition(query.geo, "g.geom")
+            clauses.append(
+                "EXISTS (SELECT 1 FROM hub_geo g WHERE g.tenant = e.tenant AND "
+                f"g.entity_id = e.id AND g.attr = %s AND {condition})"
+            )
+            params.extend([query.geo.geoproperty, *geo_params])
+        return " AND ".join(clauses), params, q_residual
+
+    def query(self, tenant: str, query: EntityQuery) -> QueryPage:
+        where, params, q_residual = self._where(tenant, query)
+        keep = residual_filter(query, q_residual=q_residual, geo_in_sql=True)
+        sql = f"SELECT {_COLUMNS} FROM hub_entities e WHERE {where} ORDER BY e.id"
+        with self.pool.connection() as conn:
+            if keep is None:
+                rows = conn.execute(
+                    sql + " LIMIT %s OFFSET %s", [*params, query.limit, query.offset]
+                )
+                page = QueryPage([_row_entity(r) for r in rows])
+                if query.count:
+                    total = conn.execute(
+                        f"SELECT count(*) FROM hub_entities e WHERE {where}", params
+                    ).fetchone()
+                    page.total = int(total[0]) if total else 0
+                return page
+            page = QueryPage()
+            seen = 0
+            with conn.cursor() as cur:
+                for row in cur.stream(sql, params):
+                    entity = _row_entity(row)
+                    if not keep(entity):
+                        continue
+                    if query.offset <= seen < query.offset + query.limit:
+                        page.entities.append(entity)
+                    seen += 1
+                    if seen >= query.offset + query.limit and not query.count:
+                        break
+            if query.count:
+                page.total = seen
+            return page
+
+    def iter_all(self, tenant: str, query: EntityQuery) -> Iterator[Entity]:
+        where, params, q_residual = self._where(tenant, query)
+        keep = residual_filter(query, q_residual=q_residual, geo_in_sql=True)
+        with self.pool.connection() as conn, conn.cursor() as cur:
+            for row in cur.stream(
+                f"SELECT {_COLUMNS} FROM hub_entities e WHERE {where} ORDER BY e.id", params
+            ):
+                entity = _row_entity(row)
+                if keep is None or keep(entity):
+                    yield entity
+
+    def entity_count(self, tenant: str) -> int:
+        with self.pool.connection() as conn:
+            row = conn.execute(
+                "SELECT count(*) FROM hub_entities WHERE tenant = %s", (tenant,)
+            ).fetchone()
+        return int(row[0]) if row else 0
+
+    def type_infos(self, tenant: str, types: list[str] | None = None) -> list[TypeInfo]:
+        type_filter = "" if types is None else " AND t = ANY(%s)"
+        params: list[Any] = [tenant] if types is None else [tenant, types]
+        with self.pool.connection() as conn:
+            counts: dict[str, int] = dict(
+                conn.execute(
+                    "SELECT t, count(*) FROM hub_entities e, unnest(e.types) t "
+                    f"WHERE e.tenant = %s{type_filter} GROUP BY t ORDER BY t",
+                    params,
+                ).fetchall()
+            )
+            attrs: dict[str, dict[str, set[str]]] = {t: {} for t in counts}
+            rows = conn.execute(
+                "SELECT DISTINCT t, a.key, i->>'type' FROM hub_entities e, unnest(e.types) t, "
+                "jsonb_each(e.attrs) a, jsonb_array_elements(a.value) i "
+                f"WHERE e.tenant = %s{type_filter}",
+                params,
+            )
+            for type_iri, attr, kind in rows:
+                attrs[type_iri].setdefault(attr, set()).add(kind)
+        return [TypeInfo(t, int(n), attrs[t]) for t, n in counts.items()]
+
+    def attribute_infos(self, tenant: str, attrs: list[str] | None = None) -> list[AttributeInfo]:
+        attr_filter = "" if attrs is None else " AND a.key = ANY(%s)"
+        params: list[Any] = [tenant] if attrs is None else [tenant, attrs]
+        with self.pool.connection() as conn:
+            rows = conn.execute(
+                "SELECT a.key, count(DISTINCT e.id), array_agg(DISTINCT i->>'type'), "
+                "array_agg(DISTINCT t) FROM hub_entities e, jsonb_each(e.attrs) a, "
+                "jsonb_array_elements(a.value) i, unnest(e.types) t "
+                f"WHERE e.tenant = %s{attr_filter} GROUP BY a.key ORDER BY a.key",
+                params,
+            ).fetchall()
+        return [AttributeInfo(r[0], int(r[1]), set(r[2]), set(r[3])) for r in rows]
+
+    def contexts(self) -> list[dict[str, Any]]:
+        with self.pool.connection() as conn:
+            rows = conn.execute(
+                "SELECT id, url, kind, body, created_at, last_used_at, hits FROM hub_contexts "
+                "ORDER BY created_at"
+            ).fetchall()
+        return [
+            {
+                "id": r[0],
+                "url": r[1],
+                "kind": r[2],
+                "body": r[3],
+                "createdAt": _iso(r[4]),
+                "lastUsage": _iso(r[5]),
+                "numberOfHits": r[6],
+            }
+            for r in rows
+        ]
+
+    def put_context(self, record: dict[str, Any]) -> None:
+        try:
+            with self.pool.connection() as conn:
+                conn.execute(
+                    "INSERT INTO hub_contexts (id, url, kind, body, created_at) "
+                    "VALUES (%s, %s, %s, %s, %s)",
+                    (
+                        record["id"],
+                        record["url"],
+                        record["kind"],
+                        Jsonb(record["body"]),
+                        record["createdAt"],
+                    ),
+                )
+        except psycopg.errors.UniqueViolation as exc:
+            raise AlreadyExists(f"a @context with url {record['url']} is already stored") from exc
+
+    def delete_context(self, context_id: str) -> bool:
+        with self.pool.connection() as conn:
+            cur = conn.execute("DELETE FROM hub_contexts WHERE id = %s", (context_id,))
+            return cur.rowcount > 0

@@ -1,0 +1,427 @@
+"""The embedded SQLite hub store: WAL, JSON text columns, an R*Tree for the geo pre-filter.
+
+One connection per thread (request handlers run in a thread pool); writes are serialised by
+an in-process lock and ``BEGIN IMMEDIATE`` so a transaction never fails on lock upgrade.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import orjson
+from shapely.geometry import shape
+
+from cityos.hub._time import utc_now
+from cityos.hub.errors import AlreadyExists
+from cityos.hub.query.ast import QExpr
+from cityos.hub.query.sql import plan_sqlite, register_sqlite_functions
+from cityos.hub.store._filter import residual_filter
+from cityos.hub.store.base import (
+    AttributeInfo,
+    Entity,
+    EntityQuery,
+    HubStore,
+    QueryPage,
+    Transaction,
+    TypeInfo,
+    attribute_kinds,
+    geometries,
+)
+
+_COLUMNS = "e.pk, e.id, e.types, e.scopes, e.created_at, e.modified_at, e.attrs"
+_CHUNK = 500  # stay under SQLite's bound-parameter limit
+
+
+@lru_cache(maxsize=256)
+def _regex(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern)
+
+
+def _regexp(pattern: str | None, value: Any) -> bool:
+    """Implement SQL ``value REGEXP pattern`` with Python's re (search semantics)."""
+    if pattern is None or not isinstance(value, str):
+        return False
+    return _regex(pattern).search(value) is not None
+
+
+def _row_entity(row: tuple[Any, ...]) -> Entity:
+    entity: Entity = {"id": row[1], "type": orjson.loads(row[2])}
+    if row[3] is not None:
+        entity["scope"] = orjson.loads(row[3])
+    entity["createdAt"] = row[4]
+    entity["modifiedAt"] = row[5]
+    entity["attrs"] = orjson.loads(row[6])
+    return entity
+
+
+def _chunks(items: list[Any]) -> Iterator[list[Any]]:
+    for start in range(0, len(items), _CHUNK):
+        yield items[start : start + _CHUNK]
+
+
+class _SQLiteTransaction(Transaction):
+    def __init__(self, conn: sqlite3.Connection, tenant: str) -> None:
+        self.conn = conn
+        self.tenant = tenant
+        self.pks: dict[str, int] = {}
+        self._tenant_known = False
+
+    def get_many(self, ids: list[str]) -> dict[str, Entity]:
+        found: dict[str, Entity] = {}
+        for chunk in _chunks(ids):
+            marks = ",".join("?" * len(chunk))
+            rows = self.conn.execute(
+                f"SELECT {_COLUMNS} FROM hub_entities e WHERE e.tenant = ? AND e.id IN ({marks})",
+                [self.tenant, *chunk],
+            )
+            for row in rows:
+                self.pks[row[1]] = row[0]
+                found[row[1]] = _row_entity(row)
+        return found
+
+    def _ensure_tenant(self) -> None:
+        if not self._tenant_known:
+            self.conn.execute(
+                "INSERT OR IGNORE INTO hub_tenants (name, created_at) VALUES (?, ?)",
+                (self.tenant, utc_now()),
+            )
+            self._tenant_known = True
+
+    def _write_side_tables(self, rows: list[tuple[int, Entity]]) -> None:
+        types: list[tuple[str, str, int]] = []
+        attrs: list[tuple[str, str, int, str]] = []
+        geo: list[tuple[int, str, dict[str, Any]]] = []
+        for pk, entity in rows:
+            types.extend((self.tenant, t, pk) for t in entity["type"])
+            attrs.extend((self.tenant, a, pk, k) for a, k in attribute_kinds(entity).items())
+            geo.extend((pk, attr, value) for attr, value in geometries(entity))
+        self.conn.executemany(
+            "INSERT INTO hub_entity_types (tenant, type, entity_pk) VALUES (?, ?, ?)", types
+        )
+        self.conn.executemany(
+            "INSERT INTO hub_entity_attrs (tenant, attr, entity_pk, kind) VALUES (?, ?, ?, ?)",
+            attrs,
+        )
+        for pk, attr, value in geo:
+            cur = self.conn.execute(
+                "INSERT INTO hub_geo (entity_pk, attr, geojson) VALUES (?, ?, ?)",
+                (pk, attr, orjson.dumps(value).decode()),
+            )
+            min_lon, min_lat, max_lon, max_lat = shape(value).bounds
+            self.conn.execute(
+                "INSERT INTO hub_geo_rtree (pk, min_lon, max_lon, min_lat, max_lat) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (cur.lastrowid, min_lon, max_lon, min_lat, max_lat),
+            )
+
+    def _delete_side_tables(self, pks: list[int]) -> None:
+        for chunk in _chunks(pks):
+            marks = ",".join("?" * len(chunk))
+            for table in ("hub_entity_types", "hub_entity_attrs", "hub_geo"):
+                self.conn.execute(f"DELETE FROM {table} WHERE entity_pk IN ({marks})", chunk)
+
+    def insert(self, entities: list[Entity]) -> None:
+        self._ensure_tenant()
+        rows: list[tuple[int, Entity]] = []
+        for entity in entities:
+            try:
+                cur = self.conn.execute(
+                    "INSERT INTO hub_entities (tenant, id, types, scopes, created_at, "
+                    "modified_at, attrs) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        self.tenant,
+                        entity["id"],
+                        orjson.dumps(entity["type"]).decode(),
+                        orjson.dumps(entity["scope"]).decode() if "scope" in entity else None,
+                        entity["createdAt"],
+                        entity["modifiedAt"],
+                        orjson.dumps(entity["attrs"]).decode(),
+                    ),
+                )
+            except sqlite3.IntegrityError as exc:
+                raise AlreadyExists(f"entity {entity['id']} already exists") from exc
+            assert cur.lastrowid is not None
+            self.pks[entity["id"]] = cur.lastrowid
+            rows.append((cur.lastrowid, entity))
+        self._write_side_tables(rows)
+
+    def replace(self, entities: list[Entity]) -> None:
+        missing = [e["id"] for e in entities if e["id"] not in self.pks]
+        if missing:
+            self.get_many(missing)
+        pks = [self.pks[e["id"]] for e in entities]
+        self._delete_side_tables(pks)
+        self.conn.executemany(
+            "UPDATE hub_entities SET types = ?, scopes = ?, modified_at = ?, attrs = ? "
+            "WHERE pk = ?",
+            [
+                (
+                    orjson.dumps(e["type"]).decode(),
+                    orjson.dumps(e["scope"]).decode() if "scope" in e else None,
+                    e["modifiedAt"],
+                    orjson.dumps(e["attrs"]).decode(),
+                    pk,
+                )
+                for e, pk in zip(entities, pks, strict=True)
+            ],
+        )
+        self._write_side_tables(list(zip(pks, entities, strict=True)))
+
+    def delete(self, ids: list[str]) -> None:
+        missing = [i for i in ids if i not in self.pks]
+        if missing:
+            self.get_many(missing)
+        pks = [self.pks.pop(i) for i in ids if i in self.pks]
+        self._delete_side_tables(pks)
+        for chunk in _chunks(pks):
+            marks = ",".join("?" * len(chunk))
+            self.conn.execute(f"DELETE FROM hub_entities WHERE pk IN ({marks})", chunk)
+
+
+class SQLiteStore(HubStore):
+    """The hub on one SQLite file (WAL mode)."""
+
+    backend = "sqlite"
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._local = threading.local()
+        self._write_lock = threading.Lock()
+        self._all: list[sqlite3.Connection] = []
+        self._all_lock = threading.Lock()
+
+    def _conn(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA busy_timeout=10000")
+            conn.execute("PRAGMA cache_size=-65536")
+            conn.execute("PRAGMA temp_store=MEMORY")
+            conn.create_function("REGEXP", 2, _regexp, deterministic=True)
+            register_sqlite_functions(conn)
+            self._local.conn = conn
+            with self._all_lock:
+                self._all.append(conn)
+        return conn
+
+    def close(self) -> None:
+        with self._all_lock:
+            for conn in self._all:
+                conn.close()
+            self._all.clear()
+        self._local = threading.local()
+
+    @contextmanager
+    def transaction(self, tenant: str) -> Iterator[Transaction]:
+        conn = self._conn()
+        with self._write_lock:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield _SQLiteTransaction(conn, tenant)
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+    def tenant_exists(self, tenant: str) -> bool:
+        row = self._conn().execute("SELECT 1 FROM hub_tenants WHERE name = ?", (tenant,))
+        return row.fetchone() is not None
+
+    def get(self, tenant: str, entity_id: str) -> Entity | None:
+        row = (
+            self._conn()
+            .execute(
+                f"SELECT {_COLUMNS} FROM hub_entities e WHERE e.tenant = ? AND e.id = ?",
+                (tenant, entity_id),
+            )
+            .fetchone()
+        )
+        return _row_entity(row) if row else None
+
+    def _where(
+        self, tenant: str, query: EntityQuery
+    ) -> tuple[str, list[Any], QExpr | None, bool]:
+        """Return the WHERE clause, its parameters, the q left to Python, and if geo is done."""
+        clauses = ["e.tenant = ?"]
+        params: list[Any] = [tenant]
+        if query.ids is not None:
+            clauses.append(f"e.id IN ({','.join('?' * len(query.ids))})")
+            params.extend(query.ids)
+        if query.id_pattern is not None:
+            clauses.append("e.id REGEXP ?")
+            params.append(query.id_pattern)
+        if query.types is not None:
+            alternatives = []
+            for group in query.types.groups:
+                parts = []
+                for type_iri in sorted(group):
+                    parts.append(
+                        "e.pk IN (SELECT entity_pk FROM hub_entity_types "
+                        "WHERE tenant = ? AND type = ?)"
+                    )
+                    params.extend((tenant, type_iri))
+                alternatives.append("(" + " AND ".join(parts) + ")")
+            clauses.append("(" + " OR ".join(alternatives) + ")")
+        if query.attrs:
+            marks = ",".join("?" * len(query.attrs))
+            clauses.append(
+                f"e.pk IN (SELECT entity_pk FROM hub_entity_attrs WHERE tenant = ? "
+                f"AND attr IN ({marks}))"
+            )
+            params.extend((tenant, *query.attrs))
+        q_residual = None
+        if query.q is not None:
+            plan = plan_sqlite(query.q)
+            clauses.append(plan.sql)
+            params.extend(plan.params)
+            q_residual = plan.residual
+        if query.geo is not None:
+            window = query.geo.search_window()
+            if window is not None:
+                clauses.append(
+                    "e.pk IN (SELECT g.entity_pk FROM hub_geo g JOIN hub_geo_rtree r "
+                    "ON r.pk = g.pk WHERE g.attr = ? AND r.max_lon >= ? AND r.min_lon <= ? "
+                    "AND r.max_lat >= ? AND r.min_lat <= ?)"
+                )
+                params.extend((query.geo.geoproperty, window[0], window[2], window[1], window[3]))
+            else:
+                clauses.append(
+                    "e.pk IN (SELECT entity_pk FROM hub_entity_attrs WHERE tenant = ? AND attr = ?)"
+                )
+                params.extend((tenant, query.geo.geoproperty))
+        return " AND ".join(clauses), params, q_residual, False
+
+    def query(self, tenant: str, query: EntityQuery) -> QueryPage:
+        where, params, q_residual, geo_in_sql = self._where(tenant, query)
+        keep = residual_filter(query, q_residual=q_residual, geo_in_sql=geo_in_sql)
+        conn = self._conn()
+        sql = f"SELECT {_COLUMNS} FROM hub_entities e WHERE {where} ORDER BY e.pk"
+        if keep is None:
+            rows = conn.execute(sql + " LIMIT ? OFFSET ?", [*params, query.limit, query.offset])
+            page = QueryPage([_row_entity(r) for r in rows])
+            if query.count:
+                total = conn.execute(f"SELECT count(*) FROM hub_entities e WHERE {where}", params)
+                page.total = total.fetchone()[0]
+            return page
+        page = QueryPage()
+        seen = 0
+        for row in conn.execute(sql, params):
+            entity = _row_entity(row)
+            if not keep(entity):
+                continue
+            if query.offset <= seen < query.offset + query.limit:
+                page.entities.append(entity)
+            seen += 1
+            if seen >= query.offset + query.limit and not query.count:
+                break
+        if query.count:
+            page.total = seen
+        return page
+
+    def iter_all(self, tenant: str, query: EntityQuery) -> Iterator[Entity]:
+        where, params, q_residual, geo_in_sql = self._where(tenant, query)
+        keep = residual_filter(query, q_residual=q_residual, geo_in_sql=geo_in_sql)
+        rows = self._conn().execute(
+            f"SELECT {_COLUMNS} FROM hub_entities e WHERE {where} ORDER BY e.pk", params
+        )
+        for row in rows:
+            entity = _row_entity(row)
+            if keep is None or keep(entity):
+                yield entity
+
+    def entity_count(self, tenant: str) -> int:
+        row = self._conn().execute("SELECT count(*) FROM hub_entities WHERE tenant = ?", (tenant,))
+        return int(row.fetchone()[0])
+
+    def type_infos(self, tenant: str, types: list[str] | None = None) -> list[TypeInfo]:
+        conn = self._conn()
+        sql = "SELECT type, count(*) FROM hub_entity_types WHERE tenant = ?"
+        params: list[Any] = [tenant]
+        if types is not None:
+            sql += f" AND type IN ({','.join('?' * len(types))})"
+            params.extend(types)
+        counts = dict(conn.execute(sql + " GROUP BY type ORDER BY type", params).fetchall())
+        attrs: dict[str, dict[str, set[str]]] = {t: {} for t in counts}
+        rows = conn.execute(
+            "SELECT DISTINCT t.type, a.attr, a.kind FROM hub_entity_types t "
+            "JOIN hub_entity_attrs a ON a.entity_pk = t.entity_pk AND a.tenant = t.tenant "
+            "WHERE t.tenant = ?",
+            (tenant,),
+        )
+        for type_iri, attr, kind in rows:
+            if type_iri in attrs:
+                attrs[type_iri].setdefault(attr, set()).add(kind)
+        return [TypeInfo(t, n, attrs[t]) for t, n in counts.items()]
+
+    def attribute_infos(self, tenant: str, attrs: list[str] | None = None) -> list[AttributeInfo]:
+        conn = self._conn()
+        sql = (
+            "SELECT a.attr, count(DISTINCT a.entity_pk), group_concat(DISTINCT a.kind) "
+            "FROM hub_entity_attrs a WHERE a.tenant = ?"
+        )
+        params: list[Any] = [tenant]
+        if attrs is not None:
+            sql += f" AND a.attr IN ({','.join('?' * len(attrs))})"
+            params.extend(attrs)
+        infos = []
+        for attr, count, kinds in conn.execute(sql + " GROUP BY a.attr ORDER BY a.attr", params):
+            types = conn.execute(
+                "SELECT DISTINCT t.type FROM hub_entity_attrs a JOIN hub_entity_types t "
+                "ON t.entity_pk = a.entity_pk AND t.tenant = a.tenant "
+                "WHERE a.tenant = ? AND a.attr = ?",
+                (tenant, attr),
+            )
+            infos.append(AttributeInfo(attr, count, set(kinds.split(",")), {r[0] for r in types}))
+        return infos
+
+    def contexts(self) -> list[dict[str, Any]]:
+        rows = self._conn().execute(
+            "SELECT id, url, kind, body, created_at, last_used_at, hits FROM hub_contexts "
+            "ORDER BY created_at"
+        )
+        return [
+            {
+                "id": r[0],
+                "url": r[1],
+                "kind": r[2],
+                "body": orjson.loads(r[3]),
+                "createdAt": r[4],
+                "lastUsage": r[5],
+                "numberOfHits": r[6],
+            }
+            for r in rows
+        ]
+
+    def put_context(self, record: dict[str, Any]) -> None:
+        conn = self._conn()
+        with self._write_lock:
+            try:
+                conn.execute(
+                    "INSERT INTO hub_contexts (id, url, kind, body, created_at) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    (
+                        record["id"],
+                        record["url"],
+                        record["kind"],
+                        orjson.dumps(record["body"]).decode(),
+                        record["createdAt"],
+                    ),
+                )
+            except sqlite3.IntegrityError as exc:
+                raise AlreadyExists(
+                    f"a @context with url {record['url']} is already stored"
+                ) from exc
+
+    def delete_context(self, context_id: str) -> bool:
+        with self._write_lock:
+            cur = self._conn().execute("DELETE FROM hub_contexts WHERE id = ?", (context_id,))
+        return cur.rowcount > 0

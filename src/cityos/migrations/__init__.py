@@ -1,0 +1,1 @@
+"""Alembic migrations for every CityOS table, one history for SQLite and PostgreSQL."""
