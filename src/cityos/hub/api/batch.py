@@ -41,7 +41,7 @@ async def _batch(request: Request, operation: Operation) -> Response:
         and isinstance(body, list)
         and any(isinstance(e, dict) and "@context" not in e for e in body)
     ):
-            raise BadRequestData("with application/ld+json every entity must carry @context")
+        raise BadRequestData("with application/ld+json every entity must carry @context")
     ctx = await request_context(request, first, media if operation != "delete" else None)
     tenant = tenant_of(request, must_exist=operation not in ("create", "upsert"))
     result = await blocking(

@@ -247,9 +247,7 @@ class SQLiteStore(HubStore):
         )
         return _row_entity(row) if row else None
 
-    def _where(
-        self, tenant: str, query: EntityQuery
-    ) -> tuple[str, list[Any], QExpr | None, bool]:
+    def _where(self, tenant: str, query: EntityQuery) -> tuple[str, list[Any], QExpr | None, bool]:
         """Return the WHERE clause, its parameters, the q left to Python, and if geo is done."""
         clauses = ["e.tenant = ?"]
         params: list[Any] = [tenant]
