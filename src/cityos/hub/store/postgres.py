@@ -160,7 +160,7 @@ class PostgresStore(HubStore):
             url,
             min_size=1,
             max_size=pool_size,
-            kwargs={"options": "-c timezone=UTC"},
+            kwargs={"options": "-c timezone=UTC -c jit=off"},  # JIT costs ~1 s per new jsonb query
             open=True,
         )
 
