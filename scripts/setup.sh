@@ -15,5 +15,9 @@ stamp=".venv/.installed${extras:+-test}"
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   .venv/bin/python -m pip install --quiet --upgrade pip
   .venv/bin/python -m pip install --quiet -e ".${extras}"
+  if [ -n "$extras" ]; then
+    # the interoperability tests' NGSI-LD client; see the note in pyproject.toml
+    .venv/bin/python -m pip install --quiet --no-deps ngsildclient==0.5.2
+  fi
   touch "$stamp"
 fi

@@ -68,6 +68,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             app.state.store.close()
+            app.state.store.shutdown_executor()
 
     app = FastAPI(
         title="CityOS",

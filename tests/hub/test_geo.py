@@ -18,6 +18,7 @@ from cityos.hub.geo import (
     parse_geo_query,
     parse_geojson_geometry,
     parse_geojson_geometry_normalised,
+    validate_geojson_geometry,
 )
 
 SEJONG = (127.2653, 36.5047)  # Government Complex Sejong, lon/lat [deg]
@@ -500,3 +501,35 @@ def test_errors_are_hub_errors_rendered_as_problem_details() -> None:
     assert problem["status"] == 400
     assert isinstance(info.value, HubError)
     assert not isinstance(info.value, InvalidRequest)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"type": "Point", "coordinates": [127.2653, 36.5047]},
+        {"type": "Point", "coordinates": [127.2653, 36.5047, 40.0]},
+        {"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [1, 1], [0, 0]]]},
+    ],
+)
+def test_validate_accepts_what_parse_accepts(value: dict[str, object]) -> None:
+    validate_geojson_geometry(value)
+    parse_geojson_geometry(value)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"type": "Point", "coordinates": [181, 0]},
+        {"type": "Point", "coordinates": [0, 91]},
+        {"type": "Point", "coordinates": [0]},
+        {"type": "Point", "coordinates": ["a", 1]},
+        {"type": "Point", "coordinates": [float("nan"), 1]},
+        {"type": "Point"},
+        {"type": "Polygon", "coordinates": [[[0, 0], [1, 1], [1, 0], [0, 1], [0, 0]]]},
+    ],
+)
+def test_validate_refuses_what_parse_refuses(value: dict[str, object]) -> None:
+    with pytest.raises(BadRequestData):
+        parse_geojson_geometry(value)
+    with pytest.raises(BadRequestData):
+        validate_geojson_geometry(value)

@@ -292,6 +292,18 @@ def _geometry_object(
     return geom, {"type": gtype, "coordinates": coords}
 
 
+def validate_geojson_geometry(value: object) -> None:
+    """Raise BadRequestData unless ``value`` is a valid GeoJSON geometry (RFC 7946).
+
+    Points, most of what sensors send, are checked without building a shapely geometry: a
+    position with finite, in-range coordinates is always a valid Point.
+    """
+    if isinstance(value, dict) and value.get("type") == "Point" and "coordinates" in value:
+        check_coordinates("Point", value["coordinates"], "GeoJSON geometry.coordinates", _Budget())
+        return
+    parse_geojson_geometry_normalised(value)
+
+
 def parse_geojson_geometry(value: object) -> BaseGeometry:
     """Return the shapely geometry of a GeoJSON geometry object (RFC 7946); else BadRequestData."""
     return parse_geojson_geometry_normalised(value)[0]

@@ -135,6 +135,17 @@ class ContextResolver:
                 self._contexts.popitem(last=False)
         return active
 
+    def cached(self, context: str | dict[str, Any] | list[Any] | None) -> ActiveContext | None:
+        """Return the active context if it is already resolved (never blocks), else None."""
+        if context is None:
+            return self._core_only
+        try:
+            key = orjson.dumps(context, option=orjson.OPT_SORT_KEYS).decode()
+        except TypeError:
+            return None
+        with self._lock:
+            return self._contexts.get(key)
+
     def add_stored(self, url_or_id: str, body: Any) -> None:
         """Register a context stored through ``/jsonldContexts`` under its URL or id."""
         context = body["@context"] if isinstance(body, dict) and "@context" in body else body

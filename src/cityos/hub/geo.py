@@ -42,6 +42,7 @@ from cityos.hub._geo_geojson import (
     parse_coordinates_text,
     parse_geojson_geometry,
     parse_geojson_geometry_normalised,
+    validate_geojson_geometry,
 )
 from cityos.hub._geo_postgis import postgis_condition, postgis_distance
 from cityos.hub.errors import BadRequestData, HubError
@@ -58,6 +59,7 @@ __all__ = [
     "parse_geo_query",
     "parse_geojson_geometry",
     "parse_geojson_geometry_normalised",
+    "validate_geojson_geometry",
     "postgis_condition",
     "postgis_distance",
 ]
@@ -169,7 +171,35 @@ class GeoQuery:
 
     def entity_matches(self, entity: dict[str, Any]) -> bool:
         """Return whether any instance of the entity's geoproperty satisfies the geo-query."""
+        if self.georel == "near":
+            fast = self._near_points(entity)
+            if fast is not None:
+                return fast
         return any(self.matches(geom) for geom in self._instance_geometries(entity))
+
+    def _near_points(self, entity: dict[str, Any]) -> bool | None:
+        """Answer ``near`` for entities whose instances are all Points, without shapely.
+
+        Stored GeoProperty values were validated on write, so a Point's coordinates are two
+        or three finite numbers in range. Return None when some instance is not a Point.
+        """
+        instances = entity.get("attrs", {}).get(self.geoproperty)
+        if not isinstance(instances, list):
+            return False
+        assert self.distance is not None
+        lon, lat = self.geometry.x, self.geometry.y
+        found = False
+        for instance in instances:
+            if instance.get("type") != "GeoProperty":
+                continue
+            value = instance.get("value")
+            if not isinstance(value, dict) or value.get("type") != "Point":
+                return None
+            plon, plat = value["coordinates"][:2]
+            d = geodesic_distance_m(lon, lat, plon, plat)
+            hit = d <= self.distance if self.distance_kind == "maxDistance" else d >= self.distance
+            found = found or hit
+        return found
 
     def entity_distance_m(self, entity: dict[str, Any]) -> float:
         """Return the smallest distance_m over the entity's geoproperty instances [m]."""

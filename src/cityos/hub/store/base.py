@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any
@@ -83,6 +84,28 @@ class HubStore(ABC):
     """A hub database: entities by tenant, queries, discovery and stored @contexts."""
 
     backend: str
+    # True when one-entity reads and writes are so fast that running them on the event loop
+    # beats a thread-pool hop (embedded SQLite); False for a networked database.
+    inline_short_calls: bool = False
+    # Threads that run store calls off the event loop: each holds a database connection,
+    # so the count bounds memory (SQLite page caches) and connections (PostgreSQL).
+    worker_threads: int = 4
+    _executor: ThreadPoolExecutor | None = None
+
+    @property
+    def executor(self) -> ThreadPoolExecutor:
+        """Return the store's own thread pool (created on first use)."""
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(
+                max_workers=self.worker_threads, thread_name_prefix=f"cityos-{self.backend}"
+            )
+        return self._executor
+
+    def shutdown_executor(self) -> None:
+        """Stop the store's threads (after close)."""
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+            self._executor = None
 
     @abstractmethod
     def close(self) -> None:

@@ -156,6 +156,8 @@ class PostgresStore(HubStore):
     backend = "postgresql"
 
     def __init__(self, url: str, *, pool_size: int = 8) -> None:
+        self._tenants: set[str] = set()  # tenants known to exist (they are never deleted)
+        self.worker_threads = pool_size
         self.pool = ConnectionPool(
             url,
             min_size=1,
@@ -173,9 +175,14 @@ class PostgresStore(HubStore):
             yield _PostgresTransaction(conn, tenant)
 
     def tenant_exists(self, tenant: str) -> bool:
+        if tenant in self._tenants:
+            return True
         with self.pool.connection() as conn:
             row = conn.execute("SELECT 1 FROM hub_tenants WHERE name = %s", (tenant,))
-            return row.fetchone() is not None
+            if row.fetchone() is None:
+                return False
+        self._tenants.add(tenant)
+        return True
 
     def get(self, tenant: str, entity_id: str) -> Entity | None:
         with self.pool.connection() as conn:

@@ -11,6 +11,7 @@ import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -66,11 +67,45 @@ def _chunks(items: list[Any]) -> Iterator[list[Any]]:
         yield items[start : start + _CHUNK]
 
 
+def _bounds(geometry: dict[str, Any]) -> tuple[float, float, float, float]:
+    """Return (min lon, min lat, max lon, max lat) of a GeoJSON geometry (already valid)."""
+    if geometry["type"] == "Point":
+        lon, lat = geometry["coordinates"][:2]
+        return lon, lat, lon, lat
+    if geometry["type"] == "GeometryCollection":
+        boxes = [_bounds(g) for g in geometry["geometries"]]
+        return (
+            min(b[0] for b in boxes),
+            min(b[1] for b in boxes),
+            max(b[2] for b in boxes),
+            max(b[3] for b in boxes),
+        )
+    return tuple(shape(geometry).bounds)
+
+
+@dataclass(frozen=True, slots=True)
+class _SideRows:
+    """What an entity contributes to the side tables, to skip rewrites that change nothing."""
+
+    types: tuple[str, ...]
+    attrs: tuple[tuple[str, str], ...]
+    geo: tuple[tuple[str, str], ...]  # (attribute, GeoJSON text)
+
+    @classmethod
+    def of(cls, entity: Entity) -> _SideRows:
+        return cls(
+            tuple(entity["type"]),
+            tuple(sorted(attribute_kinds(entity).items())),
+            tuple((attr, orjson.dumps(value).decode()) for attr, value in geometries(entity)),
+        )
+
+
 class _SQLiteTransaction(Transaction):
     def __init__(self, conn: sqlite3.Connection, tenant: str) -> None:
         self.conn = conn
         self.tenant = tenant
         self.pks: dict[str, int] = {}
+        self.side: dict[str, _SideRows] = {}  # side rows of entities as loaded
         self._tenant_known = False
 
     def get_many(self, ids: list[str]) -> dict[str, Entity]:
@@ -82,8 +117,10 @@ class _SQLiteTransaction(Transaction):
                 [self.tenant, *chunk],
             )
             for row in rows:
+                entity = _row_entity(row)
                 self.pks[row[1]] = row[0]
-                found[row[1]] = _row_entity(row)
+                self.side[row[1]] = _SideRows.of(entity)
+                found[row[1]] = entity
         return found
 
     def _ensure_tenant(self) -> None:
@@ -94,70 +131,84 @@ class _SQLiteTransaction(Transaction):
             )
             self._tenant_known = True
 
-    def _write_side_tables(self, rows: list[tuple[int, Entity]]) -> None:
-        types: list[tuple[str, str, int]] = []
-        attrs: list[tuple[str, str, int, str]] = []
-        geo: list[tuple[int, str, dict[str, Any]]] = []
-        for pk, entity in rows:
-            types.extend((self.tenant, t, pk) for t in entity["type"])
-            attrs.extend((self.tenant, a, pk, k) for a, k in attribute_kinds(entity).items())
-            geo.extend((pk, attr, value) for attr, value in geometries(entity))
-        self.conn.executemany(
-            "INSERT INTO hub_entity_types (tenant, type, entity_pk) VALUES (?, ?, ?)", types
-        )
-        self.conn.executemany(
-            "INSERT INTO hub_entity_attrs (tenant, attr, entity_pk, kind) VALUES (?, ?, ?, ?)",
-            attrs,
-        )
-        for pk, attr, value in geo:
-            cur = self.conn.execute(
-                "INSERT INTO hub_geo (entity_pk, attr, geojson) VALUES (?, ?, ?)",
-                (pk, attr, orjson.dumps(value).decode()),
+    def _next_pk(self, table: str) -> int:
+        # Safe: BEGIN IMMEDIATE makes this the only writer until COMMIT.
+        row = self.conn.execute(f"SELECT coalesce(max(pk), 0) FROM {table}").fetchone()
+        return int(row[0]) + 1
+
+    def _write_side_tables(self, rows: list[tuple[int, _SideRows]], *, which: set[str]) -> None:
+        if "types" in which:
+            self.conn.executemany(
+                "INSERT INTO hub_entity_types (tenant, type, entity_pk) VALUES (?, ?, ?)",
+                [(self.tenant, t, pk) for pk, side in rows for t in side.types],
             )
-            min_lon, min_lat, max_lon, max_lat = shape(value).bounds
-            self.conn.execute(
+        if "attrs" in which:
+            self.conn.executemany(
+                "INSERT INTO hub_entity_attrs (tenant, attr, entity_pk, kind) VALUES (?, ?, ?, ?)",
+                [(self.tenant, a, pk, k) for pk, side in rows for a, k in side.attrs],
+            )
+        geo = [(pk, attr, text) for pk, side in rows for attr, text in side.geo]
+        if "geo" in which and geo:
+            first = self._next_pk("hub_geo")
+            self.conn.executemany(
+                "INSERT INTO hub_geo (pk, entity_pk, attr, geojson) VALUES (?, ?, ?, ?)",
+                [(first + i, pk, attr, text) for i, (pk, attr, text) in enumerate(geo)],
+            )
+            boxes = []
+            for i, (_, _, text) in enumerate(geo):
+                min_lon, min_lat, max_lon, max_lat = _bounds(orjson.loads(text))
+                boxes.append((first + i, min_lon, max_lon, min_lat, max_lat))
+            self.conn.executemany(
                 "INSERT INTO hub_geo_rtree (pk, min_lon, max_lon, min_lat, max_lat) "
                 "VALUES (?, ?, ?, ?, ?)",
-                (cur.lastrowid, min_lon, max_lon, min_lat, max_lat),
+                boxes,
             )
 
-    def _delete_side_tables(self, pks: list[int]) -> None:
+    def _delete_side_tables(self, pks: list[int], *, which: set[str]) -> None:
+        tables = {"types": "hub_entity_types", "attrs": "hub_entity_attrs", "geo": "hub_geo"}
         for chunk in _chunks(pks):
             marks = ",".join("?" * len(chunk))
-            for table in ("hub_entity_types", "hub_entity_attrs", "hub_geo"):
-                self.conn.execute(f"DELETE FROM {table} WHERE entity_pk IN ({marks})", chunk)
+            for key in which:
+                self.conn.execute(f"DELETE FROM {tables[key]} WHERE entity_pk IN ({marks})", chunk)
 
     def insert(self, entities: list[Entity]) -> None:
         self._ensure_tenant()
-        rows: list[tuple[int, Entity]] = []
-        for entity in entities:
-            try:
-                cur = self.conn.execute(
-                    "INSERT INTO hub_entities (tenant, id, types, scopes, created_at, "
-                    "modified_at, attrs) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        self.tenant,
-                        entity["id"],
-                        orjson.dumps(entity["type"]).decode(),
-                        orjson.dumps(entity["scope"]).decode() if "scope" in entity else None,
-                        entity["createdAt"],
-                        entity["modifiedAt"],
-                        orjson.dumps(entity["attrs"]).decode(),
-                    ),
+        first = self._next_pk("hub_entities")
+        rows = []
+        for offset, entity in enumerate(entities):
+            pk = first + offset
+            self.pks[entity["id"]] = pk
+            rows.append(
+                (
+                    pk,
+                    self.tenant,
+                    entity["id"],
+                    orjson.dumps(entity["type"]).decode(),
+                    orjson.dumps(entity["scope"]).decode() if "scope" in entity else None,
+                    entity["createdAt"],
+                    entity["modifiedAt"],
+                    orjson.dumps(entity["attrs"]).decode(),
                 )
-            except sqlite3.IntegrityError as exc:
-                raise AlreadyExists(f"entity {entity['id']} already exists") from exc
-            assert cur.lastrowid is not None
-            self.pks[entity["id"]] = cur.lastrowid
-            rows.append((cur.lastrowid, entity))
-        self._write_side_tables(rows)
+            )
+        try:
+            self.conn.executemany(
+                "INSERT INTO hub_entities (pk, tenant, id, types, scopes, created_at, "
+                "modified_at, attrs) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+        except sqlite3.IntegrityError as exc:
+            raise AlreadyExists(
+                f"an entity among {[e['id'] for e in entities][:5]} already exists"
+            ) from exc
+        side = [(row[0], _SideRows.of(e)) for row, e in zip(rows, entities, strict=True)]
+        self._write_side_tables(side, which={"types", "attrs", "geo"})
+        for entity, (_, rows_of) in zip(entities, side, strict=True):
+            self.side[entity["id"]] = rows_of
 
     def replace(self, entities: list[Entity]) -> None:
         missing = [e["id"] for e in entities if e["id"] not in self.pks]
         if missing:
             self.get_many(missing)
-        pks = [self.pks[e["id"]] for e in entities]
-        self._delete_side_tables(pks)
         self.conn.executemany(
             "UPDATE hub_entities SET types = ?, scopes = ?, modified_at = ?, attrs = ? "
             "WHERE pk = ?",
@@ -167,19 +218,32 @@ class _SQLiteTransaction(Transaction):
                     orjson.dumps(e["scope"]).decode() if "scope" in e else None,
                     e["modifiedAt"],
                     orjson.dumps(e["attrs"]).decode(),
-                    pk,
+                    self.pks[e["id"]],
                 )
-                for e, pk in zip(entities, pks, strict=True)
+                for e in entities
             ],
         )
-        self._write_side_tables(list(zip(pks, entities, strict=True)))
+        # Rewrite only the side rows that changed: a sensor update usually changes none.
+        changed: dict[str, list[tuple[int, _SideRows]]] = {"types": [], "attrs": [], "geo": []}
+        for entity in entities:
+            old = self.side.get(entity["id"])
+            new = _SideRows.of(entity)
+            pk = self.pks[entity["id"]]
+            for key in changed:
+                if old is None or getattr(old, key) != getattr(new, key):
+                    changed[key].append((pk, new))
+            self.side[entity["id"]] = new
+        for key, rows in changed.items():
+            if rows:
+                self._delete_side_tables([pk for pk, _ in rows], which={key})
+                self._write_side_tables(rows, which={key})
 
     def delete(self, ids: list[str]) -> None:
         missing = [i for i in ids if i not in self.pks]
         if missing:
             self.get_many(missing)
         pks = [self.pks.pop(i) for i in ids if i in self.pks]
-        self._delete_side_tables(pks)
+        self._delete_side_tables(pks, which={"types", "attrs", "geo"})
         for chunk in _chunks(pks):
             marks = ",".join("?" * len(chunk))
             self.conn.execute(f"DELETE FROM hub_entities WHERE pk IN ({marks})", chunk)
@@ -189,6 +253,7 @@ class SQLiteStore(HubStore):
     """The hub on one SQLite file (WAL mode)."""
 
     backend = "sqlite"
+    inline_short_calls = True
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -196,6 +261,7 @@ class SQLiteStore(HubStore):
         self._write_lock = threading.Lock()
         self._all: list[sqlite3.Connection] = []
         self._all_lock = threading.Lock()
+        self._tenants: set[str] = set()  # tenants known to exist (they are never deleted)
 
     def _conn(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
@@ -204,7 +270,7 @@ class SQLiteStore(HubStore):
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA busy_timeout=10000")
-            conn.execute("PRAGMA cache_size=-65536")
+            conn.execute("PRAGMA cache_size=-32768")  # 32 MiB per connection
             conn.execute("PRAGMA temp_store=MEMORY")
             conn.create_function("REGEXP", 2, _regexp, deterministic=True)
             register_sqlite_functions(conn)
@@ -231,10 +297,16 @@ class SQLiteStore(HubStore):
                 conn.execute("ROLLBACK")
                 raise
             conn.execute("COMMIT")
+        self.tenant_exists(tenant)  # refresh the cache once the tenant row is committed
 
     def tenant_exists(self, tenant: str) -> bool:
+        if tenant in self._tenants:
+            return True
         row = self._conn().execute("SELECT 1 FROM hub_tenants WHERE name = ?", (tenant,))
-        return row.fetchone() is not None
+        if row.fetchone() is None:
+            return False
+        self._tenants.add(tenant)
+        return True
 
     def get(self, tenant: str, entity_id: str) -> Entity | None:
         row = (
@@ -248,11 +320,31 @@ class SQLiteStore(HubStore):
         return _row_entity(row) if row else None
 
     def _where(self, tenant: str, query: EntityQuery) -> tuple[str, list[Any], QExpr | None, bool]:
-        """Return the WHERE clause, its parameters, the q left to Python, and if geo is done."""
-        clauses = ["e.tenant = ?"]
+        """Return the WHERE clause, its parameters, the q left to Python, and if geo is done.
+
+        SQLite has no statistics to choose which index drives a query, so this picks it: the
+        R*Tree window when there is one, else the listed ids, else the type index, else the
+        tenant. The other conditions are written with unary ``+`` so SQLite tests them per
+        row instead of starting from them (SQLite query optimizer overview, section
+        "Disqualifying WHERE clause terms using unary-+").
+        """
+        window = query.geo.search_window() if query.geo is not None else None
+        driver = (
+            "geo"
+            if window is not None
+            else "ids"
+            if query.ids is not None
+            else "types"
+            if query.types is not None
+            else "tenant"
+        )
+        lead = {key: "" if key == driver else "+" for key in ("geo", "ids", "types", "tenant")}
+        if driver == "ids":
+            lead["tenant"] = ""  # the (tenant, id) index needs both
+        clauses = [f"{lead['tenant']}e.tenant = ?"]
         params: list[Any] = [tenant]
         if query.ids is not None:
-            clauses.append(f"e.id IN ({','.join('?' * len(query.ids))})")
+            clauses.append(f"{lead['ids']}e.id IN ({','.join('?' * len(query.ids))})")
             params.extend(query.ids)
         if query.id_pattern is not None:
             clauses.append("e.id REGEXP ?")
@@ -262,40 +354,50 @@ class SQLiteStore(HubStore):
             for group in query.types.groups:
                 parts = []
                 for type_iri in sorted(group):
-                    parts.append(
-                        "e.pk IN (SELECT entity_pk FROM hub_entity_types "
-                        "WHERE tenant = ? AND type = ?)"
-                    )
+                    if driver == "types":
+                        parts.append(
+                            "e.pk IN (SELECT entity_pk FROM hub_entity_types "
+                            "WHERE tenant = ? AND type = ?)"
+                        )
+                    else:  # a per-row primary-key probe, not a list of every entity of the type
+                        parts.append(
+                            "EXISTS (SELECT 1 FROM hub_entity_types t WHERE t.tenant = ? "
+                            "AND t.type = ? AND t.entity_pk = e.pk)"
+                        )
                     params.extend((tenant, type_iri))
                 alternatives.append("(" + " AND ".join(parts) + ")")
             clauses.append("(" + " OR ".join(alternatives) + ")")
         if query.attrs:
             marks = ",".join("?" * len(query.attrs))
             clauses.append(
-                f"e.pk IN (SELECT entity_pk FROM hub_entity_attrs WHERE tenant = ? "
-                f"AND attr IN ({marks}))"
+                f"EXISTS (SELECT 1 FROM hub_entity_attrs a WHERE a.tenant = ? "
+                f"AND a.attr IN ({marks}) AND a.entity_pk = e.pk)"
             )
             params.extend((tenant, *query.attrs))
+        if query.geo is not None:
+            if window is not None:
+                clauses.append(
+                    "e.pk IN (SELECT g.entity_pk FROM hub_geo_rtree r JOIN hub_geo g "
+                    "ON g.pk = r.pk WHERE r.max_lon >= ? AND r.min_lon <= ? "
+                    "AND r.max_lat >= ? AND r.min_lat <= ? AND g.attr = ?)"
+                )
+                params.extend((window[0], window[2], window[1], window[3], query.geo.geoproperty))
+            else:
+                clauses.append(
+                    "EXISTS (SELECT 1 FROM hub_entity_attrs a WHERE a.tenant = ? "
+                    "AND a.attr = ? AND a.entity_pk = e.pk)"
+                )
+                params.extend((tenant, query.geo.geoproperty))
         q_residual = None
-        if query.q is not None:
+        if query.q is not None and driver == "geo":
+            # The R*Tree already bounds the candidates; the compiled Python predicate on a
+            # few hundred rows beats SQLite's json_each scans (measured: 2.7 ms vs 4 ms).
+            q_residual = query.q
+        elif query.q is not None:  # last: the JSON scans are the costliest per-row test
             plan = plan_sqlite(query.q)
             clauses.append(plan.sql)
             params.extend(plan.params)
             q_residual = plan.residual
-        if query.geo is not None:
-            window = query.geo.search_window()
-            if window is not None:
-                clauses.append(
-                    "e.pk IN (SELECT g.entity_pk FROM hub_geo g JOIN hub_geo_rtree r "
-                    "ON r.pk = g.pk WHERE g.attr = ? AND r.max_lon >= ? AND r.min_lon <= ? "
-                    "AND r.max_lat >= ? AND r.min_lat <= ?)"
-                )
-                params.extend((query.geo.geoproperty, window[0], window[2], window[1], window[3]))
-            else:
-                clauses.append(
-                    "e.pk IN (SELECT entity_pk FROM hub_entity_attrs WHERE tenant = ? AND attr = ?)"
-                )
-                params.extend((tenant, query.geo.geoproperty))
         return " AND ".join(clauses), params, q_residual, False
 
     def query(self, tenant: str, query: EntityQuery) -> QueryPage:

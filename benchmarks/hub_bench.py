@@ -1,0 +1,458 @@
+"""Benchmark the NGSI-LD hub over HTTP against the issue's targets, on SQLite and PostgreSQL.
+
+One CityOS server process (``cityos up``) on a fresh database per backend; the load comes
+from this process (batch upserts, the query latency loop) and from ``wrk`` (GET and PATCH
+throughput), all on this machine. The same rows are also written straight into the
+database with ``executemany`` in the same run, so the hub's overhead is a printed ratio.
+
+    .venv/bin/python benchmarks/hub_bench.py                 # both backends, 100,000 entities
+    .venv/bin/python benchmarks/hub_bench.py --backend sqlite --entities 20000 --no-record
+
+Needs ``wrk`` (``apt-get install wrk``) and, for PostgreSQL, a server on 127.0.0.1:5432
+(user postgres, PostGIS installed). Results are printed as a table and appended to
+``docs/benchmarks.md`` with the date, machine and commit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import random
+import re
+import shutil
+import socket
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import httpx
+import orjson
+import psycopg
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+
+ROOT = Path(__file__).resolve().parent.parent
+PG_ADMIN = os.environ.get(
+    "CITYOS_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+BBOX = (127.15, 36.40, 127.40, 36.72)  # Sejong, lon/lat [deg]
+BATCH = 1000
+console = Console()
+
+
+@dataclass
+class Result:
+    """One measured figure, its target and how it compares."""
+
+    name: str
+    value: float
+    unit: str
+    target: str
+    ok: bool | None
+    note: str = ""
+
+
+def air_quality(i: int, rng: random.Random) -> dict[str, object]:
+    """Return the i-th AirQualityObserved-like entity with 8 attributes."""
+    observed = "2026-11-25T00:00:00Z"
+    lon = BBOX[0] + rng.random() * (BBOX[2] - BBOX[0])
+    lat = BBOX[1] + rng.random() * (BBOX[3] - BBOX[1])
+    return {
+        "id": f"urn:ngsi-ld:AirQualityObserved:bench-{i}",
+        "type": "AirQualityObserved",
+        "pm10": {
+            "type": "Property",
+            "value": round(rng.uniform(0, 120), 1),
+            "unitCode": "GQ",
+            "observedAt": observed,
+        },
+        "pm25": {
+            "type": "Property",
+            "value": round(rng.uniform(0, 90), 1),
+            "unitCode": "GQ",
+            "observedAt": observed,
+        },
+        "no2": {"type": "Property", "value": round(rng.uniform(0, 0.1), 3), "unitCode": "59"},
+        "o3": {"type": "Property", "value": round(rng.uniform(0, 0.1), 3), "unitCode": "59"},
+        "temperature": {
+            "type": "Property",
+            "value": round(rng.uniform(-10, 35), 1),
+            "unitCode": "CEL",
+        },
+        "airQualityIndex": {"type": "Property", "value": rng.randint(0, 300)},
+        "refDevice": {"type": "Relationship", "object": f"urn:ngsi-ld:Device:bench-{i}"},
+        "location": {
+            "type": "GeoProperty",
+            "value": {"type": "Point", "coordinates": [round(lon, 6), round(lat, 6)]},
+        },
+    }
+
+
+def free_port() -> int:
+    """Return a free TCP port on 127.0.0.1."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def rss_mb(pid: int) -> float:
+    """Return a process's resident memory [MB] from /proc."""
+    text = Path(f"/proc/{pid}/status").read_text()
+    match = re.search(r"VmRSS:\s+(\d+) kB", text)
+    return int(match.group(1)) / 1024 if match else float("nan")
+
+
+@contextmanager
+def database(backend: str) -> Iterator[str]:
+    """Yield the URL of a fresh, empty database; drop it afterwards."""
+    if backend == "sqlite":
+        with tempfile.TemporaryDirectory(prefix="cityos-bench-") as folder:
+            yield f"sqlite:///{folder}/hub.db"
+        return
+    name = f"cityos_bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield PG_ADMIN.rsplit("/", 1)[0] + "/" + name
+    finally:
+        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@contextmanager
+def server(url: str) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """Run ``cityos up`` on ``url`` and yield its base URL and process."""
+    port = free_port()
+    env = {**os.environ, "CITYOS_SEED_CITY": "false", "CITYOS_LOG_LEVEL": "warning"}
+    cityos = Path(sys.executable).with_name("cityos")
+    proc = subprocess.Popen(
+        [str(cityos), "up", "--port", str(port), "--database-url", url],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(base + "/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                err = proc.stderr.read().decode() if proc.stderr else ""
+                raise SystemExit(f"cityos up did not start:\n{err[-2000:]}")
+            time.sleep(0.2)
+        yield base, proc
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def load(base: str, entities: int, rng: random.Random) -> tuple[float, list[float]]:
+    """Upsert ``entities`` in batches of 1,000; return overall and per-batch rates [1/s]."""
+    rates = []
+    bodies = (
+        orjson.dumps([air_quality(b + i, rng) for i in range(BATCH)])
+        for b in range(0, entities, BATCH)
+    )
+    headers = {"Content-Type": "application/json"}
+    busy = 0.0
+    with httpx.Client(base_url=base, timeout=120) as client, Progress(console=console) as bar:
+        task = bar.add_task("batch upsert", total=entities)
+        for body in bodies:
+            started = time.perf_counter()
+            r = client.post("/ngsi-ld/v1/entityOperations/upsert", content=body, headers=headers)
+            took = time.perf_counter() - started
+            if r.status_code not in (201, 204):
+                raise SystemExit(f"upsert failed: {r.status_code} {r.text[:500]}")
+            busy += took
+            rates.append(BATCH / took)
+            bar.advance(task, BATCH)
+    return entities / busy, rates
+
+
+def raw_write_rate(backend: str, url: str, entities: int, rng: random.Random) -> float:
+    """Write the same rows straight into the database (executemany); return rows/s."""
+    rows = [
+        (e["id"], e["type"], orjson.dumps(e).decode())
+        for e in (air_quality(i, rng) for i in range(entities))
+    ]
+    if backend == "sqlite":
+        path = url.removeprefix("sqlite:///") + ".raw"
+        conn = sqlite3.connect(path, isolation_level=None)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("CREATE TABLE raw (id TEXT PRIMARY KEY, type TEXT, doc TEXT)")
+        started = time.perf_counter()
+        for start in range(0, entities, BATCH):
+            conn.execute("BEGIN")
+            conn.executemany("INSERT INTO raw VALUES (?, ?, ?)", rows[start : start + BATCH])
+            conn.execute("COMMIT")
+        took = time.perf_counter() - started
+        conn.close()
+        return entities / took
+    with psycopg.connect(url) as conn:
+        conn.execute("CREATE TABLE raw (id text PRIMARY KEY, type text, doc jsonb)")
+        conn.commit()
+        started = time.perf_counter()
+        for start in range(0, entities, BATCH):
+            with conn.cursor() as cur:
+                cur.executemany("INSERT INTO raw VALUES (%s, %s, %s)", rows[start : start + BATCH])
+            conn.commit()
+        took = time.perf_counter() - started
+    return entities / took
+
+
+LUA_GET = """
+math.randomseed(7)
+request = function()
+  return wrk.format("GET", "/ngsi-ld/v1/entities/urn:ngsi-ld:AirQualityObserved:bench-"
+    .. math.random(0, {n}))
+end
+"""
+LUA_PATCH = """
+math.randomseed(11)
+request = function()
+  local body = '{{"value": ' .. math.random(0, 90) .. '}}'
+  return wrk.format("PATCH", "/ngsi-ld/v1/entities/urn:ngsi-ld:AirQualityObserved:bench-"
+    .. math.random(0, {n}) .. "/attrs/pm25", {{["Content-Type"] = "application/json"}}, body)
+end
+"""
+
+
+def wrk_rate(base: str, script: str, seconds: int) -> tuple[float, str]:
+    """Run wrk with a Lua script for ``seconds``; return requests/s and non-2xx count."""
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
+        handle.write(script)
+    try:
+        out = subprocess.run(
+            ["wrk", "-t1", "-c16", f"-d{seconds}s", "-s", handle.name, base],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    finally:
+        os.unlink(handle.name)
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return rate, (bad.group(1) if bad else "0")
+
+
+def query_latencies(base: str, count: int, rng: random.Random) -> list[float]:
+    """Time ``count`` type + q + near queries with limit 100; return latencies [ms]."""
+    latencies = []
+    with httpx.Client(base_url=base, timeout=30) as client:
+        for _ in range(count):
+            lon = BBOX[0] + rng.random() * (BBOX[2] - BBOX[0])
+            lat = BBOX[1] + rng.random() * (BBOX[3] - BBOX[1])
+            params = {
+                "type": "AirQualityObserved",
+                "q": "pm25>40",
+                "limit": "100",
+                "georel": "near;maxDistance==1000",
+                "geometry": "Point",
+                "coordinates": f"[{lon:.5f},{lat:.5f}]",
+            }
+            started = time.perf_counter()
+            r = client.get("/ngsi-ld/v1/entities", params=params)
+            latencies.append((time.perf_counter() - started) * 1000)
+            if r.status_code != 200:
+                raise SystemExit(f"query failed: {r.status_code} {r.text[:300]}")
+    return latencies
+
+
+def bench_backend(backend: str, entities: int, seconds: int) -> list[Result]:
+    """Run every measurement on one backend and return the results."""
+    rng = random.Random(42)
+    results: list[Result] = []
+    with database(backend) as url, server(url) as (base, proc):
+        rate, rates = load(base, entities, rng)
+        raw = raw_write_rate(backend, url, min(entities, 50_000), random.Random(42))
+        results.append(
+            Result(
+                "batch upsert (new), 1,000/request",
+                rate,
+                "entities/s",
+                "≥ 20,000 (SQLite)",
+                rate >= 20_000 if backend == "sqlite" else None,
+                f"median batch {statistics.median(rates):,.0f}/s; raw executemany {raw:,.0f}/s; "
+                f"hub/raw = {rate / raw:.2f}",
+            )
+        )
+        rate2, _ = load(base, min(entities, 20_000), random.Random(43))
+        results.append(
+            Result(
+                "batch upsert (replace existing)",
+                rate2,
+                "entities/s",
+                "—",
+                None,
+                f"first {min(entities, 20_000):,} entities again",
+            )
+        )
+        latencies = query_latencies(base, 300, random.Random(5))
+        p95 = statistics.quantiles(latencies, n=20)[18]
+        results.append(
+            Result(
+                f"type+q+near query over {entities:,}, limit 100",
+                p95,
+                "ms p95",
+                "≤ 20",
+                p95 <= 20,
+                f"median {statistics.median(latencies):.1f} ms, 300 queries",
+            )
+        )
+        get_rate, bad = wrk_rate(base, LUA_GET.format(n=entities - 1), seconds)
+        results.append(
+            Result(
+                "GET entity by id",
+                get_rate,
+                "requests/s",
+                "≥ 4,000",
+                get_rate >= 4000,
+                f"wrk 16 connections; non-2xx {bad}",
+            )
+        )
+        patch_rate, bad = wrk_rate(base, LUA_PATCH.format(n=entities - 1), seconds)
+        results.append(
+            Result(
+                "PATCH one attribute",
+                patch_rate,
+                "requests/s",
+                "≥ 2,000",
+                patch_rate >= 2000,
+                f"wrk 16 connections; non-2xx {bad}",
+            )
+        )
+        memory = rss_mb(proc.pid)
+        results.append(
+            Result(
+                f"server RSS with {entities:,} entities",
+                memory,
+                "MB",
+                "≤ 400",
+                memory <= 400,
+                "VmRSS after all runs",
+            )
+        )
+    return results
+
+
+def machine() -> str:
+    """Describe this machine: CPU model, cores, memory, OS, Python."""
+    cpu = "unknown CPU"
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        match = re.search(r"model name\s*:\s*(.+)", cpuinfo.read_text())
+        cpu = match.group(1).strip() if match else cpu
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return (
+        f"{cpu}, {os.cpu_count()} cores, {mem:.0f} GiB, {platform.system()} "
+        f"{platform.release()}, Python {platform.python_version()}"
+    )
+
+
+def commit() -> str:
+    """Return the checked-out commit (with + if the tree is dirty)."""
+    try:
+        rev = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+        return rev + ("+" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def table(backend: str, results: list[Result]) -> Table:
+    """Return a rich table of one backend's results."""
+    out = Table(title=f"CityOS hub — {backend}")
+    for column in ("measure", "result", "target", "met", "notes"):
+        out.add_column(column)
+    for r in results:
+        met = "—" if r.ok is None else ("yes" if r.ok else "NO")
+        out.add_row(r.name, f"{r.value:,.1f} {r.unit}", r.target, met, r.note)
+    return out
+
+
+def markdown(runs: dict[str, list[Result]], entities: int) -> str:
+    """Return the Markdown section recording this run."""
+    now = datetime.now(ZoneInfo("Asia/Seoul")).strftime("%Y-%m-%d %H:%M %Z")
+    lines = [
+        f"## hub_bench — {now}",
+        "",
+        f"- machine: {machine()}",
+        f"- commit: {commit()}",
+        f"- {entities:,} AirQualityObserved-like entities (8 attributes); one server "
+        "process; load generator on the same machine",
+        "",
+    ]
+    for backend, results in runs.items():
+        lines += [
+            f"### {backend}",
+            "",
+            "| measure | result | target | met | notes |",
+            "|---|---|---|---|---|",
+        ]
+        for r in results:
+            met = "—" if r.ok is None else ("yes" if r.ok else "**no**")
+            lines.append(f"| {r.name} | {r.value:,.1f} {r.unit} | {r.target} | {met} | {r.note} |")
+        lines.append("")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    """Parse arguments, run the benchmarks, print and record the results."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--backend", choices=("sqlite", "postgresql", "both"), default="both")
+    parser.add_argument("--entities", type=int, default=100_000)
+    parser.add_argument("--seconds", type=int, default=10, help="wrk duration per test")
+    parser.add_argument("--no-record", action="store_true", help="don't write docs/benchmarks.md")
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is needed for the throughput tests: apt-get install wrk")
+    if args.entities < BATCH or args.entities % BATCH:
+        raise SystemExit(f"--entities must be a positive multiple of {BATCH}")
+    backends = ("sqlite", "postgresql") if args.backend == "both" else (args.backend,)
+    runs = {}
+    for backend in backends:
+        console.rule(f"{backend}: {args.entities:,} entities")
+        runs[backend] = bench_backend(backend, args.entities, args.seconds)
+        console.print(table(backend, runs[backend]))
+    if not args.no_record:
+        path = ROOT / "docs" / "benchmarks.md"
+        if not path.exists():
+            path.write_text(
+                "# Benchmarks\n\nRecorded by the scripts in `benchmarks/`; newest "
+                "last. Machines are shared and noisy: compare ratios within one run.\n\n"
+            )
+        with path.open("a") as handle:
+            handle.write(markdown(runs, args.entities))
+        console.print(f"recorded in {path.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
