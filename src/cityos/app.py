@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -50,6 +51,18 @@ def _seed(app: FastAPI) -> None:
         log.info("city_seeded", entities=loaded)
 
 
+def _tune_garbage_collector() -> None:
+    """Make the cyclic GC run less often: request handling allocates many short-lived dicts.
+
+    With CPython's default gen-0 threshold (700) a 1,000-entity batch triggers hundreds of
+    collections; at 50,000 a batch upsert runs ~30 % faster (benchmarks/hub_bench.py), and
+    freezing what start-up allocated keeps full collections from rescanning it.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 100)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Return a configured CityOS application (the database is prepared on start-up)."""
     settings = settings or get_settings()
@@ -63,6 +76,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.contexts.add_stored(record["url"], record["body"])
         if settings.seed_city:
             await run_in_threadpool(_seed, app)
+        _tune_garbage_collector()
         log.info("cityos_started", version=__version__, backend=settings.backend)
         try:
             yield

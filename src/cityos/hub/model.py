@@ -12,7 +12,7 @@ from typing import Any, Protocol
 
 from cityos.hub._time import parse_datetime
 from cityos.hub.errors import BadRequestData
-from cityos.hub.geo import parse_geojson_geometry
+from cityos.hub.geo import validate_geojson_geometry
 
 NGSI_LD = "https://uri.etsi.org/ngsi-ld/"
 NULL_URI = "urn:ngsi-ld:null"
@@ -193,7 +193,7 @@ def expand_instance(
     elif kind == "GeoProperty":
         if "value" not in inst:
             raise BadRequestData(f"GeoProperty {name!r} needs a GeoJSON geometry 'value'")
-        parse_geojson_geometry(inst["value"])
+        validate_geojson_geometry(inst["value"])
         out["value"] = inst["value"]
     elif kind == "LanguageProperty":
         lmap = inst.get("languageMap")

@@ -88,22 +88,27 @@ class _SideRows:
     """What an entity contributes to the side tables, to skip rewrites that change nothing."""
 
     types: tuple[str, ...]
-    attrs: tuple[tuple[str, str], ...]
     geo: tuple[tuple[str, str], ...]  # (attribute, GeoJSON text)
 
     @classmethod
     def of(cls, entity: Entity) -> _SideRows:
         return cls(
             tuple(entity["type"]),
-            tuple(sorted(attribute_kinds(entity).items())),
             tuple((attr, orjson.dumps(value).decode()) for attr, value in geometries(entity)),
         )
 
 
+def _signature(entity: Entity) -> str:
+    """Return the canonical JSON of an entity's sorted (attribute, kind) pairs."""
+    return orjson.dumps(sorted(attribute_kinds(entity).items())).decode()
+
+
 class _SQLiteTransaction(Transaction):
-    def __init__(self, conn: sqlite3.Connection, tenant: str) -> None:
+    def __init__(self, conn: sqlite3.Connection, tenant: str, store: SQLiteStore) -> None:
         self.conn = conn
         self.tenant = tenant
+        self.store = store
+        self.new_sets: dict[str, int] = {}  # attribute sets made here; cached after COMMIT
         self.pks: dict[str, int] = {}
         self.side: dict[str, _SideRows] = {}  # side rows of entities as loaded
         self._tenant_known = False
@@ -131,6 +136,19 @@ class _SQLiteTransaction(Transaction):
             )
             self._tenant_known = True
 
+    def _attr_set(self, entity: Entity) -> int:
+        """Return the id of the entity's attribute set, storing a new set if needed."""
+        signature = _signature(entity)
+        known = self.new_sets.get(signature) or self.store.attr_set_id(self.tenant, signature)
+        if known is not None:
+            return known
+        cur = self.conn.execute(
+            "INSERT INTO hub_attr_sets (tenant, signature) VALUES (?, ?)", (self.tenant, signature)
+        )
+        assert cur.lastrowid is not None
+        self.new_sets[signature] = cur.lastrowid
+        return cur.lastrowid
+
     def _next_pk(self, table: str) -> int:
         # Safe: BEGIN IMMEDIATE makes this the only writer until COMMIT.
         row = self.conn.execute(f"SELECT coalesce(max(pk), 0) FROM {table}").fetchone()
@@ -141,11 +159,6 @@ class _SQLiteTransaction(Transaction):
             self.conn.executemany(
                 "INSERT INTO hub_entity_types (tenant, type, entity_pk) VALUES (?, ?, ?)",
                 [(self.tenant, t, pk) for pk, side in rows for t in side.types],
-            )
-        if "attrs" in which:
-            self.conn.executemany(
-                "INSERT INTO hub_entity_attrs (tenant, attr, entity_pk, kind) VALUES (?, ?, ?, ?)",
-                [(self.tenant, a, pk, k) for pk, side in rows for a, k in side.attrs],
             )
         geo = [(pk, attr, text) for pk, side in rows for attr, text in side.geo]
         if "geo" in which and geo:
@@ -165,7 +178,7 @@ class _SQLiteTransaction(Transaction):
             )
 
     def _delete_side_tables(self, pks: list[int], *, which: set[str]) -> None:
-        tables = {"types": "hub_entity_types", "attrs": "hub_entity_attrs", "geo": "hub_geo"}
+        tables = {"types": "hub_entity_types", "geo": "hub_geo"}
         for chunk in _chunks(pks):
             marks = ",".join("?" * len(chunk))
             for key in which:
@@ -188,12 +201,13 @@ class _SQLiteTransaction(Transaction):
                     entity["createdAt"],
                     entity["modifiedAt"],
                     orjson.dumps(entity["attrs"]).decode(),
+                    self._attr_set(entity),
                 )
             )
         try:
             self.conn.executemany(
                 "INSERT INTO hub_entities (pk, tenant, id, types, scopes, created_at, "
-                "modified_at, attrs) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "modified_at, attrs, attr_set) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 rows,
             )
         except sqlite3.IntegrityError as exc:
@@ -201,7 +215,7 @@ class _SQLiteTransaction(Transaction):
                 f"an entity among {[e['id'] for e in entities][:5]} already exists"
             ) from exc
         side = [(row[0], _SideRows.of(e)) for row, e in zip(rows, entities, strict=True)]
-        self._write_side_tables(side, which={"types", "attrs", "geo"})
+        self._write_side_tables(side, which={"types", "geo"})
         for entity, (_, rows_of) in zip(entities, side, strict=True):
             self.side[entity["id"]] = rows_of
 
@@ -210,21 +224,22 @@ class _SQLiteTransaction(Transaction):
         if missing:
             self.get_many(missing)
         self.conn.executemany(
-            "UPDATE hub_entities SET types = ?, scopes = ?, modified_at = ?, attrs = ? "
-            "WHERE pk = ?",
+            "UPDATE hub_entities SET types = ?, scopes = ?, modified_at = ?, attrs = ?, "
+            "attr_set = ? WHERE pk = ?",
             [
                 (
                     orjson.dumps(e["type"]).decode(),
                     orjson.dumps(e["scope"]).decode() if "scope" in e else None,
                     e["modifiedAt"],
                     orjson.dumps(e["attrs"]).decode(),
+                    self._attr_set(e),
                     self.pks[e["id"]],
                 )
                 for e in entities
             ],
         )
         # Rewrite only the side rows that changed: a sensor update usually changes none.
-        changed: dict[str, list[tuple[int, _SideRows]]] = {"types": [], "attrs": [], "geo": []}
+        changed: dict[str, list[tuple[int, _SideRows]]] = {"types": [], "geo": []}
         for entity in entities:
             old = self.side.get(entity["id"])
             new = _SideRows.of(entity)
@@ -243,7 +258,7 @@ class _SQLiteTransaction(Transaction):
         if missing:
             self.get_many(missing)
         pks = [self.pks.pop(i) for i in ids if i in self.pks]
-        self._delete_side_tables(pks, which={"types", "attrs", "geo"})
+        self._delete_side_tables(pks, which={"types", "geo"})
         for chunk in _chunks(pks):
             marks = ",".join("?" * len(chunk))
             self.conn.execute(f"DELETE FROM hub_entities WHERE pk IN ({marks})", chunk)
@@ -262,6 +277,9 @@ class SQLiteStore(HubStore):
         self._all: list[sqlite3.Connection] = []
         self._all_lock = threading.Lock()
         self._tenants: set[str] = set()  # tenants known to exist (they are never deleted)
+        # (tenant, signature) -> id and id -> [(attribute, kind)] of committed attribute sets
+        self._set_ids: dict[tuple[str, str], int] = {}
+        self._set_pairs: dict[int, list[tuple[str, str]]] = {}
 
     def _conn(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
@@ -291,13 +309,58 @@ class SQLiteStore(HubStore):
         conn = self._conn()
         with self._write_lock:
             conn.execute("BEGIN IMMEDIATE")
+            tx = _SQLiteTransaction(conn, tenant, self)
             try:
-                yield _SQLiteTransaction(conn, tenant)
+                yield tx
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
             conn.execute("COMMIT")
+            for signature, set_id in tx.new_sets.items():
+                self._remember_set(tenant, signature, set_id)
         self.tenant_exists(tenant)  # refresh the cache once the tenant row is committed
+
+    def _remember_set(self, tenant: str, signature: str, set_id: int) -> None:
+        self._set_ids[(tenant, signature)] = set_id
+        self._set_pairs[set_id] = [(a, k) for a, k in orjson.loads(signature)]
+
+    def attr_set_id(self, tenant: str, signature: str) -> int | None:
+        """Return the id of a committed attribute set, or None if it was never stored."""
+        found = self._set_ids.get((tenant, signature))
+        if found is None:
+            row = (
+                self._conn()
+                .execute(
+                    "SELECT id FROM hub_attr_sets WHERE tenant = ? AND signature = ?",
+                    (tenant, signature),
+                )
+                .fetchone()
+            )
+            if row is not None:
+                found = int(row[0])
+                self._remember_set(tenant, signature, found)
+        return found
+
+    def attr_sets(self, tenant: str) -> dict[int, list[tuple[str, str]]]:
+        """Return every attribute set of ``tenant``: id -> [(attribute IRI, kind)]."""
+        rows = self._conn().execute(
+            "SELECT id, signature FROM hub_attr_sets WHERE tenant = ?", (tenant,)
+        )
+        sets = {}
+        for set_id, signature in rows:
+            if set_id not in self._set_pairs:
+                self._remember_set(tenant, signature, set_id)
+            sets[set_id] = self._set_pairs[set_id]
+        return sets
+
+    def _sets_with(self, tenant: str, attrs: tuple[str, ...]) -> list[int]:
+        """Return the ids of attribute sets holding any of ``attrs``."""
+        wanted = set(attrs)
+        return [
+            set_id
+            for set_id, pairs in self.attr_sets(tenant).items()
+            if any(a in wanted for a, _ in pairs)
+        ]
 
     def tenant_exists(self, tenant: str) -> bool:
         if tenant in self._tenants:
@@ -368,12 +431,9 @@ class SQLiteStore(HubStore):
                 alternatives.append("(" + " AND ".join(parts) + ")")
             clauses.append("(" + " OR ".join(alternatives) + ")")
         if query.attrs:
-            marks = ",".join("?" * len(query.attrs))
-            clauses.append(
-                f"EXISTS (SELECT 1 FROM hub_entity_attrs a WHERE a.tenant = ? "
-                f"AND a.attr IN ({marks}) AND a.entity_pk = e.pk)"
-            )
-            params.extend((tenant, *query.attrs))
+            sets = self._sets_with(tenant, query.attrs)
+            clauses.append(f"+e.attr_set IN ({','.join('?' * len(sets))})" if sets else "0")
+            params.extend(sets)
         if query.geo is not None:
             if window is not None:
                 clauses.append(
@@ -383,11 +443,9 @@ class SQLiteStore(HubStore):
                 )
                 params.extend((window[0], window[2], window[1], window[3], query.geo.geoproperty))
             else:
-                clauses.append(
-                    "EXISTS (SELECT 1 FROM hub_entity_attrs a WHERE a.tenant = ? "
-                    "AND a.attr = ? AND a.entity_pk = e.pk)"
-                )
-                params.extend((tenant, query.geo.geoproperty))
+                sets = self._sets_with(tenant, (query.geo.geoproperty,))
+                clauses.append(f"+e.attr_set IN ({','.join('?' * len(sets))})" if sets else "0")
+                params.extend(sets)
         q_residual = None
         if query.q is not None and driver == "geo":
             # The R*Tree already bounds the candidates; the compiled Python predicate on a
@@ -443,45 +501,51 @@ class SQLiteStore(HubStore):
         return int(row.fetchone()[0])
 
     def type_infos(self, tenant: str, types: list[str] | None = None) -> list[TypeInfo]:
-        conn = self._conn()
-        sql = "SELECT type, count(*) FROM hub_entity_types WHERE tenant = ?"
+        sql = (
+            "SELECT t.type, e.attr_set, count(*) FROM hub_entity_types t "
+            "JOIN hub_entities e ON e.pk = t.entity_pk WHERE t.tenant = ?"
+        )
         params: list[Any] = [tenant]
         if types is not None:
-            sql += f" AND type IN ({','.join('?' * len(types))})"
+            sql += f" AND t.type IN ({','.join('?' * len(types))})"
             params.extend(types)
-        counts = dict(conn.execute(sql + " GROUP BY type ORDER BY type", params).fetchall())
-        attrs: dict[str, dict[str, set[str]]] = {t: {} for t in counts}
-        rows = conn.execute(
-            "SELECT DISTINCT t.type, a.attr, a.kind FROM hub_entity_types t "
-            "JOIN hub_entity_attrs a ON a.entity_pk = t.entity_pk AND a.tenant = t.tenant "
-            "WHERE t.tenant = ?",
-            (tenant,),
-        )
-        for type_iri, attr, kind in rows:
-            if type_iri in attrs:
-                attrs[type_iri].setdefault(attr, set()).add(kind)
-        return [TypeInfo(t, n, attrs[t]) for t, n in counts.items()]
+        rows = self._conn().execute(sql + " GROUP BY t.type, e.attr_set", params).fetchall()
+        sets = self.attr_sets(tenant)
+        counts: dict[str, int] = {}
+        attrs: dict[str, dict[str, set[str]]] = {}
+        for type_iri, set_id, count in rows:
+            counts[type_iri] = counts.get(type_iri, 0) + count
+            for attr, kind in sets.get(set_id, []):
+                attrs.setdefault(type_iri, {}).setdefault(attr, set()).add(kind)
+        return [TypeInfo(t, counts[t], attrs.get(t, {})) for t in sorted(counts)]
 
     def attribute_infos(self, tenant: str, attrs: list[str] | None = None) -> list[AttributeInfo]:
         conn = self._conn()
-        sql = (
-            "SELECT a.attr, count(DISTINCT a.entity_pk), group_concat(DISTINCT a.kind) "
-            "FROM hub_entity_attrs a WHERE a.tenant = ?"
+        rows = conn.execute(
+            "SELECT t.type, e.attr_set, count(*) FROM hub_entity_types t "
+            "JOIN hub_entities e ON e.pk = t.entity_pk WHERE t.tenant = ? "
+            "GROUP BY t.type, e.attr_set",
+            (tenant,),
+        ).fetchall()
+        per_set = dict(
+            conn.execute(
+                "SELECT attr_set, count(*) FROM hub_entities WHERE tenant = ? GROUP BY attr_set",
+                (tenant,),
+            ).fetchall()
         )
-        params: list[Any] = [tenant]
-        if attrs is not None:
-            sql += f" AND a.attr IN ({','.join('?' * len(attrs))})"
-            params.extend(attrs)
-        infos = []
-        for attr, count, kinds in conn.execute(sql + " GROUP BY a.attr ORDER BY a.attr", params):
-            types = conn.execute(
-                "SELECT DISTINCT t.type FROM hub_entity_attrs a JOIN hub_entity_types t "
-                "ON t.entity_pk = a.entity_pk AND t.tenant = a.tenant "
-                "WHERE a.tenant = ? AND a.attr = ?",
-                (tenant, attr),
-            )
-            infos.append(AttributeInfo(attr, count, set(kinds.split(",")), {r[0] for r in types}))
-        return infos
+        sets = self.attr_sets(tenant)
+        counts: dict[str, int] = {}
+        kinds: dict[str, set[str]] = {}
+        types: dict[str, set[str]] = {}
+        for set_id, count in per_set.items():
+            for attr, kind in sets.get(set_id, []):
+                counts[attr] = counts.get(attr, 0) + count
+                kinds.setdefault(attr, set()).add(kind)
+        for type_iri, set_id, _ in rows:
+            for attr, _kind in sets.get(set_id, []):
+                types.setdefault(attr, set()).add(type_iri)
+        wanted = sorted(counts) if attrs is None else [a for a in attrs if a in counts]
+        return [AttributeInfo(a, counts[a], kinds[a], types.get(a, set())) for a in wanted]
 
     def contexts(self) -> list[dict[str, Any]]:
         rows = self._conn().execute(

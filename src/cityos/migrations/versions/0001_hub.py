@@ -4,9 +4,10 @@ Revision ID: 0001_hub
 Revises:
 Create Date: 2026-11-25
 
-SQLite keeps an integer surrogate key per entity so the type, attribute and R*Tree side
-tables join cheaply. PostgreSQL keys every hub table by (tenant, entity id) and keeps the
-type and attribute lists as indexed arrays, so the tables can later be distributed with
+SQLite keeps an integer surrogate key per entity so the type and R*Tree side tables join
+cheaply, and interns each entity's attribute list (name and kind) in ``hub_attr_sets``.
+PostgreSQL keys every hub table by (tenant, entity id) and keeps the type and attribute
+lists as indexed arrays, so the tables can later be distributed with
 Citus by tenant and entity id without cross-shard joins.
 """
 
@@ -32,6 +33,7 @@ SQLITE = [
         created_at TEXT NOT NULL,
         modified_at TEXT NOT NULL,
         attrs TEXT NOT NULL,
+        attr_set INTEGER NOT NULL,
         UNIQUE (tenant, id))""",
     """CREATE TABLE hub_entity_types (
         tenant TEXT NOT NULL,
@@ -39,13 +41,14 @@ SQLITE = [
         entity_pk INTEGER NOT NULL,
         PRIMARY KEY (tenant, type, entity_pk)) WITHOUT ROWID""",
     "CREATE INDEX hub_entity_types_entity ON hub_entity_types (entity_pk)",
-    """CREATE TABLE hub_entity_attrs (
+    # Each distinct list of (attribute, kind) pairs is stored once; entities point to theirs.
+    # Sensors of one kind share one set, so discovery and `attrs=` read a handful of rows,
+    # and a write adds no per-attribute index entries.
+    """CREATE TABLE hub_attr_sets (
+        id INTEGER PRIMARY KEY,
         tenant TEXT NOT NULL,
-        attr TEXT NOT NULL,
-        entity_pk INTEGER NOT NULL,
-        kind TEXT NOT NULL,
-        PRIMARY KEY (tenant, attr, entity_pk)) WITHOUT ROWID""",
-    "CREATE INDEX hub_entity_attrs_entity ON hub_entity_attrs (entity_pk)",
+        signature TEXT NOT NULL,
+        UNIQUE (tenant, signature))""",
     """CREATE TABLE hub_geo (
         pk INTEGER PRIMARY KEY,
         entity_pk INTEGER NOT NULL,
@@ -113,7 +116,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     """Drop the hub tables."""
-    for table in ("hub_contexts", "hub_geo", "hub_entity_attrs", "hub_entity_types"):
+    for table in ("hub_contexts", "hub_geo", "hub_attr_sets", "hub_entity_types"):
         op.execute(f"DROP TABLE IF EXISTS {table}")
     op.execute("DROP TABLE IF EXISTS hub_geo_rtree")
     op.execute("DROP TABLE IF EXISTS hub_entities")
