@@ -15,6 +15,7 @@ from starlette.responses import Response
 
 from cityos.hub.context import ActiveContext, ContextResolver, context_from_request
 from cityos.hub.errors import (
+    BadRequestData,
     InvalidRequest,
     NonexistentTenant,
     NotAcceptable,
@@ -46,6 +47,8 @@ def resolver_of(request: Request) -> ContextResolver:
 
 def tenant_of(request: Request, *, must_exist: bool) -> str:
     """Return the request's tenant; NonexistentTenant if reading one never written to."""
+    if "\x00" in request.scope["path"] or b"%00" in request.scope["query_string"]:
+        raise BadRequestData("the URL contains the NUL character (%00); remove it")
     name = request.headers.get("ngsild-tenant")
     if name is None or name == "":
         return DEFAULT_TENANT
@@ -108,9 +111,26 @@ async def read_json(request: Request, *, allow_merge_patch: bool = False) -> tup
     if not raw.strip():
         raise InvalidRequest("the request body is empty; send a JSON document")
     try:
-        return orjson.loads(raw), media
+        body = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise InvalidRequest(f"the body is not valid JSON: {exc}") from exc
+    if b"\\u0000" in raw and _has_nul(body):
+        raise BadRequestData(
+            "a string in the body contains the NUL character (\\u0000), which cannot be "
+            "stored; remove it"
+        )
+    return body, media
+
+
+def _has_nul(value: Any) -> bool:
+    """Return True if any string or key inside a JSON value contains U+0000."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    if isinstance(value, dict):
+        return any("\x00" in k or _has_nul(v) for k, v in value.items())
+    return False
 
 
 async def request_context(
