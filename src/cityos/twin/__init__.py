@@ -1,0 +1,1 @@
+"""The Sejong digital twin: city model, synthetic population and (later) simulation."""
