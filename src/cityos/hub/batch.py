@@ -14,7 +14,7 @@ from typing import Any, Literal
 from cityos.hub._time import utc_now
 from cityos.hub.errors import AlreadyExists, BadRequestData, HubError, ResourceNotFound
 from cityos.hub.model import Expander, check_entity_id, expand_entity
-from cityos.hub.service import merge_instances, merge_into
+from cityos.hub.service import check_fragment, merge_instances, merge_into
 from cityos.hub.store.base import Entity, HubStore, Transaction
 
 Operation = Literal["create", "upsert", "update", "delete", "merge"]
@@ -61,6 +61,7 @@ def _prepare(
             if operation == "merge":
                 if not isinstance(raw, Mapping):
                     raise BadRequestData("each element must be a JSON object")
+                check_fragment(raw, ctx, now=now)  # a bad fragment is 400 before 404
                 items.append(_Item(entity_id, raw))
             else:
                 items.append(_Item(entity_id, raw, expand_entity(raw, ctx, now=now)))

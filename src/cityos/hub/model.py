@@ -7,6 +7,7 @@ terms expanded to IRIs. Both normalized and concise input (GS CIM 009 v1.8, 4.5)
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Mapping
 from typing import Any, Protocol
 
@@ -82,9 +83,32 @@ class Expander(Protocol):
     def expand_vocab_value(self, value: str) -> str: ...  # noqa: D102
 
 
+# Characters that render as nothing (or reorder text) although they are not spaces: an id
+# holding one looks like another id. Hangul fillers and the Braille blank are letters to
+# Unicode, so they are named; the rest are Unicode categories (controls, format characters
+# such as U+202E and U+200B, surrogates, private use, unassigned and noncharacters).
+_INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zs", "Zl", "Zp"})
+_INVISIBLE_LETTERS = frozenset({0x115F, 0x1160, 0x3164, 0xFFA0, 0x2800})
+
+
+def _invisible(char: str) -> bool:
+    code = ord(char)
+    return (
+        code in _INVISIBLE_LETTERS
+        or 0xFE00 <= code <= 0xFE0F  # variation selectors
+        or 0xE0100 <= code <= 0xE01EF  # variation selectors supplement
+        or unicodedata.category(char) in _INVISIBLE_CATEGORIES
+    )
+
+
 def is_uri(value: object) -> bool:
-    """Return True for an absolute URI (a scheme followed by ``:``), such as a URN."""
-    return isinstance(value, str) and bool(_URI.match(value))
+    """Return True for an absolute URI (a scheme followed by ``:``), such as a URN.
+
+    Non-ASCII letters are allowed (IRIs, RFC 3987), invisible or reordering characters not.
+    """
+    if not isinstance(value, str) or not _URI.match(value):
+        return False
+    return value.isascii() or not any(_invisible(c) for c in value if not c.isascii())
 
 
 def check_entity_id(value: object) -> str:
@@ -99,7 +123,7 @@ def check_entity_id(value: object) -> str:
 
 def check_attribute_name(name: str) -> None:
     """Raise BadRequestData unless ``name`` is usable as an attribute name."""
-    if not name or _BAD_NAME.search(name) or len(name) > 512:
+    if not name or name.startswith("@") or _BAD_NAME.search(name) or len(name) > 512:
         raise BadRequestData(
             f"attribute name {name!r} is not valid: use letters, digits, _ or a full IRI, "
             "without spaces or any of < > \" ' = ; ( ) [ ] { }"
@@ -118,6 +142,8 @@ def expand_types(value: object, ctx: Expander) -> list[str]:
         assert isinstance(term, str)
         check_attribute_name(term)
         iri = ctx.expand_type(term)
+        if iri.startswith("@"):  # e.g. "type", which the core context maps to @type
+            raise BadRequestData(f"entity type {term!r} is a JSON-LD keyword, not a type")
         if iri not in types:
             types.append(iri)
     return types
@@ -143,11 +169,14 @@ def _infer_kind(value: Mapping[str, Any]) -> str:
 def _as_instance(raw: object, name: str) -> dict[str, Any]:
     """Return a normalized attribute instance from normalized or concise input."""
     if isinstance(raw, Mapping):
-        if raw.get("type") in ATTRIBUTE_TYPES:
+        declared = raw.get("type")
+        if not isinstance(declared, str | None):  # e.g. a list: never an attribute type
+            declared = repr(declared)
+        if declared in ATTRIBUTE_TYPES:
             return dict(raw)
-        if raw.get("type") in GEO_TYPES and "coordinates" in raw or "geometries" in raw:
+        if declared in GEO_TYPES and "coordinates" in raw or "geometries" in raw:
             return {"type": "GeoProperty", "value": dict(raw)}
-        if "type" in raw and not any(k in raw for k in ("value", "object", "languageMap")):
+        if "type" in raw:
             raise BadRequestData(
                 f"attribute {name!r} has unknown type {raw.get('type')!r}; use one of "
                 + ", ".join(sorted(ATTRIBUTE_TYPES))
@@ -170,6 +199,43 @@ def _check_uri_list(values: object, what: str) -> None:
         raise BadRequestData(f"{what} must be a URI or a non-empty list of URIs (got {values!r})")
 
 
+# Each attribute type holds its value in one member (GS CIM 009 v1.8, 4.5.2-4.5.24); the
+# value members of the other types, and the output-only previous* members, are errors.
+VALUE_MEMBER = {
+    "Property": "value",
+    "GeoProperty": "value",
+    "Relationship": "object",
+    "LanguageProperty": "languageMap",
+    "VocabProperty": "vocab",
+    "ListProperty": "valueList",
+    "ListRelationship": "objectList",
+    "JsonProperty": "json",
+}
+_OUTPUT_ONLY = ("previousValue", "previousObject", "previousLanguageMap", "previousVocab")
+_NO_UNIT = frozenset({"Relationship", "ListRelationship", "JsonProperty"})
+
+
+def _check_members(inst: Mapping[str, Any], name: str) -> None:
+    """Raise BadRequestData when an instance mixes members of different attribute types."""
+    kind = inst["type"]
+    own = VALUE_MEMBER[kind]
+    foreign = [m for m in set(VALUE_MEMBER.values()) - {own} if m in inst]
+    if foreign:
+        raise BadRequestData(
+            f"{kind} {name!r} holds its value in {own!r}; it cannot have {', '.join(foreign)}"
+        )
+    output_only = [m for m in _OUTPUT_ONLY if m in inst]
+    if output_only:
+        raise BadRequestData(f"{name!r}: {', '.join(output_only)} is only ever output")
+    if "unitCode" in inst and kind in _NO_UNIT:
+        raise BadRequestData(f"{kind} {name!r} cannot have a unitCode")
+    if inst.get(own) == NULL_URI:
+        raise BadRequestData(
+            f"{name!r} is NGSI-LD Null ({NULL_URI}): that deletes an attribute, "
+            "it cannot create or hold one"
+        )
+
+
 def expand_instance(
     raw: object, name: str, iri: str, ctx: Expander, *, now: str, depth: int = 0
 ) -> dict[str, Any]:
@@ -178,6 +244,7 @@ def expand_instance(
         raise BadRequestData(f"attribute {name!r} nests sub-attributes more than 8 levels deep")
     inst = _as_instance(raw, name)
     kind = inst["type"]
+    _check_members(inst, name)
     out: dict[str, Any] = {"type": kind}
     if kind == "Property":
         if "value" not in inst or inst["value"] is None:

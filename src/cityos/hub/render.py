@@ -35,6 +35,9 @@ class RenderOptions:
     attrs: Collection[str] | None = None  # expanded attribute IRIs to keep (None: all)
     omit: Collection[str] = ()  # expanded attribute IRIs (or "id"/"type") to drop
     pick: Collection[str] | None = None  # expanded IRIs (or "id"/"type") to keep
+    # datasetIds of the attribute instances to keep (None in it: the default instance);
+    # None keeps every instance (GS CIM 009 v1.8, 6.3.x ``datasetId`` parameter)
+    datasets: Collection[str | None] | None = None
 
 
 def _pick_language(lmap: dict[str, Any], lang: str) -> tuple[str, Any]:
@@ -144,6 +147,11 @@ def render_entity(entity: dict[str, Any], ctx: Compactor, opts: RenderOptions) -
         out["createdAt"] = entity["createdAt"]
         out["modifiedAt"] = entity["modifiedAt"]
     for iri, instances in entity["attrs"].items():
-        if _wanted(iri, opts):
-            out[ctx.compact(iri)] = render_attribute(instances, ctx, opts)
+        if not _wanted(iri, opts):
+            continue
+        if opts.datasets is not None:
+            instances = [i for i in instances if i.get("datasetId") in opts.datasets]
+            if not instances:
+                continue
+        out[ctx.compact(iri)] = render_attribute(instances, ctx, opts)
     return out

@@ -14,6 +14,7 @@ from typing import Any
 from cityos.hub._time import utc_now
 from cityos.hub.errors import AlreadyExists, BadRequestData, ResourceNotFound
 from cityos.hub.model import (
+    ENTITY_KEYWORDS,
     NULL_URI,
     Expander,
     check_scope,
@@ -24,6 +25,9 @@ from cityos.hub.model import (
     expand_types,
 )
 from cityos.hub.store.base import Entity, HubStore, Transaction
+
+# The members that hold an attribute instance's value, one per attribute type.
+VALUE_KEYWORDS = ("value", "object", "languageMap", "vocab", "valueList", "objectList", "json")
 
 
 @dataclass
@@ -119,7 +123,13 @@ def append_attributes(
                 if type_iri not in entity["type"]:
                     entity["type"].append(type_iri)
         if "scope" in body:
-            entity["scope"] = check_scope(body["scope"])
+            scope = check_scope(body["scope"])
+            if no_overwrite:  # keep the scopes the entity has, add the new ones
+                scope = [
+                    *entity.get("scope", []),
+                    *(s for s in scope if s not in entity.get("scope", [])),
+                ]
+            entity["scope"] = scope
         for iri, instances in incoming.items():
             current = entity["attrs"].get(iri)
             if current and no_overwrite:
@@ -150,11 +160,42 @@ def update_attributes(
         raise BadRequestData("the body must be a JSON object of attributes")
     _check_fragment_id(body, entity_id)
     now = utc_now()
-    incoming = expand_attributes(body, ctx, now=now)
+    nulls: dict[str, list[str | None]] = {}
+    fragment: dict[str, Any] = {}
+    for name, raw in body.items():
+        if name in ENTITY_KEYWORDS:
+            fragment[name] = raw
+            continue
+        deletes, rest = _split_nulls(raw)
+        if deletes:
+            nulls[ctx.expand(name)] = deletes
+        if rest is not None:
+            fragment[name] = rest
+    incoming = expand_attributes(fragment, ctx, now=now)
     names = {ctx.expand(n): n for n in body}
     result = UpdateResult()
     with store.transaction(tenant) as tx:
         entity = _require(tx, entity_id)
+        if "type" in body:  # types are only ever added (4.6.3)
+            for type_iri in expand_types(body["type"], ctx):
+                if type_iri not in entity["type"]:
+                    entity["type"].append(type_iri)
+            result.updated.append("type")
+        if "scope" in body:  # scope is updated like an attribute: only if it exists
+            if "scope" in entity:
+                entity["scope"] = check_scope(body["scope"])
+                result.updated.append("scope")
+            else:
+                result.not_updated.append(
+                    {"attributeName": "scope", "reason": "the entity has no scope"}
+                )
+        for iri, dataset_ids in nulls.items():
+            if _delete_instances(entity, iri, dataset_ids):
+                result.updated.append(names[iri])
+            elif iri not in incoming:
+                result.not_updated.append(
+                    {"attributeName": names[iri], "reason": "the entity has no such attribute"}
+                )
         for iri, instances in incoming.items():
             current = entity["attrs"].get(iri)
             known = {i.get("datasetId") for i in current or []}
@@ -170,10 +211,12 @@ def update_attributes(
                 continue
             assert current is not None
             entity["attrs"][iri] = merge_instances(current, fitting)
-            result.updated.append(names[iri])
+            if names[iri] not in result.updated:
+                result.updated.append(names[iri])
         if result.updated:
             entity["modifiedAt"] = now
             tx.replace([entity])
+    result.updated = [n for n in result.updated if n != "type"]
     return result
 
 
@@ -204,6 +247,37 @@ def _raw_is_null(raw: object) -> bool:
     return False
 
 
+def _split_nulls(raw: object) -> tuple[list[str | None], object | None]:
+    """Split an attribute fragment into the datasetIds its NGSI-LD Nulls delete and the rest.
+
+    An NGSI-LD Null (``urn:ngsi-ld:null`` as the value, object, vocab or ``@none`` language
+    map) deletes the instance with the same datasetId (GS CIM 009 v1.8, 4.5.0, 5.6.2, 5.6.4).
+    The rest is None when every instance of the fragment is a Null.
+    """
+    many = isinstance(raw, list) and bool(raw) and all(isinstance(r, Mapping) for r in raw)
+    items: list[Any] = list(raw) if isinstance(raw, list) and many else [raw]
+    deletes = [
+        r.get("datasetId") if isinstance(r, Mapping) else None for r in items if _raw_is_null(r)
+    ]
+    rest = [r for r in items if not _raw_is_null(r)]
+    if not rest:
+        return deletes, None
+    return deletes, rest if many else rest[0]
+
+
+def _delete_instances(entity: Entity, iri: str, dataset_ids: list[str | None]) -> bool:
+    """Remove the instances of one attribute with these datasetIds; True if any existed."""
+    current = entity["attrs"].get(iri) or []
+    remaining = [i for i in current if i.get("datasetId") not in dataset_ids]
+    if len(remaining) == len(current):
+        return False
+    if remaining:
+        entity["attrs"][iri] = remaining
+    else:
+        entity["attrs"].pop(iri, None)
+    return True
+
+
 def patch_attribute(
     store: HubStore, tenant: str, entity_id: str, attr: str, body: object, ctx: Expander
 ) -> None:
@@ -221,12 +295,55 @@ def patch_attribute(
             which = f" with datasetId {dataset}" if dataset else ""
             raise ResourceNotFound(f"entity {entity_id} has no attribute {attr!r}{which}")
         assert current is not None
-        patch = dict(body)
+        if _raw_is_null(body):
+            _delete_instances(entity, iri, [dataset])
+            entity["modifiedAt"] = now
+            tx.replace([entity])
+            return
+        patch = {k: v for k, v in body.items() if k != "@context"}
         patch.setdefault("type", target["type"])
+        if patch["type"] != target["type"]:
+            raise BadRequestData(
+                f"attribute {attr!r} is a {target['type']}; a partial update cannot make it "
+                f"a {patch['type']} (replace the attribute instead)"
+            )
+        # A partial update names only the members that change: the value (object,
+        # languageMap, ...) it leaves out is the one the attribute has (5.6.4).
+        for key in VALUE_KEYWORDS:
+            if key in target and key not in patch:
+                patch[key] = target[key]
         new = expand_instance(patch, attr, iri, ctx, now=now)
         merged = _merge_instance(target, new)
         merged["modifiedAt"] = now
         entity["attrs"][iri] = [merged if i is target else i for i in current]
+        entity["modifiedAt"] = now
+        tx.replace([entity])
+
+
+def replace_attribute(
+    store: HubStore, tenant: str, entity_id: str, attr: str, body: object, ctx: Expander
+) -> None:
+    """Replace one attribute instance whole (PUT …/attrs/{attr}, 5.6.19), keeping createdAt.
+
+    The instance replaced is the one with the body's datasetId (the default one without).
+    """
+    if attr in ENTITY_KEYWORDS:
+        raise BadRequestData(f"{attr!r} is not an attribute; it cannot be replaced this way")
+    if not isinstance(body, Mapping):
+        raise BadRequestData("the body must be a JSON object: the attribute's new content")
+    raw = {k: v for k, v in body.items() if k != "@context"}
+    now = utc_now()
+    iri, instances = expand_attribute(raw, attr, ctx, now=now)
+    with store.transaction(tenant) as tx:
+        entity = _require(tx, entity_id)
+        current = entity["attrs"].get(iri) or []
+        known = {i.get("datasetId") for i in current}
+        for inst in instances:
+            if inst.get("datasetId") not in known:
+                which = f" with datasetId {inst['datasetId']}" if "datasetId" in inst else ""
+                raise ResourceNotFound(f"entity {entity_id} has no attribute {attr!r}{which}")
+        _keep_created(current, instances)
+        entity["attrs"][iri] = merge_instances(current, instances)
         entity["modifiedAt"] = now
         tx.replace([entity])
 
@@ -245,6 +362,13 @@ def delete_attribute(
     iri = ctx.expand(attr)
     with store.transaction(tenant) as tx:
         entity = _require(tx, entity_id)
+        if attr == "scope":  # scope is deleted like an attribute (5.6.5)
+            if "scope" not in entity:
+                raise ResourceNotFound(f"entity {entity_id} has no scope")
+            del entity["scope"]
+            entity["modifiedAt"] = utc_now()
+            tx.replace([entity])
+            return
         current = entity["attrs"].get(iri)
         if not current:
             raise ResourceNotFound(f"entity {entity_id} has no attribute {attr!r}")
@@ -277,6 +401,16 @@ def replace_entity(
         tx.replace([fresh])
 
 
+def check_fragment(body: Mapping[str, Any], ctx: Expander, *, now: str) -> None:
+    """Raise BadRequestData if a merge fragment holds an invalid attribute (Nulls are valid)."""
+    for name, raw in body.items():
+        if name in ENTITY_KEYWORDS:
+            continue
+        _, rest = _split_nulls(raw)
+        if rest is not None:
+            expand_attribute(rest, name, ctx, now=now)
+
+
 def merge_into(entity: Entity, body: Mapping[str, Any], ctx: Expander, *, now: str) -> None:
     """Apply a merge-patch fragment to an internal entity (``urn:ngsi-ld:null`` deletes)."""
     if "type" in body:
@@ -292,10 +426,11 @@ def merge_into(entity: Entity, body: Mapping[str, Any], ctx: Expander, *, now: s
         if name in ("id", "@id", "type", "@type", "@context", "scope", "createdAt", "modifiedAt"):
             continue
         iri = ctx.expand(name)
-        if _raw_is_null(raw):
-            entity["attrs"].pop(iri, None)
+        deletes, rest = _split_nulls(raw)
+        _delete_instances(entity, iri, deletes)
+        if rest is None:
             continue
-        _, instances = expand_attribute(raw, name, ctx, now=now)
+        _, instances = expand_attribute(rest, name, ctx, now=now)
         current = entity["attrs"].get(iri, [])
         by_dataset = {i.get("datasetId"): i for i in current}
         for inst in instances:

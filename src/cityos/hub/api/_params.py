@@ -9,7 +9,7 @@ from typing import Any
 from cityos.hub.context import ActiveContext
 from cityos.hub.errors import BadRequestData, InvalidRequest, TooManyResults
 from cityos.hub.geo import parse_geo_query
-from cityos.hub.model import check_entity_id
+from cityos.hub.model import check_entity_id, is_uri
 from cityos.hub.query.qlang import parse_q
 from cityos.hub.query.scope import parse_scope_q
 from cityos.hub.render import Format, RenderOptions
@@ -32,6 +32,39 @@ def split_list(value: str | list[str] | None) -> list[str] | None:
     return [str(v).strip() for v in items if str(v).strip()]
 
 
+# Values of ``options`` a query or retrieval understands (GS CIM 009 v1.8, 6.3.7, 6.3.20).
+RENDER_OPTIONS = frozenset({"normalized", "concise", "keyValues", "simplified", "sysAttrs"})
+_MEMBER = re.compile(r"[^\s<>\"'=;()\[\]{},|]+")
+
+
+def parse_projection(value: str | list[str] | None, name: str) -> list[str] | None:
+    """Return the members a ``pick`` or ``omit`` list names, checking its syntax (4.21).
+
+    Nested projections (``locatedAt{name}``) apply to linked entities, which need ``join``;
+    CityOS does not retrieve linked entities, so they are refused with BadRequestData.
+    """
+    if value is None:
+        return None
+    items = value if isinstance(value, list) else [value]
+    members: list[str] = []
+    for item in items:
+        text = str(item)
+        if "{" in text or "}" in text:
+            raise BadRequestData(
+                f"{name}={text!r}: nested projections need join (linked entities), "
+                "which this broker does not support"
+            )
+        for member in re.split(r"[,|]", text):  # 4.21: "," and "|" both separate
+            member = member.strip()
+            if not _MEMBER.fullmatch(member):
+                raise BadRequestData(
+                    f"{name}={text!r} is not a comma list of attribute names "
+                    f"(bad member {member!r})"
+                )
+            members.append(member)
+    return members
+
+
 def render_options(
     options: set[str],
     fmt: str | None,
@@ -41,18 +74,26 @@ def render_options(
     pick: list[str] | None = None,
     omit: list[str] | None = None,
     lang: str | None = None,
+    dataset_ids: list[str] | None = None,
 ) -> RenderOptions:
     """Return the render options asked for by ``options``, ``format`` and projections."""
+    unknown = options - RENDER_OPTIONS - {"noOverwrite", "replace", "update"}
+    if unknown:
+        raise InvalidRequest(
+            f"unknown options {', '.join(sorted(unknown))}; use {', '.join(sorted(RENDER_OPTIONS))}"
+        )
     chosen: Format = "normalized"
     for name, value in FORMATS.items():
         if name in options:
             chosen = value
     if fmt is not None:
         if fmt not in FORMATS:
-            raise BadRequestData(f"format {fmt!r} is unknown; use one of {', '.join(FORMATS)}")
+            raise InvalidRequest(f"format {fmt!r} is unknown; use one of {', '.join(FORMATS)}")
         chosen = FORMATS[fmt]
     if pick is not None and omit is not None:
         raise BadRequestData("give pick or omit, not both")
+    if attrs is not None and (pick is not None or omit is not None):
+        raise BadRequestData("attrs cannot be combined with pick or omit; use pick alone")
 
     def expand_all(names: list[str] | None) -> set[str] | None:
         if names is None:
@@ -66,7 +107,25 @@ def render_options(
         attrs=expand_all(attrs),
         pick=expand_all(pick),
         omit=expand_all(omit) or set(),
+        datasets=_datasets(dataset_ids),
     )
+
+
+def _datasets(dataset_ids: list[str] | None) -> set[str | None] | None:
+    """Return the datasetIds a ``datasetId`` parameter keeps (``@none``: the default one)."""
+    if dataset_ids is None:
+        return None
+    if not dataset_ids:
+        raise BadRequestData("datasetId must name at least one datasetId (or @none)")
+    chosen: set[str | None] = set()
+    for dataset_id in dataset_ids:
+        if dataset_id == "@none":
+            chosen.add(None)
+        elif is_uri(dataset_id):
+            chosen.add(dataset_id)
+        else:
+            raise BadRequestData(f"datasetId {dataset_id!r} is not a URI (nor @none)")
+    return chosen
 
 
 def _int_param(value: Any, name: str, default: int) -> int:
@@ -102,6 +161,14 @@ def entity_query(
         except re.error as exc:
             raise BadRequestData(f"idPattern {id_pattern!r} is not a valid regex: {exc}") from exc
     attrs = split_list(params.get("attrs"))
+    if attrs is not None and not attrs:
+        raise BadRequestData("attrs must name at least one attribute")
+    core = [a for a in attrs or [] if a in ("id", "type", "@id", "@type")]
+    if core:
+        raise BadRequestData(f"attrs lists attributes; {', '.join(core)} is not one (use pick)")
+    local = params.get("local")
+    if local not in (None, True, False, "true", "false"):
+        raise BadRequestData(f"local must be true or false (got {local!r})")
     q_text = params.get("q")
     q = parse_q(q_text).expanded(ctx.expand) if q_text else None
     scope_text = params.get("scopeQ")
@@ -113,7 +180,9 @@ def entity_query(
         params.get("geoproperty"),
         expand=ctx.expand,
     )
-    if require_filter and not any((type_sel, ids, id_pattern, attrs, q, scope_q, geo)):
+    # local=true asks for the local entities only: in a broker without federation, all.
+    is_local = local in (True, "true")
+    if require_filter and not any((type_sel, ids, id_pattern, attrs, q, scope_q, geo, is_local)):
         raise BadRequestData(
             "a query needs at least one of type, id, idPattern, attrs, q, scopeQ or a "
             "geo-query (georel, geometry, coordinates); e.g. ?type=AirQualityObserved"

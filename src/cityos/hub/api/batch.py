@@ -34,6 +34,11 @@ async def _batch(request: Request, operation: Operation) -> Response:
     if operation == "upsert" and {"replace", "update"} <= options:
         raise BadRequestData("options=replace and options=update exclude each other")
     body, media = await read_json(request)
+    if isinstance(body, list) and not body:
+        raise BadRequestData(f"the batch {operation} names no entities: send a non-empty array")
+    if isinstance(body, list) and any(e is None for e in body):
+        # null is no entity (5.2.1): the request is malformed, not one of its entities
+        raise BadRequestData(f"the batch {operation} array holds null; send entities only")
     first = body[0] if isinstance(body, list) and body and isinstance(body[0], dict) else None
     if (
         media == "application/ld+json"

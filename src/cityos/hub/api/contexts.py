@@ -10,6 +10,7 @@ from fastapi import APIRouter, Path, Query
 from starlette.requests import Request
 from starlette.responses import Response
 
+from cityos.hub._context_sources import CORE_CONTEXT_URLS
 from cityos.hub._time import utc_now
 from cityos.hub.api._http import blocking, json_response, read_json, resolver_of, store_of
 from cityos.hub.context import CORE_CONTEXT_URL
@@ -112,11 +113,21 @@ async def get_context(
 async def delete_context(
     request: Request,
     context_id: Annotated[str, Path(description="Local id or URL of the @context")],
+    reload: Annotated[str | None, Query(description="true: fetch a Cached one again")] = None,
 ) -> Response:
     """Delete a hosted @context (204; 404 if unknown; the core context cannot be deleted)."""
-    if context_id in ("ngsi-ld-core", CORE_CONTEXT_URL):
+    if reload not in (None, "true", "false"):
+        raise BadRequestData(f"reload must be true or false (got {reload!r})")
+    if context_id in ("ngsi-ld-core", CORE_CONTEXT_URL) or context_id in CORE_CONTEXT_URLS:
         raise BadRequestData("the NGSI-LD core context cannot be deleted")
-    record = _find(await blocking(store_of(request).contexts), context_id)
+    records = await blocking(store_of(request).contexts)
+    if reload == "true":
+        # Only a Cached @context has an origin to fetch again (5.13.5); CityOS stores no
+        # Cached ones, so a reload names either a Hosted one or nothing: both are refused.
+        known = [r for r in records if context_id in (r["id"], r["url"])]
+        kind = known[0]["kind"] if known else "unknown"
+        raise BadRequestData(f"reload=true applies to a Cached @context; {context_id} is {kind}")
+    record = _find(records, context_id)
     await blocking(store_of(request).delete_context, record["id"])
     resolver_of(request).remove_stored(record["url"])
     return Response(status_code=204)

@@ -54,11 +54,14 @@ async def list_types(request: Request, details: Details = None) -> Response:
     return json_response(body, ctx=ctx, media=media)
 
 
-@router.get("/types/{type_name}", summary="Describe an entity type")
+@router.get("/types/{type_name:path}", summary="Describe an entity type")
 async def get_type(
-    request: Request, type_name: Annotated[str, Path(description="Entity type")]
+    request: Request,
+    type_name: Annotated[str, Path(description="Entity type (a term or a full IRI)")],
 ) -> Response:
     """Return an EntityTypeInfo: entity count and attribute details."""
+    if not type_name:  # "/types/": the {type_name:path} route also matches the list
+        return await list_types(request, request.query_params.get("details"))
     media = accepted_type(request)
     tenant = tenant_of(request, must_exist=True)
     ctx = await request_context(request)
@@ -111,11 +114,14 @@ async def list_attributes(request: Request, details: Details = None) -> Response
     return json_response(body, ctx=ctx, media=media)
 
 
-@router.get("/attributes/{attr}", summary="Describe an attribute")
+@router.get("/attributes/{attr:path}", summary="Describe an attribute")
 async def get_attribute(
-    request: Request, attr: Annotated[str, Path(description="Attribute name")]
+    request: Request,
+    attr: Annotated[str, Path(description="Attribute name (a term or a full IRI)")],
 ) -> Response:
     """Return an Attribute: how many entities have it, its kinds and entity types."""
+    if not attr:  # "/attributes/": the {attr:path} route also matches the list
+        return await list_attributes(request, request.query_params.get("details"))
     media = accepted_type(request)
     tenant = tenant_of(request, must_exist=True)
     ctx = await request_context(request)

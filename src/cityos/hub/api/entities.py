@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Path, Query
 from starlette.requests import Request
@@ -20,8 +21,8 @@ from cityos.hub.api._http import (
     store_of,
     tenant_of,
 )
-from cityos.hub.api._params import render_options, split_list
-from cityos.hub.errors import BadRequestData, ResourceNotFound
+from cityos.hub.api._params import parse_projection, render_options, split_list
+from cityos.hub.errors import BadRequestData, InvalidRequest, ResourceNotFound
 from cityos.hub.geojson import feature
 from cityos.hub.model import check_entity_id
 from cityos.hub.render import render_entity
@@ -39,14 +40,27 @@ BODY = {
 }
 
 
+async def read_object(request: Request, *, allow_merge_patch: bool = False) -> tuple[Any, str]:
+    """Return the body (a JSON object, else InvalidRequest) and its media type."""
+    body, media = await read_json(request, allow_merge_patch=allow_merge_patch)
+    if not isinstance(body, dict):
+        raise InvalidRequest(f"the body must be a JSON object, not {type(body).__name__}")
+    return body, media
+
+
+def entity_location(entity_id: str) -> str:
+    """Return the Location path of an entity, percent-encoding what HTTP headers cannot carry."""
+    return "/ngsi-ld/v1/entities/" + quote(entity_id, safe=":/@!$&'()*+,;=-._~")
+
+
 @router.post("/entities", status_code=201, openapi_extra=BODY, summary="Create an entity")
 async def create_entity(request: Request) -> Response:
     """Create an entity (201 with Location; 409 AlreadyExists if the id is taken)."""
     tenant = tenant_of(request, must_exist=False)
-    body, media = await read_json(request)
+    body, media = await read_object(request)
     ctx = await request_context(request, body, media)
     entity = await blocking(service.create_entity, store_of(request), tenant, body, ctx)
-    headers = {"Location": f"/ngsi-ld/v1/entities/{entity['id']}"}
+    headers = {"Location": entity_location(entity["id"])}
     if tenant != DEFAULT_TENANT:
         headers["NGSILD-Tenant"] = tenant
     return Response(status_code=201, headers=headers)
@@ -62,6 +76,9 @@ async def retrieve_entity(
     options: Annotated[str | None, Query(description="keyValues, concise, sysAttrs")] = None,
     format: Annotated[str | None, Query(description="normalized, concise, keyValues")] = None,
     lang: Annotated[str | None, Query(description="Language for LanguageProperty")] = None,
+    datasetId: Annotated[
+        str | None, Query(description="Instances to keep (@none: default)")
+    ] = None,  # noqa: N803
 ) -> Response:
     """Return one entity in the asked representation (404 ResourceNotFound if none)."""
     check_entity_id(entity_id)
@@ -73,9 +90,10 @@ async def retrieve_entity(
         format,
         ctx,
         attrs=split_list(attrs),
-        pick=split_list(pick),
-        omit=split_list(omit),
+        pick=parse_projection(pick, "pick"),
+        omit=parse_projection(omit, "omit"),
         lang=lang,
+        dataset_ids=split_list(datasetId),
     )
     entity = await blocking(store_of(request).get, tenant, entity_id)
     if entity is None:
@@ -83,9 +101,13 @@ async def retrieve_entity(
     rendered = render_entity(entity, ctx, opts)
     if opts.attrs is not None and not (set(entity["attrs"]) & set(opts.attrs)):
         raise ResourceNotFound(f"entity {entity_id} has none of the attributes {attrs}")
+    if not rendered:
+        raise ResourceNotFound(f"pick/omit leave nothing of entity {entity_id}")
     if media == "application/geo+json":
         geoproperty = request.query_params.get("geometryProperty", "location")
         rendered = feature(entity, rendered, ctx.expand(geoproperty), ctx)
+        # GeoJSON has no Link to a @context of its own: it goes in the body (6.3.15)
+        rendered["@context"] = ctx.body_value()
         return json_response(rendered, ctx=ctx, media=media)
     return json_response(rendered, ctx=ctx, media=media)
 
@@ -108,7 +130,7 @@ async def append_attrs(
     """Add attributes (204; 207 with UpdateResult if some were not overwritten)."""
     check_entity_id(entity_id)
     tenant = tenant_of(request, must_exist=True)
-    body, media = await read_json(request)
+    body, media = await read_object(request)
     ctx = await request_context(request, body, media)
     no_overwrite = "noOverwrite" in options_of(request)
     result = await blocking(
@@ -130,7 +152,7 @@ async def update_attrs(request: Request, entity_id: EntityId) -> Response:
     """Update existing attributes (204; 207 listing attributes the entity lacks)."""
     check_entity_id(entity_id)
     tenant = tenant_of(request, must_exist=True)
-    body, media = await read_json(request)
+    body, media = await read_object(request)
     ctx = await request_context(request, body, media)
     result = await blocking(
         service.update_attributes, store_of(request), tenant, entity_id, body, ctx
@@ -149,9 +171,25 @@ async def patch_attr(request: Request, entity_id: EntityId, attr: AttrName) -> R
     """Merge new members into one attribute (204; 404 if the attribute is absent)."""
     check_entity_id(entity_id)
     tenant = tenant_of(request, must_exist=True)
-    body, media = await read_json(request)
+    body, media = await read_object(request)
     ctx = await request_context(request, body, media)
     await blocking(service.patch_attribute, store_of(request), tenant, entity_id, attr, body, ctx)
+    return Response(status_code=204)
+
+
+@router.put(
+    "/entities/{entity_id}/attrs/{attr}",
+    status_code=204,
+    openapi_extra=BODY,
+    summary="Replace one attribute",
+)
+async def replace_attr(request: Request, entity_id: EntityId, attr: AttrName) -> Response:
+    """Replace one attribute instance whole (204; 404 if the entity or attribute is absent)."""
+    check_entity_id(entity_id)
+    tenant = tenant_of(request, must_exist=True)
+    body, media = await read_object(request)
+    ctx = await request_context(request, body, media)
+    await blocking(service.replace_attribute, store_of(request), tenant, entity_id, attr, body, ctx)
     return Response(status_code=204)
 
 
@@ -191,7 +229,7 @@ async def replace_entity(request: Request, entity_id: EntityId) -> Response:
     """Replace an entity whole, keeping its id and creation time."""
     check_entity_id(entity_id)
     tenant = tenant_of(request, must_exist=True)
-    body, media = await read_json(request)
+    body, media = await read_object(request)
     ctx = await request_context(request, body, media)
     await blocking(service.replace_entity, store_of(request), tenant, entity_id, body, ctx)
     return Response(status_code=204)
@@ -204,9 +242,31 @@ async def merge_entity(request: Request, entity_id: EntityId) -> Response:
     """Merge a fragment into an entity; ``urn:ngsi-ld:null`` deletes an attribute."""
     check_entity_id(entity_id)
     tenant = tenant_of(request, must_exist=True)
-    body, media = await read_json(request, allow_merge_patch=True)
+    body, media = await read_object(request, allow_merge_patch=True)
     ctx = await request_context(
         request, body, "application/json" if media.endswith("merge-patch+json") else media
     )
     await blocking(service.merge_entity, store_of(request), tenant, entity_id, body, ctx)
     return Response(status_code=204)
+
+
+# (Not "/entities/": clients POST and GET there, reaching /entities by the slash redirect.)
+MISSING_ID_PATHS = (
+    "/entities//attrs",
+    "/entities//attrs/",
+    "/entities//attrs/{attr}",
+)
+
+
+async def missing_entity_id(request: Request) -> Response:
+    """Refuse an entity operation whose URL has an empty entity id (400, not 404/405)."""
+    raise BadRequestData("the URL names no entity id: /entities/{entityId}/… needs one")
+
+
+for _path in MISSING_ID_PATHS:
+    router.add_api_route(
+        _path,
+        missing_entity_id,
+        methods=["POST", "PATCH", "PUT", "DELETE"],
+        include_in_schema=False,
+    )

@@ -20,7 +20,13 @@ from cityos.hub.api._http import (
     store_of,
     tenant_of,
 )
-from cityos.hub.api._params import entity_query, flatten_query_body, render_options, split_list
+from cityos.hub.api._params import (
+    entity_query,
+    flatten_query_body,
+    parse_projection,
+    render_options,
+    split_list,
+)
 from cityos.hub.context import ActiveContext
 from cityos.hub.errors import NonexistentTenant
 from cityos.hub.geojson import feature, feature_collection
@@ -66,12 +72,16 @@ async def _answer(
         params.get("format"),
         ctx,
         attrs=split_list(params.get("attrs")),
-        pick=split_list(params.get("pick")),
-        omit=split_list(params.get("omit")),
+        pick=parse_projection(params.get("pick"), "pick"),
+        omit=parse_projection(params.get("omit"), "omit"),
         lang=params.get("lang"),
+        dataset_ids=split_list(params.get("datasetId")),
     )
     page = await blocking(store_of(request).query, tenant, query)
-    rendered = [render_entity(e, ctx, opts) for e in page.entities]
+    pairs = [(e, render_entity(e, ctx, opts)) for e in page.entities]
+    # An entity of which pick/omit leave nothing is not in the answer (4.21).
+    pairs = [(e, r) for e, r in pairs if r]
+    rendered = [r for _, r in pairs]
     headers: dict[str, str] = {}
     if page.total is not None:
         headers["NGSILD-Results-Count"] = str(page.total)
@@ -81,9 +91,8 @@ async def _answer(
             headers["Link"] = link
     if media == GEO_JSON:
         geoproperty = ctx.expand(params.get("geometryProperty") or "location")
-        body: Any = feature_collection(
-            [feature(e, r, geoproperty, ctx) for e, r in zip(page.entities, rendered, strict=True)]
-        )
+        body: Any = feature_collection([feature(e, r, geoproperty, ctx) for e, r in pairs])
+        body["@context"] = ctx.body_value()  # GeoJSON carries its @context in the body
         response = json_response(body, ctx=ctx, media=media, headers=headers)
     else:
         response = json_response(rendered, ctx=ctx, media=media, headers=headers)
@@ -114,6 +123,10 @@ async def query_entities(
     pick: Annotated[str | None, Query(description="Members to keep")] = None,
     omit: Annotated[str | None, Query(description="Members to drop")] = None,
     lang: Annotated[str | None, Query(description="Language for LanguageProperty")] = None,
+    datasetId: Annotated[
+        str | None, Query(description="Instances to keep (@none: default)")
+    ] = None,  # noqa: N803
+    local: Annotated[str | None, Query(description="true: local entities only (all here)")] = None,
 ) -> Response:
     """Return the entities matching the query, one page, with count and page links."""
     ctx = await request_context(request)
