@@ -8,7 +8,7 @@ import pytest
 from pydantic import ValidationError
 from typer.testing import CliRunner
 
-from cityos import __version__
+from cityos import __version__, db
 from cityos.cli import app
 from cityos.config import Settings
 
@@ -26,7 +26,7 @@ def test_db_upgrade_then_current(database_url: str) -> None:
     assert result.exit_code == 0, result.output
     result = runner.invoke(app, ["db", "current", "--database-url", database_url])
     assert result.exit_code == 0
-    assert result.output.strip() == "0001_hub"
+    assert result.output.strip() == db.head_revision()
 
 
 def test_db_upgrade_makes_the_sqlite_folder(tmp_path: Path) -> None:
@@ -64,3 +64,22 @@ def test_settings_read_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     assert settings.database_url == "postgresql://u@h/db"
     assert settings.port == 9000
     assert settings.backend == "postgresql"
+
+
+def test_first_start_creates_the_admin_once(
+    database_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from cityos.cli import _first_start
+
+    monkeypatch.chdir(tmp_path)
+    settings = Settings(database_url=database_url)
+    _first_start(settings)
+    secret = tmp_path / "var" / "admin-password"
+    assert secret.exists()
+    assert secret.stat().st_mode & 0o777 == 0o600
+    assert secret.read_text().strip() in capsys.readouterr().err
+    _first_start(settings)  # second start: nothing new is printed or written
+    assert "admin account created" not in capsys.readouterr().err

@@ -17,6 +17,8 @@ from cityos.config import Settings, get_settings
 from cityos.hub import api as hub_api
 from cityos.hub.context import ContextResolver
 from cityos.hub.store import open_store
+from cityos.identity import close_engine
+from cityos.identity.api import router as identity_router
 from cityos.observability import (
     Metrics,
     MetricsMiddleware,
@@ -83,6 +85,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             app.state.store.close()
             app.state.store.shutdown_executor()
+            close_engine(app)
 
     app = FastAPI(
         title="CityOS",
@@ -96,6 +99,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.metrics = Metrics()
     app.state.contexts = ContextResolver(settings)
     hub_api.install(app)
+    app.include_router(identity_router)
 
     @app.get("/healthz", tags=["operations"], summary="Liveness and database health")
     async def healthz(request: Request) -> Response:

@@ -10,6 +10,7 @@ from rich.console import Console
 
 from cityos import __version__
 from cityos.config import Settings
+from cityos.identity.cli import keys_app, users_app
 
 app = typer.Typer(
     name="cityos",
@@ -20,6 +21,8 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Database schema commands (데이터베이스 스키마).", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+app.add_typer(users_app, name="users")
+app.add_typer(keys_app, name="keys")
 console = Console(stderr=True)
 
 DatabaseUrl = Annotated[
@@ -56,6 +59,7 @@ def up(
     from cityos.app import create_app
 
     settings = _settings(host=host, port=port, database_url=database_url)
+    _first_start(settings)
     base = f"http://{settings.host}:{settings.port}"
     console.print(f"[bold green]CityOS {__version__}[/bold green] — {settings.backend}")
     console.print(f"  NGSI-LD   {base}/ngsi-ld/v1/entities?type=AdministrativeArea")
@@ -68,6 +72,28 @@ def up(
         log_level=settings.log_level,
         access_log=False,
     )
+
+
+def _first_start(settings: Settings) -> None:
+    """Migrate the database and, on the very first start, create and print the admin login."""
+    from pathlib import Path
+
+    from cityos import db
+    from cityos.identity import ensure_admin
+
+    db.upgrade(settings)
+    engine = db.make_engine(settings)
+    try:
+        password = ensure_admin(settings, engine, Path("var"))
+    finally:
+        engine.dispose()
+    if password is not None:
+        console.print(
+            "[bold yellow]관리자 계정을 만들었습니다 / admin account created[/bold yellow]: "
+            f"username [bold]admin[/bold], password [bold]{password}[/bold]\n"
+            "  (한 번만 표시됩니다. var/admin-password 에도 저장했습니다 / shown once; "
+            "also saved to var/admin-password, mode 600)"
+        )
 
 
 @db_app.command("upgrade")

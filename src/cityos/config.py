@@ -42,6 +42,13 @@ class Settings(BaseSettings):
     seed_city: bool = True
     # PostgreSQL connection pool size (per worker process).
     pool_size: int = Field(default=8, ge=1, le=200)
+    # Identity (cityos.identity): token lifetimes and login lockout.
+    # Lifetime of a JWT access token [min] and of an opaque refresh token [days].
+    access_token_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    refresh_token_days: int = Field(default=14, ge=1, le=365)
+    # Consecutive failed logins before an account is locked, and for how long [min].
+    login_max_failures: int = Field(default=5, ge=1, le=100)
+    login_lockout_minutes: int = Field(default=15, ge=1, le=24 * 60)
 
     @field_validator("database_url")
     @classmethod
