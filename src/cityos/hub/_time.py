@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
+from functools import lru_cache
 
 from cityos.hub.errors import BadRequestData
 
@@ -13,6 +14,31 @@ _DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[
 def utc_now() -> str:
     """Return the current instant as an NGSI-LD DateTime string in UTC."""
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+@lru_cache(maxsize=4096)
+def _parse_utc(text: str) -> datetime | ValueError:
+    """Return the instant of a syntactically checked DateTime, or the ValueError."""
+    fraction = re.search(r"\.(\d+)", text)
+    if fraction and len(fraction.group(1)) > 6:  # Python parses at most microseconds
+        text = text.replace(fraction.group(0), "." + fraction.group(1)[:6])
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
+    except ValueError as exc:
+        return exc
+
+
+def check_datetime(value: object, *, field: str) -> None:
+    """Raise BadRequestData unless ``value`` is an NGSI-LD DateTime (cached: a batch of
+    sensor readings usually repeats a few observedAt values)."""
+    if not isinstance(value, str) or not _DATETIME.match(value):
+        raise BadRequestData(
+            f"{field} must be an ISO 8601 date-time with a time zone, "
+            f"e.g. 2026-11-25T09:00:00Z (got {value!r})"
+        )
+    parsed = _parse_utc(value)
+    if isinstance(parsed, ValueError):
+        raise BadRequestData(f"{field} is not a valid date-time: {value!r} ({parsed})")
 
 
 def parse_datetime(value: object, *, field: str) -> datetime:

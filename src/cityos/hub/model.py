@@ -11,7 +11,7 @@ import unicodedata
 from collections.abc import Mapping
 from typing import Any, Protocol
 
-from cityos.hub._time import parse_datetime
+from cityos.hub._time import check_datetime
 from cityos.hub.errors import BadRequestData
 from cityos.hub.geo import validate_geojson_geometry
 
@@ -215,11 +215,34 @@ _OUTPUT_ONLY = ("previousValue", "previousObject", "previousLanguageMap", "previ
 _NO_UNIT = frozenset({"Relationship", "ListRelationship", "JsonProperty"})
 
 
+# per attribute type, the value members of the other types
+_FOREIGN = {
+    kind: tuple(sorted(set(VALUE_MEMBER.values()) - {own})) for kind, own in VALUE_MEMBER.items()
+}
+# members read by expand_instance itself, not sub-attributes
+_NOT_SUB_ATTRIBUTES = frozenset(
+    {
+        "type",
+        "value",
+        "object",
+        "objectType",
+        "languageMap",
+        "vocab",
+        "valueList",
+        "objectList",
+        "json",
+        "createdAt",
+        "modifiedAt",
+        "instanceId",
+    }
+)
+
+
 def _check_members(inst: Mapping[str, Any], name: str) -> None:
     """Raise BadRequestData when an instance mixes members of different attribute types."""
     kind = inst["type"]
     own = VALUE_MEMBER[kind]
-    foreign = [m for m in set(VALUE_MEMBER.values()) - {own} if m in inst]
+    foreign = [m for m in _FOREIGN[kind] if m in inst]
     if foreign:
         raise BadRequestData(
             f"{kind} {name!r} holds its value in {own!r}; it cannot have {', '.join(foreign)}"
@@ -307,23 +330,10 @@ def expand_instance(
     if iri in CORE_GEOPROPERTIES and kind != "GeoProperty":
         raise BadRequestData(f"{name!r} is reserved for a GeoProperty (a GeoJSON geometry)")
     for key, sub in inst.items():
-        if key in (
-            "type",
-            "value",
-            "object",
-            "objectType",
-            "languageMap",
-            "vocab",
-            "valueList",
-            "objectList",
-            "json",
-            "createdAt",
-            "modifiedAt",
-            "instanceId",
-        ):
+        if key in _NOT_SUB_ATTRIBUTES:
             continue
         if key == "observedAt":
-            parse_datetime(sub, field=f"{name}.observedAt")
+            check_datetime(sub, field=f"{name}.observedAt")
             out["observedAt"] = sub
         elif key == "unitCode":
             if not isinstance(sub, str) or not sub:

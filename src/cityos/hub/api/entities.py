@@ -16,6 +16,7 @@ from cityos.hub.api._http import (
     blocking,
     json_response,
     options_of,
+    query_docs,
     read_json,
     request_context,
     store_of,
@@ -66,21 +67,27 @@ async def create_entity(request: Request) -> Response:
     return Response(status_code=201, headers=headers)
 
 
-@router.get("/entities/{entity_id}", summary="Retrieve an entity")
-async def retrieve_entity(
-    request: Request,
-    entity_id: EntityId,
-    attrs: Annotated[str | None, Query(description="Attributes to return (comma list)")] = None,
-    pick: Annotated[str | None, Query(description="Members to keep (comma list)")] = None,
-    omit: Annotated[str | None, Query(description="Members to drop (comma list)")] = None,
-    options: Annotated[str | None, Query(description="keyValues, concise, sysAttrs")] = None,
-    format: Annotated[str | None, Query(description="normalized, concise, keyValues")] = None,
-    lang: Annotated[str | None, Query(description="Language for LanguageProperty")] = None,
-    datasetId: Annotated[
-        str | None, Query(description="Instances to keep (@none: default)")
-    ] = None,  # noqa: N803
-) -> Response:
+RETRIEVE_PARAMS = query_docs(
+    path={"entity_id": "Entity id (a URI), e.g. urn:ngsi-ld:Vehicle:A1"},
+    attrs="Attributes to return (comma list)",
+    pick="Members to keep (comma list)",
+    omit="Members to drop (comma list)",
+    options="keyValues, concise, sysAttrs",
+    format="normalized, concise, keyValues",
+    lang="Language for LanguageProperty",
+    datasetId="Instances to keep (@none: default)",
+    geometryProperty="GeoProperty for Accept: application/geo+json (default location)",
+)
+
+
+@router.get("/entities/{entity_id}", summary="Retrieve an entity", openapi_extra=RETRIEVE_PARAMS)
+async def retrieve_entity(request: Request) -> Response:
     """Return one entity in the asked representation (404 ResourceNotFound if none)."""
+    entity_id: str = request.path_params["entity_id"]
+    params = request.query_params
+    attrs, pick, omit = params.get("attrs"), params.get("pick"), params.get("omit")
+    format, lang = params.get("format"), params.get("lang")  # noqa: A001
+    datasetId = params.get("datasetId")  # noqa: N806
     check_entity_id(entity_id)
     media = accepted_type(request, geojson=True)
     tenant = tenant_of(request, must_exist=True)
