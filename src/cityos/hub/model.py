@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Any, Protocol
 
 from cityos.hub._time import check_datetime
@@ -121,9 +122,19 @@ def check_entity_id(value: object) -> str:
     return value
 
 
+@lru_cache(maxsize=8192)
+def _name_ok(name: str) -> bool:
+    return (
+        bool(name)
+        and not name.startswith("@")
+        and not _BAD_NAME.search(name)
+        and (len(name) <= 512)
+    )
+
+
 def check_attribute_name(name: str) -> None:
     """Raise BadRequestData unless ``name`` is usable as an attribute name."""
-    if not name or name.startswith("@") or _BAD_NAME.search(name) or len(name) > 512:
+    if not _name_ok(name):
         raise BadRequestData(
             f"attribute name {name!r} is not valid: use letters, digits, _ or a full IRI, "
             "without spaces or any of < > \" ' = ; ( ) [ ] { }"
@@ -354,12 +365,62 @@ def expand_instance(
     return out
 
 
+_FAST_PROPERTY_KEYS = frozenset({"type", "value", "unitCode", "observedAt"})
+_FAST_RELATIONSHIP_KEYS = frozenset({"type", "object"})
+_FAST_GEO_KEYS = frozenset({"type", "value"})
+
+
+def _fast_instance(raw: dict[str, Any], name: str, iri: str, now: str) -> dict[str, Any] | None:
+    """Return the common simple shapes sensors send, or None for the general path.
+
+    A Property with value/unitCode/observedAt, a Relationship to one URI, or a GeoProperty
+    Point pass exactly the checks of ``expand_instance`` here, in a fraction of the time
+    (batch upserts are dominated by these shapes); anything else, including every error,
+    goes through the general path so its message stays the same.
+    """
+    kind = raw.get("type")
+    keys = raw.keys()
+    if kind == "Property" and keys <= _FAST_PROPERTY_KEYS and iri not in CORE_GEOPROPERTIES:
+        value = raw.get("value")
+        if value is None or value == NULL_URI:
+            return None
+        out: dict[str, Any] = {"type": "Property", "value": value}
+        if "unitCode" in raw:
+            unit = raw["unitCode"]
+            if not isinstance(unit, str) or not unit:
+                return None
+            out["unitCode"] = unit
+        if "observedAt" in raw:
+            check_datetime(raw["observedAt"], field=f"{name}.observedAt")
+            out["observedAt"] = raw["observedAt"]
+    elif kind == "Relationship" and keys <= _FAST_RELATIONSHIP_KEYS:
+        target = raw.get("object")
+        if not isinstance(target, str) or target == NULL_URI or not is_uri(target):
+            return None
+        out = {"type": "Relationship", "object": target}
+    elif kind == "GeoProperty" and keys <= _FAST_GEO_KEYS:
+        value = raw.get("value")
+        if not isinstance(value, dict) or value.get("type") != "Point":
+            return None
+        validate_geojson_geometry(value)
+        out = {"type": "GeoProperty", "value": value}
+    else:
+        return None
+    out["createdAt"] = now
+    out["modifiedAt"] = now
+    return out
+
+
 def expand_attribute(
     raw: object, name: str, ctx: Expander, *, now: str
 ) -> tuple[str, list[dict[str, Any]]]:
     """Return an attribute's IRI and its instances (several when datasetIds differ)."""
     check_attribute_name(name)
     iri = ctx.expand(name)
+    if isinstance(raw, dict):
+        fast = _fast_instance(raw, name, iri, now)
+        if fast is not None:
+            return iri, [fast]
     raws = (
         raw
         if isinstance(raw, list)
