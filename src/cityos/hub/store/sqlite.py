@@ -98,6 +98,12 @@ class _SideRows:
         )
 
 
+def _same_slots(old: tuple[tuple[str, str], ...], new: tuple[tuple[str, str], ...]) -> bool:
+    """Return True when both hold one geometry for each of the same attributes, in order."""
+    names = [attr for attr, _ in new]
+    return [attr for attr, _ in old] == names and len(set(names)) == len(names)
+
+
 def _signature(entity: Entity) -> str:
     """Return the canonical JSON of an entity's sorted (attribute, kind) pairs."""
     return orjson.dumps(sorted(attribute_kinds(entity).items())).decode()
@@ -238,20 +244,44 @@ class _SQLiteTransaction(Transaction):
                 for e in entities
             ],
         )
-        # Rewrite only the side rows that changed: a sensor update usually changes none.
+        # Rewrite only the side rows that changed: a sensor update usually changes none, and
+        # a vehicle that moved keeps its geometry rows, which are updated in place.
         changed: dict[str, list[tuple[int, _SideRows]]] = {"types": [], "geo": []}
+        moved: list[tuple[int, str, str]] = []  # (entity pk, attribute, new GeoJSON)
         for entity in entities:
             old = self.side.get(entity["id"])
             new = _SideRows.of(entity)
             pk = self.pks[entity["id"]]
-            for key in changed:
-                if old is None or getattr(old, key) != getattr(new, key):
-                    changed[key].append((pk, new))
+            if old is None or old.types != new.types:
+                changed["types"].append((pk, new))
+            if old is None or old.geo != new.geo:
+                if old is not None and _same_slots(old.geo, new.geo):
+                    moved.extend(
+                        (pk, attr, text)
+                        for (attr, text), (_, before) in zip(new.geo, old.geo, strict=True)
+                        if text != before
+                    )
+                else:
+                    changed["geo"].append((pk, new))
             self.side[entity["id"]] = new
         for key, rows in changed.items():
             if rows:
                 self._delete_side_tables([pk for pk, _ in rows], which={key})
                 self._write_side_tables(rows, which={key})
+        if moved:
+            self.conn.executemany(
+                "UPDATE hub_geo SET geojson = ? WHERE entity_pk = ? AND attr = ?",
+                [(text, pk, attr) for pk, attr, text in moved],
+            )
+            boxes = []
+            for pk, attr, text in moved:
+                min_lon, min_lat, max_lon, max_lat = _bounds(orjson.loads(text))
+                boxes.append((min_lon, max_lon, min_lat, max_lat, pk, attr))
+            self.conn.executemany(
+                "UPDATE hub_geo_rtree SET min_lon = ?, max_lon = ?, min_lat = ?, max_lat = ? "
+                "WHERE pk = (SELECT pk FROM hub_geo WHERE entity_pk = ? AND attr = ?)",
+                boxes,
+            )
 
     def delete(self, ids: list[str]) -> None:
         missing = [i for i in ids if i not in self.pks]
