@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from cityos.hub.query.ast import QExpr
 from cityos.hub.query.evaluate import compile_predicate
 from cityos.hub.query.scope import scope_matches
-from cityos.hub.store.base import Entity, EntityQuery
+from cityos.hub.store.base import Entity, EntityQuery, QueryPage
 
 Predicate = Callable[[Entity], bool]
 
@@ -29,3 +29,25 @@ def residual_filter(
     if len(checks) == 1:
         return checks[0]
     return lambda e: all(check(e) for check in checks)
+
+
+def page_of(entities: Iterable[Entity], keep: Predicate, query: EntityQuery) -> QueryPage:
+    """Return the query's page of the entities ``keep`` accepts (all counted if asked).
+
+    Used when part of a query runs in Python: the database cannot apply LIMIT/OFFSET, so
+    the stream is read until the page is full, or to its end when a count is wanted.
+    """
+    page = QueryPage()
+    seen = 0
+    end = query.offset + query.limit
+    for entity in entities:
+        if not keep(entity):
+            continue
+        if query.offset <= seen < end:
+            page.entities.append(entity)
+        seen += 1
+        if seen >= end and not query.count:
+            break
+    if query.count:
+        page.total = seen
+    return page

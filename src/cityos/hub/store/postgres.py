@@ -20,7 +20,7 @@ from cityos.hub.errors import AlreadyExists
 from cityos.hub.geo import postgis_condition
 from cityos.hub.query.ast import QExpr
 from cityos.hub.query.sql import plan_postgres
-from cityos.hub.store._filter import residual_filter
+from cityos.hub.store._filter import page_of, residual_filter
 from cityos.hub.store.base import (
     AttributeInfo,
     Entity,
@@ -241,21 +241,8 @@ class PostgresStore(HubStore):
                     ).fetchone()
                     page.total = int(total[0]) if total else 0
                 return page
-            page = QueryPage()
-            seen = 0
             with conn.cursor() as cur:
-                for row in cur.stream(sql, params):
-                    entity = _row_entity(row)
-                    if not keep(entity):
-                        continue
-                    if query.offset <= seen < query.offset + query.limit:
-                        page.entities.append(entity)
-                    seen += 1
-                    if seen >= query.offset + query.limit and not query.count:
-                        break
-            if query.count:
-                page.total = seen
-            return page
+                return page_of(map(_row_entity, cur.stream(sql, params)), keep, query)
 
     def iter_all(self, tenant: str, query: EntityQuery) -> Iterator[Entity]:
         where, params, q_residual = self._where(tenant, query)

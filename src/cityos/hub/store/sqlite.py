@@ -23,7 +23,7 @@ from cityos.hub._time import utc_now
 from cityos.hub.errors import AlreadyExists
 from cityos.hub.query.ast import QExpr
 from cityos.hub.query.sql import plan_sqlite, register_sqlite_functions
-from cityos.hub.store._filter import residual_filter
+from cityos.hub.store._filter import page_of, residual_filter
 from cityos.hub.store.base import (
     AttributeInfo,
     Entity,
@@ -500,20 +500,7 @@ class SQLiteStore(HubStore):
                 total = conn.execute(f"SELECT count(*) FROM hub_entities e WHERE {where}", params)
                 page.total = total.fetchone()[0]
             return page
-        page = QueryPage()
-        seen = 0
-        for row in conn.execute(sql, params):
-            entity = _row_entity(row)
-            if not keep(entity):
-                continue
-            if query.offset <= seen < query.offset + query.limit:
-                page.entities.append(entity)
-            seen += 1
-            if seen >= query.offset + query.limit and not query.count:
-                break
-        if query.count:
-            page.total = seen
-        return page
+        return page_of(map(_row_entity, conn.execute(sql, params)), keep, query)
 
     def iter_all(self, tenant: str, query: EntityQuery) -> Iterator[Entity]:
         where, params, q_residual, geo_in_sql = self._where(tenant, query)
