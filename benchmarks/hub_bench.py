@@ -134,11 +134,35 @@ def database(backend: str) -> Iterator[str]:
 
 
 @contextmanager
-def server(url: str) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """Run ``cityos up`` on ``url`` and yield its base URL and process."""
+def server(url: str) -> Iterator[tuple[str, subprocess.Popen[bytes], str]]:
+    """Run ``cityos up`` on ``url`` with authentication on; yield base URL, process, API key.
+
+    The key is a device key made with ``cityos keys create`` (read and write everywhere), so
+    every request pays for authentication as it would in service.
+    """
     port = free_port()
     env = {**os.environ, "CITYOS_SEED_CITY": "false", "CITYOS_LOG_LEVEL": "warning"}
     cityos = Path(sys.executable).with_name("cityos")
+    made = subprocess.run(
+        [
+            str(cityos),
+            "keys",
+            "create",
+            "--name",
+            "hub_bench",
+            "--role",
+            "device",
+            "--scopes",
+            "tenants=*;types=*;actions=read,write",
+            "--database-url",
+            url,
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    key = made.stdout.strip().splitlines()[-1]
     proc = subprocess.Popen(
         [str(cityos), "up", "--port", str(port), "--database-url", url],
         env=env,
@@ -158,14 +182,14 @@ def server(url: str) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
                 err = proc.stderr.read().decode() if proc.stderr else ""
                 raise SystemExit(f"cityos up did not start:\n{err[-2000:]}")
             time.sleep(0.2)
-        yield base, proc
+        yield base, proc, key
     finally:
         proc.terminate()
         proc.wait(timeout=30)
 
 
 def load(
-    base: str, entities: int, rng: random.Random, *, connections: int = 1
+    base: str, key: str, entities: int, rng: random.Random, *, connections: int = 1
 ) -> tuple[float, list[float]]:
     """Upsert ``entities`` in batches of 1,000 over ``connections`` concurrent connections.
 
@@ -176,7 +200,7 @@ def load(
         orjson.dumps([air_quality(b + i, rng) for i in range(BATCH)])
         for b in range(0, entities, BATCH)
     ]
-    headers = {"Content-Type": "application/json"}
+    headers = {"Content-Type": "application/json", "X-API-Key": key}
     rates: list[float] = []
     lock = threading.Lock()
     pending = iter(bodies)
@@ -245,7 +269,7 @@ LUA_GET = """
 math.randomseed(7)
 request = function()
   return wrk.format("GET", "/ngsi-ld/v1/entities/urn:ngsi-ld:AirQualityObserved:bench-"
-    .. math.random(0, {n}))
+    .. math.random(0, {n}), {{["X-API-Key"] = "{key}"}})
 end
 """
 LUA_PATCH = """
@@ -253,7 +277,8 @@ math.randomseed(11)
 request = function()
   local body = '{{"value": ' .. math.random(0, 90) .. '}}'
   return wrk.format("PATCH", "/ngsi-ld/v1/entities/urn:ngsi-ld:AirQualityObserved:bench-"
-    .. math.random(0, {n}) .. "/attrs/pm25", {{["Content-Type"] = "application/json"}}, body)
+    .. math.random(0, {n}) .. "/attrs/pm25",
+    {{["Content-Type"] = "application/json", ["X-API-Key"] = "{key}"}}, body)
 end
 """
 
@@ -276,10 +301,10 @@ def wrk_rate(base: str, script: str, seconds: int) -> tuple[float, str]:
     return rate, (bad.group(1) if bad else "0")
 
 
-def query_latencies(base: str, count: int, rng: random.Random) -> list[float]:
+def query_latencies(base: str, key: str, count: int, rng: random.Random) -> list[float]:
     """Time ``count`` type + q + near queries with limit 100; return latencies [ms]."""
     latencies = []
-    with httpx.Client(base_url=base, timeout=30) as client:
+    with httpx.Client(base_url=base, timeout=30, headers={"X-API-Key": key}) as client:
         for _ in range(count):
             lon = BBOX[0] + rng.random() * (BBOX[2] - BBOX[0])
             lat = BBOX[1] + rng.random() * (BBOX[3] - BBOX[1])
@@ -303,8 +328,8 @@ def bench_backend(backend: str, entities: int, seconds: int) -> list[Result]:
     """Run every measurement on one backend and return the results."""
     rng = random.Random(42)
     results: list[Result] = []
-    with database(backend) as url, server(url) as (base, proc):
-        rate, rates = load(base, entities, rng, connections=2)
+    with database(backend) as url, server(url) as (base, proc, key):
+        rate, rates = load(base, key, entities, rng, connections=2)
         if backend == "postgresql":
             # autovacuum analyses a freshly loaded table within about a minute; do it now
             # so the planner knows the GiST index beats a scan, as it will in service
@@ -323,7 +348,7 @@ def bench_backend(backend: str, entities: int, seconds: int) -> list[Result]:
             )
         )
         again = min(entities, 20_000)
-        rate1, rates1 = load(base, again, random.Random(44), connections=1)
+        rate1, rates1 = load(base, key, again, random.Random(44), connections=1)
         results.append(
             Result(
                 "batch upsert (new), 1 connection",
@@ -334,7 +359,7 @@ def bench_backend(backend: str, entities: int, seconds: int) -> list[Result]:
                 f"{again:,} more entities, one request at a time",
             )
         )
-        rate2, _ = load(base, again, random.Random(43), connections=2)
+        rate2, _ = load(base, key, again, random.Random(43), connections=2)
         results.append(
             Result(
                 "batch upsert (replace existing), 2 connections",
@@ -345,7 +370,7 @@ def bench_backend(backend: str, entities: int, seconds: int) -> list[Result]:
                 f"the first {again:,} entities again",
             )
         )
-        latencies = query_latencies(base, 300, random.Random(5))
+        latencies = query_latencies(base, key, 300, random.Random(5))
         p95 = statistics.quantiles(latencies, n=20)[18]
         results.append(
             Result(
@@ -357,7 +382,7 @@ def bench_backend(backend: str, entities: int, seconds: int) -> list[Result]:
                 f"median {statistics.median(latencies):.1f} ms, 300 queries",
             )
         )
-        get_rate, bad = wrk_rate(base, LUA_GET.format(n=entities - 1), seconds)
+        get_rate, bad = wrk_rate(base, LUA_GET.format(n=entities - 1, key=key), seconds)
         results.append(
             Result(
                 "GET entity by id",
@@ -368,7 +393,7 @@ def bench_backend(backend: str, entities: int, seconds: int) -> list[Result]:
                 f"wrk 16 connections; non-2xx {bad}",
             )
         )
-        patch_rate, bad = wrk_rate(base, LUA_PATCH.format(n=entities - 1), seconds)
+        patch_rate, bad = wrk_rate(base, LUA_PATCH.format(n=entities - 1, key=key), seconds)
         results.append(
             Result(
                 "PATCH one attribute",
