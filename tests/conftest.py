@@ -77,10 +77,38 @@ def database_url(
         drop_pg_database(url)
 
 
+def hub_auth(request: pytest.FixtureRequest) -> str:
+    """Return the module's ``HUB_AUTH`` ("on" or "off"; "off" when the module sets none)."""
+    return str(getattr(request.module, "HUB_AUTH", "off"))
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _hub_auth_environment(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Set CITYOS_AUTH for the module, so settings a test builds itself follow HUB_AUTH too.
+
+    Tests of NGSI-LD semantics (hub, interop) talk to the hub without credentials; access
+    control has its own modules (``HUB_AUTH = "on"``). The product default stays "on".
+    """
+    patch = pytest.MonkeyPatch()
+    patch.setenv("CITYOS_AUTH", hub_auth(request))
+    yield
+    patch.undo()
+
+
 @pytest.fixture(scope="module")
-def settings(database_url: str) -> Settings:
-    """Return test settings on the module's database, without the built-in city."""
-    return Settings(database_url=database_url, mode="test", seed_city=False, log_level="warning")
+def settings(request: pytest.FixtureRequest, database_url: str) -> Settings:
+    """Return test settings on the module's database, without the built-in city.
+
+    Authentication is off unless the test module sets ``HUB_AUTH = "on"``: most API modules
+    test NGSI-LD semantics; tests/hub/test_auth*.py and tests/identity/ test access control.
+    """
+    return Settings(
+        database_url=database_url,
+        mode="test",
+        seed_city=False,
+        log_level="warning",
+        auth=hub_auth(request),  # type: ignore[arg-type]
+    )
 
 
 @pytest.fixture(scope="module")
@@ -88,3 +116,90 @@ def client(settings: Settings) -> Iterator[TestClient]:
     """Yield an HTTP client on a running CityOS app (lifespan included)."""
     with TestClient(create_app(settings)) as test_client:
         yield test_client
+
+
+HUB_ROLES = (
+    "anonymous",
+    "citizen",
+    "resident",
+    "developer",
+    "operator",
+    "admin",
+    "developer key",
+    "device key",
+)
+CALLER_PASSWORD = "correct horse battery"
+
+
+def make_callers(
+    client: TestClient,
+    settings: Settings,
+    *,
+    tenant: str,
+    developer_scopes: str | None = None,
+    device_scopes: str | None = None,
+) -> dict[str, dict[str, str]]:
+    """Create one caller per role of HUB_ROLES; return the request headers of each.
+
+    Users log in through ``POST /auth/token``; the operator is of 교통과. The developer key
+    reads ``tenant``; the device key writes ``Vehicle`` there (unless scopes are given).
+    """
+    from datetime import UTC, datetime
+
+    from cityos import db
+    from cityos.identity import keys, service
+    from cityos.identity.models import Role
+
+    roles = {
+        "citizen": ({Role.CITIZEN}, None),
+        "resident": ({Role.CITIZEN, Role.RESIDENT}, None),
+        "developer": ({Role.DEVELOPER}, None),
+        "operator": ({Role.OPERATOR}, "교통과"),
+        "admin": ({Role.ADMIN}, None),
+    }
+    suffix = uuid.uuid4().hex[:6]
+    headers: dict[str, dict[str, str]] = {"anonymous": {}}
+    engine = db.make_engine(settings)
+    try:
+        with engine.begin() as connection:
+            now = datetime.now(UTC)
+            for name, (held, department) in roles.items():
+                service.create_user(
+                    connection,
+                    username=f"{name}-{suffix}",
+                    password=CALLER_PASSWORD,
+                    roles=held,
+                    department=department,
+                    actor="test",
+                    now=now,
+                    allow_reserved=True,
+                )
+            for name, role, text in (
+                ("developer key", Role.DEVELOPER, developer_scopes or f"tenants={tenant}"),
+                (
+                    "device key",
+                    Role.DEVICE,
+                    device_scopes or f"tenants={tenant};types=Vehicle;actions=write",
+                ),
+            ):
+                _, key = keys.create_api_key(
+                    connection,
+                    name=name,
+                    role=role,
+                    scopes=keys.parse_scopes(text),
+                    actor="test",
+                    now=now,
+                )
+                headers[name] = {"X-API-Key": key}
+    finally:
+        engine.dispose()
+    for name in roles:
+        headers[name] = login_headers(client, f"{name}-{suffix}")
+    return headers
+
+
+def login_headers(client: TestClient, username: str) -> dict[str, str]:
+    """Log in through the API and return the Authorization header."""
+    r = client.post("/auth/token", data={"username": username, "password": CALLER_PASSWORD})
+    assert r.status_code == 200, r.text
+    return {"Authorization": f"Bearer {r.json()['access_token']}"}

@@ -13,12 +13,16 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from cityos import __version__, db
-from cityos.config import Settings, get_settings
+from cityos.config import Settings, get_settings, is_loopback
 from cityos.hub import api as hub_api
+from cityos.hub.api._auth import require_roles
 from cityos.hub.context import ContextResolver
 from cityos.hub.store import open_store
 from cityos.identity import close_engine
+from cityos.identity.access import department_scopes
 from cityos.identity.api import router as identity_router
+from cityos.identity.cache import PrincipalCache
+from cityos.identity.models import Role
 from cityos.observability import (
     Metrics,
     MetricsMiddleware,
@@ -96,6 +100,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_url="/docs",
     )
     app.state.settings = settings
+    department_scopes(settings)  # a bad CITYOS_DEPARTMENT_SCOPES entry stops start-up here
+    app.state.principal_cache = PrincipalCache(settings.auth_cache_seconds)
+    app.state.identity_clock = None  # tests set a clock; present, it is found without a miss
     app.state.metrics = Metrics()
     app.state.contexts = ContextResolver(settings)
     hub_api.install(app)
@@ -113,9 +120,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             return JSONResponse(body, status_code=503)
         return JSONResponse(body)
 
+    async def metrics(request: Request) -> Response:
+        """Serve Prometheus metrics to a scraper on this host or to an admin."""
+        client = request.client.host if request.client else ""
+        if not is_loopback(client):
+            await require_roles(request, Role.ADMIN)
+        return await metrics_endpoint(request)
+
     app.add_api_route(
         "/metrics",
-        metrics_endpoint,
+        metrics,
         methods=["GET"],
         tags=["operations"],
         summary="Prometheus metrics",

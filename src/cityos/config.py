@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -11,6 +12,18 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite:///var/cityos.db"
 PLACEHOLDER_SECRET = "change-me"
+DEFAULT_TENANT = "urn:ngsi-ld:tenant:default"
+# Which entity types each department's operators may write (docs/security.md, "Hub access").
+# Values use the API-key scope syntax; types are NGSI-LD core-context terms or full IRIs.
+DEPARTMENT_SCOPES: dict[str, str] = {
+    "교통과": "tenants=*;types=Vehicle,TrafficFlowObserved,BusStop,Road,RoadSegment,ParkingSpot,"
+    "OffStreetParking,OnStreetParking;actions=read,write",
+    "환경과": "tenants=*;types=AirQualityObserved,NoiseLevelObserved,WaterQualityObserved,"
+    "WasteContainer,WeatherObserved;actions=read,write",
+    "보건소": "tenants=*;types=EmergencyDepartment,Hospital,MedicalFacility;actions=read,write",
+    "도시계획과": "tenants=*;types=City,AdministrativeArea,PointOfInterest,Building;"
+    "actions=read,write",
+}
 
 
 class SettingsError(ValueError):
@@ -49,6 +62,16 @@ class Settings(BaseSettings):
     # Consecutive failed logins before an account is locked, and for how long [min].
     login_max_failures: int = Field(default=5, ge=1, le=100)
     login_lockout_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    # Hub access control (docs/security.md). "off" only on a loopback address.
+    auth: Literal["on", "off"] = "on"
+    # The tenant anyone may read without logging in (Sejong's public reference data);
+    # "" makes every tenant need a token or key.
+    open_data_tenant: str = DEFAULT_TENANT
+    # Department -> what its operators may write, in API-key scope syntax (JSON object).
+    department_scopes: dict[str, str] = Field(default_factory=lambda: dict(DEPARTMENT_SCOPES))
+    # How long the hub trusts a checked token or key before asking the database again [s].
+    # Logout and key revocation through this process's API take effect at once.
+    auth_cache_seconds: float = Field(default=10.0, ge=0, le=300)
 
     @field_validator("database_url")
     @classmethod
@@ -73,6 +96,17 @@ class Settings(BaseSettings):
             )
         return self
 
+    @model_validator(mode="after")
+    def _auth_off_only_on_loopback(self) -> Settings:
+        if self.auth == "off" and not is_loopback(self.host):
+            raise SettingsError(
+                f"CITYOS_AUTH=off은 루프백 주소(127.0.0.1, ::1, localhost)에서만 쓸 수 있습니다 "
+                f"(현재 호스트 {self.host!r}). / CITYOS_AUTH=off is refused when listening on "
+                f"{self.host!r}: authentication may be turned off only on a loopback address "
+                "(127.0.0.0/8, ::1, localhost)."
+            )
+        return self
+
     @property
     def backend(self) -> Literal["sqlite", "postgresql"]:
         """Return which storage backend the database URL selects."""
@@ -84,6 +118,16 @@ class Settings(BaseSettings):
         if self.backend != "sqlite":
             raise SettingsError("sqlite_path asked of a PostgreSQL deployment")
         return Path(self.database_url.removeprefix("sqlite:///"))
+
+
+def is_loopback(host: str) -> bool:
+    """Return True when ``host`` is a loopback address (127.0.0.0/8, ::1) or ``localhost``."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 @lru_cache(maxsize=1)

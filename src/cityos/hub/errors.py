@@ -22,6 +22,7 @@ class HubError(Exception):
         super().__init__(detail)
         self.detail = detail
         self.instance = instance
+        self.headers: dict[str, str] = {}  # extra response headers (WWW-Authenticate)
 
     @property
     def type_uri(self) -> str:
@@ -147,3 +148,26 @@ class Conflict(HubError):
     error_type = "Conflict"
     status = 409
     title = "Conflict"
+
+
+class Unauthorized(HubError):
+    """The request needs a token or API key and came without a valid one (HTTP 401)."""
+
+    error_type = "Unauthorized"
+    status = 401
+    title = "Unauthorized"
+
+    def __init__(self, detail: str, *, instance: str | None = None, error: str | None = None):
+        super().__init__(detail, instance=instance)
+        challenge = 'Bearer realm="cityos"'
+        if error is not None:  # RFC 6750, 3: say why a presented token was refused
+            challenge += f', error="{error}"'
+        self.headers = {"WWW-Authenticate": challenge}
+
+
+class Forbidden(HubError):
+    """The caller is known but its role or scopes do not cover the request (HTTP 403)."""
+
+    error_type = "Forbidden"
+    status = 403
+    title = "Forbidden"

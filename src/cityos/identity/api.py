@@ -21,6 +21,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse
 
 from cityos.identity import audit, consent, keys, service, verification
+from cityos.identity.cache import principal_cache
 from cityos.identity.dependencies import (
     AdminUser,
     CurrentUser,
@@ -217,6 +218,7 @@ async def token(request: Request, identity: Identity) -> JSONResponse:
 
 @router.post("/logout", status_code=status.HTTP_204_NO_CONTENT, summary="Log out (revoke)")
 def logout(
+    request: Request,
     principal: CurrentUser,
     identity: Identity,
     body: Annotated[LogoutRequest | None, Body()] = None,
@@ -229,6 +231,11 @@ def logout(
             now=identity.now,
             everywhere=body.everywhere if body else False,
         )
+    cache = principal_cache(request.app)
+    if body is not None and body.everywhere:
+        cache.forget(user_id=principal.id)
+    else:
+        cache.forget(session_id=principal.session_id)
 
 
 @router.get("/me", summary="Who am I")
@@ -325,12 +332,15 @@ def list_keys(principal: AdminUser, identity: Identity) -> list[ApiKeyRead]:
 
 
 @router.delete("/keys/{key_id}", summary="Revoke an API key (admin)")
-def revoke_key(key_id: str, principal: AdminUser, identity: Identity) -> ApiKeyRead:
+def revoke_key(
+    request: Request, key_id: str, principal: AdminUser, identity: Identity
+) -> ApiKeyRead:
     """Revoke a key by id or prefix; it stops working at once."""
     with identity.engine.begin() as connection:
         record = keys.revoke_api_key(
             connection, key_id=key_id, actor=principal.actor, now=identity.now
         )
+    principal_cache(request.app).forget(key_id=record.id)
     return ApiKeyRead.of(record)
 
 

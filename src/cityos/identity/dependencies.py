@@ -24,7 +24,7 @@ from sqlalchemy.engine import Engine
 
 from cityos.config import Settings
 from cityos.db import make_engine
-from cityos.identity import keys, service
+from cityos.identity import keys, service, tokens
 from cityos.identity.errors import AuthenticationRequired, Forbidden, InvalidToken
 from cityos.identity.models import Principal, Role
 from cityos.identity.verification import DevelopmentVerifier, ResidentVerifier
@@ -91,8 +91,22 @@ def optional_principal(
 
     A credential that is present but wrong is an error (401), never anonymity.
     """
-    authorization = request.headers.get("authorization")
-    api_key = request.headers.get("x-api-key")
+    principal, _ = authenticate(
+        identity,
+        authorization=request.headers.get("authorization"),
+        api_key=request.headers.get("x-api-key"),
+    )
+    return principal
+
+
+def authenticate(
+    identity: IdentityContext, *, authorization: str | None, api_key: str | None
+) -> tuple[Principal | None, datetime | None]:
+    """Return the caller behind these headers (None if neither is sent) and when it expires.
+
+    A credential that is present but wrong raises (401), never anonymity. The expiry is the
+    access token's; an API key has none.
+    """
     if authorization is not None and api_key is not None:
         raise InvalidToken(
             "Send either a bearer token or an API key, not both.",
@@ -105,14 +119,18 @@ def optional_principal(
                 "The Authorization header must be 'Bearer <access token>'.",
                 "Authorization 헤더는 'Bearer <액세스 토큰>' 형식이어야 합니다.",
             )
+        claims = tokens.decode_access_token(
+            token.strip(), secret_key=identity.settings.secret_key, now=identity.now
+        )
         with identity.engine.connect() as connection:
-            return service.principal_for_access_token(
+            principal = service.principal_for_access_token(
                 connection, token=token.strip(), settings=identity.settings, now=identity.now
             )
+        return principal, claims.expires_at
     if api_key is not None:
         with identity.engine.begin() as connection:
-            return keys.principal_for_api_key(connection, key=api_key, now=identity.now)
-    return None
+            return keys.principal_for_api_key(connection, key=api_key, now=identity.now), None
+    return None, None
 
 
 def current_principal(

@@ -18,7 +18,10 @@ PREFIX = "/ngsi-ld/v1"
 def problem_response(error: HubError) -> Response:
     """Render a hub error as NGSI-LD ProblemDetails."""
     return Response(
-        orjson.dumps(error.problem()), status_code=error.status, media_type="application/json"
+        orjson.dumps(error.problem()),
+        status_code=error.status,
+        media_type="application/json",
+        headers=error.headers or None,
     )
 
 

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
+from cityos.hub.api._auth import Grant, authorize, body_types
 from cityos.hub.api._http import (
     blocking,
     json_response,
@@ -15,8 +19,10 @@ from cityos.hub.api._http import (
     store_of,
     tenant_of,
 )
-from cityos.hub.batch import Operation, run_batch
-from cityos.hub.errors import BadRequestData
+from cityos.hub.batch import BatchResult, Operation, run_batch
+from cityos.hub.context import ActiveContext
+from cityos.hub.errors import BadRequestData, HubError
+from cityos.hub.store.base import EntityQuery
 
 router = APIRouter(prefix="/ngsi-ld/v1", tags=["NGSI-LD batch operations"])
 BODY = {
@@ -29,7 +35,53 @@ BODY = {
 }
 
 
+def _element_id(element: Any, operation: Operation) -> Any:
+    if operation == "delete":
+        return element
+    return element.get("id") if isinstance(element, Mapping) else None
+
+
+async def _outside_scope(
+    request: Request, grant: Grant, operation: Operation, body: Any, ctx: ActiveContext
+) -> tuple[list[Any], BatchResult]:
+    """Split a batch into the elements the grant covers and errors for the others.
+
+    An element is checked against the types it names and the types its entity has now;
+    elements whose id the batch cannot read are left for run_batch to report.
+    """
+    refused = BatchResult()
+    if grant.every_type or not isinstance(body, list):
+        return body, refused
+    ids = [i for i in (_element_id(e, operation) for e in body) if isinstance(i, str)]
+    stored: dict[str, list[str]] = {}
+    store = store_of(request)
+    exists: bool = bool(ids) and await blocking(store.tenant_exists, grant.tenant)
+    if exists:
+        query = EntityQuery(ids=tuple(dict.fromkeys(ids)), limit=len(ids))
+        page = await blocking(store.query, grant.tenant, query)
+        stored = {e["id"]: e["type"] for e in page.entities}
+    kept: list[Any] = []
+    for element in body:
+        entity_id = _element_id(element, operation)
+        if not isinstance(entity_id, str):
+            kept.append(element)
+            continue
+        named = [] if operation == "delete" else body_types(element, ctx)
+        try:
+            if named is None:
+                grant.check_types([], what=f"cannot tell the type of {entity_id}")
+            types = (named or []) + stored.get(entity_id, [])
+            if types or operation in ("create", "upsert"):
+                grant.check_types(types, what=f"may not write entity {entity_id}")
+        except HubError as error:
+            refused.fail(entity_id, error)
+            continue
+        kept.append(element)
+    return kept, refused
+
+
 async def _batch(request: Request, operation: Operation) -> Response:
+    grant = await authorize(request, "write")
     options = options_of(request)
     if operation == "upsert" and {"replace", "update"} <= options:
         raise BadRequestData("options=replace and options=update exclude each other")
@@ -49,6 +101,7 @@ async def _batch(request: Request, operation: Operation) -> Response:
         raise BadRequestData("with application/ld+json every entity must carry @context")
     ctx = await request_context(request, first, media if operation != "delete" else None)
     tenant = tenant_of(request, must_exist=operation not in ("create", "upsert"))
+    body, refused = await _outside_scope(request, grant, operation, body, ctx)
     result = await blocking(
         run_batch,
         store_of(request),
@@ -59,6 +112,7 @@ async def _batch(request: Request, operation: Operation) -> Response:
         replace="update" not in options,
         no_overwrite="noOverwrite" in options,
     )
+    result.errors.extend(refused.errors)
     if result.errors:
         return json_response(result.body(), status=207)
     if operation == "create":

@@ -12,9 +12,11 @@ from starlette.responses import Response
 
 from cityos.hub._context_sources import CORE_CONTEXT_URLS
 from cityos.hub._time import utc_now
+from cityos.hub.api._auth import require_roles
 from cityos.hub.api._http import blocking, json_response, read_json, resolver_of, store_of
 from cityos.hub.context import CORE_CONTEXT_URL
 from cityos.hub.errors import BadRequestData, ResourceNotFound
+from cityos.identity.models import Role
 
 router = APIRouter(prefix="/ngsi-ld/v1", tags=["NGSI-LD @contexts"])
 KINDS = ("Hosted", "Cached", "ImplicitlyCreated")
@@ -52,6 +54,7 @@ def _find(records: list[dict[str, Any]], context_id: str) -> dict[str, Any]:
 )
 async def add_context(request: Request) -> Response:
     """Store a user @context; it is then served at the URL in the Location header."""
+    await require_roles(request, Role.ADMIN, Role.OPERATOR)  # @contexts serve every tenant
     body, _ = await read_json(request)
     if not isinstance(body, dict) or "@context" not in body:
         raise BadRequestData('the body must be a JSON object with an "@context" member')
@@ -116,6 +119,7 @@ async def delete_context(
     reload: Annotated[str | None, Query(description="true: fetch a Cached one again")] = None,
 ) -> Response:
     """Delete a hosted @context (204; 404 if unknown; the core context cannot be deleted)."""
+    await require_roles(request, Role.ADMIN, Role.OPERATOR)
     if reload not in (None, "true", "false"):
         raise BadRequestData(f"reload must be true or false (got {reload!r})")
     if context_id in ("ngsi-ld-core", CORE_CONTEXT_URL) or context_id in CORE_CONTEXT_URLS:

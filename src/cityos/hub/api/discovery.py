@@ -8,6 +8,7 @@ from fastapi import APIRouter, Path, Query
 from starlette.requests import Request
 from starlette.responses import Response
 
+from cityos.hub.api._auth import authorize
 from cityos.hub.api._http import (
     accepted_type,
     blocking,
@@ -32,6 +33,8 @@ def _details(value: str | None) -> bool:
 async def list_types(request: Request, details: Details = None) -> Response:
     """Return an EntityTypeList, or EntityType objects with details=true."""
     media = accepted_type(request)
+    grant = await authorize(request, "read")
+    grant.check_whole_tenant("listing every entity type")
     tenant = tenant_of(request, must_exist=True)
     ctx = await request_context(request)
     infos = await blocking(store_of(request).type_infos, tenant)
@@ -63,9 +66,11 @@ async def get_type(
     if not type_name:  # "/types/": the {type_name:path} route also matches the list
         return await list_types(request, request.query_params.get("details"))
     media = accepted_type(request)
+    grant = await authorize(request, "read")
     tenant = tenant_of(request, must_exist=True)
     ctx = await request_context(request)
     iri = ctx.expand_type(type_name)
+    grant.check_types([iri], what=f"may not describe the type {type_name}")
     infos = await blocking(store_of(request).type_infos, tenant, [iri])
     if not infos:
         raise ResourceNotFound(f"no entity of type {type_name!r} exists")
@@ -92,6 +97,8 @@ async def get_type(
 async def list_attributes(request: Request, details: Details = None) -> Response:
     """Return an AttributeList, or Attribute objects with details=true."""
     media = accepted_type(request)
+    grant = await authorize(request, "read")
+    grant.check_whole_tenant("listing every attribute")
     tenant = tenant_of(request, must_exist=True)
     ctx = await request_context(request)
     infos = await blocking(store_of(request).attribute_infos, tenant)
@@ -123,6 +130,9 @@ async def get_attribute(
     if not attr:  # "/attributes/": the {attr:path} route also matches the list
         return await list_attributes(request, request.query_params.get("details"))
     media = accepted_type(request)
+    grant = await authorize(request, "read")
+    # an attribute's description names every type that has it
+    grant.check_whole_tenant("describing an attribute")
     tenant = tenant_of(request, must_exist=True)
     ctx = await request_context(request)
     iri = ctx.expand(attr)

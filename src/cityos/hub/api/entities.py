@@ -10,6 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from cityos.hub import service
+from cityos.hub.api._auth import Grant, authorize, body_types
 from cityos.hub.api._http import (
     DEFAULT_TENANT,
     accepted_type,
@@ -23,6 +24,7 @@ from cityos.hub.api._http import (
     tenant_of,
 )
 from cityos.hub.api._params import parse_projection, render_options, split_list
+from cityos.hub.context import ActiveContext
 from cityos.hub.errors import BadRequestData, InvalidRequest, ResourceNotFound
 from cityos.hub.geojson import feature
 from cityos.hub.model import check_entity_id
@@ -54,12 +56,42 @@ def entity_location(entity_id: str) -> str:
     return "/ngsi-ld/v1/entities/" + quote(entity_id, safe=":/@!$&'()*+,;=-._~")
 
 
+async def check_write(
+    request: Request,
+    grant: Grant,
+    entity_id: str,
+    body: Any = None,
+    ctx: ActiveContext | None = None,
+) -> None:
+    """Refuse (403) a write to an entity whose stored or new types are outside the grant.
+
+    Costs a read of the entity only for a caller whose write scope is limited to some types.
+    """
+    if grant.every_type:
+        return
+    types: list[str] = []
+    if body is not None and ctx is not None:
+        named = body_types(body, ctx)
+        if named is None:
+            grant.check_types([], what=f"cannot tell the type of {entity_id}")
+        types += named or []
+    current = await blocking(store_of(request).get, grant.tenant, entity_id)
+    if current is not None:
+        types += current["type"]
+    if types:  # else the service answers (404, or 400 for an entity without a type)
+        grant.check_types(types, what=f"may not write entity {entity_id}")
+
+
 @router.post("/entities", status_code=201, openapi_extra=BODY, summary="Create an entity")
 async def create_entity(request: Request) -> Response:
     """Create an entity (201 with Location; 409 AlreadyExists if the id is taken)."""
+    grant = await authorize(request, "write")
     tenant = tenant_of(request, must_exist=False)
     body, media = await read_object(request)
     ctx = await request_context(request, body, media)
+    if not grant.every_type:
+        named = body_types(body, ctx)
+        grant.check_types(named or [], what="may not create an entity of this type")
     entity = await blocking(service.create_entity, store_of(request), tenant, body, ctx)
     headers = {"Location": entity_location(entity["id"])}
     if tenant != DEFAULT_TENANT:
@@ -90,6 +122,7 @@ async def retrieve_entity(request: Request) -> Response:
     datasetId = params.get("datasetId")  # noqa: N806
     check_entity_id(entity_id)
     media = accepted_type(request, geojson=True)
+    grant = await authorize(request, "read")
     tenant = tenant_of(request, must_exist=True)
     ctx = await request_context(request)
     opts = render_options(
@@ -105,6 +138,7 @@ async def retrieve_entity(request: Request) -> Response:
     entity = await blocking(store_of(request).get, tenant, entity_id)
     if entity is None:
         raise ResourceNotFound(f"entity {entity_id} does not exist", instance=entity_id)
+    grant.check_types(entity["type"], what=f"may not read entity {entity_id}")
     rendered = render_entity(entity, ctx, opts)
     if opts.attrs is not None and not (set(entity["attrs"]) & set(opts.attrs)):
         raise ResourceNotFound(f"entity {entity_id} has none of the attributes {attrs}")
@@ -123,7 +157,9 @@ async def retrieve_entity(request: Request) -> Response:
 async def delete_entity(request: Request, entity_id: EntityId) -> Response:
     """Delete an entity (204; 404 if none)."""
     check_entity_id(entity_id)
+    grant = await authorize(request, "write")
     tenant = tenant_of(request, must_exist=True)
+    await check_write(request, grant, entity_id)
     await blocking(service.delete_entity, store_of(request), tenant, entity_id)
     return Response(status_code=204)
 
@@ -136,9 +172,11 @@ async def append_attrs(
 ) -> Response:
     """Add attributes (204; 207 with UpdateResult if some were not overwritten)."""
     check_entity_id(entity_id)
+    grant = await authorize(request, "write")
     tenant = tenant_of(request, must_exist=True)
     body, media = await read_object(request)
     ctx = await request_context(request, body, media)
+    await check_write(request, grant, entity_id)
     no_overwrite = "noOverwrite" in options_of(request)
     result = await blocking(
         service.append_attributes,
@@ -158,9 +196,11 @@ async def append_attrs(
 async def update_attrs(request: Request, entity_id: EntityId) -> Response:
     """Update existing attributes (204; 207 listing attributes the entity lacks)."""
     check_entity_id(entity_id)
+    grant = await authorize(request, "write")
     tenant = tenant_of(request, must_exist=True)
     body, media = await read_object(request)
     ctx = await request_context(request, body, media)
+    await check_write(request, grant, entity_id)
     result = await blocking(
         service.update_attributes, store_of(request), tenant, entity_id, body, ctx
     )
@@ -177,9 +217,11 @@ async def update_attrs(request: Request, entity_id: EntityId) -> Response:
 async def patch_attr(request: Request, entity_id: EntityId, attr: AttrName) -> Response:
     """Merge new members into one attribute (204; 404 if the attribute is absent)."""
     check_entity_id(entity_id)
+    grant = await authorize(request, "write")
     tenant = tenant_of(request, must_exist=True)
     body, media = await read_object(request)
     ctx = await request_context(request, body, media)
+    await check_write(request, grant, entity_id)
     await blocking(service.patch_attribute, store_of(request), tenant, entity_id, attr, body, ctx)
     return Response(status_code=204)
 
@@ -193,9 +235,11 @@ async def patch_attr(request: Request, entity_id: EntityId, attr: AttrName) -> R
 async def replace_attr(request: Request, entity_id: EntityId, attr: AttrName) -> Response:
     """Replace one attribute instance whole (204; 404 if the entity or attribute is absent)."""
     check_entity_id(entity_id)
+    grant = await authorize(request, "write")
     tenant = tenant_of(request, must_exist=True)
     body, media = await read_object(request)
     ctx = await request_context(request, body, media)
+    await check_write(request, grant, entity_id)
     await blocking(service.replace_attribute, store_of(request), tenant, entity_id, attr, body, ctx)
     return Response(status_code=204)
 
@@ -214,7 +258,9 @@ async def delete_attr(
         raise BadRequestData(f"deleteAll must be true or false (got {deleteAll!r})")
     if datasetId is not None and deleteAll == "true":
         raise BadRequestData("give datasetId or deleteAll=true, not both")
+    grant = await authorize(request, "write")
     tenant = tenant_of(request, must_exist=True)
+    await check_write(request, grant, entity_id)
     ctx = await request_context(request)
     await blocking(
         service.delete_attribute,
@@ -235,9 +281,11 @@ async def delete_attr(
 async def replace_entity(request: Request, entity_id: EntityId) -> Response:
     """Replace an entity whole, keeping its id and creation time."""
     check_entity_id(entity_id)
+    grant = await authorize(request, "write")
     tenant = tenant_of(request, must_exist=True)
     body, media = await read_object(request)
     ctx = await request_context(request, body, media)
+    await check_write(request, grant, entity_id, body, ctx)
     await blocking(service.replace_entity, store_of(request), tenant, entity_id, body, ctx)
     return Response(status_code=204)
 
@@ -248,11 +296,13 @@ async def replace_entity(request: Request, entity_id: EntityId) -> Response:
 async def merge_entity(request: Request, entity_id: EntityId) -> Response:
     """Merge a fragment into an entity; ``urn:ngsi-ld:null`` deletes an attribute."""
     check_entity_id(entity_id)
+    grant = await authorize(request, "write")
     tenant = tenant_of(request, must_exist=True)
     body, media = await read_object(request, allow_merge_patch=True)
     ctx = await request_context(
         request, body, "application/json" if media.endswith("merge-patch+json") else media
     )
+    await check_write(request, grant, entity_id, body, ctx)
     await blocking(service.merge_entity, store_of(request), tenant, entity_id, body, ctx)
     return Response(status_code=204)
 
@@ -267,6 +317,7 @@ MISSING_ID_PATHS = (
 
 async def missing_entity_id(request: Request) -> Response:
     """Refuse an entity operation whose URL has an empty entity id (400, not 404/405)."""
+    await authorize(request, "write")
     raise BadRequestData("the URL names no entity id: /entities/{entityId}/… needs one")
 
 

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query
 from starlette.requests import Request
 from starlette.responses import Response
 
+from cityos.hub.api._auth import authorize
 from cityos.hub.api._http import (
     GEO_JSON,
     accepted_type,
@@ -28,7 +29,6 @@ from cityos.hub.api._params import (
     split_list,
 )
 from cityos.hub.context import ActiveContext
-from cityos.hub.errors import NonexistentTenant
 from cityos.hub.geojson import feature, feature_collection
 from cityos.hub.render import render_entity
 from cityos.hub.store.base import EntityQuery, QueryPage
@@ -56,14 +56,14 @@ async def _answer(
     request: Request, params: dict[str, Any], ctx: ActiveContext, *, paginate_links: bool
 ) -> Response:
     media = accepted_type(request, geojson=True)
-    try:
-        tenant = tenant_of(request, must_exist=True)
-    except NonexistentTenant:
-        raise
+    grant = await authorize(request, "read")
+    tenant = tenant_of(request, must_exist=True)
     settings = request.app.state.settings
     query = entity_query(
         params, ctx, max_page=settings.max_page_size, default_page=settings.default_page_size
     )
+    # A scope limited to some types is checked against the query, never by dropping results.
+    grant.check_selection(query.types)
     options = options_of(request)
     if isinstance(params.get("options"), str):
         options |= set(params["options"].split(","))

@@ -1,0 +1,248 @@
+"""Walk the route × role table of docs/security.md: every route, every role, both backends."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from cityos.config import Settings
+from tests.conftest import HUB_ROLES, login_headers, make_callers
+
+HUB_AUTH = "on"
+DOC = Path(__file__).resolve().parents[2] / "docs" / "security.md"
+TENANT = "urn:ngsi-ld:tenant:route-walk"
+HUB = "/ngsi-ld/v1"
+VEHICLE = "urn:ngsi-ld:Vehicle:walk"
+AREA = "urn:ngsi-ld:AdministrativeArea:walk"
+SPEED = {"type": "Property", "value": 30}
+# Routes FastAPI serves outside the OpenAPI document, and which of them the table lists.
+UNDOCUMENTED_ROUTES = {("GET", "/docs"), ("GET", "/redoc"), ("GET", "/openapi.json")}
+
+
+@dataclass(frozen=True)
+class Row:
+    """One row of the table: a route, its tenant (open or another) and each role's answer."""
+
+    method: str
+    path: str
+    open_tenant: bool
+    expect: dict[str, str]  # role -> "✓", "✗" or "–"
+
+    @property
+    def key(self) -> str:
+        return f"{self.method} {self.path}{' (open)' if self.open_tenant else ''}"
+
+
+def table() -> list[Row]:
+    """Return the rows of the route × role table in docs/security.md."""
+    lines = DOC.read_text(encoding="utf-8").splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("| route | tenant |"))
+    header = [c.strip() for c in lines[start].strip("|").split("|")]
+    assert tuple(header[2:]) == HUB_ROLES, header
+    rows = []
+    for line in lines[start + 2 :]:
+        if not line.startswith("|"):
+            break
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        method, path = re.fullmatch(r"`(\w+) (\S+)`", cells[0]).groups()  # type: ignore[union-attr]
+        expect = dict(zip(HUB_ROLES, cells[2:], strict=True))
+        rows.append(Row(method, path, cells[1] == "open", expect))
+    return rows
+
+
+ROWS = table()
+
+
+@pytest.fixture(scope="module")
+def callers(client: TestClient, settings: Settings) -> dict[str, dict[str, str]]:
+    """Create a caller per role, an entity in the open tenant and a Vehicle in TENANT."""
+    made = make_callers(client, settings, tenant=TENANT)
+    admin = made["admin"]
+    r = client.post(
+        f"{HUB}/entities", json={"id": AREA, "type": "AdministrativeArea"}, headers=admin
+    )
+    assert r.status_code == 201, r.text
+    _reset_vehicle(client, admin)
+    return made
+
+
+@pytest.fixture(scope="module")
+def context_id(client: TestClient, callers: dict[str, dict[str, str]]) -> str:
+    """Store a @context as admin and return its local id."""
+    body = {"@context": {"speed": "https://example.org/speed"}}
+    r = client.post(f"{HUB}/jsonldContexts", json=body, headers=callers["admin"])
+    assert r.status_code == 201, r.text
+    return r.headers["location"].rsplit("/", 1)[1]
+
+
+def _reset_vehicle(client: TestClient, admin: dict[str, str]) -> None:
+    r = client.post(
+        f"{HUB}/entityOperations/upsert",
+        json=[{"id": VEHICLE, "type": "Vehicle", "speed": SPEED}],
+        headers=admin | {"NGSILD-Tenant": TENANT},
+    )
+    assert r.status_code in (201, 204), r.text
+
+
+def _request(row: Row, context_id: str) -> tuple[str, dict[str, Any]]:
+    """Return the URL and request arguments that exercise ``row``."""
+    new = f"urn:ngsi-ld:Vehicle:{uuid.uuid4().hex[:8]}"
+    entity = f"{HUB}/entities/{AREA if row.open_tenant else VEHICLE}"
+    nobody = "00000000-0000-0000-0000-000000000000"
+    specs: dict[str, tuple[str, dict[str, Any]]] = {
+        "GET /ngsi-ld/v1/entities": (f"{HUB}/entities?type=Vehicle", {}),
+        "GET /ngsi-ld/v1/entities/{entity_id}": (entity, {}),
+        "GET /ngsi-ld/v1/types": (f"{HUB}/types", {}),
+        "GET /ngsi-ld/v1/types/{type_name}": (f"{HUB}/types/Vehicle", {}),
+        "GET /ngsi-ld/v1/attributes": (f"{HUB}/attributes", {}),
+        "GET /ngsi-ld/v1/attributes/{attr}": (f"{HUB}/attributes/speed", {}),
+        "POST /ngsi-ld/v1/entityOperations/query": (
+            f"{HUB}/entityOperations/query",
+            {"json": {"type": "Query", "entities": [{"type": "Vehicle"}]}},
+        ),
+        "POST /ngsi-ld/v1/entities": (f"{HUB}/entities", {"json": {"id": new, "type": "Vehicle"}}),
+        "PUT /ngsi-ld/v1/entities/{entity_id}": (
+            entity,
+            {"json": {"type": "Vehicle", "speed": SPEED}},
+        ),
+        "PATCH /ngsi-ld/v1/entities/{entity_id}": (entity, {"json": {"speed": SPEED}}),
+        "DELETE /ngsi-ld/v1/entities/{entity_id}": (entity, {}),
+        "POST /ngsi-ld/v1/entities/{entity_id}/attrs": (
+            f"{entity}/attrs",
+            {"json": {"speed": SPEED}},
+        ),
+        "PATCH /ngsi-ld/v1/entities/{entity_id}/attrs": (
+            f"{entity}/attrs",
+            {"json": {"speed": SPEED}},
+        ),
+        "PATCH /ngsi-ld/v1/entities/{entity_id}/attrs/{attr}": (
+            f"{entity}/attrs/speed",
+            {"json": {"value": 40}},
+        ),
+        "PUT /ngsi-ld/v1/entities/{entity_id}/attrs/{attr}": (
+            f"{entity}/attrs/speed",
+            {"json": SPEED},
+        ),
+        "DELETE /ngsi-ld/v1/entities/{entity_id}/attrs/{attr}": (f"{entity}/attrs/speed", {}),
+        "POST /ngsi-ld/v1/entityOperations/create": (
+            f"{HUB}/entityOperations/create",
+            {"json": [{"id": new, "type": "Vehicle"}]},
+        ),
+        "POST /ngsi-ld/v1/entityOperations/upsert": (
+            f"{HUB}/entityOperations/upsert",
+            {"json": [{"id": VEHICLE, "type": "Vehicle", "speed": SPEED}]},
+        ),
+        "POST /ngsi-ld/v1/entityOperations/update": (
+            f"{HUB}/entityOperations/update",
+            {"json": [{"id": VEHICLE, "speed": SPEED}]},
+        ),
+        "POST /ngsi-ld/v1/entityOperations/delete": (
+            f"{HUB}/entityOperations/delete",
+            {"json": [VEHICLE]},
+        ),
+        "POST /ngsi-ld/v1/entityOperations/merge": (
+            f"{HUB}/entityOperations/merge",
+            {"json": [{"id": VEHICLE, "speed": SPEED}]},
+        ),
+        "GET /ngsi-ld/v1/jsonldContexts": (f"{HUB}/jsonldContexts", {}),
+        "GET /ngsi-ld/v1/jsonldContexts/{context_id}": (f"{HUB}/jsonldContexts/{context_id}", {}),
+        "POST /ngsi-ld/v1/jsonldContexts": (
+            f"{HUB}/jsonldContexts",
+            {"json": {"@context": {"walk": "https://example.org/walk"}}},
+        ),
+        "DELETE /ngsi-ld/v1/jsonldContexts/{context_id}": (
+            f"{HUB}/jsonldContexts/{context_id}",
+            {},
+        ),
+        "POST /auth/register": ("/auth/register", {"json": {"username": "x", "password": "y"}}),
+        "POST /auth/token": ("/auth/token", {"data": {"grant_type": "client_credentials"}}),
+        "GET /auth/me": ("/auth/me", {}),
+        "GET /auth/me/audit": ("/auth/me/audit", {}),
+        "GET /auth/me/consents": ("/auth/me/consents", {}),
+        "POST /auth/me/consents": (
+            "/auth/me/consents",
+            {"json": {"purpose": "walking_rewards", "version": "2026-1"}},
+        ),
+        "DELETE /auth/me/consents/{purpose}": ("/auth/me/consents/walking_rewards", {}),
+        "POST /auth/verifications": ("/auth/verifications", {"json": {}}),
+        "GET /auth/verifications": ("/auth/verifications", {}),
+        "POST /auth/verifications/{request_id}/approve": (
+            f"/auth/verifications/{nobody}/approve",
+            {},
+        ),
+        "POST /auth/verifications/{request_id}/reject": (
+            f"/auth/verifications/{nobody}/reject",
+            {},
+        ),
+        "GET /auth/keys": ("/auth/keys", {}),
+        "POST /auth/keys": ("/auth/keys", {"json": {"name": "walk", "role": "developer"}}),
+        "DELETE /auth/keys/{key_id}": ("/auth/keys/000000000000", {}),
+        "POST /auth/logout": ("/auth/logout", {}),
+        "GET /healthz": ("/healthz", {}),
+        "GET /metrics": ("/metrics", {}),
+        "GET /docs": ("/docs", {}),
+        "GET /redoc": ("/redoc", {}),
+        "GET /openapi.json": ("/openapi.json", {}),
+    }
+    return specs[f"{row.method} {row.path}"]
+
+
+def test_the_table_lists_every_route(client: TestClient) -> None:
+    served = {
+        (method.upper(), path)
+        for path, operations in client.app.openapi()["paths"].items()  # type: ignore[attr-defined]
+        for method in operations
+    } | UNDOCUMENTED_ROUTES
+    listed = {(row.method, row.path) for row in ROWS}
+    assert served == listed
+    assert all(set(row.expect.values()) <= {"✓", "✗", "–"} for row in ROWS)
+
+
+@pytest.mark.parametrize("row", ROWS, ids=[row.key for row in ROWS])
+def test_route_answers_each_role_as_the_table_says(
+    row: Row,
+    client: TestClient,
+    callers: dict[str, dict[str, str]],
+    context_id: str,
+) -> None:
+    admin = callers["admin"]
+    for role in HUB_ROLES:
+        headers = dict(callers[role])
+        if row.path == "/auth/logout" and "Authorization" in headers:
+            headers = login_headers(client, _username_of(client, headers))  # a session to end
+        if row.path.startswith(HUB) and not row.open_tenant:
+            headers["NGSILD-Tenant"] = TENANT
+            if row.method != "GET":
+                _reset_vehicle(client, admin)
+        url, kwargs = _request(row, context_id)
+        r = client.request(row.method, url, headers=headers, **kwargs)
+        expected = row.expect[role]
+        where = f"{row.key} as {role}: {r.status_code} {r.text[:300]}"
+        if expected == "✓":
+            assert r.status_code not in (401, 403), where
+            if r.status_code == 207:  # no entity of an allowed batch was refused
+                assert all(e["error"]["status"] != 403 for e in r.json()["errors"]), where
+        elif expected == "–":
+            assert r.status_code == 422, where
+        else:
+            assert r.status_code == (401 if role == "anonymous" else 403), where
+            if row.path.startswith(HUB):  # NGSI-LD ProblemDetails
+                problem = r.json()
+                assert problem["status"] == r.status_code, where
+                assert problem["type"].endswith(
+                    "Unauthorized" if role == "anonymous" else "Forbidden"
+                )
+            if r.status_code == 401:
+                assert r.headers["www-authenticate"].startswith("Bearer"), where
+
+
+def _username_of(client: TestClient, headers: dict[str, str]) -> str:
+    r = client.get("/auth/me", headers=headers)
+    assert r.status_code == 200, r.text
+    return str(r.json()["name"])
