@@ -230,23 +230,15 @@ _NO_UNIT = frozenset({"Relationship", "ListRelationship", "JsonProperty"})
 _FOREIGN = {
     kind: tuple(sorted(set(VALUE_MEMBER.values()) - {own})) for kind, own in VALUE_MEMBER.items()
 }
-# members read by expand_instance itself, not sub-attributes
-_NOT_SUB_ATTRIBUTES = frozenset(
-    {
-        "type",
-        "value",
-        "object",
-        "objectType",
-        "languageMap",
-        "vocab",
-        "valueList",
-        "objectList",
-        "json",
-        "createdAt",
-        "modifiedAt",
-        "instanceId",
-    }
-)
+# members read by expand_instance itself, not sub-attributes: observedAt, unitCode and
+# datasetId are checked one by one, deletedAt and lang are refused on input
+_NOT_SUB_ATTRIBUTES = INSTANCE_KEYWORDS - {
+    "observedAt",
+    "unitCode",
+    "datasetId",
+    "deletedAt",
+    "lang",
+}
 
 
 def _check_members(inst: Mapping[str, Any], name: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -216,13 +217,20 @@ async def update_attrs(request: Request, entity_id: EntityId) -> Response:
 )
 async def patch_attr(request: Request, entity_id: EntityId, attr: AttrName) -> Response:
     """Merge new members into one attribute (204; 404 if the attribute is absent)."""
+    return await _write_attribute(request, entity_id, attr, service.patch_attribute)
+
+
+async def _write_attribute(
+    request: Request, entity_id: str, attr: str, operation: Callable[..., None]
+) -> Response:
+    """Check, authorise and run a one-attribute write (partial update or replace)."""
     check_entity_id(entity_id)
     grant = await authorize(request, "write")
     tenant = tenant_of(request, must_exist=True)
     body, media = await read_object(request)
     ctx = await request_context(request, body, media)
     await check_write(request, grant, entity_id)
-    await blocking(service.patch_attribute, store_of(request), tenant, entity_id, attr, body, ctx)
+    await blocking(operation, store_of(request), tenant, entity_id, attr, body, ctx)
     return Response(status_code=204)
 
 
@@ -234,14 +242,7 @@ async def patch_attr(request: Request, entity_id: EntityId, attr: AttrName) -> R
 )
 async def replace_attr(request: Request, entity_id: EntityId, attr: AttrName) -> Response:
     """Replace one attribute instance whole (204; 404 if the entity or attribute is absent)."""
-    check_entity_id(entity_id)
-    grant = await authorize(request, "write")
-    tenant = tenant_of(request, must_exist=True)
-    body, media = await read_object(request)
-    ctx = await request_context(request, body, media)
-    await check_write(request, grant, entity_id)
-    await blocking(service.replace_attribute, store_of(request), tenant, entity_id, attr, body, ctx)
-    return Response(status_code=204)
+    return await _write_attribute(request, entity_id, attr, service.replace_attribute)
 
 
 @router.delete("/entities/{entity_id}/attrs/{attr}", status_code=204, summary="Delete an attribute")
