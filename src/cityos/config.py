@@ -72,6 +72,27 @@ class Settings(BaseSettings):
     # How long the hub trusts a checked token or key before asking the database again [s].
     # Logout and key revocation through this process's API take effect at once.
     auth_cache_seconds: float = Field(default=10.0, ge=0, le=300)
+    # Temporal history (docs/hub/temporal.md): keep every attribute instance a write makes.
+    temporal_history: bool = True
+    # Raw instances older than this are deleted by the retention job; hourly roll-ups stay [d].
+    temporal_retention_days: int = Field(default=90, ge=1, le=36500)
+    # How often the retention job runs [s].
+    temporal_retention_interval: float = Field(default=3600.0, ge=1)
+    # Most instances of one attribute a temporal query returns before it pages (206).
+    temporal_max_instances: int = Field(default=1000, ge=1, le=1_000_000)
+    # Subscriptions (docs/hub/subscriptions.md): retry back-off of a failing endpoint [s].
+    notify_retry_initial: float = Field(default=0.5, gt=0, le=60)
+    notify_retry_max: float = Field(default=30.0, gt=0, le=3600)
+    # Timeout of one notification delivery (HTTP request or MQTT publish) [s].
+    notify_timeout: float = Field(default=5.0, gt=0, le=120)
+    # Device ingestion over MQTT (docs/hub/ingestion.md): on when set, e.g.
+    # mqtt://127.0.0.1:1883; the client id keeps its persistent session across restarts.
+    mqtt_url: str | None = None
+    mqtt_client_id: str = "cityos-ingest"
+    # Group commit: most measurements written in one transaction, and the longest a
+    # measurement waits for its batch to fill [s].
+    ingest_batch_size: int = Field(default=2000, ge=1, le=100_000)
+    ingest_batch_wait: float = Field(default=0.02, ge=0, le=5)
 
     @field_validator("database_url")
     @classmethod

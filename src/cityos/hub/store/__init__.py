@@ -7,14 +7,25 @@ from cityos.hub.store.base import EntityQuery, HubStore, QueryPage, Transaction
 
 
 def open_store(settings: Settings) -> HubStore:
-    """Return the store the settings' database URL selects (migrations must have run)."""
+    """Return the store the settings' database URL selects (migrations must have run).
+
+    With ``temporal_history`` on (the default) every write also keeps its attribute
+    instances in the temporal tables, in the same transaction.
+    """
+    store: HubStore
     if settings.backend == "sqlite":
         from cityos.hub.store.sqlite import SQLiteStore
 
-        return SQLiteStore(settings.sqlite_path)
-    from cityos.hub.store.postgres import PostgresStore
+        store = SQLiteStore(settings.sqlite_path)
+    else:
+        from cityos.hub.store.postgres import PostgresStore
 
-    return PostgresStore(settings.database_url, pool_size=settings.pool_size)
+        store = PostgresStore(settings.database_url, pool_size=settings.pool_size)
+    if settings.temporal_history:
+        from cityos.hub.temporal import TemporalRecorder
+
+        store.add_listener(TemporalRecorder())
+    return store
 
 
 __all__ = ["EntityQuery", "HubStore", "QueryPage", "Transaction", "open_store"]

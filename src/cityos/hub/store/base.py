@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
@@ -60,8 +60,68 @@ class AttributeInfo:
     types: set[str]  # entity types that have it
 
 
+@dataclass(slots=True)
+class Change:
+    """One entity's change in a transaction: as it was loaded, and as it was written.
+
+    ``before`` is None for an entity the transaction created; ``after`` is None for one it
+    deleted. ``before`` is a shallow snapshot (its attribute lists are the loaded ones: the
+    service replaces an attribute's list when it changes it, never edits it in place).
+    """
+
+    entity_id: str
+    before: Entity | None
+    after: Entity | None
+
+
+def _snapshot(entity: Entity) -> Entity:
+    snap = dict(entity)
+    snap["type"] = list(entity["type"])
+    if "scope" in entity:
+        snap["scope"] = list(entity["scope"])
+    snap["attrs"] = dict(entity["attrs"])
+    return snap
+
+
 class Transaction(ABC):
-    """Changes to one tenant's entities that commit together or not at all."""
+    """Changes to one tenant's entities that commit together or not at all.
+
+    Backends report what they load and write (``_loaded``, ``_wrote``, ``_removed``) so the
+    store's change listeners (temporal history, the subscription outbox) can add their rows
+    to the same transaction just before it commits.
+    """
+
+    tenant: str
+    _before: dict[str, Entity]
+    _after: dict[str, Entity | None]
+
+    def _track(self) -> None:
+        self._before = {}
+        self._after = {}
+
+    def _loaded(self, entity: Entity) -> None:
+        if entity["id"] not in self._before and entity["id"] not in self._after:
+            self._before[entity["id"]] = _snapshot(entity)
+
+    def _wrote(self, entity: Entity) -> None:
+        self._after[entity["id"]] = entity
+
+    def _removed(self, entity_id: str) -> None:
+        self._after[entity_id] = None
+
+    def changes(self) -> list[Change]:
+        """Return every entity this transaction wrote or deleted, in first-write order."""
+        return [Change(i, self._before.get(i), after) for i, after in self._after.items()]
+
+    @property
+    @abstractmethod
+    def backend(self) -> str:
+        """Return "sqlite" or "postgresql" (listeners write backend-specific SQL)."""
+
+    @property
+    @abstractmethod
+    def connection(self) -> Any:
+        """Return the open database connection (sqlite3 or psycopg) of this transaction."""
 
     @abstractmethod
     def get_many(self, ids: list[str]) -> dict[str, Entity]:
@@ -80,8 +140,25 @@ class Transaction(ABC):
         """Delete existing entities."""
 
 
+# Called with the transaction and its changes just before COMMIT; what it writes commits
+# with the change, and an exception it raises rolls the whole transaction back.
+ChangeListener = Callable[[Transaction, list[Change]], None]
+
+
 class HubStore(ABC):
     """A hub database: entities by tenant, queries, discovery and stored @contexts."""
+
+    listeners: list[ChangeListener]
+
+    def add_listener(self, listener: ChangeListener) -> None:
+        """Run ``listener`` in every write transaction that changes an entity."""
+        self.listeners.append(listener)
+
+    def _before_commit(self, tx: Transaction) -> None:
+        if self.listeners and tx._after:
+            changes = tx.changes()
+            for listener in self.listeners:
+                listener(tx, changes)
 
     backend: str
     # True when one-entity reads and writes are so fast that running them on the event loop

@@ -77,6 +77,15 @@ class _PostgresTransaction(Transaction):
         self.conn = conn
         self.tenant = tenant
         self._tenant_known = False
+        self._track()
+
+    @property
+    def backend(self) -> str:
+        return "postgresql"
+
+    @property
+    def connection(self) -> psycopg.Connection[Any]:
+        return self.conn
 
     def get_many(self, ids: list[str]) -> dict[str, Entity]:
         rows = self.conn.execute(
@@ -84,7 +93,10 @@ class _PostgresTransaction(Transaction):
             "FOR UPDATE",
             (self.tenant, ids),
         )
-        return {row[0]: _row_entity(row) for row in rows}
+        found = {row[0]: _row_entity(row) for row in rows}
+        for entity in found.values():
+            self._loaded(entity)
+        return found
 
     def _write_geo(self, entities: list[Entity]) -> None:
         rows = []
@@ -100,6 +112,8 @@ class _PostgresTransaction(Transaction):
                 )
 
     def insert(self, entities: list[Entity]) -> None:
+        for entity in entities:
+            self._wrote(entity)
         if not self._tenant_known:
             self.conn.execute(
                 "INSERT INTO hub_tenants (name, created_at) VALUES (%s, now()) "
@@ -122,6 +136,8 @@ class _PostgresTransaction(Transaction):
 
     def replace(self, entities: list[Entity]) -> None:
         ids = [e["id"] for e in entities]
+        for entity in entities:
+            self._wrote(entity)
         self.conn.execute(
             "DELETE FROM hub_geo WHERE tenant = %s AND entity_id = ANY(%s)", (self.tenant, ids)
         )
@@ -145,6 +161,8 @@ class _PostgresTransaction(Transaction):
         self._write_geo(entities)
 
     def delete(self, ids: list[str]) -> None:
+        for entity_id in ids:
+            self._removed(entity_id)
         self.conn.execute(
             "DELETE FROM hub_entities WHERE tenant = %s AND id = ANY(%s)", (self.tenant, ids)
         )
@@ -157,6 +175,7 @@ class PostgresStore(HubStore):
 
     def __init__(self, url: str, *, pool_size: int = 8) -> None:
         self._tenants: set[str] = set()  # tenants known to exist (they are never deleted)
+        self.listeners = []
         self.worker_threads = pool_size
         self.pool = ConnectionPool(
             url,
@@ -172,7 +191,9 @@ class PostgresStore(HubStore):
     @contextmanager
     def transaction(self, tenant: str) -> Iterator[Transaction]:
         with self.pool.connection() as conn, conn.transaction():
-            yield _PostgresTransaction(conn, tenant)
+            tx = _PostgresTransaction(conn, tenant)
+            yield tx
+            self._before_commit(tx)
 
     def tenant_exists(self, tenant: str) -> bool:
         if tenant in self._tenants:

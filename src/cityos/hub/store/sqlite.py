@@ -118,6 +118,15 @@ class _SQLiteTransaction(Transaction):
         self.pks: dict[str, int] = {}
         self.side: dict[str, _SideRows] = {}  # side rows of entities as loaded
         self._tenant_known = False
+        self._track()
+
+    @property
+    def backend(self) -> str:
+        return "sqlite"
+
+    @property
+    def connection(self) -> sqlite3.Connection:
+        return self.conn
 
     def get_many(self, ids: list[str]) -> dict[str, Entity]:
         found: dict[str, Entity] = {}
@@ -131,6 +140,7 @@ class _SQLiteTransaction(Transaction):
                 entity = _row_entity(row)
                 self.pks[row[1]] = row[0]
                 self.side[row[1]] = _SideRows.of(entity)
+                self._loaded(entity)
                 found[row[1]] = entity
         return found
 
@@ -197,6 +207,7 @@ class _SQLiteTransaction(Transaction):
         for offset, entity in enumerate(entities):
             pk = first + offset
             self.pks[entity["id"]] = pk
+            self._wrote(entity)
             rows.append(
                 (
                     pk,
@@ -249,6 +260,7 @@ class _SQLiteTransaction(Transaction):
         changed: dict[str, list[tuple[int, _SideRows]]] = {"types": [], "geo": []}
         moved: list[tuple[int, str, str]] = []  # (entity pk, attribute, new GeoJSON)
         for entity in entities:
+            self._wrote(entity)
             old = self.side.get(entity["id"])
             new = _SideRows.of(entity)
             pk = self.pks[entity["id"]]
@@ -288,6 +300,8 @@ class _SQLiteTransaction(Transaction):
         if missing:
             self.get_many(missing)
         pks = [self.pks.pop(i) for i in ids if i in self.pks]
+        for entity_id in ids:
+            self._removed(entity_id)
         self._delete_side_tables(pks, which={"types", "geo"})
         for chunk in _chunks(pks):
             marks = ",".join("?" * len(chunk))
@@ -310,6 +324,7 @@ class SQLiteStore(HubStore):
         # (tenant, signature) -> id and id -> [(attribute, kind)] of committed attribute sets
         self._set_ids: dict[tuple[str, str], int] = {}
         self._set_pairs: dict[int, list[tuple[str, str]]] = {}
+        self.listeners = []
 
     def _conn(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
@@ -342,6 +357,7 @@ class SQLiteStore(HubStore):
             tx = _SQLiteTransaction(conn, tenant, self)
             try:
                 yield tx
+                self._before_commit(tx)
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise

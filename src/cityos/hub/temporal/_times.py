@@ -1,0 +1,33 @@
+"""Instants as integer microseconds since 1970-01-01 UTC, the temporal tables' time unit."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
+
+from cityos.hub._time import parse_datetime
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MICROS_PER_HOUR = 3_600_000_000
+_ONE_MICRO = timedelta(microseconds=1)
+
+
+def to_micros(moment: datetime) -> int:
+    """Return ``moment`` (timezone-aware) as microseconds since the epoch [µs]."""
+    return (moment - EPOCH) // _ONE_MICRO
+
+
+def from_micros(micros: int) -> datetime:
+    """Return the UTC instant ``micros`` microseconds after the epoch."""
+    return EPOCH + timedelta(microseconds=micros)
+
+
+@lru_cache(maxsize=8192)
+def text_micros(text: str) -> int:
+    """Return an NGSI-LD DateTime string as microseconds since the epoch (cached)."""
+    return to_micros(parse_datetime(text, field="observedAt"))
+
+
+def iso(micros: int) -> str:
+    """Return microseconds since the epoch as an NGSI-LD DateTime in UTC with a Z."""
+    return from_micros(micros).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

@@ -1,0 +1,58 @@
+"""PostgreSQL's monthly partitions of ``hub_temporal``, made on demand.
+
+A partition is created the first time an instance of its month is written; creation runs
+in the writing transaction with ``CREATE TABLE IF NOT EXISTS`` under a transaction-scoped
+advisory lock, so two writers creating the same month wait for each other instead of
+failing. Partitions are named ``hub_temporal_yYYYYmMM``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cityos.hub.temporal.record import utc_month_start
+
+_LOCK_KEY = 0x7E_3D_0A_11  # pg_advisory_xact_lock key for partition DDL
+
+
+def partition_name(year: int, month: int) -> str:
+    """Return the partition table name of a month."""
+    return f"hub_temporal_y{year:04d}m{month:02d}"
+
+
+def _next(year: int, month: int) -> tuple[int, int]:
+    return (year + 1, 1) if month == 12 else (year, month + 1)
+
+
+def ensure_month_partitions(conn: Any, months: set[tuple[int, int]]) -> set[tuple[int, int]]:
+    """Create the partitions of ``months`` that do not exist yet, in ``conn``'s transaction.
+
+    Return the months whose partitions existed already (committed, so safe to remember);
+    one created here exists only if this transaction commits.
+    """
+    conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
+    existed = set()
+    for year, month in sorted(months):
+        start = utc_month_start(year, month)
+        end = utc_month_start(*_next(year, month))
+        exists = conn.execute(
+            "SELECT 1 FROM pg_class WHERE relname = %s", (partition_name(year, month),)
+        ).fetchone()
+        if exists:
+            existed.add((year, month))
+            continue
+        conn.execute(
+            f"CREATE TABLE {partition_name(year, month)} PARTITION OF hub_temporal "
+            f"FOR VALUES FROM ('{start.isoformat()}') TO ('{end.isoformat()}')"
+        )
+    return existed
+
+
+def month_partitions(conn: Any) -> list[str]:
+    """Return the names of the existing partitions, oldest first."""
+    rows = conn.execute(
+        "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+        "JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = 'hub_temporal' "
+        "ORDER BY c.relname"
+    ).fetchall()
+    return [r[0] for r in rows]

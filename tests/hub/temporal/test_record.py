@@ -1,0 +1,104 @@
+"""Every write keeps the instances it makes in the temporal history, in its transaction."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, text
+
+from cityos.config import Settings
+from cityos.db import sqlalchemy_url
+
+NGSI = "/ngsi-ld/v1"
+CORE = "https://uri.etsi.org/ngsi-ld/default-context/"
+LD = {"Content-Type": "application/json"}
+
+
+def _history(settings: Settings) -> list[dict[str, Any]]:
+    engine = create_engine(sqlalchemy_url(settings.database_url))
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(
+                text(
+                    "SELECT entity_id, attr, dataset_id, kind, num, observed_at "
+                    "FROM hub_temporal ORDER BY pk"
+                )
+            )
+            return [dict(r._mapping) for r in rows]
+    finally:
+        engine.dispose()
+
+
+def _hourly(settings: Settings) -> list[tuple[Any, ...]]:
+    engine = create_engine(sqlalchemy_url(settings.database_url))
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(
+                text("SELECT attr, n, total, total_sq, lo, hi FROM hub_temporal_hourly ORDER BY attr")
+            )
+            return [tuple(r) for r in rows]
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture
+def fresh(client: TestClient, settings: Settings) -> TestClient:
+    engine = create_engine(sqlalchemy_url(settings.database_url))
+    with engine.begin() as conn:
+        for table in ("hub_temporal", "hub_temporal_hourly", "hub_temporal_entities"):
+            conn.execute(text(f"DELETE FROM {table}"))
+    engine.dispose()
+    for entity in client.get(f"{NGSI}/entities", params={"type": "Sensor", "limit": 1000}).json():
+        client.delete(f"{NGSI}/entities/{entity['id']}")
+    return client
+
+
+def test_create_update_and_partial_update_each_keep_only_what_they_changed(
+    fresh: TestClient, settings: Settings
+) -> None:
+    sid = "urn:ngsi-ld:Sensor:rec1"
+    body = {
+        "id": sid,
+        "type": "Sensor",
+        "pm25": {"type": "Property", "value": 17, "observedAt": "2026-11-25T00:00:00Z"},
+        "name": {"type": "Property", "value": "조치원"},
+    }
+    assert fresh.post(f"{NGSI}/entities", json=body, headers=LD).status_code == 201
+    assert len(_history(settings)) == 2
+    patch = {"pm25": {"type": "Property", "value": 30, "observedAt": "2026-11-25T00:10:00Z"}}
+    assert fresh.patch(f"{NGSI}/entities/{sid}/attrs", json=patch).status_code == 204
+    rows = _history(settings)
+    assert [(r["attr"], r["num"]) for r in rows] == [
+        (f"{CORE}pm25", 17.0),
+        (f"{CORE}name", None),
+        (f"{CORE}pm25", 30.0),
+    ]
+    one = {"value": 5, "observedAt": "2026-11-25T00:20:00Z"}
+    assert fresh.patch(f"{NGSI}/entities/{sid}/attrs/pm25", json=one).status_code == 204
+    assert [r["num"] for r in _history(settings)][-1] == 5.0
+    # The three readings fall in one hour: one roll-up row with exact sums.
+    assert _hourly(settings) == [(f"{CORE}pm25", 3, 52.0, 17.0**2 + 30.0**2 + 25.0, 5.0, 30.0)]
+
+
+def test_a_failed_write_leaves_no_history(fresh: TestClient, settings: Settings) -> None:
+    sid = "urn:ngsi-ld:Sensor:rec2"
+    body = {"id": sid, "type": "Sensor", "t": {"type": "Property", "value": 1}}
+    assert fresh.post(f"{NGSI}/entities", json=body).status_code == 201
+    assert fresh.post(f"{NGSI}/entities", json=body).status_code == 409
+    assert len(_history(settings)) == 1
+
+
+def test_batch_upsert_and_delete_keep_history(fresh: TestClient, settings: Settings) -> None:
+    batch = [
+        {"id": f"urn:ngsi-ld:Sensor:b{i}", "type": "Sensor", "t": {"type": "Property", "value": i}}
+        for i in range(50)
+    ]
+    assert fresh.post(f"{NGSI}/entityOperations/upsert", json=batch).status_code == 201
+    assert fresh.post(f"{NGSI}/entityOperations/upsert", json=batch).status_code == 204
+    ids = [e["id"] for e in batch]
+    assert fresh.post(f"{NGSI}/entityOperations/delete", json=ids).status_code == 204
+    rows = _history(settings)
+    assert len(rows) == 100
+    assert sorted(r["num"] for r in rows) == sorted([float(i) for i in range(50)] * 2)
