@@ -22,8 +22,9 @@ def _history(settings: Settings) -> list[dict[str, Any]]:
         with engine.connect() as conn:
             rows = conn.execute(
                 text(
-                    "SELECT entity_id, attr, dataset_id, kind, num, observed_at "
-                    "FROM hub_temporal ORDER BY pk"
+                    "SELECT s.entity_id, s.attr, s.dataset_id, t.kind, t.num, t.observed_at "
+                    "FROM hub_temporal t JOIN hub_temporal_series s ON s.pk = t.series "
+                    "ORDER BY t.pk"
                 )
             )
             return [dict(r._mapping) for r in rows]
@@ -36,7 +37,11 @@ def _hourly(settings: Settings) -> list[tuple[Any, ...]]:
     try:
         with engine.connect() as conn:
             rows = conn.execute(
-                text("SELECT attr, n, total, total_sq, lo, hi FROM hub_temporal_hourly ORDER BY attr")
+                text(
+                    "SELECT s.attr, h.n, h.total, h.total_sq, h.lo, h.hi "
+                    "FROM hub_temporal_hourly h JOIN hub_temporal_series s ON s.pk = h.series "
+                    "ORDER BY s.attr"
+                )
             )
             return [tuple(r) for r in rows]
     finally:
@@ -47,7 +52,12 @@ def _hourly(settings: Settings) -> list[tuple[Any, ...]]:
 def fresh(client: TestClient, settings: Settings) -> TestClient:
     engine = create_engine(sqlalchemy_url(settings.database_url))
     with engine.begin() as conn:
-        for table in ("hub_temporal", "hub_temporal_hourly", "hub_temporal_entities"):
+        for table in (
+            "hub_temporal",
+            "hub_temporal_hourly",
+            "hub_temporal_entities",
+            "hub_temporal_series",
+        ):
             conn.execute(text(f"DELETE FROM {table}"))
     engine.dispose()
     for entity in client.get(f"{NGSI}/entities", params={"type": "Sensor", "limit": 1000}).json():

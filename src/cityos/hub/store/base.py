@@ -98,6 +98,10 @@ class Transaction(ABC):
     def _track(self) -> None:
         self._before = {}
         self._after = {}
+        self.after_commit: list[Callable[[], None]] = []  # run once the COMMIT succeeded
+        # History rows (``cityos.hub.temporal.record.Row``) of readings a writer folded into
+        # a later one of the same attribute in this transaction; the recorder keeps them too.
+        self.extra_instances: list[Any] = []
 
     def _loaded(self, entity: Entity) -> None:
         if entity["id"] not in self._before and entity["id"] not in self._after:
@@ -153,6 +157,11 @@ class HubStore(ABC):
     def add_listener(self, listener: ChangeListener) -> None:
         """Run ``listener`` in every write transaction that changes an entity."""
         self.listeners.append(listener)
+
+    @staticmethod
+    def _after_commit(tx: Transaction) -> None:
+        for callback in tx.after_commit:
+            callback()
 
     def _before_commit(self, tx: Transaction) -> None:
         if self.listeners and tx._after:

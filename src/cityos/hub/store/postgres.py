@@ -194,6 +194,7 @@ class PostgresStore(HubStore):
             tx = _PostgresTransaction(conn, tenant)
             yield tx
             self._before_commit(tx)
+        self._after_commit(tx)
 
     def tenant_exists(self, tenant: str) -> bool:
         if tenant in self._tenants:

@@ -364,6 +364,7 @@ class SQLiteStore(HubStore):
             conn.execute("COMMIT")
             for signature, set_id in tx.new_sets.items():
                 self._remember_set(tenant, signature, set_id)
+            self._after_commit(tx)
         self.tenant_exists(tenant)  # refresh the cache once the tenant row is committed
 
     def _remember_set(self, tenant: str, signature: str, set_id: int) -> None:

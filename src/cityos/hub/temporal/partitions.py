@@ -8,11 +8,23 @@ failing. Partitions are named ``hub_temporal_yYYYYmMM``.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
-from cityos.hub.temporal.record import utc_month_start
+from cityos.hub.temporal._times import from_micros
 
 _LOCK_KEY = 0x7E_3D_0A_11  # pg_advisory_xact_lock key for partition DDL
+
+
+def utc_month_start(year: int, month: int) -> datetime:
+    """Return the first instant of a month in UTC."""
+    return datetime(year, month, 1, tzinfo=UTC)
+
+
+def month_of(micros: int) -> tuple[int, int]:
+    """Return (year, month) of an instant given in µs since the epoch."""
+    moment = from_micros(micros)
+    return moment.year, moment.month
 
 
 def partition_name(year: int, month: int) -> str:
