@@ -135,7 +135,10 @@ def test_batch_update_without_overwrite_keeps_existing_values(client: Client) ->
     client.create(air_quality("saerom-1", 40, 36.4850, 127.2500))
     patch = Entity("AirQualityObserved", "saerom-1").prop("pm25", 99).prop("o3", 0.03)
 
-    assert client.update([patch], overwrite=False).ok  # options=noOverwrite
+    # options=noOverwrite: o3 is added, the existing pm25 is kept and reported (207, 5.6.9)
+    result = client.update([patch], overwrite=False)
+    assert not result.ok
+    assert len(result.errors) == 1
 
     got = client.get(patch.id)
     assert got["pm25.value"] == 40

@@ -116,15 +116,28 @@ def _apply(
                     item.entity["createdAt"] = current["createdAt"]
                     _stage(eid, item.entity, inserts, replaces, existing)
                 else:
+                    kept: list[str] = []  # attributes noOverwrite left as they were
                     for iri, instances in item.entity["attrs"].items():
+                        have = current["attrs"].get(iri, [])
+                        if no_overwrite and {i.get("datasetId") for i in have} & {
+                            i.get("datasetId") for i in instances
+                        }:
+                            kept.append(iri)
                         current["attrs"][iri] = merge_instances(
-                            current["attrs"].get(iri, []), instances, overwrite=not no_overwrite
+                            have, instances, overwrite=not no_overwrite
                         )
                     for type_iri in item.entity["type"]:
                         if type_iri not in current["type"]:
                             current["type"].append(type_iri)
                     current["modifiedAt"] = now
                     _stage(eid, current, inserts, replaces, existing)
+                    if kept:  # the new attributes were added; the entity is reported (5.6.9)
+                        names = {ctx.expand(n): n for n in item.raw if isinstance(n, str)}
+                        raise BadRequestData(
+                            f"attributes {', '.join(names.get(i, i) for i in kept)} already "
+                            "exist and options=noOverwrite kept their values",
+                            instance=eid,
+                        )
             result.success.append(eid)
         except HubError as error:
             result.fail(eid, error)

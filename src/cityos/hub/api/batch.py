@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import orjson
 from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
@@ -91,28 +92,23 @@ async def _batch(request: Request, operation: Operation) -> Response:
     if isinstance(body, list) and any(e is None for e in body):
         # null is no entity (5.2.1): the request is malformed, not one of its entities
         raise BadRequestData(f"the batch {operation} array holds null; send entities only")
-    first = body[0] if isinstance(body, list) and body and isinstance(body[0], dict) else None
-    if (
-        media == "application/ld+json"
-        and operation != "delete"
-        and isinstance(body, list)
-        and any(isinstance(e, dict) and "@context" not in e for e in body)
-    ):
-        raise BadRequestData("with application/ld+json every entity must carry @context")
-    ctx = await request_context(request, first, media if operation != "delete" else None)
     tenant = tenant_of(request, must_exist=operation not in ("create", "upsert"))
-    body, refused = await _outside_scope(request, grant, operation, body, ctx)
-    result = await blocking(
-        run_batch,
-        store_of(request),
-        tenant,
-        operation,
-        body,
-        ctx,
-        replace="update" not in options,
-        no_overwrite="noOverwrite" in options,
-    )
-    result.errors.extend(refused.errors)
+    result = BatchResult()
+    for ctx, elements in await _context_groups(request, operation, body, media, result):
+        kept, refused = await _outside_scope(request, grant, operation, elements, ctx)
+        part = await blocking(
+            run_batch,
+            store_of(request),
+            tenant,
+            operation,
+            kept,
+            ctx,
+            replace="update" not in options,
+            no_overwrite="noOverwrite" in options,
+        )
+        result.success.extend(part.success)
+        result.created.extend(part.created)
+        result.errors.extend(part.errors + refused.errors)
     if result.errors:
         return json_response(result.body(), status=207)
     if operation == "create":
@@ -120,6 +116,58 @@ async def _batch(request: Request, operation: Operation) -> Response:
     if operation == "upsert" and result.created:
         return json_response(result.created, status=201)
     return Response(status_code=204)
+
+
+async def _context_groups(
+    request: Request, operation: Operation, body: Any, media: str, result: BatchResult
+) -> list[tuple[ActiveContext, Any]]:
+    """Split a batch by the @context each element is to be read with (5.5.5, 6.3.5).
+
+    With application/ld+json each entity carries its own @context (one missing is that
+    entity's error); with application/json the Link header's context serves all, and an
+    entity carrying @context in the body is that entity's error. Either way one bad entity
+    is reported in the 207 result, never failing the others.
+    """
+    if operation == "delete" or not isinstance(body, list):
+        return [(await request_context(request, None, None), body)]
+    if media != "application/ld+json":
+        ctx = await request_context(request, None, media)
+        kept = []
+        for element in body:
+            if isinstance(element, dict) and "@context" in element:
+                result.fail(
+                    element.get("id"),
+                    BadRequestData(
+                        "with Content-Type application/json the @context goes in a Link "
+                        "header, not in the entity; send application/ld+json to embed it"
+                    ),
+                )
+            else:
+                kept.append(element)
+        return [(ctx, kept)] if kept else []
+    groups: dict[bytes, list[Any]] = {}
+    for element in body:
+        if isinstance(element, dict) and "@context" not in element:
+            result.fail(
+                element.get("id"),
+                BadRequestData("with Content-Type application/ld+json every entity needs @context"),
+            )
+            continue
+        key = orjson.dumps(element.get("@context")) if isinstance(element, dict) else b""
+        groups.setdefault(key, []).append(element)
+    resolved = []
+    for elements in groups.values():
+        first = next((e for e in elements if isinstance(e, dict)), None)
+        try:
+            ctx = await request_context(request, first, media if first is not None else None)
+        except HubError as error:
+            if error.status >= 500:
+                raise
+            for element in elements:
+                result.fail(_element_id(element, operation), error)
+            continue
+        resolved.append((ctx, elements))
+    return resolved
 
 
 def _route(operation: Operation, summary: str) -> None:
