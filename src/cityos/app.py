@@ -30,6 +30,7 @@ from cityos.observability import (
     log,
     metrics_endpoint,
 )
+from cityos.security import install_security
 
 DESCRIPTION = """
 CityOS is an open-source operating platform for a citizen-centred smart city, built first
@@ -135,5 +136,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         summary="Prometheus metrics",
         include_in_schema=True,
     )
+    install_security(app, settings)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     return app

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import ipaddress
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -12,6 +14,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite:///var/cityos.db"
 PLACEHOLDER_SECRET = "change-me"
+MIN_SECRET_LENGTH = 32
+ORIGIN = re.compile(r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?$")
+DATA_KEY_ID = re.compile(r"^[A-Za-z0-9_-]{1,16}$")
 DEFAULT_TENANT = "urn:ngsi-ld:tenant:default"
 # Which entity types each department's operators may write (docs/security.md, "Hub access").
 # Values use the API-key scope syntax; types are NGSI-LD core-context terms or full IRIs.
@@ -33,13 +38,16 @@ class SettingsError(ValueError):
 class Settings(BaseSettings):
     """Every knob of a CityOS deployment; each field reads ``CITYOS_<NAME>``."""
 
-    model_config = SettingsConfigDict(env_prefix="CITYOS_", extra="ignore")
+    # Errors name the setting, never echo its value (a secret or a database password).
+    model_config = SettingsConfigDict(
+        env_prefix="CITYOS_", extra="ignore", hide_input_in_errors=True
+    )
 
     mode: Literal["development", "production", "test"] = "development"
     database_url: str = DEFAULT_DATABASE_URL
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
-    secret_key: str = PLACEHOLDER_SECRET
+    secret_key: str = Field(default=PLACEHOLDER_SECRET, repr=False)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["json", "console"] = "json"
     # Largest request body accepted by the hub [bytes]; larger bodies get 413.
@@ -93,6 +101,30 @@ class Settings(BaseSettings):
     # measurement waits for its batch to fill [s].
     ingest_batch_size: int = Field(default=2000, ge=1, le=100_000)
     ingest_batch_wait: float = Field(default=0.02, ge=0, le=5)
+    # Hardening (cityos.security, docs/security.md). Rate limits: token buckets per client IP
+    # and per API key or user; None means "off in test mode, on otherwise".
+    rate_limit: Literal["on", "off"] | None = None
+    # Sustained rate [requests/s] and burst [requests] of each bucket; None takes the mode's
+    # default (production: IP 100/s burst 200, client 50/s burst 100; elsewhere 100 times that).
+    rate_limit_ip_per_second: float | None = Field(default=None, gt=0)
+    rate_limit_ip_burst: int | None = Field(default=None, ge=1)
+    rate_limit_client_per_second: float | None = Field(default=None, gt=0)
+    rate_limit_client_burst: int | None = Field(default=None, ge=1)
+    # Origins a browser may call the API from (CORS), e.g. ["https://app.sejong.go.kr"];
+    # none by default (same-origin only).
+    cors_origins: list[str] = Field(default_factory=list)
+    # The deployment is reached over HTTPS through a proxy: send HSTS, mark cookies Secure.
+    behind_tls: bool = False
+    # Privacy (cityos.privacy). Data-encryption keys as "<key id>:<base64 of 32 bytes>"; the
+    # first encrypts, all decrypt. Empty: one key derived from CITYOS_SECRET_KEY (id "s0").
+    data_keys: list[str] = Field(default_factory=list, repr=False)
+    # Key of the pseudonymous ids (HMAC-SHA256); empty: derived from CITYOS_SECRET_KEY. Keep it
+    # for the life of the data: a new key gives every citizen a new pseudonym.
+    pseudonym_key: str = Field(default="", repr=False)
+    # How long each kind of personal data is kept [d]; the retention job erases older records.
+    retention_days: dict[str, int] = Field(
+        default_factory=lambda: {"steps": 730, "health": 1825, "location": 90, "contact": 1095}
+    )
 
     @field_validator("database_url")
     @classmethod
@@ -109,13 +141,59 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _no_placeholder_secret_in_production(self) -> Settings:
-        if self.mode == "production" and self.secret_key == PLACEHOLDER_SECRET:
+        # Development and test modes run on a developer's machine with throw-away data; every
+        # other mode (production) needs a real secret: the tokens and data keys derive from it.
+        if self.mode == "production" and (
+            self.secret_key == PLACEHOLDER_SECRET or len(self.secret_key) < MIN_SECRET_LENGTH
+        ):
             raise SettingsError(
-                "CITYOS_SECRET_KEY is still the placeholder; set a long random value "
+                "CITYOS_SECRET_KEY is still the placeholder or shorter than "
+                f"{MIN_SECRET_LENGTH} characters; set a long random value "
                 "(e.g. `python -c 'import secrets; print(secrets.token_urlsafe(48))'`) "
                 "before running in production mode"
             )
         return self
+
+    @field_validator("data_keys")
+    @classmethod
+    def _data_keys_readable(cls, value: list[str]) -> list[str]:
+        seen: set[str] = set()
+        for number, entry in enumerate(value):
+            key_id, _, encoded = entry.partition(":")
+            try:
+                raw = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4))
+            except ValueError:
+                raw = b""
+            if not DATA_KEY_ID.match(key_id) or len(raw) != 32 or key_id in seen:
+                # Never echo the entry: it is a secret.
+                raise SettingsError(
+                    f"CITYOS_DATA_KEYS[{number}] must be '<id>:<base64 of 32 random bytes>' "
+                    "with a unique id of 1-16 letters, digits, '_' or '-' (make one with "
+                    '`python -c \'import base64,os; print("k1:" + '
+                    "base64.urlsafe_b64encode(os.urandom(32)).decode())'`)"
+                )
+            seen.add(key_id)
+        return value
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _cors_origins_exact(cls, value: list[str]) -> list[str]:
+        for origin in value:
+            # "*" with credentials would let any site act with a citizen's cookies.
+            if not ORIGIN.match(origin):
+                raise SettingsError(
+                    f"CITYOS_CORS_ORIGINS: {origin!r} is not an origin like "
+                    "https://app.example.kr (scheme, host, optional port; no '*', no path)"
+                )
+        return value
+
+    @field_validator("retention_days")
+    @classmethod
+    def _retention_positive(cls, value: dict[str, int]) -> dict[str, int]:
+        bad = sorted(kind for kind, days in value.items() if not 1 <= days <= 36500)
+        if bad:
+            raise SettingsError(f"CITYOS_RETENTION_DAYS: days must be 1-36500 for {bad}")
+        return value
 
     @model_validator(mode="after")
     def _auth_off_only_on_loopback(self) -> Settings:

@@ -1,4 +1,5 @@
-"""Migration 0002: the tables match the models, and it goes down and up again on both backends."""
+"""Migrations 0002 (identity) and 0006 (privacy): the tables match the models, and they go down
+and up again on both backends."""
 
 from __future__ import annotations
 
@@ -9,16 +10,16 @@ from sqlalchemy.engine import Engine
 from cityos import db
 from cityos.config import Settings
 from cityos.identity.models import metadata
+from cityos.privacy.models import metadata as privacy_metadata
 
 
-def test_the_head_is_identity(engine: Engine, settings: Settings) -> None:
-    assert db.head_revision() == "0002_identity"
-    assert db.current_revision(settings) == "0002_identity"
+def test_the_database_is_at_the_head(engine: Engine, settings: Settings) -> None:
+    assert db.current_revision(settings) == db.head_revision()
 
 
 def test_tables_and_columns_match_the_models(engine: Engine) -> None:
     inspector = sa.inspect(engine)
-    for table in metadata.sorted_tables:
+    for table in [*metadata.sorted_tables, *privacy_metadata.sorted_tables]:
         columns = {c["name"] for c in inspector.get_columns(table.name)}
         assert columns == {c.name for c in table.columns}, table.name
     assert {"username"} in [
@@ -51,5 +52,17 @@ def test_downgrade_and_upgrade_again(engine: Engine, settings: Settings) -> None
         command.downgrade(config, "0001_hub")
     assert db.current_revision(settings) == "0001_hub"
     assert not sa.inspect(engine).has_table("identity_users")
-    assert db.upgrade(settings) == "0002_identity"
+    assert db.upgrade(settings) == db.head_revision()
     assert sa.inspect(engine).has_table("identity_audit")
+    assert sa.inspect(engine).has_table("privacy_records")
+
+
+def test_privacy_goes_down_and_up_alone(engine: Engine, settings: Settings) -> None:
+    with engine.begin() as connection:
+        config = db._alembic_config()
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0006_privacy@-1")
+    assert not sa.inspect(engine).has_table("privacy_records")
+    assert sa.inspect(engine).has_table("identity_audit")
+    assert db.upgrade(settings) == db.head_revision()
+    assert sa.inspect(engine).has_table("privacy_records")

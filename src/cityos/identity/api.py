@@ -3,24 +3,30 @@ resident verification, one's own consents and audit trail.
 
 Mount with ``app.include_router(router)``; see :mod:`cityos.identity.dependencies` for what
 the router takes from ``app.state``. Errors are JSON ``{"error", "detail", "detail_ko"}``
-(English and Korean); the route class below renders them for these routes, and
-:func:`identity_error_response` does it for anyone else.
+(English and Korean); :class:`~cityos.identity._routing.IdentityRoute` renders them for
+these routes, and :func:`identity_error_response` does it for anyone else.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
 from datetime import datetime
 from typing import Annotated, Any, Literal
-from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Body, Query, Request, Response, status
-from fastapi.exceptions import RequestValidationError
-from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse
 
-from cityos.identity import audit, consent, keys, service, verification
+from cityos.identity import (
+    account_api,
+    audit,
+    consent,
+    cookies,
+    keys,
+    service,
+    session_api,
+    verification,
+)
+from cityos.identity._routing import IdentityRoute, identity_error_response, read_form, user_only
 from cityos.identity.cache import principal_cache
 from cityos.identity.dependencies import (
     AdminUser,
@@ -30,12 +36,7 @@ from cityos.identity.dependencies import (
     OptionalUser,
     StaffUser,
 )
-from cityos.identity.errors import (
-    IdentityError,
-    InvalidInput,
-    MalformedRequest,
-    UnsupportedGrant,
-)
+from cityos.identity.errors import MalformedRequest, UnsupportedGrant
 from cityos.identity.models import Principal, Role
 from cityos.identity.schemas import (
     ApiKeyCreate,
@@ -53,41 +54,6 @@ from cityos.identity.schemas import (
 )
 
 __all__ = ["CurrentUser", "OptionalUser", "identity_error_response", "router"]
-
-MAX_FORM_BYTES = 8 * 1024
-
-
-def identity_error_response(exc: IdentityError) -> JSONResponse:
-    """Return the JSON response for an identity error (status, headers, bilingual body)."""
-    return JSONResponse(exc.body(), status_code=exc.status, headers=exc.headers)
-
-
-class IdentityRoute(APIRoute):
-    """A route whose identity errors and invalid input become bilingual JSON, never a 500."""
-
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        """Wrap the handler so IdentityError and RequestValidationError are rendered here."""
-        handler = super().get_route_handler()
-
-        async def guarded(request: Request) -> Response:
-            try:
-                return await handler(request)
-            except IdentityError as exc:
-                return identity_error_response(exc)
-            except RequestValidationError as exc:
-                # Only where and what: never echo the input back (it may hold a password).
-                problems = [
-                    {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type")}
-                    for e in exc.errors()
-                ]
-                body = InvalidInput(
-                    "The request is not valid; see 'errors'.",
-                    "요청이 올바르지 않습니다. 'errors'를 확인하세요.",
-                ).body()
-                return JSONResponse(body | {"errors": problems}, status_code=422)
-
-        return guarded
-
 
 router = APIRouter(prefix="/auth", tags=["identity"], route_class=IdentityRoute)
 
@@ -122,30 +88,6 @@ def register(body: UserCreate, identity: Identity) -> UserRead:
     return UserRead.of(user)
 
 
-async def _read_form(request: Request) -> dict[str, str]:
-    """Read an ``application/x-www-form-urlencoded`` body (each field at most once)."""
-    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if content_type != "application/x-www-form-urlencoded":
-        raise MalformedRequest(
-            "Send the token request as application/x-www-form-urlencoded.",
-            "토큰 요청은 application/x-www-form-urlencoded 형식으로 보내세요.",
-        )
-    raw = b""
-    async for chunk in request.stream():
-        raw += chunk
-        if len(raw) > MAX_FORM_BYTES:
-            raise MalformedRequest("The form is too large.", "양식이 너무 큽니다.")
-    try:
-        fields = parse_qs(raw.decode("utf-8"), keep_blank_values=True, max_num_fields=10)
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise MalformedRequest("The form cannot be read.", "양식을 읽을 수 없습니다.") from exc
-    if any(len(values) > 1 for values in fields.values()):
-        raise MalformedRequest(
-            "Each form field may appear only once.", "양식의 각 항목은 한 번만 보낼 수 있습니다."
-        )
-    return {name: values[0] for name, values in fields.items()}
-
-
 _TOKEN_FORM = {
     "requestBody": {
         "required": True,
@@ -175,7 +117,7 @@ _TOKEN_FORM = {
 )
 async def token(request: Request, identity: Identity) -> JSONResponse:
     """Exchange a username and password, or a refresh token, for new tokens (RFC 6749)."""
-    form = await _read_form(request)
+    form = await read_form(request)
     grant = form.get("grant_type") or "password"
     if grant == "password":
         username, password = form.get("username", ""), form.get("password", "")
@@ -216,14 +158,19 @@ async def token(request: Request, identity: Identity) -> JSONResponse:
     return _token_response(pair, identity.now)
 
 
-@router.post("/logout", status_code=status.HTTP_204_NO_CONTENT, summary="Log out (revoke)")
+@router.post(
+    "/logout",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Log out (revoke)",
+    response_class=Response,
+)
 def logout(
     request: Request,
     principal: CurrentUser,
     identity: Identity,
     body: Annotated[LogoutRequest | None, Body()] = None,
-) -> None:
-    """End this session (or every session): its refresh and access tokens stop working."""
+) -> Response:
+    """End this session (or every session): its tokens stop working, its cookies are cleared."""
     with identity.engine.begin() as connection:
         service.logout(
             connection,
@@ -236,6 +183,9 @@ def logout(
         cache.forget(user_id=principal.id)
     else:
         cache.forget(session_id=principal.session_id)
+    response = Response(status_code=status.HTTP_204_NO_CONTENT)
+    cookies.clear_session_cookies(response, secure=cookies.is_tls(request, identity.settings))
+    return response
 
 
 @router.get("/me", summary="Who am I")
@@ -247,15 +197,6 @@ def me(principal: CurrentUser, identity: Identity) -> PrincipalRead:
         return PrincipalRead.of(principal, service.get_user(connection, user_id=principal.id))
 
 
-def _user_only(principal: Principal) -> str:
-    if principal.kind != "user":
-        raise InvalidInput(
-            "This is for a person's account, not an API key.",
-            "API 키가 아닌 사용자 계정에서만 할 수 있습니다.",
-        )
-    return principal.id
-
-
 @router.get("/me/audit", summary="Who accessed my data")
 def my_audit(
     principal: CurrentUser,
@@ -263,7 +204,7 @@ def my_audit(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[dict[str, Any]]:
     """Return the audit entries about the calling user, newest first."""
-    user_id = _user_only(principal)
+    user_id = user_only(principal)
     with identity.engine.connect() as connection:
         entries = audit.entries(connection, subject=user_id, limit=limit)
     return [{"at": e.at, "actor": e.actor, "action": e.action, "reason": e.reason} for e in entries]
@@ -272,7 +213,7 @@ def my_audit(
 @router.get("/me/consents", summary="My consents")
 def my_consents(principal: CurrentUser, identity: Identity) -> list[ConsentRead]:
     """Return every consent the caller gave, withdrawn ones included."""
-    user_id = _user_only(principal)
+    user_id = user_only(principal)
     with identity.engine.connect() as connection:
         return [ConsentRead.of(c) for c in consent.history(connection, user_id=user_id)]
 
@@ -285,7 +226,7 @@ def give_consent(
     version: Annotated[str, Body(max_length=40)],
 ) -> ConsentRead:
     """Consent to a purpose (e.g. walking_rewards) in a version of its notice."""
-    user_id = _user_only(principal)
+    user_id = user_only(principal)
     with identity.engine.begin() as connection:
         given = consent.grant(
             connection, user_id=user_id, purpose=purpose, version=version, now=identity.now
@@ -298,7 +239,7 @@ def give_consent(
 )
 def withdraw_consent(purpose: str, principal: CurrentUser, identity: Identity) -> None:
     """Withdraw consent to a purpose; processing for it stops at once."""
-    user_id = _user_only(principal)
+    user_id = user_only(principal)
     with identity.engine.begin() as connection:
         consent.withdraw(connection, user_id=user_id, purpose=purpose, now=identity.now)
 
@@ -355,7 +296,7 @@ def request_verification(
     body: Annotated[VerificationCreate | None, Body()] = None,
 ) -> VerificationRead:
     """Start resident verification with the deployment's verifier."""
-    user_id = _user_only(principal)
+    user_id = user_only(principal)
     with identity.engine.begin() as connection:
         request = verification.request_verification(
             connection,
@@ -374,7 +315,7 @@ def list_verification_requests(
     state: Literal["pending", "approved", "rejected"] | None = None,
 ) -> list[VerificationRead]:
     """Operators and admins see every request; anyone else sees their own."""
-    mine = None if principal.has_any(Role.OPERATOR, Role.ADMIN) else _user_only(principal)
+    mine = None if principal.has_any(Role.OPERATOR, Role.ADMIN) else user_only(principal)
     with identity.engine.connect() as connection:
         found = verification.list_verifications(connection, state=state, user_id=mine)
     return [VerificationRead.of(r) for r in found]
@@ -419,3 +360,9 @@ def reject_verification(
 ) -> VerificationRead:
     """Reject a pending request (say why in ``note``)."""
     return _decide(request_id, False, principal, identity, body.note if body else None)
+
+
+# Cookie sessions for the web app (login, refresh) and the citizen's own data (export,
+# access log, account deletion) live in modules of their own, under the same /auth prefix.
+router.include_router(session_api.router)
+router.include_router(account_api.router)

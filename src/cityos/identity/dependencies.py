@@ -24,7 +24,7 @@ from sqlalchemy.engine import Engine
 
 from cityos.config import Settings
 from cityos.db import make_engine
-from cityos.identity import keys, service, tokens
+from cityos.identity import cookies, keys, service, tokens
 from cityos.identity.errors import AuthenticationRequired, Forbidden, InvalidToken
 from cityos.identity.models import Principal, Role
 from cityos.identity.verification import DevelopmentVerifier, ResidentVerifier
@@ -87,15 +87,16 @@ def optional_principal(
     _bearer: Annotated[str | None, Depends(_bearer_scheme)],
     _key: Annotated[str | None, Depends(_api_key_scheme)],
 ) -> Principal | None:
-    """Return the caller from ``Authorization: Bearer`` or ``X-API-Key``, None if anonymous.
+    """Return the caller from ``Authorization: Bearer``, ``X-API-Key`` or the session cookie.
 
-    A credential that is present but wrong is an error (401), never anonymity.
+    A credential that is present but wrong is an error (401), never anonymity; a cookie on
+    an unsafe request needs its CSRF token (403, :mod:`cityos.identity.cookies`).
     """
+    credentials = cookies.credentials_of(request.method, request.headers, request.cookies)
     principal, _ = authenticate(
-        identity,
-        authorization=request.headers.get("authorization"),
-        api_key=request.headers.get("x-api-key"),
+        identity, authorization=credentials.authorization, api_key=credentials.api_key
     )
+    cookies.check_csrf_binding(credentials, principal, identity.settings.secret_key)
     return principal
 
 
@@ -139,8 +140,10 @@ def current_principal(
     """Return the caller, or refuse an anonymous request with 401."""
     if principal is None:
         raise AuthenticationRequired(
-            "Log in first: send 'Authorization: Bearer <token>' or 'X-API-Key'.",
-            "먼저 로그인하세요: 'Authorization: Bearer <토큰>' 또는 'X-API-Key'를 보내세요.",
+            "Log in first: send 'Authorization: Bearer <token>' or 'X-API-Key', "
+            "or log in with POST /auth/login (cookies).",
+            "먼저 로그인하세요: 'Authorization: Bearer <토큰>' 또는 'X-API-Key'를 보내거나 "
+            "POST /auth/login으로 로그인하세요(쿠키).",
         )
     return principal
 

@@ -338,7 +338,7 @@ def refresh(engine: Engine, *, refresh_token: str, settings: Settings, now: date
         if row is None or row.ended is not None or row.revoked_at is not None:
             raise refused
         if row.used_at is not None:
-            _revoke_session(connection, session_id=row.session_id, reason="refresh_reuse", now=now)
+            revoke_session(connection, session_id=row.session_id, reason="refresh_reuse", now=now)
             audit.record(
                 connection,
                 actor="anonymous",
@@ -370,7 +370,8 @@ def refresh(engine: Engine, *, refresh_token: str, settings: Settings, now: date
     raise refused
 
 
-def _revoke_session(connection: Connection, *, session_id: str, reason: str, now: datetime) -> None:
+def revoke_session(connection: Connection, *, session_id: str, reason: str, now: datetime) -> None:
+    """End a session: its refresh tokens and (through the session check) access tokens die."""
     connection.execute(
         sa.update(sessions)
         .where(sessions.c.id == session_id, sessions.c.revoked_at.is_(None))
@@ -399,7 +400,7 @@ def logout(
         query = query.where(sessions.c.id == principal.session_id)
     ended = list(connection.execute(query).scalars())
     for session_id in ended:
-        _revoke_session(connection, session_id=session_id, reason="logout", now=now)
+        revoke_session(connection, session_id=session_id, reason="logout", now=now)
     audit.record(
         connection,
         actor=principal.actor,

@@ -23,6 +23,7 @@ from cityos.hub.errors import Forbidden, HubError, Unauthorized
 from cityos.hub.typeq import TypeSelection
 from cityos.identity.access import EVERY_TYPE, Action, hub_grant
 from cityos.identity.cache import principal_cache
+from cityos.identity.cookies import Credentials, check_csrf_binding, credentials_of
 from cityos.identity.dependencies import authenticate, identity_context
 from cityos.identity.errors import IdentityError
 from cityos.identity.models import Principal, Role
@@ -101,11 +102,19 @@ def _hub_error(error: IdentityError) -> HubError:
 async def principal_of(request: Request) -> Principal | None:
     """Return the caller (None if anonymous); a present but wrong credential is 401.
 
+    The credential is ``Authorization``, ``X-API-Key`` or else the session cookie; a cookie on
+    a write needs its CSRF token (403).
+
     A credential already checked in the last ``auth_cache_seconds`` costs a dict lookup.
     """
     headers = request.headers
-    authorization = headers.get("authorization")
-    api_key = headers.get("x-api-key")
+    if "authorization" not in headers and "x-api-key" not in headers and "cookie" not in headers:
+        return None  # the common anonymous read: no cookie parsing
+    try:
+        credentials = credentials_of(request.method, headers, request.cookies)
+    except IdentityError as error:  # a cookie without its CSRF token on a write
+        raise _hub_error(error) from None
+    authorization, api_key = credentials.authorization, credentials.api_key
     if authorization is None and api_key is None:
         return None
     # Both at once is refused by authenticate (401); it is never cached.
@@ -116,9 +125,11 @@ async def principal_of(request: Request) -> Principal | None:
         credential = f"X-API-Key {api_key}"
     cache = principal_cache(request.app)
     now = now_of(request)
+    secret = request.app.state.settings.secret_key
     if credential is not None:
         known = cache.get(credential, now)
         if known is not None:
+            _check_csrf(credentials, known, secret)
             return known
 
     def check() -> tuple[Principal | None, datetime | None]:
@@ -130,7 +141,15 @@ async def principal_of(request: Request) -> Principal | None:
         raise _hub_error(error) from None
     if principal is not None and credential is not None:
         cache.put(credential, principal, now, expires_at)
+    _check_csrf(credentials, principal, secret)
     return principal
+
+
+def _check_csrf(credentials: Credentials, principal: Principal | None, secret: str) -> None:
+    try:
+        check_csrf_binding(credentials, principal, secret)
+    except IdentityError as error:
+        raise _hub_error(error) from None
 
 
 def _expanded(types: frozenset[str], request: Request) -> frozenset[str]:

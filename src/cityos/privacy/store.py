@@ -1,0 +1,257 @@
+"""The personal-data store: put, read, export, erase and re-encrypt a citizen's records.
+
+Every function takes an open ``Connection`` and works in the caller's transaction, so the
+audit entry and the data change commit together. Rules (PIPA art. 15-21, 37):
+
+- records are stored under the citizen's pseudonymous id, the data encrypted
+  (:mod:`cityos.privacy.crypto`); the user id is never stored with them;
+- writing or reading for a purpose needs the citizen's unwithdrawn consent to that purpose
+  (:func:`cityos.identity.consent.has_consent`), and a read returns only records collected
+  for that purpose; a refusal is audited too;
+- every read, export and erasure is written to the audit log: who (actor), whose (subject:
+  the user id), what (kind, number of records), when, why (reason).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator, Mapping
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from cityos.config import Settings
+from cityos.identity import audit
+from cityos.identity.consent import has_consent
+from cityos.identity.errors import Forbidden, InvalidInput
+from cityos.privacy.crypto import Vault
+from cityos.privacy.models import PersonalRecord, context_of, records
+
+# Audit actions of personal-data processing; GET /auth/me/access-log shows these.
+READ, WRITTEN, EXPORTED, ERASED, REFUSED = (
+    "personal_data_read",
+    "personal_data_written",
+    "personal_data_exported",
+    "personal_data_erased",
+    "personal_data_refused",
+)
+ACCESS_ACTIONS = frozenset({READ, WRITTEN, EXPORTED, ERASED, REFUSED})
+
+
+class ConsentRequired(Forbidden):
+    """The citizen has not consented to the purpose, or has withdrawn consent."""
+
+    code = "consent_required"
+
+
+def known_kind(kind: str, settings: Settings) -> str:
+    """Return ``kind`` if it has a retention period (every stored kind must), else refuse."""
+    if kind not in settings.retention_days:
+        kinds = ", ".join(sorted(settings.retention_days))
+        raise InvalidInput(
+            f"Unknown kind of personal data {kind!r}; known: {kinds}.",
+            f"알 수 없는 개인정보 종류입니다: {kind!r} (가능: {kinds}).",
+        )
+    return kind
+
+
+def _require_consent(
+    connection: Connection, *, user_id: str, purpose: str, actor: str, what: str, now: datetime
+) -> None:
+    if has_consent(connection, user_id=user_id, purpose=purpose):
+        return
+    audit.record(
+        connection,
+        actor=actor,
+        subject=user_id,
+        action=REFUSED,
+        reason=purpose,
+        now=now,
+        detail={"what": what, "why": "no consent"},
+    )
+    raise ConsentRequired(
+        f"No consent to {purpose!r}: its personal data is not processed.",
+        f"{purpose!r} 목적에 대한 동의가 없어 개인정보를 처리하지 않습니다.",
+    )
+
+
+def put(
+    connection: Connection,
+    *,
+    vault: Vault,
+    settings: Settings,
+    user_id: str,
+    kind: str,
+    purpose: str,
+    data: Mapping[str, Any],
+    actor: str,
+    now: datetime,
+    recorded_at: datetime | None = None,
+) -> str:
+    """Store one record of a citizen's personal data (encrypted); return its id."""
+    known_kind(kind, settings)
+    _require_consent(connection, user_id=user_id, purpose=purpose, actor=actor, what=kind, now=now)
+    record_id = str(uuid.uuid4())
+    subject = vault.subject(user_id)
+    payload = vault.keyring.encrypt_json(
+        data, context=context_of(record_id, subject, kind, purpose)
+    )
+    connection.execute(
+        sa.insert(records).values(
+            id=record_id,
+            subject=subject,
+            kind=kind,
+            purpose=purpose,
+            recorded_at=recorded_at or now,
+            created_at=now,
+            created_by=actor,
+            key_id=vault.keyring.key_id_of(payload),
+            payload=payload,
+        )
+    )
+    audit.record(
+        connection,
+        actor=actor,
+        subject=user_id,
+        action=WRITTEN,
+        reason=purpose,
+        now=now,
+        detail={"kind": kind, "records": 1},
+    )
+    return record_id
+
+
+def _decrypted(vault: Vault, rows: Iterator[sa.Row[Any]]) -> list[PersonalRecord]:
+    found = []
+    for row in rows:
+        context = context_of(row.id, row.subject, row.kind, row.purpose)
+        found.append(
+            PersonalRecord(
+                id=row.id,
+                kind=row.kind,
+                purpose=row.purpose,
+                recorded_at=row.recorded_at,
+                created_at=row.created_at,
+                created_by=row.created_by,
+                data=vault.keyring.decrypt_json(row.payload, context=context),
+            )
+        )
+    return found
+
+
+def read(
+    connection: Connection,
+    *,
+    vault: Vault,
+    user_id: str,
+    kind: str,
+    purpose: str,
+    actor: str,
+    reason: str,
+    now: datetime,
+    since: datetime | None = None,
+) -> list[PersonalRecord]:
+    """Return a citizen's records of a kind collected for a purpose, oldest first (audited).
+
+    ``reason`` says why they are read (e.g. "monthly walking reward"); it goes to the audit
+    log with the purpose.
+    """
+    _require_consent(connection, user_id=user_id, purpose=purpose, actor=actor, what=kind, now=now)
+    query = (
+        sa.select(records)
+        .where(
+            records.c.subject == vault.subject(user_id),
+            records.c.kind == kind,
+            records.c.purpose == purpose,
+        )
+        .order_by(records.c.recorded_at, records.c.id)
+    )
+    if since is not None:
+        query = query.where(records.c.recorded_at >= since)
+    found = _decrypted(vault, iter(connection.execute(query)))
+    audit.record(
+        connection,
+        actor=actor,
+        subject=user_id,
+        action=READ,
+        reason=f"{purpose}: {reason}"[:500],
+        now=now,
+        detail={"kind": kind, "purpose": purpose, "records": len(found)},
+    )
+    return found
+
+
+def export(
+    connection: Connection, *, vault: Vault, user_id: str, actor: str, now: datetime
+) -> list[PersonalRecord]:
+    """Return every record of a citizen, decrypted (their right of access; audited)."""
+    query = (
+        sa.select(records)
+        .where(records.c.subject == vault.subject(user_id))
+        .order_by(records.c.recorded_at, records.c.id)
+    )
+    found = _decrypted(vault, iter(connection.execute(query)))
+    audit.record(
+        connection,
+        actor=actor,
+        subject=user_id,
+        action=EXPORTED,
+        reason="data subject access (export)",
+        now=now,
+        detail={"records": len(found)},
+    )
+    return found
+
+
+def erase(
+    connection: Connection, *, vault: Vault, user_id: str, actor: str, reason: str, now: datetime
+) -> int:
+    """Delete every record of a citizen; return how many (audited)."""
+    erased = connection.execute(
+        sa.delete(records).where(records.c.subject == vault.subject(user_id))
+    ).rowcount
+    audit.record(
+        connection,
+        actor=actor,
+        subject=user_id,
+        action=ERASED,
+        reason=reason,
+        now=now,
+        detail={"records": erased},
+    )
+    return int(erased)
+
+
+def reencrypt(connection: Connection, *, vault: Vault, batch_size: int = 500) -> int:
+    """Re-encrypt every record not made with the newest key; return how many were moved.
+
+    Run after putting a new key first in ``CITYOS_DATA_KEYS``; afterwards the old keys can be
+    removed. Data is decrypted and encrypted in memory only, never audited as a read (no one
+    sees it).
+    """
+    current = vault.keyring.current
+    moved = 0
+    while True:
+        rows = list(
+            connection.execute(
+                sa.select(records)
+                .where(records.c.key_id != current)
+                .order_by(records.c.id)
+                .limit(batch_size)
+            )
+        )
+        if not rows:
+            return moved
+        for row in rows:
+            context = context_of(row.id, row.subject, row.kind, row.purpose)
+            payload = vault.keyring.encrypt(
+                vault.keyring.decrypt(row.payload, context=context), context=context
+            )
+            connection.execute(
+                sa.update(records)
+                .where(records.c.id == row.id)
+                .values(payload=payload, key_id=current)
+            )
+        moved += len(rows)
