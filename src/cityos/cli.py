@@ -11,6 +11,7 @@ from rich.console import Console
 from cityos import __version__
 from cityos.config import Settings
 from cityos.identity.cli import keys_app, users_app
+from cityos.twin.cli import twin_app
 
 app = typer.Typer(
     name="cityos",
@@ -23,6 +24,7 @@ db_app = typer.Typer(help="Database schema commands (데이터베이스 스키�
 app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
 app.add_typer(keys_app, name="keys")
+app.add_typer(twin_app, name="twin")
 console = Console(stderr=True)
 
 DatabaseUrl = Annotated[

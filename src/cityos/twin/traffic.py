@@ -55,6 +55,9 @@ class TrafficParams:
     horizon_min: float = 1800.0  # simulated time from midnight [min]
     stuck_after_min: float | None = 10.0  # see load_network [min]
     rechoose_modes: bool = True  # MSA also on mode choice, not only on routes
+    # Link capacity and storage x this [-]: the population's sample share when simulating a
+    # sample (MATSim's flow/storage capacity factors), times any sensitivity factor.
+    capacity_factor: float = 1.0
 
     def __post_init__(self) -> None:
         if not 0 < self.dt_min <= 5:
@@ -69,6 +72,8 @@ class TrafficParams:
             raise ValueError("horizon_min must be in [1440, 2880] [min]")
         if self.stuck_after_min is not None and self.stuck_after_min <= 0:
             raise ValueError("stuck_after_min must be positive [min] or None")
+        if not 0.001 <= self.capacity_factor <= 100:
+            raise ValueError("capacity_factor must be in [0.001, 100]")
 
 
 @dataclass(frozen=True)
@@ -95,13 +100,17 @@ class Assignment:
     runtime_s: float  # [s]
 
 
-def queue_links(city: City, jam_spacing_m: float = 7.0) -> QueueLinks:
-    """Return the queue-model inputs of the city's links; storage = length x lanes / jam."""
+def queue_links(city: City, jam_spacing_m: float = 7.0, capacity_factor: float = 1.0) -> QueueLinks:
+    """Return the queue-model inputs of the city's links; storage = length x lanes / jam.
+
+    ``capacity_factor`` scales capacity and storage (e.g. 0.1 for a 10 % population sample).
+    """
     net = city.network
+    storage = np.floor(net.length_m * net.lanes / jam_spacing_m * capacity_factor)
     return QueueLinks(
         free_flow_min=net.free_flow_time_min,
-        capacity_veh_h=net.capacity_veh_h,
-        storage_veh=np.maximum(np.floor(net.length_m * net.lanes / jam_spacing_m), 1.0),
+        capacity_veh_h=net.capacity_veh_h * capacity_factor,
+        storage_veh=np.maximum(storage, 1.0),
         length_m=net.length_m,
     )
 
@@ -129,7 +138,7 @@ def assign(
     beh = beh or load_behaviour()
     skims = skims or demand_skims(city)
     rng = np.random.default_rng(params.seed)
-    links = queue_links(city, params.jam_spacing_m)
+    links = queue_links(city, params.jam_spacing_m, params.capacity_factor)
     graph = road_graph(city)
     n_bins = int(np.ceil(params.horizon_min / params.bin_min))
     n_z = len(city.zones)
