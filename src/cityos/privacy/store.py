@@ -10,17 +10,23 @@ audit entry and the data change commit together. Rules (PIPA art. 15-21, 37):
   for that purpose; a refusal is audited too;
 - every read, export and erasure is written to the audit log: who (actor), whose (subject:
   the user id), what (kind, number of records), when, why (reason).
+
+A refusal raises :class:`ConsentRequired`, which makes the caller's transaction roll back;
+open it with :func:`transaction` so the refusal's audit entry is written again after the
+rollback (a caller that catches the error and commits keeps the first one).
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
 
 from cityos.config import Settings
 from cityos.identity import audit
@@ -40,10 +46,55 @@ READ, WRITTEN, EXPORTED, ERASED, REFUSED = (
 ACCESS_ACTIONS = frozenset({READ, WRITTEN, EXPORTED, ERASED, REFUSED})
 
 
+@dataclass(frozen=True)
+class Refusal:
+    """What the audit log says about a refused processing (who, whose, what, when, why)."""
+
+    actor: str
+    user_id: str
+    purpose: str
+    what: str
+    now: datetime
+
+    def record(self, connection: Connection) -> None:
+        """Append the refusal to the audit log."""
+        audit.record(
+            connection,
+            actor=self.actor,
+            subject=self.user_id,
+            action=REFUSED,
+            reason=self.purpose,
+            now=self.now,
+            detail={"what": self.what, "why": "no consent"},
+        )
+
+
 class ConsentRequired(Forbidden):
     """The citizen has not consented to the purpose, or has withdrawn consent."""
 
     code = "consent_required"
+
+    def __init__(self, detail: str, detail_ko: str, *, refusal: Refusal | None = None) -> None:
+        super().__init__(detail, detail_ko)
+        self.refusal = refusal
+
+
+@contextmanager
+def transaction(engine: Engine) -> Iterator[Connection]:
+    """Open a transaction for personal-data processing; a refusal stays in the audit log.
+
+    Use it instead of ``engine.begin()``: when :class:`ConsentRequired` escapes, the
+    transaction is rolled back (nothing half-written) and the refusal is then recorded in a
+    transaction of its own.
+    """
+    try:
+        with engine.begin() as connection:
+            yield connection
+    except ConsentRequired as refused:
+        if refused.refusal is not None:
+            with engine.begin() as connection:
+                refused.refusal.record(connection)
+        raise
 
 
 def known_kind(kind: str, settings: Settings) -> str:
@@ -62,18 +113,12 @@ def _require_consent(
 ) -> None:
     if has_consent(connection, user_id=user_id, purpose=purpose):
         return
-    audit.record(
-        connection,
-        actor=actor,
-        subject=user_id,
-        action=REFUSED,
-        reason=purpose,
-        now=now,
-        detail={"what": what, "why": "no consent"},
-    )
+    refusal = Refusal(actor=actor, user_id=user_id, purpose=purpose, what=what, now=now)
+    refusal.record(connection)
     raise ConsentRequired(
         f"No consent to {purpose!r}: its personal data is not processed.",
         f"{purpose!r} 목적에 대한 동의가 없어 개인정보를 처리하지 않습니다.",
+        refusal=refusal,
     )
 
 
@@ -92,12 +137,23 @@ def put(
 ) -> str:
     """Store one record of a citizen's personal data (encrypted); return its id."""
     known_kind(kind, settings)
+    if (recorded_at or now).tzinfo is None:
+        raise InvalidInput(
+            "recorded_at must carry a time zone (times are stored in UTC).",
+            "recorded_at에는 시간대가 있어야 합니다(시각은 UTC로 저장합니다).",
+        )
     _require_consent(connection, user_id=user_id, purpose=purpose, actor=actor, what=kind, now=now)
     record_id = str(uuid.uuid4())
     subject = vault.subject(user_id)
-    payload = vault.keyring.encrypt_json(
-        data, context=context_of(record_id, subject, kind, purpose)
-    )
+    try:
+        payload = vault.keyring.encrypt_json(
+            data, context=context_of(record_id, subject, kind, purpose)
+        )
+    except (TypeError, ValueError) as exc:
+        raise InvalidInput(
+            "Personal data must be a JSON object (strings, numbers, booleans, lists, objects).",
+            "개인정보는 JSON 객체여야 합니다(문자열, 숫자, 참/거짓, 목록, 객체).",
+        ) from exc
     connection.execute(
         sa.insert(records).values(
             id=record_id,
@@ -123,7 +179,8 @@ def put(
     return record_id
 
 
-def _decrypted(vault: Vault, rows: Iterator[sa.Row[Any]]) -> list[PersonalRecord]:
+def decrypt_rows(vault: Vault, rows: Iterator[sa.Row[Any]]) -> list[PersonalRecord]:
+    """Return ``privacy_records`` rows decrypted (no audit: callers audit what they show)."""
     found = []
     for row in rows:
         context = context_of(row.id, row.subject, row.kind, row.purpose)
@@ -170,7 +227,7 @@ def read(
     )
     if since is not None:
         query = query.where(records.c.recorded_at >= since)
-    found = _decrypted(vault, iter(connection.execute(query)))
+    found = decrypt_rows(vault, iter(connection.execute(query)))
     audit.record(
         connection,
         actor=actor,
@@ -192,7 +249,7 @@ def export(
         .where(records.c.subject == vault.subject(user_id))
         .order_by(records.c.recorded_at, records.c.id)
     )
-    found = _decrypted(vault, iter(connection.execute(query)))
+    found = decrypt_rows(vault, iter(connection.execute(query)))
     audit.record(
         connection,
         actor=actor,
@@ -222,36 +279,3 @@ def erase(
         detail={"records": erased},
     )
     return int(erased)
-
-
-def reencrypt(connection: Connection, *, vault: Vault, batch_size: int = 500) -> int:
-    """Re-encrypt every record not made with the newest key; return how many were moved.
-
-    Run after putting a new key first in ``CITYOS_DATA_KEYS``; afterwards the old keys can be
-    removed. Data is decrypted and encrypted in memory only, never audited as a read (no one
-    sees it).
-    """
-    current = vault.keyring.current
-    moved = 0
-    while True:
-        rows = list(
-            connection.execute(
-                sa.select(records)
-                .where(records.c.key_id != current)
-                .order_by(records.c.id)
-                .limit(batch_size)
-            )
-        )
-        if not rows:
-            return moved
-        for row in rows:
-            context = context_of(row.id, row.subject, row.kind, row.purpose)
-            payload = vault.keyring.encrypt(
-                vault.keyring.decrypt(row.payload, context=context), context=context
-            )
-            connection.execute(
-                sa.update(records)
-                .where(records.c.id == row.id)
-                .values(payload=payload, key_id=current)
-            )
-        moved += len(rows)
