@@ -19,6 +19,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from fastapi.testclient import TestClient
@@ -68,7 +69,9 @@ class World:
 
     def known(self) -> list[str]:
         """Everything the attacker might know or guess about the victims."""
-        values = [OPEN, "urn:ngsi-ld:tenant:privacy", "*", ".*", "%", "../", "me"]
+        # Not "..": the client normalises "/auth/me/consents/.." to "/auth/me/", which redirects
+        # to DELETE /auth/me: the attacker deleting their own account, not a leak.
+        values = [OPEN, "urn:ngsi-ld:tenant:privacy", "*", ".*", "%", "...", "me"]
         for v in self.victims:
             values += [v.id, v.username, v.verification_id, *v.record_ids, v.pseudonym[:16]]
         return values + list(PURPOSES)
@@ -174,6 +177,7 @@ def _do(world: World, step: Step) -> list[Any]:  # noqa: C901 - one branch per r
     action, pick, text = step
     client, h = world.client, world.headers
     value = world.known()[pick % len(world.known())]
+    segment = quote(value, safe="")  # as a path segment
     tenant = {"NGSILD-Tenant": value if value.startswith("urn:") else OPEN}
     match action:
         case "me":
@@ -189,7 +193,7 @@ def _do(world: World, step: Step) -> list[Any]:  # noqa: C901 - one branch per r
                 )
             ]
         case "withdraw_consent":
-            return [client.delete(f"/auth/me/consents/{value}", headers=h)]
+            return [client.delete(f"/auth/me/consents/{segment}", headers=h)]
         case "export":
             return [client.get("/auth/me/data", headers=h)]
         case "access_log":
@@ -206,11 +210,11 @@ def _do(world: World, step: Step) -> list[Any]:  # noqa: C901 - one branch per r
                 )
             ]
         case "approve" | "reject":
-            return [client.post(f"/auth/verifications/{value}/{action}", headers=h)]
+            return [client.post(f"/auth/verifications/{segment}/{action}", headers=h)]
         case "keys":
             return [client.get("/auth/keys", headers=h)]
         case "revoke_key":
-            return [client.delete(f"/auth/keys/{value}", headers=h)]
+            return [client.delete(f"/auth/keys/{segment}", headers=h)]
         case "create_key":
             return [
                 client.post(
@@ -276,7 +280,7 @@ def _do(world: World, step: Step) -> list[Any]:  # noqa: C901 - one branch per r
             return [client.get("/ngsi-ld/v1/entities", headers=h | tenant, params=params)]
         case "hub_entity":
             return [
-                client.get(f"/ngsi-ld/v1/entities/urn:ngsi-ld:Person:{value}", headers=h | tenant)
+                client.get(f"/ngsi-ld/v1/entities/urn:ngsi-ld:Person:{segment}", headers=h | tenant)
             ]
         case "hub_types":
             return [
