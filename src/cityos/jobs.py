@@ -176,11 +176,14 @@ def last_runs(connection: Connection) -> dict[str, JobRun]:
 
 def claim(engine: Engine, job: Job, *, now: datetime, force: bool = False) -> bool:
     """Mark a job started now if it is due (or ``force``); return True if this caller runs it."""
-    try:
-        with engine.begin() as connection:
-            connection.execute(sa.insert(runs).values(name=job.name, runs=0, failures=0))
-    except IntegrityError:
-        pass  # the row exists (the usual case)
+    with engine.connect() as connection:
+        known = connection.execute(sa.select(runs.c.name).where(runs.c.name == job.name)).first()
+    if known is None:
+        try:
+            with engine.begin() as connection:
+                connection.execute(sa.insert(runs).values(name=job.name, runs=0, failures=0))
+        except IntegrityError:
+            pass  # another worker made the row first
     due = runs.c.name == job.name
     if not force:
         due = due & (runs.c.last_started_at.is_(None) | (runs.c.last_started_at <= now - job.every))

@@ -190,3 +190,18 @@ def test_nobody_anonymous_reads_these(client: TestClient, path: str) -> None:
     r = client.get(path)
     assert r.status_code == 401
     assert r.headers["www-authenticate"].startswith("Bearer")
+
+
+def test_data_under_a_missing_key_is_a_clear_503_not_a_crash(
+    client: TestClient, engine: Engine, settings: Settings
+) -> None:
+    from tests.privacy.conftest import new_data_key
+
+    me = make_citizen(engine, WALK)
+    gone = Settings(**(settings.model_dump() | {"data_keys": [new_data_key("gone")]}))
+    _put(engine, gone, me, "steps", WALK, {"steps": 5})  # then the key is dropped from settings
+    r = client.get("/auth/me/data", headers=_bearer(_tokens(client, me)))
+    assert r.status_code == 503
+    assert r.json()["error"] == "personal_data_unavailable"
+    assert "gone" in r.json()["detail"]
+    assert r.json()["detail_ko"]

@@ -31,8 +31,9 @@ from sqlalchemy.engine import Connection, Engine
 from cityos.config import Settings
 from cityos.identity import audit
 from cityos.identity.consent import has_consent
-from cityos.identity.errors import Forbidden, InvalidInput
-from cityos.privacy.crypto import Vault
+from cityos.identity.errors import Forbidden, IdentityError, InvalidInput
+from cityos.observability import log
+from cityos.privacy.crypto import DecryptionError, Vault
 from cityos.privacy.models import PersonalRecord, context_of, records
 
 # Audit actions of personal-data processing; GET /auth/me/access-log shows these.
@@ -77,6 +78,13 @@ class ConsentRequired(Forbidden):
     def __init__(self, detail: str, detail_ko: str, *, refusal: Refusal | None = None) -> None:
         super().__init__(detail, detail_ko)
         self.refusal = refusal
+
+
+class PersonalDataUnavailable(IdentityError, DecryptionError):
+    """A stored record cannot be decrypted (its data key is missing or it was altered): 503."""
+
+    status = 503
+    code = "personal_data_unavailable"
 
 
 @contextmanager
@@ -184,6 +192,16 @@ def decrypt_rows(vault: Vault, rows: Iterator[sa.Row[Any]]) -> list[PersonalReco
     found = []
     for row in rows:
         context = context_of(row.id, row.subject, row.kind, row.purpose)
+        try:
+            data = vault.keyring.decrypt_json(row.payload, context=context)
+        except DecryptionError as exc:
+            # The operators must act (put the key back, restore the record); say which record
+            # and why, never any data. The caller gets a 503, not a traceback.
+            log.error("personal_data_unreadable", record=row.id, key_id=row.key_id, why=str(exc))
+            raise PersonalDataUnavailable(
+                f"Personal data cannot be read right now: {exc}. Try again later.",
+                "지금은 개인정보를 읽을 수 없습니다(암호 키 문제). 나중에 다시 시도하세요.",
+            ) from exc
         found.append(
             PersonalRecord(
                 id=row.id,
@@ -192,7 +210,7 @@ def decrypt_rows(vault: Vault, rows: Iterator[sa.Row[Any]]) -> list[PersonalReco
                 recorded_at=row.recorded_at,
                 created_at=row.created_at,
                 created_by=row.created_by,
-                data=vault.keyring.decrypt_json(row.payload, context=context),
+                data=data,
             )
         )
     return found
