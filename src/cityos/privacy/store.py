@@ -45,6 +45,7 @@ READ, WRITTEN, EXPORTED, ERASED, REFUSED = (
     "personal_data_refused",
 )
 ACCESS_ACTIONS = frozenset({READ, WRITTEN, EXPORTED, ERASED, REFUSED})
+_INSERT = sa.insert(records)
 
 
 @dataclass(frozen=True)
@@ -163,17 +164,18 @@ def put(
             "개인정보는 JSON 객체여야 합니다(문자열, 숫자, 참/거짓, 목록, 객체).",
         ) from exc
     connection.execute(
-        sa.insert(records).values(
-            id=record_id,
-            subject=subject,
-            kind=kind,
-            purpose=purpose,
-            recorded_at=recorded_at or now,
-            created_at=now,
-            created_by=actor,
-            key_id=vault.keyring.key_id_of(payload),
-            payload=payload,
-        )
+        _INSERT,
+        {
+            "id": record_id,
+            "subject": subject,
+            "kind": kind,
+            "purpose": purpose,
+            "recorded_at": recorded_at or now,
+            "created_at": now,
+            "created_by": actor,
+            "key_id": vault.keyring.key_id_of(payload),
+            "payload": payload,
+        },
     )
     audit.record(
         connection,
