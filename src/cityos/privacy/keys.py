@@ -49,16 +49,30 @@ def reencrypt_batch(connection: Connection, *, vault: Vault, batch_size: int) ->
         .limit(batch_size)
     ).all()
     moved: dict[str, int] = {}
+    changes = []
     for row in rows:
         context = context_of(row.id, row.subject, row.kind, row.purpose)
         plaintext = vault.keyring.decrypt(row.payload, context=context)
-        connection.execute(
-            sa.update(records)
-            .where(records.c.id == row.id, records.c.key_id == row.key_id)
-            .values(payload=vault.keyring.encrypt(plaintext, context=context), key_id=current)
+        changes.append(
+            {
+                "record": row.id,
+                "old_key": row.key_id,
+                "new_payload": vault.keyring.encrypt(plaintext, context=context),
+                "new_key": current,
+            }
         )
         moved[row.key_id] = moved.get(row.key_id, 0) + 1
+    if changes:
+        connection.execute(_MOVE, changes)  # one executemany per batch
     return moved
+
+
+# The record must still be under the key it was read with (a concurrent rotation moved it).
+_MOVE = (
+    sa.update(records)
+    .where(records.c.id == sa.bindparam("record"), records.c.key_id == sa.bindparam("old_key"))
+    .values(payload=sa.bindparam("new_payload"), key_id=sa.bindparam("new_key"))
+)
 
 
 def rotate_keys(
