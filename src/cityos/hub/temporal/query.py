@@ -243,17 +243,22 @@ def read_instances(
                     found.reverse()
         return None
     if descending:
-        end = max(cuts) + 1  # the page holds t >= end; the next page is before=end
+        floor = max(cuts)  # the page holds t > floor for every series
         start = window.end if window.end is not None else max(firsts) + 1
         size = str(params.last_n)
     else:
-        end = min(cuts)  # the page holds t < end; the next page is after/between from end
+        floor = min(cuts)  # the page holds t < floor; the next page is after/between from it
         start = window.start if window.start is not None else min(firsts)
         size = "*"
+    kept_times: list[int] = []
     for entity in entities:
         for pk, found in entity.instances.items():
-            kept = [i for i in found if (i.at >= end if descending else i.at < end)]
+            kept = [i for i in found if (i.at > floor if descending else i.at < floor)]
             if descending:
                 kept.reverse()
+            kept_times.extend(i.at for i in kept)
             entity.instances[pk] = kept
-    return start, end, size
+    if not descending:
+        return start, floor, size
+    # backward, the range ends at the oldest instance kept: the next page is before=end
+    return start, min(kept_times, default=floor + 1), size
