@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 
 from cityos.app import create_app
 from cityos.config import Settings
-from tests.conftest import hub_auth
+from tests.hub.temporal.conftest import temporal_settings
 
 NGSI = "/ngsi-ld/v1"
 T0 = datetime(2026, 11, 25, tzinfo=UTC)
@@ -30,14 +30,7 @@ def at(seconds: int) -> str:
 
 @pytest.fixture(scope="module")
 def settings(request: pytest.FixtureRequest, database_url: str) -> Settings:
-    return Settings(
-        database_url=database_url,
-        mode="test",
-        seed_city=False,
-        log_level="warning",
-        auth=hub_auth(request),  # type: ignore[arg-type]
-        temporal_max_instances=LIMIT,
-    )
+    return temporal_settings(request, database_url, temporal_max_instances=LIMIT)
 
 
 @pytest.fixture(scope="module")

@@ -8,6 +8,7 @@ grant in the tenant covering every type the entity's history has and the body gi
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated
 from urllib.parse import quote
 
@@ -22,11 +23,18 @@ from cityos.hub.context import ActiveContext
 from cityos.hub.errors import BadRequestData
 from cityos.hub.model import check_entity_id
 from cityos.hub.temporal import provision
+from cityos.hub.temporal.retention import retention_cutoff
 
 router = APIRouter(prefix="/ngsi-ld/v1", tags=["NGSI-LD temporal"])
 EntityId = Annotated[str, Path(description="Entity id (a URI)")]
 AttrName = Annotated[str, Path(description="Attribute name (a term or a full IRI)")]
 InstanceId = Annotated[str, Path(description="instanceId, e.g. urn:ngsi-ld:Instance:42")]
+
+
+def _horizon(request: Request) -> int:
+    """Return the retention cutoff [µs]: hours before it may have lost raw instances."""
+    keep_days = request.app.state.settings.temporal_retention_days
+    return retention_cutoff(keep_days=keep_days, now=datetime.now(UTC))
 
 
 async def _check_write(
@@ -117,6 +125,7 @@ async def patch_temporal_instance(
         instance_id,
         body,
         ctx,
+        horizon=_horizon(request),
     )
     return Response(status_code=204)
 
@@ -136,7 +145,14 @@ async def delete_temporal_instance(
     ctx = await request_context(request)
     await _check_write(request, grant, entity_id)
     await blocking(
-        provision.delete_instance, store_of(request), tenant, entity_id, attr, instance_id, ctx
+        provision.delete_instance,
+        store_of(request),
+        tenant,
+        entity_id,
+        attr,
+        instance_id,
+        ctx,
+        horizon=_horizon(request),
     )
     return Response(status_code=204)
 

@@ -14,7 +14,7 @@ import orjson
 from psycopg.types.json import Jsonb
 
 from cityos.hub._time import utc_now
-from cityos.hub.errors import BadRequestData, ResourceNotFound
+from cityos.hub.errors import BadRequestData, Conflict, ResourceNotFound
 from cityos.hub.model import (
     ENTITY_KEYWORDS,
     Expander,
@@ -183,6 +183,16 @@ def _hour(micros: int) -> int:
     return micros - micros % MICROS_PER_HOUR
 
 
+def _check_horizon(hours: set[int], horizon: int | None) -> None:
+    """Refuse a change to an hour whose other raw instances may have expired."""
+    if horizon is not None and min(hours) < horizon:
+        raise Conflict(
+            "this change touches an hour older than the raw-history retention period: its "
+            "hourly roll-up could no longer be recomputed exactly / 원본 이력 보존 기간보다 오래된 "
+            "시간대라 시간별 집계를 정확히 다시 계산할 수 없어 변경할 수 없습니다"
+        )
+
+
 def _find_instance(
     db: Db, tenant: str, entity_id: str, attr: str, instance: str
 ) -> tuple[int, int, dict[str, Any], int]:
@@ -215,8 +225,13 @@ def patch_instance(
     instance: str,
     body: object,
     ctx: Expander,
+    *,
+    horizon: int | None = None,
 ) -> None:
-    """Modify one instance in place (PATCH …/attrs/{attr}/{instanceId}); 404 if absent."""
+    """Modify one instance in place (PATCH …/attrs/{attr}/{instanceId}); 404 if absent.
+
+    ``horizon`` [µs]: the retention cutoff; a change to an older hour is refused (409).
+    """
     if not isinstance(body, Mapping):
         raise BadRequestData("the body must be a JSON object: the instance's new members")
     iri = ctx.expand(attr)
@@ -242,6 +257,7 @@ def patch_instance(
         new = expand_instance(patch, attr, iri, ctx, now=now)
         new["createdAt"] = old.get("createdAt", now)
         row = instance_row(entity_id, iri, new, now)
+        _check_horizon({_hour(old_ts), _hour(row[4])}, horizon)
         if db.postgres:
             from cityos.hub.temporal.partitions import ensure_month_partitions, month_of
 
@@ -264,13 +280,21 @@ def patch_instance(
 
 
 def delete_instance(
-    store: HubStore, tenant: str, entity_id: str, attr: str, instance: str, ctx: Expander
+    store: HubStore,
+    tenant: str,
+    entity_id: str,
+    attr: str,
+    instance: str,
+    ctx: Expander,
+    *,
+    horizon: int | None = None,
 ) -> None:
     """Delete one instance (DELETE …/attrs/{attr}/{instanceId}); 404 if absent."""
     iri = ctx.expand(attr)
     with store.transaction(tenant) as tx:
         db = _db(tx)
         series, pk, _, ts = _find_instance(db, tenant, entity_id, iri, instance)
+        _check_horizon({_hour(ts)}, horizon)
         db.run("DELETE FROM hub_temporal WHERE series = %s AND pk = %s", [series, pk])
         recompute_hours(db, series, {_hour(ts)})
 
