@@ -141,8 +141,8 @@ def bulk_part(backend: str, url: str, values: np.ndarray, last: int) -> float:
                     _rollups_pg(conn, sid, values[s, :last].reshape(hours, 60))
                     conn.commit()
                     bar.advance(task)
-                conn.execute("ANALYZE hub_temporal")
-                conn.execute("ANALYZE hub_temporal_hourly")
+                # autovacuum analyses freshly loaded tables within minutes; do it now
+                conn.execute("ANALYZE")
                 conn.commit()
         else:
             conn = sqlite3.connect(url.removeprefix("sqlite:///"), isolation_level=None)

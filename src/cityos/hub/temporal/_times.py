@@ -28,6 +28,8 @@ def text_micros(text: str) -> int:
     return to_micros(parse_datetime(text, field="observedAt"))
 
 
+@lru_cache(maxsize=65536)
 def iso(micros: int) -> str:
-    """Return microseconds since the epoch as an NGSI-LD DateTime in UTC with a Z."""
+    """Return microseconds since the epoch as an NGSI-LD DateTime in UTC with a Z (cached:
+    aggregated answers repeat the same period bounds for every entity)."""
     return from_micros(micros).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

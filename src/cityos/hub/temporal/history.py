@@ -6,7 +6,7 @@ from dataclasses import replace
 
 from cityos.hub.store.base import EntityQuery, HubStore
 from cityos.hub.temporal._db import read_db
-from cityos.hub.temporal.aggregate import Period, aggregate
+from cityos.hub.temporal.aggregate import Periods, aggregate
 from cityos.hub.temporal.params import TemporalParams
 from cityos.hub.temporal.query import TemporalPage, read_instances, select_entities
 
@@ -28,7 +28,7 @@ def query_history(
     *,
     instance_limit: int,
     need_history: bool = True,
-) -> tuple[TemporalPage, dict[int, list[Period]]]:
+) -> tuple[TemporalPage, dict[int, Periods]]:
     """Return one page of entities with their instances (or their aggregated periods).
 
     ``q``, ``scopeQ`` and geo-queries select entities by their current state; the history
@@ -42,7 +42,7 @@ def query_history(
     with read_db(store) as db:
         entities, total = select_entities(db, tenant, query, params, need_history=need_history)
         page = TemporalPage(entities, total)
-        periods: dict[int, list[Period]] = {}
+        periods: dict[int, Periods] = {}
         if params.aggregation is not None:
             series = [s.pk for e in entities for s in e.series]
             periods = aggregate(db, series, params.window, params.aggregation)

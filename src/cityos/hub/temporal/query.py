@@ -116,20 +116,42 @@ def _entity_where(
     # An entity is in the answer when one of its series holds data: in the window for a
     # query, ever for a retrieval (whose empty answer is an entity without attributes).
     window = params.window if need_history else TimeWindow()
-    cond, more = window_sql(db, f"t.{window.column}", window)
-    history = f"EXISTS (SELECT 1 FROM hub_temporal t WHERE t.series = s.pk AND {cond})"
+    history, more = _holds_data(db, "hub_temporal t", "t.series", f"t.{window.column}", window)
     values.extend(more)
     if window.column == "ts" and (params.aggregation is not None or not need_history):
         # roll-ups outlive raw instances (retention)
-        cond, more = window_sql(db, "h.hour", _hour_floor(window))
-        history = (
-            f"({history} OR EXISTS (SELECT 1 FROM hub_temporal_hourly h "
-            f"WHERE h.series = s.pk AND {cond}))"
+        hourly, more = _holds_data(
+            db, "hub_temporal_hourly h", "h.series", "h.hour", _hour_floor(window)
         )
+        history = f"({history} OR {hourly})"
         values.extend(more)
     series.append(history)
     clauses.append(f"EXISTS (SELECT 1 FROM hub_temporal_series s WHERE {' AND '.join(series)})")
     return " AND ".join(clauses), values
+
+
+def _holds_data(
+    db: Db, table: str, series: str, column: str, window: TimeWindow
+) -> tuple[str, list[Any]]:
+    """Return SQL true when the series ``s`` has a row in the window.
+
+    Written as "the first row at or after the start lies before the end" (ORDER BY … LIMIT
+    1 on the (series, time) index), so the database reads one index entry per series
+    instead of every entry in the window.
+    """
+    if column.endswith((".created_at", ".modified_at")):  # no index to walk: plain EXISTS
+        cond, found = window_sql(db, column, window)
+        return f"EXISTS (SELECT 1 FROM {table} WHERE {series} = s.pk AND {cond})", found
+    params: list[Any] = []
+    start = ""
+    if window.start is not None:
+        start = f" AND {column} >= %s"
+        params.append(db.instant(window.start))
+    first = f"(SELECT {column} FROM {table} WHERE {series} = s.pk{start} ORDER BY {column} LIMIT 1)"
+    if window.end is None:
+        return f"{first} IS NOT NULL", params
+    params.append(db.instant(window.end))
+    return f"{first} < %s", params
 
 
 def _hour_floor(window: TimeWindow) -> TimeWindow:

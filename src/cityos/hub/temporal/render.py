@@ -16,7 +16,7 @@ from typing import Any
 
 from cityos.hub.render import Compactor, RenderOptions, render_instance
 from cityos.hub.temporal._times import iso
-from cityos.hub.temporal.aggregate import Period
+from cityos.hub.temporal.aggregate import Periods
 from cityos.hub.temporal.params import TemporalParams
 from cityos.hub.temporal.query import Instance, Series, TemporalEntity
 from cityos.hub.temporal.record import instance_id
@@ -108,7 +108,7 @@ def render_aggregated(
     entity: TemporalEntity,
     ctx: Compactor,
     params: TemporalParams,
-    periods: dict[int, list[Period]],
+    periods: dict[int, Periods],
 ) -> dict[str, Any]:
     """Return one entity's aggregated temporal representation."""
     assert params.aggregation is not None
@@ -116,20 +116,16 @@ def render_aggregated(
     for attr, group in _by_attr(entity).items():
         objects = []
         for series in group:
-            found = periods.get(series.pk, [])
-            if params.last_n is not None:
-                found = found[-params.last_n :]
-            if not found:
+            found = periods.get(series.pk)
+            if found is None or not len(found):
                 continue
-            obj: dict[str, Any] = {"type": found[-1].kind}
+            if params.last_n is not None:
+                found = found.last(params.last_n)
+            obj: dict[str, Any] = {"type": found.kind}
             if series.dataset_id:
                 obj["datasetId"] = series.dataset_id
             for method in params.aggregation.methods:
-                obj[method] = [
-                    [value, iso(p.start), iso(p.end)]
-                    for p in found
-                    if (value := p.value(method)) is not None
-                ]
+                obj[method] = found.values(method)
             objects.append(obj)
         if objects:
             out[ctx.compact(attr)] = objects[0] if len(objects) == 1 else objects
