@@ -28,8 +28,13 @@ class Db:
         """Return ``text`` with ``%s`` placeholders in this backend's style."""
         return text if self.postgres else text.replace("%s", "?")
 
-    def rows(self, text: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        """Run a query and return every row."""
+    def rows(
+        self, text: str, params: Sequence[Any] = (), *, binary: bool = False
+    ) -> list[tuple[Any, ...]]:
+        """Run a query and return every row (``binary``: PostgreSQL's binary results, much
+        cheaper to read for large arrays)."""
+        if self.postgres and binary:
+            return list(self.conn.execute(text, list(params), binary=True).fetchall())
         return list(self.conn.execute(self.sql(text), list(params)).fetchall())
 
     def run(self, text: str, params: Sequence[Any] = ()) -> int:

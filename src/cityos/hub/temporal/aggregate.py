@@ -27,21 +27,40 @@ ROLLUP_METHODS = frozenset({"totalCount", "sum", "avg", "min", "max", "stddev", 
 # What the grouped queries return per (series, period), in this order.
 _COLUMNS = ("b", "total_count", "distinct_count", "n", "total", "total_sq", "lo", "hi")
 _FLOATS = ("total", "total_sq", "lo", "hi")
+# The columns each method needs (PostgreSQL gathers only those into arrays).
+_NEEDS = {
+    "totalCount": ("total_count",),
+    "distinctCount": ("distinct_count",),
+    "sum": ("n", "total"),
+    "avg": ("n", "total"),
+    "min": ("n", "lo"),
+    "max": ("n", "hi"),
+    "stddev": ("n", "total", "total_sq"),
+    "sumsq": ("n", "total_sq"),
+}
 
 
 class Periods:
     """One series' periods holding instances, oldest first, as arrays of sums."""
 
     def __init__(
-        self, columns: dict[str, list[Any]], kind: str, starts: np.ndarray, ends: np.ndarray
+        self, columns: dict[str, Any], kind: str, starts: np.ndarray, ends: np.ndarray
     ) -> None:
+        size = len(starts)
+
+        def column(name: str, dtype: Any) -> np.ndarray:
+            found = columns.get(name)
+            if found is None:  # not asked for by any method
+                return np.zeros(size, dtype=dtype)
+            return np.asarray(found, dtype=dtype)
+
         self.kind = kind
         self.starts = starts
         self.ends = ends
-        self.count = np.asarray(columns["total_count"], dtype=np.int64)
-        self.distinct = np.asarray(columns["distinct_count"], dtype=np.int64)
-        self.n = np.asarray(columns["n"], dtype=np.int64)
-        self.sums = {name: np.asarray(columns[name], dtype=float) for name in _FLOATS}
+        self.count = column("total_count", np.int64)
+        self.distinct = column("distinct_count", np.int64)
+        self.n = column("n", np.int64)
+        self.sums = {name: column(name, float) for name in _FLOATS}
 
     def __len__(self) -> int:
         return len(self.starts)
@@ -86,15 +105,18 @@ class Periods:
                     spread = (self.sums["total_sq"] - total * total / n) / (n - 1)
                     result = np.sqrt(np.maximum(spread, 0.0))
         chosen = np.flatnonzero(keep)
-        return [
-            [value, iso(start), iso(end)]
-            for value, start, end in zip(
-                result[chosen].tolist(),
-                self.starts[chosen].tolist(),
-                self.ends[chosen].tolist(),
-                strict=True,
+        # map/zip in C: three times faster than a list comprehension for 72,000 periods
+        return list(
+            map(
+                list,
+                zip(
+                    result[chosen].tolist(),
+                    map(iso, self.starts[chosen].tolist()),
+                    map(iso, self.ends[chosen].tolist()),
+                    strict=True,
+                ),
             )
-        ]
+        )
 
 
 def uses_rollups(window: TimeWindow, aggregation: Aggregation) -> bool:
@@ -128,7 +150,13 @@ def aggregate(
         grouped, params, extremes = _rollup_sql(db, series, window, aggregation)
     else:
         grouped, params, extremes = _instances_sql(db, series, window, aggregation)
-    found = _collect(db, grouped, params, extra=("t_min", "t_max") if extremes else ())
+    wanted = {"b"} | {name for m in aggregation.methods for name in _NEEDS[m]}
+    found = _collect(
+        db,
+        grouped,
+        params,
+        names=tuple(n for n in _COLUMNS if n in wanted) + (("t_min", "t_max") if extremes else ()),
+    )
     if uses_rollups(window, aggregation) and "totalCount" in aggregation.methods:
         _add_text_counts(db, series, window, aggregation, found)
     return {
@@ -162,7 +190,7 @@ def _instances_sql(
     cond, cond_params = window_sql(db, column, window)
     sql = (
         f"SELECT t.series AS series, {bucket} AS b, count(*) AS total_count, "
-        f"{distinct} AS distinct_count, count(t.num) AS n, sum(t.num) AS total, "
+        f"CAST({distinct} AS BIGINT) AS distinct_count, count(t.num) AS n, sum(t.num) AS total, "
         "sum(t.num * t.num) AS total_sq, min(t.num) AS lo, max(t.num) AS hi, "
         f"{_micros_sql(db, f'min({column})')} AS t_min, "
         f"{_micros_sql(db, f'max({column})')} AS t_max, min(t.kind) AS kind "
@@ -188,15 +216,15 @@ def _rollup_sql(
     if aggregation.period == MICROS_PER_HOUR:  # one roll-up row is one period: no grouping
         sql = (
             f"SELECT h.series AS series, {bucket} AS b, h.n AS total_count, "
-            "0 AS distinct_count, h.n AS n, h.total AS total, h.total_sq AS total_sq, "
-            "h.lo AS lo, h.hi AS hi, 'Property' AS kind "
+            "CAST(0 AS BIGINT) AS distinct_count, h.n AS n, h.total AS total, "
+            "h.total_sq AS total_sq, h.lo AS lo, h.hi AS hi, 'Property' AS kind "
             f"FROM hub_temporal_hourly h WHERE {in_sql} AND {cond}"
         )
         return sql, [*bucket_params, *in_params, *cond_params], False
     sql = (
-        f"SELECT h.series AS series, {bucket} AS b, sum(h.n) AS total_count, "
-        "0 AS distinct_count, sum(h.n) AS n, sum(h.total) AS total, "
-        "sum(h.total_sq) AS total_sq, min(h.lo) AS lo, max(h.hi) AS hi, "
+        f"SELECT h.series AS series, {bucket} AS b, CAST(sum(h.n) AS BIGINT) AS total_count, "
+        "CAST(0 AS BIGINT) AS distinct_count, CAST(sum(h.n) AS BIGINT) AS n, "
+        "sum(h.total) AS total, sum(h.total_sq) AS total_sq, min(h.lo) AS lo, max(h.hi) AS hi, "
         "'Property' AS kind "
         f"FROM hub_temporal_hourly h WHERE {in_sql} AND {cond} GROUP BY h.series, b"
     )
@@ -204,25 +232,35 @@ def _rollup_sql(
 
 
 def _collect(
-    db: Db, grouped: str, params: list[Any], *, extra: tuple[str, ...]
-) -> dict[int, tuple[dict[str, list[Any]], str]]:
-    """Return, per series, its periods' columns as lists ordered by period, and its kind."""
-    names = (*_COLUMNS, *extra)
-    found: dict[int, tuple[dict[str, list[Any]], str]] = {}
+    db: Db, grouped: str, params: list[Any], *, names: tuple[str, ...]
+) -> dict[int, tuple[dict[str, Any], str]]:
+    """Return, per series, its periods' ``names`` columns ordered by period, and its kind."""
+    found: dict[int, tuple[dict[str, Any], str]] = {}
     if db.postgres:
-        arrays = ", ".join(f"array_agg(g.{name} ORDER BY g.b)" for name in names)
+        # one row of arrays per series, in any order: sorted by period here, cheaper than
+        # an ORDER BY inside each array_agg
+        arrays = ", ".join(f"array_agg(g.{name})" for name in names)
         for row in db.rows(
             f"SELECT g.series, min(g.kind), {arrays} FROM ({grouped}) g GROUP BY g.series",
             params,
+            binary=True,
         ):
-            found[int(row[0])] = (dict(zip(names, row[2:], strict=True)), row[1])
+            columns = {name: np.asarray(v) for name, v in zip(names, row[2:], strict=True)}
+            order = np.argsort(columns["b"], kind="stable")
+            found[int(row[0])] = ({k: v[order] for k, v in columns.items()}, row[1])
         return found
-    width = len(names)
+    positions = [1 + _COLUMNS.index(n) if n in _COLUMNS else None for n in names]
     for row in db.rows(f"SELECT * FROM ({grouped}) ORDER BY series, b", params):
-        # columns: series, b, total_count, distinct, n, total, total_sq, lo, hi[, ext], kind
-        sid, values, kind = int(row[0]), row[1 : 1 + width], row[-1]
+        # columns: series, b, total_count, distinct, n, total, total_sq, lo, hi[, t_min,
+        # t_max], kind
+        sid, kind = int(row[0]), row[-1]
         cols, _ = found.setdefault(sid, ({name: [] for name in names}, kind))
-        for name, value in zip(names, values, strict=True):
+        for name, at in zip(names, positions, strict=True):
+            value = (
+                row[at]
+                if at is not None
+                else row[len(_COLUMNS) + 1 + ("t_min", "t_max").index(name)]
+            )
             cols[name].append(value)
     return found
 
@@ -232,7 +270,7 @@ def _add_text_counts(
     series: list[int],
     window: TimeWindow,
     aggregation: Aggregation,
-    found: dict[int, tuple[dict[str, list[Any]], str]],
+    found: dict[int, tuple[dict[str, Any], str]],
 ) -> None:
     """Add the non-numeric instances (which roll-ups do not count) to ``totalCount``."""
     bucket, bucket_params = _bucket(db, "t.ts", aggregation, window)
@@ -243,21 +281,22 @@ def _add_text_counts(
         f"WHERE {in_sql} AND {cond} AND t.num IS NULL GROUP BY t.series, b",
         [*bucket_params, *in_params, *cond_params],
     ):
-        cols, known_kind = found.setdefault(int(sid), ({name: [] for name in _COLUMNS}, kind))
+        known = found.get(int(sid))
+        cols = {k: list(v) for k, v in known[0].items()} if known else {}
+        names = list(cols) or ["b", "total_count", "n"]
+        for name in names:
+            cols.setdefault(name, [])
         if b in cols["b"]:
             cols["total_count"][cols["b"].index(b)] += int(count)
-            continue
-        at = sum(1 for other in cols["b"] if other < b)
-        for name, value in zip(
-            _COLUMNS, (b, int(count), 0, 0, None, None, None, None), strict=True
-        ):
-            cols[name].insert(at, value)
-        found[int(sid)] = (cols, known_kind)
+        else:
+            at = sum(1 for other in cols["b"] if other < b)
+            blank = {"b": b, "total_count": int(count), "n": 0, "distinct_count": 0}
+            for name in names:
+                cols[name].insert(at, blank.get(name))
+        found[int(sid)] = (cols, known[1] if known else kind)
 
 
-def _periods(
-    cols: dict[str, list[Any]], kind: str, window: TimeWindow, period: int | None
-) -> Periods:
+def _periods(cols: dict[str, Any], kind: str, window: TimeWindow, period: int | None) -> Periods:
     buckets = np.asarray(cols["b"], dtype=np.int64)
     if period is None:
         lo = window.start if window.start is not None else cols["t_min"][0]
