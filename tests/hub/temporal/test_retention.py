@@ -119,20 +119,48 @@ def test_expiry_keeps_recent_instances_and_every_roll_up(
         assert "hub_temporal_y2026m11" in names
 
 
-def test_late_readings_for_expired_months_are_kept_but_not_patched(
+def test_late_readings_for_expired_hours_are_kept_but_not_patched(
     client: TestClient, data: tuple[list[datetime], np.ndarray]
 ) -> None:
-    late = {"level": [{"type": "Property", "value": 5.0, "observedAt": "2026-08-15T10:00:00Z"}]}
+    # 1 August 00:00 had a reading (expired); 02:00-03:00 had none
+    late = {
+        "level": [
+            {"type": "Property", "value": 5.0, "observedAt": "2026-08-01T00:30:00Z"},
+            {"type": "Property", "value": 6.0, "observedAt": "2026-08-01T02:30:00Z"},
+        ]
+    }
     assert client.post(f"{TEMPORAL}/{EID}/attrs", json=late).status_code == 204
     found = client.get(
         f"{TEMPORAL}/{EID}",
         params={"timerel": "before", "timeAt": "2026-09-01T00:00:00Z", "attrs": "level"},
     ).json()["level"]
-    assert [i["value"] for i in found] == [5.0]
-    # the default retention (90 days) has passed for August: its roll-ups are final
+    assert [i["value"] for i in found] == [5.0, 6.0]
+    # the first hour's roll-up also counts the expired reading: it cannot be recomputed
     r = client.patch(f"{TEMPORAL}/{EID}/attrs/level/{found[0]['instanceId']}", json={"value": 6})
     assert r.status_code == 409
     assert r.json()["type"].endswith("Conflict")
     assert (
         client.delete(f"{TEMPORAL}/{EID}/attrs/level/{found[0]['instanceId']}").status_code == 409
     )
+    # moving the other one into that hour is refused too; changing it in its own hour is fine
+    moved = client.patch(
+        f"{TEMPORAL}/{EID}/attrs/level/{found[1]['instanceId']}",
+        json={"observedAt": "2026-08-01T00:40:00Z"},
+    )
+    assert moved.status_code == 409
+    ok = client.patch(f"{TEMPORAL}/{EID}/attrs/level/{found[1]['instanceId']}", json={"value": 7})
+    assert ok.status_code == 204
+    hourly = client.get(
+        f"{TEMPORAL}/{EID}",
+        params={
+            "options": "aggregatedValues",
+            "aggrMethods": "sum,totalCount",
+            "aggrPeriodDuration": "PT1H",
+            "timerel": "between",
+            "timeAt": "2026-08-01T00:00:00Z",
+            "endTimeAt": "2026-08-01T03:00:00Z",
+        },
+    ).json()["level"]
+    first = float(data[1][0])
+    assert [p[0] for p in hourly["sum"]] == pytest.approx([first + 5.0, 7.0])
+    assert [p[0] for p in hourly["totalCount"]] == [2, 1]

@@ -32,7 +32,7 @@ from cityos.hub.errors import ResourceNotFound
 from cityos.hub.model import check_entity_id
 from cityos.hub.store.base import EntityQuery
 from cityos.hub.temporal._times import iso
-from cityos.hub.temporal.aggregate import Period
+from cityos.hub.temporal.aggregate import Periods
 from cityos.hub.temporal.history import query_history
 from cityos.hub.temporal.params import TEMPORAL_OPTIONS, TemporalParams, bad, parse_temporal_params
 from cityos.hub.temporal.query import TemporalPage
@@ -86,7 +86,7 @@ def _options(request: Request) -> set[str]:
 
 def _render(
     page: TemporalPage,
-    periods: dict[int, list[Period]],
+    periods: dict[int, Periods],
     ctx: ActiveContext,
     params: TemporalParams,
     lang: str | None,

@@ -8,7 +8,6 @@ grant in the tenant covering every type the entity's history has and the body gi
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated
 from urllib.parse import quote
 
@@ -21,20 +20,13 @@ from cityos.hub.api._http import DEFAULT_TENANT, blocking, request_context, stor
 from cityos.hub.api.entities import BODY, read_object
 from cityos.hub.context import ActiveContext
 from cityos.hub.errors import BadRequestData
-from cityos.hub.model import check_entity_id
+from cityos.hub.model import check_attribute_name, check_entity_id
 from cityos.hub.temporal import provision
-from cityos.hub.temporal.retention import retention_cutoff
 
 router = APIRouter(prefix="/ngsi-ld/v1", tags=["NGSI-LD temporal"])
 EntityId = Annotated[str, Path(description="Entity id (a URI)")]
 AttrName = Annotated[str, Path(description="Attribute name (a term or a full IRI)")]
 InstanceId = Annotated[str, Path(description="instanceId, e.g. urn:ngsi-ld:Instance:42")]
-
-
-def _horizon(request: Request) -> int:
-    """Return the retention cutoff [µs]: hours before it may have lost raw instances."""
-    keep_days = request.app.state.settings.temporal_retention_days
-    return retention_cutoff(keep_days=keep_days, now=datetime.now(UTC))
 
 
 async def _check_write(
@@ -111,6 +103,7 @@ async def patch_temporal_instance(
 ) -> Response:
     """Change one instance's members (204; 404 if there is no such instance)."""
     check_entity_id(entity_id)
+    check_attribute_name(attr)
     grant = await authorize(request, "write")
     tenant = tenant_of(request, must_exist=True)
     body, media = await read_object(request)
@@ -125,7 +118,6 @@ async def patch_temporal_instance(
         instance_id,
         body,
         ctx,
-        horizon=_horizon(request),
     )
     return Response(status_code=204)
 
@@ -140,6 +132,7 @@ async def delete_temporal_instance(
 ) -> Response:
     """Delete one instance (204; 404 if there is no such instance)."""
     check_entity_id(entity_id)
+    check_attribute_name(attr)
     grant = await authorize(request, "write")
     tenant = tenant_of(request, must_exist=True)
     ctx = await request_context(request)
@@ -152,7 +145,6 @@ async def delete_temporal_instance(
         attr,
         instance_id,
         ctx,
-        horizon=_horizon(request),
     )
     return Response(status_code=204)
 
@@ -171,6 +163,7 @@ async def delete_temporal_attribute(
 ) -> Response:
     """Delete the default instance's history, one datasetId's, or all (deleteAll=true)."""
     check_entity_id(entity_id)
+    check_attribute_name(attr)
     if deleteAll not in (None, "true", "false"):
         raise BadRequestData(
             f"deleteAll must be true or false (got {deleteAll!r}) / "
@@ -211,3 +204,29 @@ async def delete_temporal(request: Request, entity_id: EntityId) -> Response:
     await _check_write(request, grant, entity_id)
     await blocking(provision.delete_temporal_entity, store_of(request), tenant, entity_id)
     return Response(status_code=204)
+
+
+# An empty entity id in the URL is a bad request (400), not an unknown route (404/405).
+MISSING_ID_PATHS = (
+    "/temporal/entities//attrs",
+    "/temporal/entities//attrs/{attr}",
+    "/temporal/entities//attrs/{attr}/{instance_id}",
+)
+
+
+async def missing_entity_id(request: Request) -> Response:
+    """Refuse a temporal operation whose URL has an empty entity id."""
+    await authorize(request, "write")
+    raise BadRequestData(
+        "the URL names no entity id: /temporal/entities/{entityId}/… needs one / "
+        "URL에 엔터티 id가 없습니다"
+    )
+
+
+for _path in MISSING_ID_PATHS:
+    router.add_api_route(
+        _path,
+        missing_entity_id,
+        methods=["POST", "PATCH", "DELETE"],
+        include_in_schema=False,
+    )

@@ -124,6 +124,8 @@ def uses_rollups(window: TimeWindow, aggregation: Aggregation) -> bool:
     hour = MICROS_PER_HOUR
     if window.column != "ts" or not set(aggregation.methods) <= ROLLUP_METHODS:
         return False
+    if window.start_open:  # after: an instance exactly at timeAt is out, its hour's roll-up in
+        return False
     if aggregation.period is None:  # one period: both ends must be known and whole hours
         return (
             window.start is not None

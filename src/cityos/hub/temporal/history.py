@@ -37,7 +37,8 @@ def query_history(
     if query.q is not None or query.scope_q is not None or query.geo is not None:
         ids = current_matches(store, tenant, query)
         if query.ids is not None:
-            ids = tuple(i for i in ids if i in set(query.ids))
+            asked = set(query.ids)
+            ids = tuple(i for i in ids if i in asked)
         query = replace(query, ids=ids, q=None, scope_q=None, geo=None)
     with read_db(store) as db:
         entities, total = select_entities(db, tenant, query, params, need_history=need_history)

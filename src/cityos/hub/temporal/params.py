@@ -1,8 +1,10 @@
 """Read the temporal query parameters (GS CIM 009 v1.8, 6.18.3.2, 6.19.3.1; 4.11, 4.5.19).
 
-``timerel`` picks a half-open time interval on the ``timeproperty``: ``before`` is
-t < timeAt, ``after`` is t ≥ timeAt and ``between`` is timeAt ≤ t < endTimeAt, so adjacent
-intervals (and the pages of a long history) neither overlap nor leave gaps.
+``timerel`` picks a time interval on the ``timeproperty``: ``before`` is t < timeAt,
+``after`` is t > timeAt and ``between`` is timeAt ≤ t < endTimeAt (as Stellio does), so
+``after=<end of a page>`` and ``before=<end of a backward page>`` continue a paged history
+without repeating an instance, and consecutive ``between`` windows neither overlap nor leave
+gaps.
 Every refusal is a BadRequestData in English and Korean that says how to fix the request.
 """
 
@@ -21,6 +23,7 @@ TIMERELS = ("before", "after", "between")
 TIME_COLUMNS = {"observedAt": "ts", "createdAt": "created_at", "modifiedAt": "modified_at"}
 AGGREGATION_METHODS = ("totalCount", "distinctCount", "sum", "avg", "min", "max", "stddev", "sumsq")
 TEMPORAL_OPTIONS = frozenset({"temporalValues", "aggregatedValues", "sysAttrs"})
+TEMPORAL_FORMATS = ("normalized", "temporalValues", "aggregatedValues", "simplified", "keyValues")
 _DURATION = re.compile(
     r"P(?:(?P<weeks>\d+)W)?(?:(?P<days>\d+)D)?"
     r"(?:T(?:(?P<hours>\d+)H)?(?:(?P<minutes>\d+)M)?(?:(?P<seconds>\d+(?:\.\d{1,6})?)S)?)?"
@@ -41,12 +44,13 @@ def bad(english: str, korean: str) -> BadRequestData:
 
 @dataclass(frozen=True)
 class TimeWindow:
-    """Which instances a temporal query looks at: [start, end) on one time property [µs]."""
+    """Which instances a temporal query looks at: start to end on one time property [µs]."""
 
     timerel: str | None = None
-    start: int | None = None  # inclusive lower bound
+    start: int | None = None  # lower bound (inclusive unless ``start_open``)
     end: int | None = None  # exclusive upper bound
     timeproperty: str = "observedAt"
+    start_open: bool = False  # timerel=after: t > start
 
     @property
     def column(self) -> str:
@@ -145,7 +149,7 @@ def parse_window(params: Mapping[str, Any]) -> TimeWindow:
                 "endTimeAt goes with timerel=between only",
                 "endTimeAt은 timerel=between에서만 쓸 수 있습니다",
             )
-        return TimeWindow(timerel, time_at, None, prop)
+        return TimeWindow(timerel, time_at, None, prop, start_open=True)
     if params.get("endTimeAt") is None:
         raise bad(
             "timerel=between needs endTimeAt as well as timeAt",
@@ -177,16 +181,25 @@ def parse_temporal_params(params: Mapping[str, Any], options: set[str]) -> Tempo
     window = parse_window(params)
     last_n = _positive(params, "lastN")
     temporal_options = options & TEMPORAL_OPTIONS
-    if "temporalValues" in options and "aggregatedValues" in options:
+    fmt = params.get("format")
+    if "temporalValues" in options and "aggregatedValues" in options and fmt is None:
         raise bad(
             "options temporalValues and aggregatedValues exclude each other; give one",
             "options의 temporalValues와 aggregatedValues는 함께 쓸 수 없습니다",
         )
-    fmt = params.get("format")
+    if fmt is not None and fmt not in TEMPORAL_FORMATS:
+        raise bad(
+            f"format {fmt!r} is unknown; use {', '.join(TEMPORAL_FORMATS)}",
+            f"format {fmt!r}을(를) 알 수 없습니다. {', '.join(TEMPORAL_FORMATS)} 중에서 쓰세요",
+        )
     representation = "normalized"
-    if "temporalValues" in temporal_options or fmt in ("temporalValues", "simplified", "keyValues"):
+    if fmt is not None:  # format takes precedence over options (6.3.12)
+        representation = {"simplified": "temporalValues", "keyValues": "temporalValues"}.get(
+            fmt, fmt
+        )
+    elif "temporalValues" in temporal_options:
         representation = "temporalValues"
-    if "aggregatedValues" in temporal_options or fmt == "aggregatedValues":
+    elif "aggregatedValues" in temporal_options:
         representation = "aggregatedValues"
     aggregation = None
     methods_text = params.get("aggrMethods")
@@ -208,7 +221,7 @@ def parse_temporal_params(params: Mapping[str, Any], options: set[str]) -> Tempo
             )
         period = parse_duration(str(period_text)) if period_text else 0
         aggregation = Aggregation(tuple(dict.fromkeys(methods)), period or None)
-    elif methods_text is not None or period_text is not None:
+    elif (methods_text is not None or period_text is not None) and fmt is None:
         raise bad(
             "aggrMethods and aggrPeriodDuration need options=aggregatedValues",
             "aggrMethods와 aggrPeriodDuration에는 options=aggregatedValues가 필요합니다",

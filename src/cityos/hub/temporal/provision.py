@@ -122,9 +122,10 @@ def upsert_temporal_entity(store: HubStore, tenant: str, body: object, ctx: Expa
         db = _db(tx)
         _tenant_row(db, tenant)
         known = history_types(db, tenant, entity_id)
+        had_history = known is not None and _has_data(db, tenant, entity_id)
         merged = list(dict.fromkeys([*(known or []), *types]))
         recorder_of(store).write(tx, rows, [{"id": entity_id, "type": merged}])
-    return known is None
+    return not had_history
 
 
 def append_temporal_attributes(
@@ -147,6 +148,18 @@ def append_temporal_attributes(
             merged = list(dict.fromkeys([*known, *expand_types(body["type"], ctx)]))
             typed = [{"id": entity_id, "type": merged}]
         recorder_of(store).write(tx, rows, typed)
+
+
+def _has_data(db: Db, tenant: str, entity_id: str) -> bool:
+    """Return True when any series of the entity holds an instance or a roll-up."""
+    series = [s for s, _ in _series_of(db, tenant, entity_id, None)]
+    if not series:
+        return False
+    in_sql, params = db.in_list("series", series)
+    for table in ("hub_temporal", "hub_temporal_hourly"):
+        if db.rows(f"SELECT 1 FROM {table} WHERE {in_sql} LIMIT 1", params):
+            return True
+    return False
 
 
 def _no_history(entity_id: str) -> ResourceNotFound:
@@ -183,14 +196,25 @@ def _hour(micros: int) -> int:
     return micros - micros % MICROS_PER_HOUR
 
 
-def _check_horizon(hours: set[int], horizon: int | None) -> None:
-    """Refuse a change to an hour whose other raw instances may have expired."""
-    if horizon is not None and min(hours) < horizon:
-        raise Conflict(
-            "this change touches an hour older than the raw-history retention period: its "
-            "hourly roll-up could no longer be recomputed exactly / 원본 이력 보존 기간보다 오래된 "
-            "시간대라 시간별 집계를 정확히 다시 계산할 수 없어 변경할 수 없습니다"
+def _check_complete(db: Db, series: int, hours: set[int]) -> None:
+    """Refuse (409) a change to an hour whose roll-up counts numbers no raw row holds any
+    more (retention expired them): recomputing it from the raw rows would lose them."""
+    for hour in hours:
+        start, end = db.instant(hour), db.instant(hour + MICROS_PER_HOUR)
+        rolled = db.rows(
+            "SELECT n FROM hub_temporal_hourly WHERE series = %s AND hour = %s", [series, start]
         )
+        raw = db.rows(
+            "SELECT count(num) FROM hub_temporal WHERE series = %s AND ts >= %s AND ts < %s",
+            [series, start, end],
+        )
+        if rolled and int(rolled[0][0]) > int(raw[0][0]):
+            raise Conflict(
+                "this change touches an hour whose raw instances have partly expired "
+                "(retention): its hourly roll-up could no longer be recomputed exactly / "
+                "보존 기간이 지나 원본 인스턴스 일부가 삭제된 시간대라 시간별 집계를 정확히 "
+                "다시 계산할 수 없어 변경할 수 없습니다"
+            )
 
 
 def _find_instance(
@@ -225,12 +249,10 @@ def patch_instance(
     instance: str,
     body: object,
     ctx: Expander,
-    *,
-    horizon: int | None = None,
 ) -> None:
     """Modify one instance in place (PATCH …/attrs/{attr}/{instanceId}); 404 if absent.
 
-    ``horizon`` [µs]: the retention cutoff; a change to an older hour is refused (409).
+    A change to an hour whose raw instances have partly expired is refused (409).
     """
     if not isinstance(body, Mapping):
         raise BadRequestData("the body must be a JSON object: the instance's new members")
@@ -257,7 +279,7 @@ def patch_instance(
         new = expand_instance(patch, attr, iri, ctx, now=now)
         new["createdAt"] = old.get("createdAt", now)
         row = instance_row(entity_id, iri, new, now)
-        _check_horizon({_hour(old_ts), _hour(row[4])}, horizon)
+        _check_complete(db, series, {_hour(old_ts), _hour(row[4])})
         if db.postgres:
             from cityos.hub.temporal.partitions import ensure_month_partitions, month_of
 
@@ -286,15 +308,13 @@ def delete_instance(
     attr: str,
     instance: str,
     ctx: Expander,
-    *,
-    horizon: int | None = None,
 ) -> None:
     """Delete one instance (DELETE …/attrs/{attr}/{instanceId}); 404 if absent."""
     iri = ctx.expand(attr)
     with store.transaction(tenant) as tx:
         db = _db(tx)
         series, pk, _, ts = _find_instance(db, tenant, entity_id, iri, instance)
-        _check_horizon({_hour(ts)}, horizon)
+        _check_complete(db, series, {_hour(ts)})
         db.run("DELETE FROM hub_temporal WHERE series = %s AND pk = %s", [series, pk])
         recompute_hours(db, series, {_hour(ts)})
 

@@ -67,7 +67,7 @@ def window_sql(db: Db, column: str, window: TimeWindow) -> tuple[str, list[Any]]
     parts: list[str] = []
     params: list[Any] = []
     if window.start is not None:
-        parts.append(f"{column} >= %s")
+        parts.append(f"{column} {'>' if window.start_open else '>='} %s")
         params.append(db.instant(window.start))
     if window.end is not None:
         parts.append(f"{column} < %s")
@@ -145,7 +145,7 @@ def _holds_data(
     params: list[Any] = []
     start = ""
     if window.start is not None:
-        start = f" AND {column} >= %s"
+        start = f" AND {column} {'>' if window.start_open else '>='} %s"
         params.append(db.instant(window.start))
     first = f"(SELECT {column} FROM {table} WHERE {series} = s.pk{start} ORDER BY {column} LIMIT 1)"
     if window.end is None:
@@ -158,7 +158,7 @@ def _hour_floor(window: TimeWindow) -> TimeWindow:
     """Return the window widened to whole hours (roll-up rows are stamped by hour start)."""
     hour = 3_600_000_000
     start = None if window.start is None else window.start - window.start % hour
-    return TimeWindow(window.timerel, start, window.end, window.timeproperty)
+    return TimeWindow(window.timerel, start, window.end, window.timeproperty, False)
 
 
 def _types_of(db: Db, raw: Any) -> list[str]:
@@ -253,8 +253,8 @@ def read_instances(
             rows = db.rows(sql, [series.pk, *values, fetch])
             found = [_instance(db, r, at) for r in rows]
             if len(found) > instance_limit:
-                cuts.append(found[instance_limit].at)
                 found = found[:instance_limit]
+                cuts.append(found[-1].at)
             if found:
                 firsts.append(found[0].at)
             entity.instances[series.pk] = found
@@ -264,23 +264,21 @@ def read_instances(
                 if descending:
                     found.reverse()
         return None
+    # The page ends at the last instance returned of the series that were cut (6.3.10):
+    # forward, every series keeps t <= end (the next page is after=<end>); backward, t >= end
+    # (the next page is before=<end>).
     if descending:
-        floor = max(cuts)  # the page holds t > floor for every series
-        start = window.end if window.end is not None else max(firsts) + 1
+        end = max(cuts)
+        start = window.end if window.end is not None else max(firsts)
         size = str(params.last_n)
     else:
-        floor = min(cuts)  # the page holds t < floor; the next page is after/between from it
+        end = min(cuts)
         start = window.start if window.start is not None else min(firsts)
         size = "*"
-    kept_times: list[int] = []
     for entity in entities:
         for pk, found in entity.instances.items():
-            kept = [i for i in found if (i.at > floor if descending else i.at < floor)]
+            kept = [i for i in found if (i.at >= end if descending else i.at <= end)]
             if descending:
                 kept.reverse()
-            kept_times.extend(i.at for i in kept)
             entity.instances[pk] = kept
-    if not descending:
-        return start, floor, size
-    # backward, the range ends at the oldest instance kept: the next page is before=end
-    return start, min(kept_times, default=floor + 1), size
+    return start, end, size

@@ -34,8 +34,8 @@ VALUES_KEY = {
 
 
 def _full_instance(inst: Instance) -> dict[str, Any]:
-    body = dict(inst.instance)
-    if inst.observed_at is not None:
+    body = dict(inst.instance)  # observedAt as the writer gave it, like /entities answers
+    if inst.observed_at is not None and "observedAt" not in body:
         body["observedAt"] = iso(inst.observed_at)
     body["createdAt"] = iso(inst.created_at)
     body["modifiedAt"] = iso(inst.modified_at)
@@ -93,7 +93,8 @@ def render_history(
                     value = inst.instance.get("languageMap")
                 else:
                     value = render_instance(_full_instance(inst), ctx, plain)
-                pairs.append([value, iso(inst.at)])
+                stamp = inst.instance.get("observedAt") if time_key == "observedAt" else None
+                pairs.append([value, stamp if isinstance(stamp, str) else iso(inst.at)])
             obj: dict[str, Any] = {"type": kind}
             if series.dataset_id:
                 obj["datasetId"] = series.dataset_id
