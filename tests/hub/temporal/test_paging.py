@@ -109,6 +109,24 @@ def test_first_page_of_a_query_and_between(loaded: TestClient) -> None:
     assert [i["value"] for i in bodies["urn:ngsi-ld:Sensor:p2"]["a"]] == [100 + i for i in range(5)]
 
 
+def test_an_attribute_with_nothing_on_a_cut_page_is_listed_empty(loaded: TestClient) -> None:
+    body = {
+        "id": "urn:ngsi-ld:Sensor:p3",
+        "type": "Sensor",
+        "a": [{"type": "Property", "value": i, "observedAt": at(60 * i)} for i in range(10)],
+        "c": [{"type": "Property", "value": 99, "observedAt": at(3000)}],
+    }
+    assert loaded.post(f"{NGSI}/temporal/entities", json=body).status_code == 201
+    r = loaded.get(f"{NGSI}/temporal/entities/urn:ngsi-ld:Sensor:p3")
+    assert r.status_code == 206
+    assert [i["value"] for i in r.json()["a"]] == list(range(7))
+    assert r.json()["c"] == []  # it continues on a later page
+    simple = loaded.get(
+        f"{NGSI}/temporal/entities/urn:ngsi-ld:Sensor:p3", params={"options": "temporalValues"}
+    )
+    assert simple.json()["c"] == {"type": "Property", "values": []}
+
+
 def test_last_n_pages_backward(loaded: TestClient) -> None:
     url = f"{NGSI}/temporal/entities/urn:ngsi-ld:Sensor:p1"
     r = loaded.get(url, params={"attrs": "a", "lastN": "20"})

@@ -95,6 +95,10 @@ def test_modify_and_delete_one_instance(client: TestClient) -> None:
     for bad_id in ("urn:ngsi-ld:Instance:99999999", "urn:other:1", "urn:ngsi-ld:Instance:x"):
         r = client.patch(f"{TEMPORAL}/{eid}/attrs/ph/{bad_id}", json={"value": 1})
         assert r.status_code == 404, bad_id
+    assert client.patch(f"{TEMPORAL}/{eid}/attrs/ph/42", json={"value": 1}).status_code == 400
+    assert client.delete(f"{TEMPORAL}/{eid}/attrs/ph/not-a-uri").status_code == 400
+    assert client.delete(f"{TEMPORAL}/{eid}/attrs/bad(name").status_code == 400
+    assert client.delete(f"{TEMPORAL}//attrs/ph").status_code == 400
     # an instance of another attribute is not found under this one
     assert (
         client.patch(f"{TEMPORAL}/{eid}/attrs/temp/{ids[1]}", json={"value": 1}).status_code == 404

@@ -258,6 +258,7 @@ def test_tenants_are_separate(city: TestClient) -> None:
         ({"aggrMethods": "avg"}, "options=aggregatedValues"),
         ({"options": "temporalValues,aggregatedValues", "aggrMethods": "avg"}, "exclude"),
         ({"options": "keyValues"}, "unknown options"),
+        ({"format": "tabular"}, "format"),
     ],
 )
 def test_bad_parameters_are_explained_in_english_and_korean(
@@ -270,7 +271,10 @@ def test_bad_parameters_are_explained_in_english_and_korean(
         r = city.get(url, params={**extra, **params})
         assert r.status_code == 400, (url, params, r.text)
         problem = r.json()
-        assert problem["type"].endswith("BadRequestData")
+        # unknown options and formats are InvalidRequest, as on /entities; the rest
+        # BadRequestData
+        unknown = fragment in ("unknown options", "format")
+        assert problem["type"].endswith("InvalidRequest" if unknown else "BadRequestData")
         assert fragment in problem["detail"], problem["detail"]
         assert " / " in problem["detail"]
         assert any("가" <= c <= "힣" for c in problem["detail"])

@@ -34,7 +34,12 @@ from cityos.hub.store.base import EntityQuery
 from cityos.hub.temporal._times import iso
 from cityos.hub.temporal.aggregate import Periods
 from cityos.hub.temporal.history import query_history
-from cityos.hub.temporal.params import TEMPORAL_OPTIONS, TemporalParams, bad, parse_temporal_params
+from cityos.hub.temporal.params import (
+    TEMPORAL_OPTIONS,
+    TemporalParams,
+    invalid,
+    parse_temporal_params,
+)
 from cityos.hub.temporal.query import TemporalPage
 from cityos.hub.temporal.render import render_aggregated, render_history
 
@@ -77,7 +82,7 @@ def _options(request: Request) -> set[str]:
     unknown = options - _KNOWN_OPTIONS
     if unknown:
         names = ", ".join(sorted(unknown))
-        raise bad(
+        raise invalid(
             f"unknown options {names}; use temporalValues, aggregatedValues or sysAttrs",
             f"알 수 없는 options {names}: temporalValues, aggregatedValues, sysAttrs 중에서 쓰세요",
         )
@@ -93,7 +98,8 @@ def _render(
 ) -> list[dict[str, Any]]:
     if params.aggregation is not None:
         return [render_aggregated(e, ctx, params, periods) for e in page.entities]
-    return [render_history(e, ctx, params, lang=lang) for e in page.entities]
+    partial = page.partial is not None
+    return [render_history(e, ctx, params, lang=lang, keep_empty=partial) for e in page.entities]
 
 
 def _partial_headers(page: TemporalPage) -> tuple[int, dict[str, str]]:

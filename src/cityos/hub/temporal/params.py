@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cityos.hub._time import parse_datetime
-from cityos.hub.errors import BadRequestData
+from cityos.hub.errors import BadRequestData, InvalidRequest
 from cityos.hub.temporal._times import to_micros
 
 TIMERELS = ("before", "after", "between")
@@ -40,6 +40,11 @@ _MICROS = {
 def bad(english: str, korean: str) -> BadRequestData:
     """Return a BadRequestData with the message in English and Korean."""
     return BadRequestData(f"{english} / {korean}")
+
+
+def invalid(english: str, korean: str) -> InvalidRequest:
+    """Return an InvalidRequest (an unknown option or format, as on /entities), bilingual."""
+    return InvalidRequest(f"{english} / {korean}")
 
 
 @dataclass(frozen=True)
@@ -188,7 +193,7 @@ def parse_temporal_params(params: Mapping[str, Any], options: set[str]) -> Tempo
             "options의 temporalValues와 aggregatedValues는 함께 쓸 수 없습니다",
         )
     if fmt is not None and fmt not in TEMPORAL_FORMATS:
-        raise bad(
+        raise invalid(
             f"format {fmt!r} is unknown; use {', '.join(TEMPORAL_FORMATS)}",
             f"format {fmt!r}을(를) 알 수 없습니다. {', '.join(TEMPORAL_FORMATS)} 중에서 쓰세요",
         )

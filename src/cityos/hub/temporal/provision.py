@@ -22,6 +22,7 @@ from cityos.hub.model import (
     check_entity_id,
     expand_instance,
     expand_types,
+    is_uri,
 )
 from cityos.hub.store.base import HubStore, Transaction
 from cityos.hub.temporal._db import Db
@@ -220,7 +221,12 @@ def _check_complete(db: Db, series: int, hours: set[int]) -> None:
 def _find_instance(
     db: Db, tenant: str, entity_id: str, attr: str, instance: str
 ) -> tuple[int, int, dict[str, Any], int]:
-    """Return (series, pk, instance JSON, ts [µs]) of an instance, or raise 404."""
+    """Return (series, pk, instance JSON, ts [µs]) of an instance, or raise 400/404."""
+    if not is_uri(instance):
+        raise bad(
+            f"instanceId {instance!r} is not a URI (e.g. urn:ngsi-ld:Instance:42)",
+            f"instanceId {instance!r}은(는) URI가 아닙니다 (예: urn:ngsi-ld:Instance:42)",
+        )
     pk = instance_pk(instance)
     series = [s for s, _ in _series_of(db, tenant, entity_id, attr)]
     if pk is not None and series:

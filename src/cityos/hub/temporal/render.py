@@ -56,9 +56,18 @@ def _by_attr(entity: TemporalEntity) -> dict[str, list[Series]]:
 
 
 def render_history(
-    entity: TemporalEntity, ctx: Compactor, params: TemporalParams, *, lang: str | None
+    entity: TemporalEntity,
+    ctx: Compactor,
+    params: TemporalParams,
+    *,
+    lang: str | None,
+    keep_empty: bool = False,
 ) -> dict[str, Any]:
-    """Return one entity's instances in the normalized or simplified representation."""
+    """Return one entity's instances in the normalized or simplified representation.
+
+    ``keep_empty``: list an attribute without instances on this page (a page cut by
+    Content-Range) as empty, so clients see it continues on the next page.
+    """
     out = _head(entity, ctx)
     opts = RenderOptions(format="normalized", sys_attrs=params.sys_attrs, lang=lang)
     plain = RenderOptions(format="keyValues", lang=lang)
@@ -69,7 +78,7 @@ def render_history(
                 (i for s in group for i in entity.instances.get(s.pk, [])),
                 key=lambda i: (i.at, i.pk),
             )
-            if merged:
+            if merged or keep_empty:
                 rendered = []
                 for inst in merged:
                     one = render_instance(_full_instance(inst), ctx, opts)
@@ -81,9 +90,9 @@ def render_history(
         objects = []
         for series in group:
             found = entity.instances.get(series.pk, [])
-            if not found:
+            if not found and not keep_empty:
                 continue
-            kind = found[-1].kind
+            kind = found[-1].kind if found else "Property"
             key = VALUES_KEY.get(kind, "values")
             if kind == "LanguageProperty" and lang:
                 kind, key = "Property", "values"
