@@ -288,3 +288,17 @@ def test_a_query_needs_a_filter_and_unknown_entities_are_404(city: TestClient) -
     assert r.json()["type"].endswith("ResourceNotFound")
     r = city.get(f"{NGSI}/temporal/entities/not a uri")
     assert r.status_code == 400
+
+
+def test_pick_and_omit_project_the_temporal_entity(city: TestClient) -> None:
+    url = f"{NGSI}/temporal/entities/{AQ}a1"
+    picked = city.get(url, params={"pick": "id,pm25", "lastN": "1"}).json()
+    assert set(picked) == {"id", "pm25"}
+    omitted = city.get(url, params={"omit": "type,location,name,no2"}).json()
+    assert set(omitted) == {"id", "pm25"}
+    found = city.get(f"{NGSI}/temporal/entities", params={"type": "Vehicle", "pick": "speed"})
+    assert [set(e) for e in found.json()] == [{"speed"}]
+    assert city.get(url, params={"pick": "humidity"}).status_code == 404
+    for params in ({"pick": "id", "omit": "type"}, {"pick": "id", "attrs": "pm25"}):
+        r = city.get(url, params=params)
+        assert r.status_code == 400, params

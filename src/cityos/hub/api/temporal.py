@@ -26,9 +26,9 @@ from cityos.hub.api._http import (
     store_of,
     tenant_of,
 )
-from cityos.hub.api._params import entity_query
+from cityos.hub.api._params import entity_query, parse_projection
 from cityos.hub.context import ActiveContext
-from cityos.hub.errors import ResourceNotFound
+from cityos.hub.errors import BadRequestData, ResourceNotFound
 from cityos.hub.model import check_entity_id
 from cityos.hub.store.base import EntityQuery
 from cityos.hub.temporal._times import iso
@@ -57,6 +57,8 @@ TEMPORAL_PARAMS = {
     "aggrMethods": "totalCount, distinctCount, sum, avg, min, max, stddev, sumsq",
     "aggrPeriodDuration": "ISO 8601 duration, e.g. PT1H (default: the whole window)",
     "lang": "Language for LanguageProperty",
+    "pick": "Members to keep (comma list: id, type, attributes)",
+    "omit": "Members to drop (comma list)",
 }
 QUERY_DOCS = query_docs(
     None,
@@ -89,17 +91,52 @@ def _options(request: Request) -> set[str]:
     return options
 
 
+Projection = tuple[set[str] | None, set[str]]
+
+
+def _projection(raw: dict[str, str], ctx: ActiveContext) -> Projection:
+    """Return the members ``pick`` keeps (None: all) and those ``omit`` drops (4.21)."""
+    pick = parse_projection(raw.get("pick"), "pick")
+    omit = parse_projection(raw.get("omit"), "omit")
+    if pick is not None and omit is not None:
+        raise BadRequestData("give pick or omit, not both / pick과 omit 중 하나만 주세요")
+    if raw.get("attrs") is not None and (pick is not None or omit is not None):
+        raise BadRequestData(
+            "attrs cannot be combined with pick or omit; use pick alone / "
+            "attrs는 pick이나 omit과 함께 쓸 수 없습니다"
+        )
+
+    def names(members: list[str] | None) -> set[str] | None:
+        if members is None:
+            return None
+        return {m if m in ("id", "type") else ctx.compact(ctx.expand(m)) for m in members}
+
+    return names(pick), names(omit) or set()
+
+
 def _render(
     page: TemporalPage,
     periods: dict[int, Periods],
     ctx: ActiveContext,
     params: TemporalParams,
     lang: str | None,
+    projection: Projection,
 ) -> list[dict[str, Any]]:
     if params.aggregation is not None:
-        return [render_aggregated(e, ctx, params, periods) for e in page.entities]
-    partial = page.partial is not None
-    return [render_history(e, ctx, params, lang=lang, keep_empty=partial) for e in page.entities]
+        bodies = [render_aggregated(e, ctx, params, periods) for e in page.entities]
+    else:
+        partial = page.partial is not None
+        bodies = [
+            render_history(e, ctx, params, lang=lang, keep_empty=partial) for e in page.entities
+        ]
+    keep, drop = projection
+    if keep is None and not drop:
+        return bodies
+    projected = (
+        {k: v for k, v in body.items() if (keep is None or k in keep) and k not in drop}
+        for body in bodies
+    )
+    return [body for body in projected if body]  # an entity pick/omit empty is left out
 
 
 def _partial_headers(page: TemporalPage) -> tuple[int, dict[str, str]]:
@@ -121,6 +158,7 @@ async def query_temporal(request: Request) -> Response:
     raw = dict(request.query_params)
     options = _options(request)
     params = parse_temporal_params(raw, options)
+    projection = _projection(raw, ctx)
     settings = request.app.state.settings
     query = entity_query(
         raw, ctx, max_page=settings.max_page_size, default_page=settings.default_page_size
@@ -137,7 +175,7 @@ async def query_temporal(request: Request) -> Response:
     status, headers = _partial_headers(page)
     if page.total is not None:
         headers["NGSILD-Results-Count"] = str(page.total)
-    body = _render(page, periods, ctx, params, raw.get("lang"))
+    body = _render(page, periods, ctx, params, raw.get("lang"), projection)
     return json_response(body, status=status, ctx=ctx, media=media, headers=headers)
 
 
@@ -156,6 +194,7 @@ async def retrieve_temporal(request: Request) -> Response:
     ctx = await request_context(request)
     raw = dict(request.query_params)
     params = parse_temporal_params(raw, _options(request))
+    projection = _projection(raw, ctx)
     attrs = [a.strip() for a in raw.get("attrs", "").split(",") if a.strip()]
     query = EntityQuery(
         ids=(entity_id,), attrs=tuple(ctx.expand(a) for a in attrs) or None, limit=1
@@ -180,5 +219,9 @@ async def retrieve_temporal(request: Request) -> Response:
         )
     grant.check_types(page.entities[0].types, what=f"may not read entity {entity_id}")
     status, headers = _partial_headers(page)
-    body = _render(page, periods, ctx, params, raw.get("lang"))[0]
-    return json_response(body, status=status, ctx=ctx, media=media, headers=headers)
+    bodies = _render(page, periods, ctx, params, raw.get("lang"), projection)
+    if not bodies:
+        raise ResourceNotFound(
+            f"pick/omit leave nothing of entity {entity_id} / pick/omit 후 남는 것이 없습니다"
+        )
+    return json_response(bodies[0], status=status, ctx=ctx, media=media, headers=headers)
