@@ -93,7 +93,7 @@ class Settings(BaseSettings):
     notify_retry_max: float = Field(default=30.0, gt=0, le=3600)
     # Timeout of one notification delivery (HTTP request or MQTT publish) [s].
     notify_timeout: float = Field(default=5.0, gt=0, le=120)
-    # Device ingestion over MQTT (docs/hub/ingestion.md): on when set, e.g.
+    # Device ingestion over MQTT (docs/ingest.md): on when set, e.g.
     # mqtt://127.0.0.1:1883; the client id keeps its persistent session across restarts.
     mqtt_url: str | None = None
     mqtt_client_id: str = "cityos-ingest"
@@ -137,6 +137,21 @@ class Settings(BaseSettings):
             )
         if value.startswith("postgres://"):
             value = "postgresql://" + value.removeprefix("postgres://")
+        return value
+
+    @field_validator("mqtt_url")
+    @classmethod
+    def _mqtt_url_readable(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(value)
+        if parts.scheme != "mqtt" or not parts.hostname:
+            raise SettingsError(
+                f"CITYOS_MQTT_URL must look like mqtt://127.0.0.1:1883 (got {value!r}); "
+                "TLS (mqtts://) is not supported yet: keep the broker on the same host or a VPN"
+            )
         return value
 
     @model_validator(mode="after")
