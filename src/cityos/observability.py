@@ -8,7 +8,7 @@ import time
 from typing import Any
 
 import structlog
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client import generate_latest as _generate_latest
 from starlette.requests import Request
 from starlette.responses import Response
@@ -80,6 +80,11 @@ class Metrics:
             "cityos_ingest_dead_letters_total",
             "Device messages refused and kept as dead letters, by reason.",
             ["reason"],
+            registry=self.registry,
+        )
+        self.ingest_mqtt_connected = Gauge(
+            "cityos_ingest_mqtt_connected",
+            "1 while the MQTT agent is connected to its broker, else 0.",
             registry=self.registry,
         )
         self.ingest_batch_size = Histogram(

@@ -31,7 +31,7 @@ from cityos.config import SettingsError
 from cityos.ingest.errors import Refused
 from cityos.ingest.models import micros_now
 from cityos.ingest.writer import Ingester, Message, Outcome
-from cityos.observability import log
+from cityos.observability import Metrics, log
 
 TOPIC_FILTER = "cityos/+/+/attrs"
 SESSION_EXPIRY = 7 * 24 * 3600  # [s] the broker keeps the session (and queued messages)
@@ -77,10 +77,12 @@ class MqttAgent:
         url: str,
         client_id: str,
         ingester: Ingester,
+        metrics: Metrics,
         receive_maximum: int = 4000,
     ) -> None:
         self._host, self._port = broker_address(url)
         self._ingester = ingester
+        self._metrics = metrics
         self._lock = threading.Lock()
         self._generation = 0  # bumped on every (re)connection
         self._accepting = False
@@ -135,6 +137,7 @@ class MqttAgent:
             session_present=bool(getattr(flags, "session_present", False)),
         )
         self.connected.set()
+        self._metrics.ingest_mqtt_connected.set(1)
 
     def _on_disconnect(
         self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, properties: Any
@@ -142,6 +145,7 @@ class MqttAgent:
         with self._lock:
             self._generation += 1
         self.connected.clear()
+        self._metrics.ingest_mqtt_connected.set(0)
         if self._accepting:
             log.warning("mqtt_disconnected", reason=str(reason))
 

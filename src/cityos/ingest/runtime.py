@@ -43,6 +43,7 @@ def start(app: FastAPI, settings: Settings) -> IngestRuntime:
             url=settings.mqtt_url,
             client_id=settings.mqtt_client_id,
             ingester=ingester,
+            metrics=app.state.metrics,
             receive_maximum=2 * settings.ingest_batch_size,
         )
         agent.start()
