@@ -12,7 +12,7 @@ from typing import Any
 
 from cityos.ingest.errors import Refused
 from cityos.ingest.models import Device
-from cityos.ingest.payloads import Group
+from cityos.ingest.payloads import Group, micros_of, micros_text
 
 MAX_TEXT_LENGTH = 1024  # characters of one Text measure
 
@@ -26,8 +26,8 @@ class CompiledDevice:
     entity_template: dict[str, Any]  # the entity its first measurement creates (internal form)
 
 
-# (attribute IRI, normalized instance without createdAt/modifiedAt)
-Reading = tuple[str, dict[str, Any]]
+# (attribute IRI, normalized instance without createdAt/modifiedAt, observedAt [µs])
+Reading = tuple[str, dict[str, Any], int]
 
 
 def _mismatch(object_id: str, raw: Any, kind: str) -> Refused:
@@ -69,12 +69,18 @@ def convert(object_id: str, raw: Any, kind: str) -> Any:
     return raw
 
 
-def readings(compiled: CompiledDevice, groups: list[Group], *, received_at: str) -> list[Reading]:
-    """Return the instances a message's groups make (``received_at``: their default time)."""
+def readings(compiled: CompiledDevice, groups: list[Group], *, received_at: int) -> list[Reading]:
+    """Return the instances a message's groups make (``received_at`` [µs]: default time)."""
     mapping = compiled.device.attributes
     out: list[Reading] = []
+    received_text: str | None = None
     for group in groups:
-        stamp = group.observed_at or received_at
+        if group.observed_at is None:
+            if received_text is None:
+                received_text = micros_text(received_at)
+            stamp, stamp_us = received_text, received_at
+        else:
+            stamp, stamp_us = group.observed_at, micros_of(group.observed_at)
         for object_id, raw in group.measures:
             attr = mapping.get(object_id)
             if attr is None:
@@ -93,5 +99,5 @@ def readings(compiled: CompiledDevice, groups: list[Group], *, received_at: str)
             }
             if attr.unit_code is not None:
                 instance["unitCode"] = attr.unit_code
-            out.append((compiled.iris[object_id], instance))
+            out.append((compiled.iris[object_id], instance, stamp_us))
     return out

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any, Literal
 
 import orjson
@@ -37,9 +38,30 @@ class Group:
     measures: tuple[tuple[str, Any], ...]
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 def utc_text(moment: datetime) -> str:
     """Return an aware datetime as the hub's DateTime text (UTC, microseconds, Z)."""
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+@lru_cache(maxsize=256)
+def _second_text(seconds: int) -> str:
+    return datetime.fromtimestamp(seconds, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def micros_text(micros: int) -> str:
+    """Return microseconds since the epoch as the hub's DateTime text (fast: cached seconds)."""
+    seconds, fraction = divmod(micros, 1_000_000)
+    return f"{_second_text(seconds)}.{fraction:06d}Z"
+
+
+@lru_cache(maxsize=4096)
+def micros_of(text: str) -> int:
+    """Return a DateTime text this module wrote as microseconds since the epoch [µs]."""
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return (moment - _EPOCH) // timedelta(microseconds=1)
 
 
 def parse_timestamp(text: object) -> str:

@@ -34,8 +34,8 @@ from sqlalchemy.engine import Engine
 
 from cityos.hub._time import utc_now
 from cityos.hub.store.base import Entity, HubStore
-from cityos.hub.temporal._times import iso, text_micros
-from cityos.hub.temporal.record import Row, instance_row
+from cityos.hub.temporal._times import text_micros
+from cityos.hub.temporal.record import Row, numeric
 from cityos.ingest import deadletters, payloads
 from cityos.ingest.directory import DeviceDirectory, new_entity
 from cityos.ingest.errors import Refused
@@ -212,7 +212,7 @@ class Ingester:
                     message.device_id or "", message.apikey or "", message.transport
                 )
                 groups = payloads.decode(message.payload, message.fmt)
-                found = readings(device, groups, received_at=iso(message.received_at))
+                found = readings(device, groups, received_at=message.received_at)
                 batch.accepted.append(_Accepted(message, device, found))
             except Refused as refusal:
                 batch.refused.append((message, refusal))
@@ -238,25 +238,40 @@ class Ingester:
                 log.warning("ingest_retry", error=str(error)[:200], wait=backoff)
                 time.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
-        metrics = self._metrics
         outcomes: dict[int, Outcome] = {id(a.message): a.outcome for a in batch.accepted}
         outcomes.update({id(m): r for m, r in batch.refused})
-        written = 0
+        for message in messages:
+            try:
+                message.on_done(outcomes[id(message)])
+            except Exception:  # noqa: BLE001 - one caller's callback must not stop the others
+                log.exception("ingest_callback_failed")
+        self._count(messages, outcomes)
+        self._metrics.ingest_batch_seconds.observe(time.perf_counter() - started)
+        self._metrics.ingest_batch_size.observe(len(messages))
+
+    def _count(self, messages: list[Message], outcomes: dict[int, Outcome]) -> None:
+        """Add a batch's outcomes to the metrics (one increment per label set)."""
+        measurements: dict[str, int] = {}
+        handled: dict[tuple[str, str], int] = {}
+        reasons: dict[str, int] = {}
         for message in messages:
             outcome = outcomes[id(message)]
             if isinstance(outcome, Refused):
-                metrics.ingest_dead_letters.labels(outcome.reason).inc()
-                metrics.ingest_messages.labels(message.transport, "refused").inc()
+                reasons[outcome.reason] = reasons.get(outcome.reason, 0) + 1
+                key = (message.transport, "refused")
             elif outcome is not None:
-                written += outcome
-                metrics.ingest_measurements.labels(message.transport).inc(outcome)
-                metrics.ingest_messages.labels(message.transport, "accepted").inc()
-            try:
-                message.on_done(outcome)
-            except Exception:  # noqa: BLE001 - one caller's callback must not stop the others
-                log.exception("ingest_callback_failed")
-        metrics.ingest_batch_seconds.observe(time.perf_counter() - started)
-        metrics.ingest_batch_size.observe(len(messages))
+                measurements[message.transport] = measurements.get(message.transport, 0) + outcome
+                key = (message.transport, "accepted")
+            else:
+                continue
+            handled[key] = handled.get(key, 0) + 1
+        metrics = self._metrics
+        for reason, count in reasons.items():
+            metrics.ingest_dead_letters.labels(reason).inc(count)
+        for (transport, kind), count in handled.items():
+            metrics.ingest_messages.labels(transport, kind).inc(count)
+        for transport, count in measurements.items():
+            metrics.ingest_measurements.labels(transport).inc(count)
 
     def _write(self, batch: _Batch) -> None:
         """Write accepted messages: one transaction per tenant; isolate a failing message."""
@@ -291,6 +306,8 @@ class Ingester:
 
     def _write_tenant(self, tenant: str, items: list[_Accepted]) -> None:
         now = utc_now()
+        now_us = text_micros(now)
+        latest: dict[tuple[str, str], int] = {}  # observedAt [µs] of each current value
         with self._store.transaction(tenant) as tx:
             existing = tx.get_many(list(dict.fromkeys(i.device.device.entity_id for i in items)))
             touched: dict[str, Entity] = {}
@@ -305,7 +322,7 @@ class Ingester:
                         entity = new_entity(item.device, now)
                         created.add(eid)
                     touched[eid] = entity
-                _apply(entity, item.readings, now, extra)
+                _apply(entity, item.readings, now, now_us, latest, extra)
                 entity["modifiedAt"] = now
             if created:
                 tx.insert([touched[e] for e in created])
@@ -342,11 +359,22 @@ def _unhandled(messages: list[Message]) -> None:
             log.exception("ingest_callback_failed")
 
 
-def _apply(entity: Entity, found: list[Reading], now: str, extra: list[Row]) -> None:
-    """Fold readings into an entity's attributes; superseded ones go to ``extra``."""
+def _apply(
+    entity: Entity,
+    found: list[Reading],
+    now: str,
+    now_us: int,
+    latest: dict[tuple[str, str], int],
+    extra: list[Row],
+) -> None:
+    """Fold readings into an entity's attributes; superseded ones go to ``extra``.
+
+    ``latest`` remembers, per (entity, attribute), the observedAt of the current value, so
+    a batch parses no timestamp twice.
+    """
     attrs = entity["attrs"]
     eid = entity["id"]
-    for iri, reading in found:
+    for iri, reading, observed_us in found:
         inst = dict(reading)
         inst["modifiedAt"] = now
         current = attrs.get(iri)
@@ -357,14 +385,25 @@ def _apply(entity: Entity, found: list[Reading], now: str, extra: list[Row]) -> 
                 others.append(candidate)
             else:
                 default = candidate
+        key = (eid, iri)
         if default is None:
             inst["createdAt"] = now
             attrs[iri] = [*others, inst]
+            latest[key] = observed_us
             continue
         inst["createdAt"] = default.get("createdAt", now)
-        if _observed_us(inst) >= _observed_us(default):
+        current_us = latest.get(key)
+        if current_us is None:
+            current_us = _observed_us(default)
+        if observed_us >= current_us:
             if default.get("modifiedAt") == now:  # a reading of this batch, now superseded
-                extra.append(instance_row(eid, iri, default, now))
+                extra.append(_row(eid, iri, default, current_us, now_us))
             attrs[iri] = [*others, inst]
+            latest[key] = observed_us
         else:  # older than the current value: history only
-            extra.append(instance_row(eid, iri, inst, now))
+            extra.append(_row(eid, iri, inst, observed_us, now_us))
+
+
+def _row(eid: str, iri: str, inst: dict[str, Any], observed_us: int, now_us: int) -> Row:
+    """Return the temporal history row of a reading (``cityos.hub.temporal.record.Row``)."""
+    return (eid, iri, "", "Property", observed_us, observed_us, now_us, now_us, numeric(inst), inst)
