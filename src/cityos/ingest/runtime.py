@@ -44,7 +44,7 @@ def start(app: FastAPI, settings: Settings) -> IngestRuntime:
             client_id=settings.mqtt_client_id,
             ingester=ingester,
             metrics=app.state.metrics,
-            receive_maximum=2 * settings.ingest_batch_size,
+            receive_maximum=10 * settings.ingest_batch_size,
         )
         agent.start()
         log.info("mqtt_agent_started", url=settings.mqtt_url, client_id=settings.mqtt_client_id)
