@@ -1,7 +1,8 @@
 """Group commit: device messages written to the hub in batches, acknowledged after COMMIT.
 
 One writer thread takes messages from a queue, up to ``ingest_batch_size`` of them or what
-arrived within ``ingest_batch_wait`` of the first, decodes and checks them, and writes the
+arrived within ``ingest_batch_wait`` of the first (a pause of ``LULL`` in arrivals ends the
+batch sooner, so a lone message is not held back), decodes and checks them, and writes the
 measurements of each tenant in ONE hub transaction (the temporal recorder adds their history
 rows to it). Refused messages are recorded as dead letters. Only then is each message's
 ``on_done`` called, in arrival order: the MQTT agent sends its PUBACK there, the HTTP
@@ -43,6 +44,7 @@ from cityos.ingest.measurements import CompiledDevice, Reading, readings
 from cityos.observability import Metrics, log
 
 MAX_MESSAGE_BYTES = 256 * 1024
+LULL = 0.002  # [s] a pause in arrivals this long ends a batch before the batch wait
 # What ``on_done`` receives: the number of measurements written, why the message was refused
 # (its dead letter is committed), or None when it could not be handled (nothing committed:
 # an MQTT message is then not acknowledged, so the broker delivers it again).
@@ -156,7 +158,9 @@ class Ingester:
             try:
                 item = self._queue.get_nowait()
             except queue.Empty:
-                remaining = deadline - time.monotonic()
+                # Wait for the batch to fill only while messages keep coming: a lone HTTP
+                # request is committed after a pause of LULL, not after the whole batch wait.
+                remaining = min(deadline - time.monotonic(), LULL)
                 if remaining <= 0:
                     break
                 try:
