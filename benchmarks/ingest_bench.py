@@ -333,8 +333,8 @@ def machine() -> str:
     load = os.getloadavg()[0]
     return (
         f"{cpu}, {os.cpu_count()} cores, {mem:.0f} GiB, {platform.system()} "
-        f"{platform.release()}, Python {platform.python_version()}; load average {load:.1f} "
-        "at the start"
+        f"{platform.release()}, Python {platform.python_version()}; 1-min load average "
+        f"{load:.1f} when recorded"
     )
 
 
@@ -385,7 +385,7 @@ def bench(messages: int, devices_count: int, repeat: int, http_requests: int) ->
             rate = statistics.median(r[0] for r in runs)
             results.append(
                 Result(
-                    "MQTT QoS 1, 4 readings/message (UltraLight pm25|…#pm25|…)",
+                    "MQTT QoS 1, 4 readings/message (UltraLight pm25#pm25#…)",
                     rate,
                     "measurements/s",
                     "—",
