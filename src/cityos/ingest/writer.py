@@ -27,7 +27,6 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 import psycopg
 import sqlalchemy.exc
@@ -36,8 +35,9 @@ from sqlalchemy.engine import Engine
 from cityos.hub._time import utc_now
 from cityos.hub.store.base import Entity, HubStore
 from cityos.hub.temporal._times import text_micros
-from cityos.hub.temporal.record import Row, numeric
+from cityos.hub.temporal.record import Row
 from cityos.ingest import deadletters, payloads
+from cityos.ingest._fold import fold
 from cityos.ingest.directory import DeviceDirectory, new_entity
 from cityos.ingest.errors import Refused
 from cityos.ingest.measurements import CompiledDevice, Reading, readings
@@ -87,11 +87,6 @@ def _transient(error: BaseException) -> bool:
         error,
         sqlite3.OperationalError | psycopg.OperationalError | sqlalchemy.exc.OperationalError,
     )
-
-
-def _observed_us(instance: dict[str, Any]) -> int:
-    stamp = instance.get("observedAt") or instance.get("modifiedAt")
-    return text_micros(stamp) if isinstance(stamp, str) else 0
 
 
 class Ingester:
@@ -326,7 +321,7 @@ class Ingester:
                         entity = new_entity(item.device, now)
                         created.add(eid)
                     touched[eid] = entity
-                _apply(entity, item.readings, now, now_us, latest, extra)
+                fold(entity, item.readings, now, now_us, latest, extra)
                 entity["modifiedAt"] = now
             if created:
                 tx.insert([touched[e] for e in created])
@@ -361,53 +356,3 @@ def _unhandled(messages: list[Message]) -> None:
             message.on_done(None)
         except Exception:  # noqa: BLE001
             log.exception("ingest_callback_failed")
-
-
-def _apply(
-    entity: Entity,
-    found: list[Reading],
-    now: str,
-    now_us: int,
-    latest: dict[tuple[str, str], int],
-    extra: list[Row],
-) -> None:
-    """Fold readings into an entity's attributes; superseded ones go to ``extra``.
-
-    ``latest`` remembers, per (entity, attribute), the observedAt of the current value, so
-    a batch parses no timestamp twice.
-    """
-    attrs = entity["attrs"]
-    eid = entity["id"]
-    for iri, reading, observed_us in found:
-        inst = dict(reading)
-        inst["modifiedAt"] = now
-        current = attrs.get(iri)
-        default = None
-        others = []
-        for candidate in current or ():
-            if "datasetId" in candidate:
-                others.append(candidate)
-            else:
-                default = candidate
-        key = (eid, iri)
-        if default is None:
-            inst["createdAt"] = now
-            attrs[iri] = [*others, inst]
-            latest[key] = observed_us
-            continue
-        inst["createdAt"] = default.get("createdAt", now)
-        current_us = latest.get(key)
-        if current_us is None:
-            current_us = _observed_us(default)
-        if observed_us >= current_us:
-            if default.get("modifiedAt") == now:  # a reading of this batch, now superseded
-                extra.append(_row(eid, iri, default, current_us, now_us))
-            attrs[iri] = [*others, inst]
-            latest[key] = observed_us
-        else:  # older than the current value: history only
-            extra.append(_row(eid, iri, inst, observed_us, now_us))
-
-
-def _row(eid: str, iri: str, inst: dict[str, Any], observed_us: int, now_us: int) -> Row:
-    """Return the temporal history row of a reading (``cityos.hub.temporal.record.Row``)."""
-    return (eid, iri, "", "Property", observed_us, observed_us, now_us, now_us, numeric(inst), inst)
