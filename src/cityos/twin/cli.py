@@ -49,6 +49,11 @@ SWEEP_COLUMNS = (
 )
 
 
+def _print_table(table: Table) -> None:
+    """Print a table; into a file or pipe wide enough that no column is cut."""
+    (out if out.is_terminal else Console(file=out.file, width=200)).print(table)
+
+
 def _fail(en: str, ko: str) -> typer.Exit:
     """Print a bilingual error on stderr and return the exit (status 2) to raise."""
     console.print(f"[red]오류 / error:[/red] {ko}\n  {en}", highlight=False, soft_wrap=True)
@@ -209,7 +214,7 @@ def compare(
             f"{diff:+,.4g}" if abs(diff) < 10 else f"{diff:+,.1f}",
             "-" if pct is None else f"{100 * pct:+.1f} %",
         )
-    out.print(table)
+    _print_table(table)
     if (ka["scale"], ka["seed"]) != (kb["scale"], kb["seed"]):
         console.print(
             f"[yellow]주의 / note:[/yellow] 규모·시드가 다릅니다 / the runs differ in scale or "
@@ -284,7 +289,7 @@ def sweep(
                 for key, _, fmt in SWEEP_COLUMNS
             ),
         )
-    out.print(table)
+    _print_table(table)
     paths = write_sweep(rows, out_dir or Path(f"sweep-{s.name}"))
     for p in paths.values():
         out.print(f"  {p}")
