@@ -181,7 +181,7 @@ def test_sweep_runs_variants_on_a_dask_local_cluster(tmp_path: Path) -> None:
     [
         (["run", "car-thrid", "--out", "x"], ["did you mean 'car-third'", "알 수 없는"]),
         (["run", "nope.yaml", "--out", "x"], ["no scenario file", "없습니다"]),
-        (["run", "baseline", "--scale", "0", "--out", "x"], ["simulation.scale", "0.01..1"]),
+        (["run", "baseline", "--scale", "0", "--out", "x"], ["simulation.scale", "0.01..4"]),
         (["sweep", "baseline", "--param", "shuttles.fleet=1,2"], ["shuttles.fleet_size"]),
         (["sweep", "baseline", "--param", "shuttles.fleet_size"], ["section.field=v1,v2"]),
         (["sweep", "baseline", "--param", "shuttles.fleet_size=10,x"], ["must be an integer"]),

@@ -108,7 +108,7 @@ def test_an_unknown_section_field_lists_the_section_fields() -> None:
         ("shuttles", "fleet_size", -5, ["out of range", "0..100000", "vehicles"]),
         ("shuttles", "capacity", 12, ["out of range", "4..8", "seats"]),
         ("cars", "ownership_factor", 2.0, ["out of range", "0..1.5"]),
-        ("simulation", "scale", 0.0, ["out of range", "0.01..1"]),
+        ("simulation", "scale", 0.0, ["out of range", "0.01..4"]),
         ("shuttles", "fleet_size", "many", ["must be an integer"]),
         ("shuttles", "fleet_size", 2.5, ["must be an integer"]),
         ("shuttles", "fleet_size", True, ["must be an integer"]),
@@ -173,7 +173,7 @@ def test_with_param_coerces_command_line_text_and_checks_it() -> None:
     with pytest.raises(ScenarioError, match=r"shuttles\.fleet_size = '4000.5' must be an integer"):
         s.with_param("shuttles.fleet_size", "4000.5")
     with pytest.raises(ScenarioError, match="out of range"):
-        s.with_param("simulation.scale", "2")
+        s.with_param("simulation.scale", "5")
 
 
 def test_every_field_is_documented_and_its_default_is_allowed() -> None:

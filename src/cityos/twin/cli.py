@@ -32,7 +32,8 @@ ScenarioArg = Annotated[
     str, typer.Argument(help="A built-in scenario name (baseline, car-third) or a .yaml path")
 ]
 Scale = Annotated[
-    float | None, typer.Option(help="Share of the residents to simulate, e.g. 0.1 (0.01-1)")
+    float | None,
+    typer.Option(help="Residents simulated / 390,000, e.g. 0.1 for a quick run (0.01-4)"),
 ]
 Seed = Annotated[int | None, typer.Option(help="Seed of every random draw")]
 # The KPIs a sweep prints, with short bilingual headers (all KPIs go to its CSV and JSON).
