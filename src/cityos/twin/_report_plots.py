@@ -135,30 +135,34 @@ def time_of_day_svg(per_hour: NDArray[np.int64], cars_on_road: NDArray[np.int64]
 
 
 @_styled
-def congestion_map_svg(city: City, ratio: NDArray[np.float64]) -> str:
-    """Return the road links coloured by 07-09 h travel time / free-flow time [-]."""
+def congestion_map_svg(city: City, maps: list[tuple[str, NDArray[np.float64]]]) -> str:
+    """Return road links coloured by 07-09 h travel time / free-flow time, one map per run."""
     net = city.network
     segs = [np.asarray(g) for g in net.geometry]
-    fig = Figure(figsize=(5.5, 5.5))
-    ax = fig.add_subplot()
-    shown = np.clip(ratio, 1.0, 10.0)
-    lc = LineCollection(
-        segs,
-        array=shown,
-        cmap="RdYlGn_r",
-        norm=mpl.colors.LogNorm(1.0, 10.0),
-        linewidths=1.0 + 0.8 * net.lanes,
-    )
-    ax.add_collection(lc)
-    ax.autoscale()
-    ax.set_aspect(1 / np.cos(np.radians(36.5)))
-    ax.scatter(net.node_lon[city.zone_nodes], net.node_lat[city.zone_nodes], s=6, color="black")
-    cb = fig.colorbar(lc, ax=ax, shrink=0.7)
+    fig = Figure(figsize=(5.0 * len(maps) + 1.0, 5.5))
+    axes = fig.subplots(1, len(maps), squeeze=False)[0]
+    lc = None
+    for ax, (name, ratio) in zip(axes, maps, strict=True):
+        lc = LineCollection(
+            segs,
+            array=np.clip(ratio, 1.0, 10.0),
+            cmap="RdYlGn_r",
+            norm=mpl.colors.LogNorm(1.0, 10.0),
+            linewidths=1.0 + 0.8 * net.lanes,
+        )
+        ax.add_collection(lc)
+        ax.autoscale()
+        ax.set_aspect(1 / np.cos(np.radians(36.5)))
+        zones = city.zone_nodes
+        ax.scatter(net.node_lon[zones], net.node_lat[zones], s=6, color="black")
+        ax.set_xlabel("경도 lon [°]")
+        ax.set_title(name)
+    axes[0].set_ylabel("위도 lat [°]")
+    assert lc is not None  # maps is never empty
+    cb = fig.colorbar(lc, ax=list(axes), shrink=0.7)
     cb.set_ticks([1, 1.5, 2, 3, 5, 10], labels=["1", "1.5", "2", "3", "5", "≥10"])
     cb.set_label("오전 첨두 통행시간 / 자유통행 AM peak time / free-flow [-]")
-    ax.set_xlabel("경도 lon [°]")
-    ax.set_ylabel("위도 lat [°]")
-    ax.set_title("혼잡 지도 (07-09시) Congestion map, 07:00-09:00")
+    fig.suptitle("혼잡 지도 (07-09시) Congestion map, 07:00-09:00")
     return _svg(fig)
 
 

@@ -154,6 +154,9 @@ def render_report(
     if ref is not None:
         body += [targets_section(result, ref), fleet_section(k, ref)]
     body.append(network_note(k))
+    maps = [(str(k["scenario"]), result.link_peak_ratio)]
+    if isinstance(reference, RunResult):
+        maps.insert(0, (str(ref["scenario"]) if ref else "", reference.link_peak_ratio))
     figs = [
         (mode_share_svg(k, ref), "수단 분담률 (통행 기준) / Mode share of trips"),
         (
@@ -161,7 +164,7 @@ def render_report(
             "시간대별 출발 통행과 도로 위 차량 / Trips by departure hour and cars on the road",
         ),
         (
-            congestion_map_svg(city, result.link_peak_ratio),
+            congestion_map_svg(city, maps),
             "오전 첨두 링크 통행시간 비 / AM-peak link time over free-flow time (1 = free flow)",
         ),
         (
