@@ -231,3 +231,20 @@ def test_list_and_the_network_commands_are_under_twin() -> None:
     result = runner.invoke(app, ["twin", "--help"], terminal_width=120)
     for command in ("run", "compare", "sweep", "list", "import-osm", "export-sumo"):
         assert command in result.output
+
+
+@pytest.mark.slow
+def test_a_scenario_without_reference_gets_a_report_without_targets(tmp_path: Path) -> None:
+    mine = tmp_path / "fewer-shuttles.yaml"
+    mine.write_text("name: fewer-shuttles\nshuttles: {fleet_size: 500}\n", encoding="utf-8")
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["twin", "run", str(mine), "--scale", "0.01", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in out.iterdir()) == ["kpis.json", "report.html"]
+    kpis = json.loads((out / "kpis.json").read_text(encoding="utf-8"))
+    assert kpis["scenario"] == "fewer-shuttles"
+    assert kpis["shared_vehicles"] == 5
+    html = (out / "report.html").read_text(encoding="utf-8")
+    assert html.count("<svg") == 4
+    assert "Summary" in html
+    assert "Policy targets" not in html
