@@ -190,9 +190,12 @@ def write_outputs(
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = {"kpis": out_dir / "kpis.json", "report": out_dir / "report.html"}
     write_kpis(result.kpis, paths["kpis"])
+    stale = out_dir / "reference_kpis.json"
     if reference is not None:
         ref = reference.kpis if isinstance(reference, RunResult) else reference
-        paths["reference"] = out_dir / "reference_kpis.json"
+        paths["reference"] = stale
         write_kpis(ref, paths["reference"])
+    elif stale.exists():
+        stale.unlink()  # left by an earlier run into the same directory: it would mislead
     paths["report"].write_text(render_report(result, reference), encoding="utf-8")
     return paths
