@@ -240,3 +240,23 @@ def test_up_with_no_twin_starts_no_twin(tmp_path: Path) -> None:
     with engine.connect() as connection:
         assert connection.execute(sa.text("SELECT count(*) FROM ingest_devices")).scalar() == 0
     engine.dispose()
+
+
+@pytest.mark.slow
+def test_a_simulated_day_is_cached_on_disk(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    city = load_city()
+    monkeypatch.setattr(sensors, "_DAYS", {})
+    first, cached = sensors.cached_day(city, scale=SCALE, cache_dir=tmp_path)
+    assert not cached
+    assert len(list(tmp_path.glob("live-day-*.npz"))) == 1
+    monkeypatch.setattr(sensors, "_DAYS", {})  # a new process
+    again, cached = sensors.cached_day(city, scale=SCALE, cache_dir=tmp_path)
+    assert cached
+    assert again.scale == first.scale
+    for name in ("links", "intensity", "speed_kmh", "occupancy", "zones", "occupied", "total"):
+        assert (getattr(again, name) == getattr(first, name)).all(), name
+    next(tmp_path.glob("live-day-*.npz")).write_bytes(b"not a zip")  # a broken cache
+    monkeypatch.setattr(sensors, "_DAYS", {})
+    third, cached = sensors.cached_day(city, scale=SCALE, cache_dir=tmp_path)
+    assert not cached
+    assert (third.intensity == first.intensity).all()  # the same seed, the same day

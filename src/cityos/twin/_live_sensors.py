@@ -11,8 +11,10 @@ a counter shows city-level vehicles per minute whatever the sample size.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -131,6 +133,45 @@ def simulate_day(
         total=total[zones].astype(np.int64),
         runtime_s=time.perf_counter() - started,
     )
+
+
+def cached_day(
+    city: City, *, scale: float, seed: int = 42, cache_dir: Path | None = None
+) -> tuple[Day, bool]:
+    """Return the simulated day and whether it came from the cache.
+
+    Days are kept in this process and, when ``cache_dir`` is given, in
+    ``<cache_dir>/live-day-<bundle version>-<scale>-<seed>.npz``, so a restart is ready at once.
+    A cache file that cannot be read is simulated again and rewritten.
+    """
+    key = (city.version, scale, seed)
+    if key in _DAYS:
+        return _DAYS[key], True
+    path = None
+    if cache_dir is not None:
+        path = cache_dir / f"live-day-{city.version}-{scale:g}-{seed}.npz"
+        try:
+            with np.load(path) as data:
+                fields = {f.name: data[f.name] for f in dataclasses.fields(Day)}
+            day = Day(**{**fields, "scale": float(fields["scale"]), "runtime_s": 0.0})
+            _DAYS[key] = day
+            return day, True
+        except (OSError, KeyError, ValueError):
+            pass
+    day = simulate_day(city, scale=scale, seed=seed)
+    _DAYS[key] = day
+    if path is not None:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(".tmp.npz")
+            np.savez_compressed(tmp, **dataclasses.asdict(day))
+            tmp.replace(path)
+        except OSError:
+            pass  # a read-only working directory: simulate again next time
+    return day, False
+
+
+_DAYS: dict[tuple[str, float, int], Day] = {}
 
 
 # ---- buses on the timetable -------------------------------------------------------------

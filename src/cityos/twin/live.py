@@ -21,6 +21,7 @@ from __future__ import annotations
 import threading
 import time
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -40,6 +41,7 @@ if TYPE_CHECKING:  # the simulation (numpy, the city model) is imported when liv
     from cityos.twin.city import City
 
 KST = timezone(timedelta(hours=9))
+CACHE_DIR = Path("var") / "twin"  # simulated days, next to the SQLite database
 MIN_STEP_S = 0.05  # shortest real time between two steps [s]
 
 
@@ -63,6 +65,7 @@ class TwinLive:
         scale: float,
         tenant: str = DEFAULT_TENANT,
         seed: int = 42,
+        cache_dir: Path | None = None,
     ) -> None:
         if speed <= 0:
             raise ValueError("speed must be > 0 (simulated minutes per real minute)")
@@ -73,6 +76,7 @@ class TwinLive:
         self.scale = scale
         self.tenant = tenant
         self.seed = seed
+        self.cache_dir = cache_dir
         self.state = "starting"  # starting -> simulating -> playing (or failed) -> stopped
         self.day: sensors.Day | None = None
         self.steps = 0  # steps played
@@ -120,7 +124,9 @@ class TwinLive:
         from cityos.twin import _live_sensors as sensors
 
         try:
-            day = sensors.simulate_day(city, scale=self.scale, seed=self.seed)
+            day, cached = sensors.cached_day(
+                city, scale=self.scale, seed=self.seed, cache_dir=self.cache_dir
+            )
         except Exception:  # noqa: BLE001
             log.exception("twin_live_simulation_failed")
             return
@@ -128,6 +134,7 @@ class TwinLive:
         log.info(
             "twin_live_day_simulated",
             scale=self.scale,
+            cached=cached,
             runtime_s=round(day.runtime_s, 1),
             counters=len(day.links),
             car_parks=len(day.zones),
@@ -200,6 +207,7 @@ def start(
         expander=expander,
         speed=settings.twin_speed,
         scale=settings.twin_scale,
+        cache_dir=None if settings.mode == "test" else CACHE_DIR,
     )
     runner.start()
     log.info("twin_live_started", speed=settings.twin_speed, scale=settings.twin_scale)
