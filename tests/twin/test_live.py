@@ -72,6 +72,8 @@ def live_client(live_settings: Settings) -> Iterator[TestClient]:
         assert runner.state == "playing", runner.state
         runner.stop()
         time.sleep(0.5)  # the writer commits what was submitted
+        assert runner.sent > 0
+        assert runner.refused == 0  # every simulated message fits its device's mapping
         yield client
 
 

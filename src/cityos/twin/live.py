@@ -13,7 +13,9 @@
 
 Devices are re-provisioned on every start (delete + create in one transaction: new API keys,
 the entities and their history stay). The simulated clock starts at the current time of day
-in Seoul. At speeds above 1200 a step skips minutes (sensors report the current minute).
+in Seoul. At speeds above 1200 a step skips minutes (sensors report the current minute); a step is
+dropped while the writer has not committed the previous one, so a slow database never makes
+the queue grow.
 """
 
 from __future__ import annotations
@@ -82,6 +84,8 @@ class TwinLive:
         self.steps = 0  # steps played
         self.sent = 0  # messages submitted
         self.refused = 0  # messages the writer refused (dead letters)
+        self.skipped = 0  # steps dropped because the writer had not finished the last one
+        self._pending = 0  # messages submitted and not yet committed
         self._keys: dict[str, str] = {}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -156,8 +160,12 @@ class TwinLive:
             minute = start_min + int((time.monotonic() - started) * self.speed / 60.0)
             if minute != last:
                 last = minute
-                self._send(sensors.readings(city, self.day, minute, utc_text(datetime.now(UTC))))
-                self.steps += 1
+                if self._pending > 0:  # the writer is behind: drop this step, not pile up
+                    self.skipped += 1
+                else:
+                    stamp = utc_text(datetime.now(UTC))
+                    self._send(sensors.readings(city, self.day, minute, stamp))
+                    self.steps += 1
             self._stop.wait(step_s)
 
     def _provision(self, bodies: list[DeviceCreate]) -> None:
@@ -184,10 +192,17 @@ class TwinLive:
                 on_done=self._done,
                 fmt="json",
             )
+            with self._lock:
+                self._pending += 1
             if self._ingester.submit(message):
                 self.sent += 1
+            else:
+                with self._lock:
+                    self._pending -= 1
 
     def _done(self, outcome: Outcome) -> None:
+        with self._lock:
+            self._pending -= 1
         if not isinstance(outcome, int) and outcome is not None:
             with self._lock:
                 self.refused += 1
