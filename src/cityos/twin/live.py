@@ -1,11 +1,12 @@
 """Live mode: the twin's simulated sensors fed into the hub through device ingestion.
 
-``start(ingester, engine, settings)`` starts one background thread that
+``start(ingester, engine, expander, settings)`` starts one background thread that
 
 1. provisions the buses and BRT vehicles of the timetable as ingestion devices (tenant
    ``DEFAULT_TENANT``, transport ``http``) and starts playing them at once;
-2. simulates one weekday at population share ``CITYOS_TWIN_SCALE`` (default 0.05, a few
-   seconds), then provisions the traffic counters and car park sensors too;
+2. simulates one weekday at population share ``CITYOS_TWIN_SCALE`` (default 0.05, about
+   10 s of CPU; kept in ``var/twin`` for the next start), then provisions the traffic
+   counters and car park sensors too;
 3. plays the day back in accelerated time, ``CITYOS_TWIN_SPEED`` simulated minutes per 60
    real seconds (60: one simulated minute per second), looping days: each step the sensors'
    readings are submitted to the SAME group-commit writer as MQTT and HTTP device messages
@@ -13,9 +14,9 @@
 
 Devices are re-provisioned on every start (delete + create in one transaction: new API keys,
 the entities and their history stay). The simulated clock starts at the current time of day
-in Seoul. At speeds above 1200 a step skips minutes (sensors report the current minute); a step is
-dropped while the writer has not committed the previous one, so a slow database never makes
-the queue grow.
+in Seoul. At speeds above 1200 a step skips minutes (sensors report the current minute);
+a step is dropped while the writer has not committed the previous one, so a slow database
+never makes the queue grow. Documented in docs/twin/live.md.
 """
 
 from __future__ import annotations
