@@ -18,6 +18,7 @@ from cityos.hub import api as hub_api
 from cityos.hub.api._auth import require_roles
 from cityos.hub.context import ContextResolver
 from cityos.hub.store import open_store
+from cityos.hub.subscriptions.dispatcher import start_notifications
 from cityos.identity import close_engine
 from cityos.identity.access import department_scopes
 from cityos.identity.api import router as identity_router
@@ -83,11 +84,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.contexts.add_stored(record["url"], record["body"])
         if settings.seed_city:
             await run_in_threadpool(_seed, app)
+        app.state.notifications = await start_notifications(app.state.store, app.state.contexts)
         _tune_garbage_collector()
         log.info("cityos_started", version=__version__, backend=settings.backend)
         try:
             yield
         finally:
+            await app.state.notifications.stop()
             app.state.store.close()
             app.state.store.shutdown_executor()
             close_engine(app)
