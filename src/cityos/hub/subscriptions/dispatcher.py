@@ -120,20 +120,30 @@ class Dispatcher:
         return await self._call(run)
 
     async def _run(self) -> None:
+        woken = False
         while True:
             try:
-                await self.round()
+                await self.round(refresh=not woken)
             except asyncio.CancelledError:
                 raise
             except Exception:  # noqa: BLE001 - the loop must outlive a database hiccup
                 log.exception("notification_round_failed")
+            woken = False
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._event.wait(), timeout=self.poll)
+                woken = True
             self._event.clear()
 
-    async def round(self) -> None:
-        """Start delivery of every subscription with queued rows, and due periodic ones."""
-        await self._read(self.writer.refresh)
+    async def round(self, *, refresh: bool = True) -> None:
+        """Start delivery of every subscription with queued rows, and due periodic ones.
+
+        One transaction takes the leases of every subscription with queued rows that this
+        process is not already sending and reads their oldest rows, so a write that fans out
+        to many subscriptions costs one database round trip here, not one per subscription.
+        A round woken by a local COMMIT skips the index check (the write just did it).
+        """
+        if refresh:
+            await self._read(self.writer.refresh)
         now = time.monotonic()
         for sub in self.index.periodic():
             key = (sub.tenant, sub.id)
@@ -141,10 +151,21 @@ class Dispatcher:
                 assert sub.periodic is not None
                 self._next_periodic[key] = now + sub.periodic
                 await self._queue_periodic(sub)
-        for key in await self._read(repository.pending):
-            if key in self._busy or now < self._retry_at.get(key, 0.0):
-                continue
-            self._busy[key] = asyncio.create_task(self._drain(*key))
+        skip = set(self._busy) | {k for k, t in self._retry_at.items() if now < t}
+        clock = time.time()
+
+        def take(db: repository.Db) -> dict[tuple[str, str], list[tuple[int, str]]]:
+            batches = {}
+            for key in repository.pending(db):
+                if key in skip:
+                    continue
+                if repository.claim(db, *key, worker=self.worker, now=clock, until=clock + LEASE):
+                    batches[key] = repository.queued(db, *key, BATCH)
+            return batches
+
+        for key, rows in (await self._write(DEFAULT_TENANT, take)).items():
+            if rows and key not in self._busy:
+                self._busy[key] = asyncio.create_task(self._drain(key, rows))
 
     async def _queue_periodic(self, sub: Compiled) -> None:
         """Queue one notification with the current state of the periodic subscription."""
@@ -186,34 +207,23 @@ class Dispatcher:
             note["@context"] = sub.ctx.body_value()
         return orjson.dumps(note)
 
-    async def _drain(self, tenant: str, sub_id: str) -> None:
-        key = (tenant, sub_id)
+    async def _drain(self, key: tuple[str, str], rows: list[tuple[int, str]]) -> None:
         try:
-            while await self._drain_batch(tenant, sub_id):
-                pass
+            more = await self._send_rows(*key, rows)
         except asyncio.CancelledError:
             raise
         except Exception:  # noqa: BLE001 - retried at the next round
-            log.exception("notification_delivery_crashed", subscription=sub_id)
+            log.exception("notification_delivery_crashed", subscription=key[1])
             self._retry_at[key] = time.monotonic() + BACKOFF_FIRST
+            more = False
         finally:
             self._busy.pop(key, None)
+        if more:  # rows may have been queued while this batch was sent
+            self._event.set()
 
-    async def _drain_batch(self, tenant: str, sub_id: str) -> bool:
-        """Send one batch of a subscription's rows; return True if more may be queued."""
+    async def _send_rows(self, tenant: str, sub_id: str, rows: list[tuple[int, str]]) -> bool:
+        """Send a subscription's rows in order until one fails; True if all were accepted."""
         key = (tenant, sub_id)
-        now = time.time()
-
-        def claim(db: repository.Db) -> bool:
-            return repository.claim(
-                db, tenant, sub_id, worker=self.worker, now=now, until=now + LEASE
-            )
-
-        if not await self._write(tenant, claim):
-            return False
-        rows = await self._read(lambda db: repository.queued(db, tenant, sub_id, BATCH))
-        if not rows:
-            return False
         sub = self.index.get(tenant, sub_id)
         if sub is None:
             await self._read(self.writer.refresh)
@@ -224,7 +234,7 @@ class Dispatcher:
         sender = self.mqtt if sub.endpoint["uri"].startswith("mqtt") else self.http
         done: list[int] = []
         stats: dict[str, Any] = {"sent": 0, "failed": 0, "ok": None, "bad": None, "error": None}
-        more = len(rows) == BATCH
+        ok = True
         try:
             for seq, text in rows:
                 if sub.throttling:
@@ -239,21 +249,22 @@ class Dispatcher:
                     self._retry_at[key] = time.monotonic() + backoff(failures)
                     stats.update(failed=1, bad=utc_now(), error=str(error)[:500])
                     log.warning("notification_failed", subscription=sub_id, error=str(error)[:200])
-                    more = False
+                    ok = False
                     break
                 self._last_sent[key] = time.monotonic()
                 self._failures.pop(key, None)
+                self._retry_at.pop(key, None)
                 done.append(seq)
                 stats["sent"] += 1
                 stats["ok"] = utc_now()
                 if len(done) >= FLUSH:
                     await self._flush(tenant, sub_id, done, stats)
-                    done, stats = [], {"sent": 0, "failed": 0, "ok": None, "bad": None}
-                    stats["error"] = None
+                    done = []
+                    stats = {"sent": 0, "failed": 0, "ok": None, "bad": None, "error": None}
         finally:
             if done or stats["failed"]:
                 await asyncio.shield(self._flush(tenant, sub_id, done, stats))
-        return more
+        return ok
 
     async def _flush(
         self, tenant: str, sub_id: str, seqs: list[int], stats: dict[str, Any]
