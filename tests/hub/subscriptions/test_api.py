@@ -216,3 +216,24 @@ def test_bad_patch_is_refused_and_changes_nothing(client: TestClient) -> None:
     assert r.status_code == 400
     r = client.post(BASE, content=b"{", headers={"Content-Type": "application/json"})
     assert r.status_code == 400
+
+
+def test_index_follows_changes_made_through_the_api(client: TestClient) -> None:
+    from cityos.hub.subscriptions import notification_writer
+
+    writer = notification_writer(client.app.state.store)  # type: ignore[attr-defined]
+    assert writer is not None
+    client.post("/ngsi-ld/v1/entities", json={"id": "urn:ngsi-ld:Vehicle:idx", "type": "Vehicle"})
+    sub_id = create(client, subscription(entities=[{"type": "Bus"}]))
+    bus = "https://uri.etsi.org/ngsi-ld/default-context/Bus"
+    found = writer.index.candidates("urn:ngsi-ld:tenant:default", [bus], "urn:x", ["a"])
+    assert sub_id in [s.id for s in found]
+    r = client.patch(f"{BASE}/{sub_id}", json={"entities": [{"type": "Tram"}]})
+    assert r.status_code == 204
+    found = writer.index.candidates("urn:ngsi-ld:tenant:default", [bus], "urn:x", ["a"])
+    assert sub_id not in [s.id for s in found]
+    tram = "https://uri.etsi.org/ngsi-ld/default-context/Tram"
+    found = writer.index.candidates("urn:ngsi-ld:tenant:default", [tram], "urn:x", ["a"])
+    assert sub_id in [s.id for s in found]
+    assert client.delete(f"{BASE}/{sub_id}").status_code == 204
+    assert writer.index.get("urn:ngsi-ld:tenant:default", sub_id) is None

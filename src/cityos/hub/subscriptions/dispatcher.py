@@ -41,6 +41,7 @@ BACKOFF_FIRST = 0.5  # [s]
 BACKOFF_MAX = 60.0  # [s]
 LEASE = 15.0  # [s] a crashed process's subscriptions are taken over after this
 BATCH = 200  # rows read per round trip
+PERIODIC_MAX = 10_000  # entities in one periodic notification
 FLUSH = 50  # delivered rows deleted per transaction (at most this many resent after a crash)
 
 
@@ -172,11 +173,13 @@ class Dispatcher:
 
         def collect() -> list[dict[str, Any]]:
             found: dict[str, dict[str, Any]] = {}
-            for kind in {s.type for s in sub.selectors}:
-                query = EntityQuery(types=TypeSelection((frozenset({kind}),)), limit=10_000)
+            for kind in sorted({s.type for s in sub.selectors}):
+                query = EntityQuery(types=TypeSelection((frozenset({kind}),)))
                 for entity in self.store.iter_all(sub.tenant, query):
                     if sub.selects(entity):
                         found[entity["id"]] = entity
+                        if len(found) >= PERIODIC_MAX:
+                            break
             return [render_entity(e, sub.ctx, sub.opts) for e in found.values()]
 
         data = await self._call(collect)

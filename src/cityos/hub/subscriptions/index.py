@@ -26,10 +26,9 @@ from cityos.hub.context import ActiveContext, ContextResolver
 from cityos.hub.geo import GeoQuery, parse_geo_query
 from cityos.hub.query.evaluate import compile_predicate
 from cityos.hub.query.qlang import parse_q
-from cityos.hub.query.scope import ScopeExpr, parse_scope_q
+from cityos.hub.query.scope import ScopeExpr, parse_scope_q, scope_matches
 from cityos.hub.render import RenderOptions
 from cityos.hub.subscriptions.repository import SubscriptionRow
-from cityos.hub.subscriptions.schema import status_of
 from cityos.observability import log
 
 Predicate = Callable[[dict[str, Any]], bool]
@@ -88,11 +87,8 @@ class Compiled:
             return False
         if self.q is not None and not self.q(entity):
             return False
-        if self.scope is not None:
-            from cityos.hub.query.scope import scope_matches
-
-            if not scope_matches(self.scope, entity.get("scope", [])):
-                return False
+        if self.scope is not None and not scope_matches(self.scope, entity.get("scope", [])):
+            return False
         return self.geo is None or self.geo.entity_matches(entity)
 
 
@@ -231,6 +227,21 @@ class SubscriptionIndex:
         self._tenants.setdefault(sub.tenant, _TenantIndex()).add(sub)
         self.version = version
 
+    def replace(self, tenant: str, sub_id: str, sub: Compiled | None, version: int) -> None:
+        """Swap (or drop, for None) one subscription and move to ``version`` (caller locks).
+
+        The tenant's buckets are re-filed from its compiled subscriptions: no recompiling.
+        """
+        old = self._tenants.get(tenant)
+        rebuilt = _TenantIndex()
+        for other in old.subs.values() if old is not None else ():
+            if other.id != sub_id:
+                rebuilt.add(other)
+        if sub is not None:
+            rebuilt.add(sub)
+        self._tenants = {**self._tenants, tenant: rebuilt}
+        self.version = version
+
     def candidates(
         self, tenant: str, types: Iterable[str], entity_id: str, attrs: Iterable[str]
     ) -> list[Compiled]:
@@ -263,8 +274,3 @@ class SubscriptionIndex:
     def count(self) -> int:
         """Return how many subscriptions the index holds."""
         return sum(len(index.subs) for index in self._tenants.values())
-
-
-def status(sub: Compiled, now: datetime) -> str:
-    """Return active, paused or expired."""
-    return status_of(sub.body, now)

@@ -33,8 +33,12 @@ TRIGGERS = (
     "attributeDeleted",
 )
 DEFAULT_TRIGGERS = ["attributeCreated", "attributeUpdated"]
-FORMATS = {"normalized": "normalized", "keyValues": "keyValues", "simplified": "keyValues"}
-FORMATS |= {"concise": "concise"}
+FORMATS = {
+    "normalized": "normalized",
+    "keyValues": "keyValues",
+    "simplified": "keyValues",
+    "concise": "concise",
+}
 ACCEPTS = ("application/json", "application/ld+json")
 SCHEMES = ("http", "https", "mqtt", "mqtts")
 MQTT_VERSIONS = ("mqtt3.1.1", "mqtt5.0")

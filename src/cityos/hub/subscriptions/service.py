@@ -21,11 +21,22 @@ from cityos.hub.subscriptions.schema import status_of
 _NO_TENANT_ROW = "urn:ngsi-ld:tenant:default"  # subscriptions never create a tenant row
 
 
-def _after_change(index: SubscriptionIndex, db_version: int, row: SubscriptionRow | None) -> None:
-    """Add a new subscription to the index, or reload it when another change came between."""
+def _after_change(
+    index: SubscriptionIndex,
+    db_version: int,
+    *,
+    tenant: str,
+    sub_id: str,
+    row: SubscriptionRow | None,
+) -> None:
+    """Update this process's index at once, or mark it stale if another change came between."""
+    compiled = None if row is None else compile_row(row, index.resolver)
     with index.lock:
-        if row is not None and index.version == db_version - 1:
-            index.add(compile_row(row, index.resolver), db_version)
+        if index.version == db_version - 1:
+            if compiled is not None and index.get(tenant, sub_id) is None:
+                index.add(compiled, db_version)  # a new one: O(1)
+            else:
+                index.replace(tenant, sub_id, compiled, db_version)
         else:
             index.version = -1  # the next write (or delivery round) reloads it
 
@@ -54,8 +65,8 @@ def create(
             )
         version = repository.bump_version(db)
         row = repository.get(db, tenant, body["id"])
-    _after_change(index, version, row)
     assert row is not None
+    _after_change(index, version, tenant=tenant, sub_id=row.id, row=row)
     return row
 
 
@@ -97,7 +108,8 @@ def replace(
         )
         repository.replace(db, tenant, body, now=utc_now())
         version = repository.bump_version(db)
-    _after_change(index, version, None)
+        row = repository.get(db, tenant, body["id"])
+    _after_change(index, version, tenant=tenant, sub_id=body["id"], row=row)
 
 
 def delete(store: HubStore, index: SubscriptionIndex, *, tenant: str, sub_id: str) -> None:
@@ -110,7 +122,7 @@ def delete(store: HubStore, index: SubscriptionIndex, *, tenant: str, sub_id: st
                 instance=sub_id,
             )
         version = repository.bump_version(db)
-    _after_change(index, version, None)
+    _after_change(index, version, tenant=tenant, sub_id=sub_id, row=None)
 
 
 def _compact_list(names: list[str], ctx: ActiveContext) -> list[str]:
