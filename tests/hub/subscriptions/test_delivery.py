@@ -272,3 +272,34 @@ def test_periodic_notifications_carry_the_current_state(client: TestClient, rx: 
     # a periodic subscription does not notify on change
     client.patch(f"{HUB}/entities/urn:ngsi-ld:{etype}:2/attrs", json={"a": prop(5)})
     assert client.delete(f"{HUB}/subscriptions/{sub_id}").status_code == 204
+
+
+def test_scope_id_pattern_and_attribute_only_subscriptions(
+    client: TestClient, rx: Receiver
+) -> None:
+    etype = kind()
+    scoped = subscribe(client, rx, etype, scopeQ="/Sejong/Jochiwon/#")
+    pattern = subscribe(
+        client, rx, etype, entities=[{"type": etype, "idPattern": f"urn:ngsi-ld:{etype}:2.*"}]
+    )
+    attr = f"level{uuid.uuid4().hex[:6]}"
+    body = {
+        "type": "Subscription",
+        "watchedAttributes": [attr],
+        "notification": {"endpoint": {"uri": rx.url}},
+    }
+    r = client.post(f"{HUB}/subscriptions", json=body)
+    assert r.status_code == 201, r.text
+    by_attr = r.headers["location"].rsplit("/", 1)[1]
+    first = entity(etype, 1, a=1)
+    first["scope"] = "/Sejong/Jochiwon/North"
+    second = entity(etype, 2, a=2)
+    second["scope"] = "/Sejong/Hansol"
+    second[attr] = prop(7)
+    for made in (first, second):
+        assert client.post(f"{HUB}/entities", json=made).status_code == 201
+    assert [n["data"][0]["id"] for n in notes(rx, scoped, 1)] == [first["id"]]
+    assert [n["data"][0]["id"] for n in notes(rx, pattern, 1)] == [second["id"]]
+    assert [n["data"][0]["id"] for n in notes(rx, by_attr, 1)] == [second["id"]]
+    assert len(quiet(rx, scoped, 0.5)) == 1
+    assert len(quiet(rx, pattern, 0)) == 1
