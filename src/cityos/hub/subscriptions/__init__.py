@@ -25,6 +25,10 @@ def add_notification_writer(store: HubStore, resolver: ContextResolver) -> Notif
     """Make every write of ``store`` queue the notifications it triggers (once per store)."""
     writer = notification_writer(store)
     if writer is None:
+        # Subscriptions may name @contexts stored through /jsonldContexts: a process that
+        # writes without the API (the CLI, ingestion) must know them too.
+        for record in store.contexts():
+            resolver.add_stored(record["url"], record["body"])
         writer = NotificationWriter(SubscriptionIndex(resolver))
         store.add_listener(writer)
     return writer

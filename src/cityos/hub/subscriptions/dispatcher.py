@@ -157,7 +157,7 @@ class Dispatcher:
 
         def take(db: repository.Db) -> dict[tuple[str, str], list[tuple[int, str]]]:
             batches = {}
-            for key in repository.pending(db):
+            for key in sorted(repository.pending(db)):  # one lock order: no deadlocks
                 if key in skip:
                     continue
                 if repository.claim(db, *key, worker=self.worker, now=clock, until=clock + LEASE):
