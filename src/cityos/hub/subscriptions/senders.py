@@ -68,9 +68,13 @@ class HttpSender:
 class _Broker:
     """One connected paho client (its network loop runs in paho's own thread)."""
 
-    def __init__(self, host: str, port: int, version: str, user: str | None, pw: str | None):
+    def __init__(
+        self, host: str, port: int, version: str, user: str | None, pw: str | None, *, tls: bool
+    ) -> None:
         protocol = mqtt.MQTTv5 if version == "mqtt5.0" else mqtt.MQTTv311
         self.client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=protocol)
+        if tls:  # mqtts: the system's CA certificates verify the broker
+            self.client.tls_set()
         if user is not None:
             self.client.username_pw_set(user, pw)
         self.client.connect(host, port, keepalive=30)
@@ -103,13 +107,15 @@ class MqttSender:
         qos = int(info(endpoint, "MQTT-QoS", "0"))
         user = unquote(parts.username) if parts.username else None
         pw = unquote(parts.password) if parts.password else None
-        key = (parts.hostname, parts.port or 1883, version, user, pw)
+        tls = parts.scheme == "mqtts"
+        port = parts.port or (8883 if tls else 1883)
+        key = (parts.hostname, port, version, user, pw, tls)
         timeout = endpoint.get("timeout", DEFAULT_TIMEOUT * 1000) / 1000
         with self._lock:
             broker = self._brokers.get(key)
             if broker is None:
                 try:
-                    broker = _Broker(str(parts.hostname), parts.port or 1883, version, user, pw)
+                    broker = _Broker(str(parts.hostname), port, version, user, pw, tls=tls)
                 except OSError as error:
                     raise DeliveryFailed(f"cannot connect to the MQTT broker: {error}") from None
                 self._brokers[key] = broker
