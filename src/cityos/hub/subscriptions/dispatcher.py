@@ -102,16 +102,20 @@ class Dispatcher:
         await self.http.close()
         await asyncio.to_thread(self.mqtt.close)
 
-    async def _call(self, func: Callable[..., T], *args: Any) -> T:
+    async def _call(self, func: Callable[..., T], *args: Any, heavy: bool = False) -> T:
+        """Run a database call: inline on embedded SQLite (a thread hop costs more than the
+        call), in the store's threads otherwise or when it may scan many rows."""
+        if self.store.inline_short_calls and not heavy:
+            return func(*args)
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self.store.executor, func, *args)
 
-    async def _read(self, func: Callable[[repository.Db], T]) -> T:
+    async def _read(self, func: Callable[[repository.Db], T], *, heavy: bool = False) -> T:
         def run() -> T:
             with repository.reading(self.store) as db:
                 return func(db)
 
-        return await self._call(run)
+        return await self._call(run, heavy=heavy)
 
     async def _write(self, tenant: str, func: Callable[[repository.Db], T]) -> T:
         def run() -> T:
@@ -144,7 +148,7 @@ class Dispatcher:
         A round woken by a local COMMIT skips the index check (the write just did it).
         """
         if refresh:
-            await self._read(self.writer.refresh)
+            await self._read(self.writer.refresh, heavy=True)  # may rebuild the index
         now = time.monotonic()
         for sub in self.index.periodic():
             key = (sub.tenant, sub.id)
@@ -182,7 +186,7 @@ class Dispatcher:
                             break
             return [render_entity(e, sub.ctx, sub.opts) for e in found.values()]
 
-        data = await self._call(collect)
+        data = await self._call(collect, heavy=True)
         if not data:
             return
         body = orjson.dumps(notification(sub, data, None))
@@ -229,7 +233,7 @@ class Dispatcher:
         key = (tenant, sub_id)
         sub = self.index.get(tenant, sub_id)
         if sub is None:
-            await self._read(self.writer.refresh)
+            await self._read(self.writer.refresh, heavy=True)  # may rebuild the index
             sub = self.index.get(tenant, sub_id)
             if sub is None:
                 return False  # deleted: its rows went with it

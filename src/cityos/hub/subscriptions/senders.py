@@ -42,7 +42,8 @@ class HttpSender:
 
     def __init__(self) -> None:
         self.client = httpx.AsyncClient(
-            timeout=DEFAULT_TIMEOUT, limits=httpx.Limits(max_connections=100)
+            timeout=DEFAULT_TIMEOUT,
+            limits=httpx.Limits(max_connections=200, max_keepalive_connections=200),
         )
 
     async def send(self, endpoint: dict[str, Any], body: bytes, headers: dict[str, str]) -> None:
