@@ -43,7 +43,7 @@ def test_create_retrieve_update_delete(client: TestClient) -> None:
             expiresAt="2099-01-01T09:00:00+09:00",
             notification={
                 "attributes": ["speed"],
-                "format": "keyValues",
+                "format": "concise",
                 "showChanges": True,
                 "endpoint": {
                     **ENDPOINT,
@@ -63,7 +63,7 @@ def test_create_retrieve_update_delete(client: TestClient) -> None:
     assert got["status"] == "active"
     note = got["notification"]
     assert note["attributes"] == ["speed"]
-    assert note["format"] == "keyValues"
+    assert note["format"] == "concise"
     assert note["showChanges"] is True
     assert note["endpoint"]["receiverInfo"] == [{"key": "X-Token", "value": "abc"}]
     assert note["timesSent"] == 0
@@ -184,6 +184,10 @@ BAD = [
     ({"notification": {"endpoint": ENDPOINT, "format": "fancy"}}, "format"),
     ({"notification": {"endpoint": ENDPOINT, "showChanges": "yes"}}, "showChanges"),
     ({"notification": {"endpoint": ENDPOINT, "attributes": "speed"}}, "attributes"),
+    (
+        {"notification": {"endpoint": ENDPOINT, "format": "keyValues", "showChanges": True}},
+        "showChanges",
+    ),
     ({"notification": {"endpoint": ENDPOINT, "colour": 1}}, "unknown"),
 ]
 

@@ -295,6 +295,12 @@ def _notification(value: object, ctx: ActiveContext) -> dict[str, Any]:
                 f"notification.{flag} must be true or false", f"{flag}는 true/false여야 합니다"
             )
         out[flag] = raw
+    if out["showChanges"] and out["format"] == "keyValues":
+        raise bad(
+            "notification.showChanges needs format normalized or concise (keyValues has no "
+            "place for previousValue)",
+            "notification.showChanges는 normalized 또는 concise 형식에서만 쓸 수 있습니다",
+        )
     return out
 
 
