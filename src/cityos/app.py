@@ -18,6 +18,7 @@ from cityos.hub import api as hub_api
 from cityos.hub.api._auth import require_roles
 from cityos.hub.context import ContextResolver
 from cityos.hub.store import open_store
+from cityos.hub.subscriptions.dispatcher import start_notifications
 from cityos.identity import close_engine, engine_for
 from cityos.identity.access import department_scopes
 from cityos.identity.api import router as identity_router
@@ -104,6 +105,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.contexts.add_stored(record["url"], record["body"])
         if settings.seed_city:
             await run_in_threadpool(_seed, app)
+        app.state.notifications = await start_notifications(app.state.store, app.state.contexts)
         app.state.ingest = ingest_runtime.start(app, settings)
         app.state.twin_live = twin_live.start(
             app.state.ingest.ingester, app.state.ingest.engine, app.state.contexts.core, settings
@@ -128,6 +130,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if app.state.twin_live is not None:
                 app.state.twin_live.stop()
             ingest_runtime.stop(app.state.ingest)
+            await app.state.notifications.stop()
             app.state.store.close()
             app.state.store.shutdown_executor()
             close_engine(app)

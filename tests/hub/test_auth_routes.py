@@ -20,6 +20,7 @@ TENANT = "urn:ngsi-ld:tenant:route-walk"
 HUB = "/ngsi-ld/v1"
 VEHICLE = "urn:ngsi-ld:Vehicle:walk"
 AREA = "urn:ngsi-ld:AdministrativeArea:walk"
+SUB = "urn:ngsi-ld:Subscription:walk"
 SPEED = {"type": "Property", "value": 30}
 # Routes FastAPI serves outside the OpenAPI document, and which of them the table lists.
 UNDOCUMENTED_ROUTES = {("GET", "/docs"), ("GET", "/redoc"), ("GET", "/openapi.json")}
@@ -200,6 +201,23 @@ def _request(row: Row, context_id: str, device: dict[str, str]) -> tuple[str, di
             f"{HUB}/jsonldContexts/{context_id}",
             {},
         ),
+        "POST /ngsi-ld/v1/subscriptions": (
+            f"{HUB}/subscriptions",
+            {
+                "json": {
+                    "type": "Subscription",
+                    "entities": [{"type": "Vehicle"}],
+                    "notification": {"endpoint": {"uri": "http://127.0.0.1:9/walk"}},
+                }
+            },
+        ),
+        "GET /ngsi-ld/v1/subscriptions": (f"{HUB}/subscriptions", {}),
+        "GET /ngsi-ld/v1/subscriptions/{subscription_id}": (f"{HUB}/subscriptions/{SUB}", {}),
+        "PATCH /ngsi-ld/v1/subscriptions/{subscription_id}": (
+            f"{HUB}/subscriptions/{SUB}",
+            {"json": {"isActive": False}},
+        ),
+        "DELETE /ngsi-ld/v1/subscriptions/{subscription_id}": (f"{HUB}/subscriptions/{SUB}", {}),
         "POST /auth/register": ("/auth/register", {"json": {"username": "x", "password": "y"}}),
         "POST /auth/token": ("/auth/token", {"data": {"grant_type": "client_credentials"}}),
         "GET /auth/me": ("/auth/me", {}),

@@ -10,7 +10,8 @@ def open_store(settings: Settings) -> HubStore:
     """Return the store the settings' database URL selects (migrations must have run).
 
     With ``temporal_history`` on (the default) every write also keeps its attribute
-    instances in the temporal tables, in the same transaction.
+    instances in the temporal tables, in the same transaction. Every write also queues the
+    notifications of the subscriptions it matches (the outbox), in the same transaction.
     """
     store: HubStore
     if settings.backend == "sqlite":
@@ -25,6 +26,10 @@ def open_store(settings: Settings) -> HubStore:
         from cityos.hub.temporal import TemporalRecorder
 
         store.add_listener(TemporalRecorder())
+    from cityos.hub.context import ContextResolver
+    from cityos.hub.subscriptions import add_notification_writer
+
+    add_notification_writer(store, ContextResolver(settings))
     return store
 
 

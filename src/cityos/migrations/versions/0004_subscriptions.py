@@ -15,6 +15,12 @@ rewriting the body.
 when its change committed. The dispatcher delivers a subscription's rows in ``seq`` order and
 deletes each only after its receiver accepted it. On PostgreSQL sequence numbers may commit
 out of order across transactions, so delivery never keeps a "last delivered" watermark.
+
+``owner`` is the creator (a user or API-key id; NULL with authentication off). ``lease_owner``
+and ``lease_until`` (seconds since the epoch) let one dispatcher at a time deliver a
+subscription when several processes share the database. ``hub_subscription_version`` holds
+one counter, raised by every subscription change, which every write transaction reads to
+know whether its in-memory subscription index is current.
 """
 
 from __future__ import annotations
@@ -40,6 +46,9 @@ SQLITE = [
         last_success TEXT,
         last_failure TEXT,
         last_error TEXT,
+        owner TEXT,
+        lease_owner TEXT,
+        lease_until REAL,
         PRIMARY KEY (tenant, id)) WITHOUT ROWID""",
     """CREATE TABLE hub_outbox (
         seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -49,6 +58,8 @@ SQLITE = [
         notification TEXT NOT NULL,
         created_at TEXT NOT NULL)""",
     "CREATE INDEX hub_outbox_queue ON hub_outbox (tenant, subscription_id, seq)",
+    "CREATE TABLE hub_subscription_version (id INTEGER PRIMARY KEY, version INTEGER NOT NULL)",
+    "INSERT INTO hub_subscription_version (id, version) VALUES (1, 0)",
 ]
 
 POSTGRES = [
@@ -65,6 +76,9 @@ POSTGRES = [
         last_success text,
         last_failure text,
         last_error text,
+        owner text,
+        lease_owner text,
+        lease_until double precision,
         PRIMARY KEY (tenant, id))""",
     """CREATE TABLE hub_outbox (
         seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -74,6 +88,8 @@ POSTGRES = [
         notification text NOT NULL,
         created_at text NOT NULL)""",
     "CREATE INDEX hub_outbox_queue ON hub_outbox (tenant, subscription_id, seq)",
+    "CREATE TABLE hub_subscription_version (id INTEGER PRIMARY KEY, version INTEGER NOT NULL)",
+    "INSERT INTO hub_subscription_version (id, version) VALUES (1, 0)",
 ]
 
 
@@ -86,5 +102,5 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     """Drop the subscription and outbox tables."""
-    for table in ("hub_outbox", "hub_subscriptions"):
+    for table in ("hub_subscription_version", "hub_outbox", "hub_subscriptions"):
         op.execute(f"DROP TABLE IF EXISTS {table}")

@@ -1,0 +1,305 @@
+"""Deliver the outbox: in ``seq`` order per subscription, with retries, until accepted.
+
+One asyncio task (started in the app's lifespan) wakes when a write committed notifications
+(the writer's after-commit hook) and at least every ``poll`` seconds. For each subscription
+with queued rows it takes the subscription's delivery lease (so one process at a time sends
+it when several share the database), then sends its rows oldest first, one at a time; a row
+is deleted only once the receiver accepted it. A failure stops that subscription's queue and
+retries it after an exponential back-off (``BACKOFF_FIRST`` doubling up to ``BACKOFF_MAX``);
+its later rows wait, so a receiver gets every notification of an entity in order.
+``throttling`` spaces sends; periodic subscriptions (``timeInterval``) queue the current
+state of their entities every interval. All state is in the database: a restarted process
+continues where the last one stopped (at-least-once: a row sent but not yet deleted when the
+process died is sent again, with the same notification ``id``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import orjson
+
+from cityos.hub._time import utc_now
+from cityos.hub.render import render_entity
+from cityos.hub.store.base import EntityQuery, HubStore
+from cityos.hub.subscriptions import repository
+from cityos.hub.subscriptions.index import Compiled, SubscriptionIndex
+from cityos.hub.subscriptions.matcher import NotificationWriter, notification
+from cityos.hub.subscriptions.senders import DeliveryFailed, HttpSender, MqttSender
+from cityos.hub.typeq import TypeSelection
+from cityos.observability import log
+
+T = TypeVar("T")
+DEFAULT_TENANT = "urn:ngsi-ld:tenant:default"
+BACKOFF_FIRST = 0.5  # [s]
+BACKOFF_MAX = 60.0  # [s]
+LEASE = 15.0  # [s] a crashed process's subscriptions are taken over after this
+BATCH = 200  # rows read per round trip
+PERIODIC_MAX = 10_000  # entities in one periodic notification
+FLUSH = 50  # delivered rows deleted per transaction (at most this many resent after a crash)
+
+
+def backoff(failures: int) -> float:
+    """Return the wait [s] before retry number ``failures`` (0.5, 1, 2, … capped at 60)."""
+    return float(min(BACKOFF_MAX, BACKOFF_FIRST * 2 ** max(0, failures - 1)))
+
+
+class Dispatcher:
+    """Delivers queued notifications; one per process."""
+
+    def __init__(
+        self,
+        store: HubStore,
+        index: SubscriptionIndex,
+        writer: NotificationWriter,
+        *,
+        poll: float = 1.0,
+    ) -> None:
+        self.store = store
+        self.index = index
+        self.writer = writer
+        self.poll = poll
+        self.worker = f"dispatcher-{uuid.uuid4()}"
+        self.http = HttpSender()
+        self.mqtt = MqttSender()
+        self._event = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._busy: dict[tuple[str, str], asyncio.Task[None]] = {}
+        self._failures: dict[tuple[str, str], int] = {}
+        self._retry_at: dict[tuple[str, str], float] = {}
+        self._last_sent: dict[tuple[str, str], float] = {}
+        self._next_periodic: dict[tuple[str, str], float] = {}
+
+    def wake(self) -> None:
+        """Ask for a delivery round now (thread-safe; called after a COMMIT)."""
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self._event.set)
+
+    async def start(self) -> None:
+        """Start delivering in the running event loop."""
+        self._loop = asyncio.get_running_loop()
+        self._task = asyncio.create_task(self._run(), name="cityos-notifications")
+
+    async def stop(self) -> None:
+        """Stop delivering, give up the leases and close connections."""
+        tasks = [t for t in (self._task, *self._busy.values()) if t is not None]
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._loop = None
+        with contextlib.suppress(Exception):
+            await self._write(DEFAULT_TENANT, lambda db: repository.release(db, self.worker))
+        await self.http.close()
+        await asyncio.to_thread(self.mqtt.close)
+
+    async def _call(self, func: Callable[..., T], *args: Any, heavy: bool = False) -> T:
+        """Run a database call: inline on embedded SQLite (a thread hop costs more than the
+        call), in the store's threads otherwise or when it may scan many rows."""
+        if self.store.inline_short_calls and not heavy:
+            return func(*args)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.store.executor, func, *args)
+
+    async def _read(self, func: Callable[[repository.Db], T], *, heavy: bool = False) -> T:
+        def run() -> T:
+            with repository.reading(self.store) as db:
+                return func(db)
+
+        return await self._call(run, heavy=heavy)
+
+    async def _write(self, tenant: str, func: Callable[[repository.Db], T]) -> T:
+        def run() -> T:
+            with self.store.transaction(tenant) as tx:
+                return func(repository.Db(tx.connection, tx.backend))
+
+        return await self._call(run)
+
+    async def _run(self) -> None:
+        woken = False
+        while True:
+            try:
+                await self.round(refresh=not woken)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - the loop must outlive a database hiccup
+                log.exception("notification_round_failed")
+            woken = False
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._event.wait(), timeout=self.poll)
+                woken = True
+            self._event.clear()
+
+    async def round(self, *, refresh: bool = True) -> None:
+        """Start delivery of every subscription with queued rows, and due periodic ones.
+
+        One transaction takes the leases of every subscription with queued rows that this
+        process is not already sending and reads their oldest rows, so a write that fans out
+        to many subscriptions costs one database round trip here, not one per subscription.
+        A round woken by a local COMMIT skips the index check (the write just did it).
+        """
+        if refresh:
+            await self._read(self.writer.refresh, heavy=True)  # may rebuild the index
+        now = time.monotonic()
+        for sub in self.index.periodic():
+            key = (sub.tenant, sub.id)
+            if sub.live(datetime.now(UTC)) and now >= self._next_periodic.get(key, 0.0):
+                assert sub.periodic is not None
+                self._next_periodic[key] = now + sub.periodic
+                await self._queue_periodic(sub)
+        skip = set(self._busy) | {k for k, t in self._retry_at.items() if now < t}
+        clock = time.time()
+
+        def take(db: repository.Db) -> dict[tuple[str, str], list[tuple[int, str]]]:
+            batches = {}
+            for key in sorted(repository.pending(db)):  # one lock order: no deadlocks
+                if key in skip:
+                    continue
+                if repository.claim(db, *key, worker=self.worker, now=clock, until=clock + LEASE):
+                    batches[key] = repository.queued(db, *key, BATCH)
+            return batches
+
+        for key, rows in (await self._write(DEFAULT_TENANT, take)).items():
+            if rows and key not in self._busy:
+                self._busy[key] = asyncio.create_task(self._drain(key, rows))
+
+    async def _queue_periodic(self, sub: Compiled) -> None:
+        """Queue one notification with the current state of the periodic subscription."""
+
+        def collect() -> list[dict[str, Any]]:
+            found: dict[str, dict[str, Any]] = {}
+            for kind in sorted({s.type for s in sub.selectors}):
+                query = EntityQuery(types=TypeSelection((frozenset({kind}),)))
+                for entity in self.store.iter_all(sub.tenant, query):
+                    if sub.selects(entity):
+                        found[entity["id"]] = entity
+                        if len(found) >= PERIODIC_MAX:
+                            break
+            return [render_entity(e, sub.ctx, sub.opts) for e in found.values()]
+
+        data = await self._call(collect, heavy=True)
+        if not data:
+            return
+        body = orjson.dumps(notification(sub, data, None))
+
+        def enqueue(db: repository.Db) -> None:
+            repository.enqueue(db, [(sub.tenant, sub.id, None, body, utc_now())])
+
+        await self._write(sub.tenant, enqueue)
+
+    def _headers(self, sub: Compiled) -> dict[str, str]:
+        accept = sub.endpoint.get("accept", "application/json")
+        headers = {"Content-Type": accept}
+        if accept == "application/json":
+            headers["Link"] = sub.ctx.link_value()
+        if sub.tenant != DEFAULT_TENANT:
+            headers["NGSILD-Tenant"] = sub.tenant
+        for pair in sub.endpoint.get("receiverInfo", ()):
+            headers[pair["key"]] = pair["value"]
+        return headers
+
+    def _payload(self, sub: Compiled, text: str) -> bytes:
+        note = orjson.loads(text)
+        note["notifiedAt"] = utc_now()
+        if sub.endpoint.get("accept") == "application/ld+json":
+            note["@context"] = sub.ctx.body_value()
+        return orjson.dumps(note)
+
+    async def _drain(self, key: tuple[str, str], rows: list[tuple[int, str]]) -> None:
+        try:
+            more = await self._send_rows(*key, rows)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # noqa: BLE001 - retried at the next round
+            log.exception("notification_delivery_crashed", subscription=key[1])
+            self._retry_at[key] = time.monotonic() + BACKOFF_FIRST
+            more = False
+        finally:
+            self._busy.pop(key, None)
+        if more:  # rows may have been queued while this batch was sent
+            self._event.set()
+
+    async def _send_rows(self, tenant: str, sub_id: str, rows: list[tuple[int, str]]) -> bool:
+        """Send a subscription's rows in order until one fails; True if all were accepted."""
+        key = (tenant, sub_id)
+        sub = self.index.get(tenant, sub_id)
+        if sub is None:
+            await self._read(self.writer.refresh, heavy=True)  # may rebuild the index
+            sub = self.index.get(tenant, sub_id)
+            if sub is None:
+                return False  # deleted: its rows went with it
+        headers = self._headers(sub)
+        sender = self.mqtt if sub.endpoint["uri"].startswith("mqtt") else self.http
+        done: list[int] = []
+        stats: dict[str, Any] = {"sent": 0, "failed": 0, "ok": None, "bad": None, "error": None}
+        ok = True
+        try:
+            for seq, text in rows:
+                if sub.throttling:
+                    wait = self._last_sent.get(key, 0.0) + sub.throttling - time.monotonic()
+                    if wait > 0:
+                        await asyncio.sleep(wait)
+                try:
+                    await sender.send(sub.endpoint, self._payload(sub, text), headers)
+                except DeliveryFailed as error:
+                    failures = self._failures.get(key, 0) + 1
+                    self._failures[key] = failures
+                    self._retry_at[key] = time.monotonic() + backoff(failures)
+                    stats.update(failed=1, bad=utc_now(), error=str(error)[:500])
+                    log.warning("notification_failed", subscription=sub_id, error=str(error)[:200])
+                    ok = False
+                    break
+                self._last_sent[key] = time.monotonic()
+                self._failures.pop(key, None)
+                self._retry_at.pop(key, None)
+                done.append(seq)
+                stats["sent"] += 1
+                stats["ok"] = utc_now()
+                if len(done) >= FLUSH:
+                    await self._flush(tenant, sub_id, done, stats)
+                    done = []
+                    stats = {"sent": 0, "failed": 0, "ok": None, "bad": None, "error": None}
+        finally:
+            if done or stats["failed"]:
+                await asyncio.shield(self._flush(tenant, sub_id, done, stats))
+        return ok
+
+    async def _flush(
+        self, tenant: str, sub_id: str, seqs: list[int], stats: dict[str, Any]
+    ) -> None:
+        def write(db: repository.Db) -> None:
+            repository.delivered(db, seqs)
+            repository.record(
+                db,
+                tenant,
+                sub_id,
+                sent=stats["sent"],
+                failed=stats["failed"],
+                last_success=stats["ok"],
+                last_failure=stats["bad"],
+                last_error=stats["error"],
+            )
+
+        await self._write(tenant, write)
+
+
+async def start_notifications(store: HubStore, resolver: Any) -> Dispatcher:
+    """Start this process's dispatcher; the store's writer uses the app's @context resolver."""
+    from cityos.hub.subscriptions import add_notification_writer
+
+    writer = add_notification_writer(store, resolver)
+    writer.index.resolver = resolver  # knows the contexts stored through /jsonldContexts
+    writer.index.version = -1
+    dispatcher = Dispatcher(store, writer.index, writer)
+    writer.wake = dispatcher.wake
+    await dispatcher.start()
+    return dispatcher

@@ -1,0 +1,222 @@
+"""Match each committed change against the subscriptions and write notifications to the outbox.
+
+``NotificationWriter`` is a store change listener (``HubStore.add_listener``): it runs just
+before COMMIT, inside the writing transaction, so a notification row exists exactly when its
+change committed (the transactional outbox). Triggers (GS CIM 009 v1.8, 5.2.12):
+
+- a new entity: ``entityCreated``, and ``attributeCreated`` for each of its attributes;
+- a deleted entity: ``entityDeleted``;
+- an updated entity: ``attributeCreated`` / ``attributeUpdated`` / ``attributeDeleted`` per
+  attribute, and ``entityUpdated`` if any attribute changed.
+
+A subscription with ``watchedAttributes`` only considers those attributes. ``q``, ``geoQ``
+and ``scopeQ`` are evaluated on the entity as written (as it was, for a deletion).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from cityos.hub._time import utc_now
+from cityos.hub.model import NULL_URI
+from cityos.hub.render import render_entity, render_instance
+from cityos.hub.store.base import Change, Transaction
+from cityos.hub.subscriptions import repository
+from cityos.hub.subscriptions.index import Compiled, SubscriptionIndex
+
+# Most specific first: the reason a notification reports when several triggers fire.
+_REASONS = (
+    "entityCreated",
+    "entityDeleted",
+    "attributeCreated",
+    "attributeDeleted",
+    "attributeUpdated",
+    "entityUpdated",
+)
+_PREVIOUS = {
+    "Property": ("value", "previousValue"),
+    "GeoProperty": ("value", "previousValue"),
+    "Relationship": ("object", "previousObject"),
+    "LanguageProperty": ("languageMap", "previousLanguageMap"),
+    "VocabProperty": ("vocab", "previousVocab"),
+    "ListProperty": ("valueList", "previousValueList"),
+}
+
+
+class Events:
+    """What one change did: entity-level events and the attributes created/updated/deleted."""
+
+    __slots__ = ("created", "deleted", "entity", "kind", "touched", "updated")
+
+    def __init__(self, change: Change) -> None:
+        before, after = change.before, change.after
+        self.created: set[str] = set()
+        self.updated: set[str] = set()
+        self.deleted: set[str] = set()
+        if before is None:
+            assert after is not None
+            self.kind = "entityCreated"
+            self.entity = after
+            self.created = set(after["attrs"])
+        elif after is None:
+            self.kind = "entityDeleted"
+            self.entity = before
+            self.deleted = set(before["attrs"])
+        else:
+            self.kind = "entityUpdated"
+            self.entity = after
+            old, new = before["attrs"], after["attrs"]
+            for name, instances in new.items():
+                previous = old.get(name)
+                if previous is None:
+                    self.created.add(name)
+                elif previous is not instances and previous != instances:
+                    self.updated.add(name)
+            self.deleted = set(old) - set(new)
+        self.touched = self.created | self.updated | self.deleted
+
+    def reason(self, sub: Compiled) -> str | None:
+        """Return the trigger that makes ``sub`` notify this change, or None."""
+        watched = sub.watched
+        triggers = sub.triggers
+
+        def seen(names: set[str]) -> bool:
+            return bool(names) if watched is None else not watched.isdisjoint(names)
+
+        fired = set()
+        if self.kind == "entityCreated":
+            fired.add("entityCreated")
+            if seen(self.created):
+                fired.add("attributeCreated")
+        elif self.kind == "entityDeleted":
+            fired.add("entityDeleted")
+        else:
+            if seen(self.created):
+                fired.add("attributeCreated")
+            if seen(self.updated):
+                fired.add("attributeUpdated")
+            if seen(self.deleted):
+                fired.add("attributeDeleted")
+            if seen(self.touched):
+                fired.add("entityUpdated")
+        for reason in _REASONS:
+            if reason in fired and reason in triggers:
+                return reason
+        return None
+
+
+def _null_attribute(kind: str, fmt: str) -> Any:
+    if fmt == "keyValues":
+        return NULL_URI
+    if kind == "Relationship":
+        return {"type": "Relationship", "object": NULL_URI}
+    if kind == "LanguageProperty":
+        return {"type": "LanguageProperty", "languageMap": {"@none": NULL_URI}}
+    return {"type": "Property", "value": NULL_URI}
+
+
+def render_change(sub: Compiled, change: Change, events: Events, now: str) -> dict[str, Any]:
+    """Return the entity a notification of ``change`` carries, in the subscription's format."""
+    ctx, opts = sub.ctx, sub.opts
+    wanted = opts.attrs
+    if events.kind == "entityDeleted":
+        entity = events.entity
+        types = [ctx.compact(t) for t in entity["type"]]
+        out: dict[str, Any] = {"id": entity["id"], "type": types[0] if len(types) == 1 else types}
+        out["deletedAt"] = now
+        for name in wanted or ():
+            if name in entity["attrs"]:
+                kind = entity["attrs"][name][0]["type"]
+                out[ctx.compact(name)] = _null_attribute(kind, opts.format)
+        return out
+    entity = events.entity
+    out = render_entity(entity, ctx, opts)
+    before = change.before
+    for name in events.deleted:
+        if wanted is None or name in wanted:
+            assert before is not None
+            out[ctx.compact(name)] = _null_attribute(before["attrs"][name][0]["type"], opts.format)
+    if sub.show_changes and before is not None and opts.format != "keyValues":
+        for name in events.updated:
+            if wanted is not None and name not in wanted:
+                continue
+            old, new = before["attrs"][name], entity["attrs"][name]
+            if len(old) != 1 or len(new) != 1:
+                continue  # several datasetIds: no single previous value to show
+            member = _PREVIOUS.get(old[0]["type"])
+            rendered = out.get(ctx.compact(name))
+            if member is None or not isinstance(rendered, dict):
+                if member is not None and opts.format == "concise":
+                    rendered = {"value": rendered}
+                    out[ctx.compact(name)] = rendered
+                else:
+                    continue
+            previous = render_instance(old[0], ctx, opts)
+            if isinstance(previous, dict):
+                rendered[member[1]] = previous.get(member[0])
+            else:
+                rendered[member[1]] = previous
+    return out
+
+
+def notification(sub: Compiled, data: list[dict[str, Any]], reason: str | None) -> dict[str, Any]:
+    """Return a Notification (5.2.14) with a new unique id (receivers de-duplicate by it)."""
+    note: dict[str, Any] = {
+        "id": f"urn:ngsi-ld:Notification:{uuid.uuid4()}",
+        "type": "Notification",
+        "subscriptionId": sub.id,
+        "notifiedAt": utc_now(),
+        "data": data,
+    }
+    if reason is not None:
+        note["triggerReason"] = reason
+    return note
+
+
+class NotificationWriter:
+    """The change listener that writes matching notifications into ``hub_outbox``."""
+
+    def __init__(self, index: SubscriptionIndex, wake: Callable[[], None] | None = None) -> None:
+        self.index = index
+        self.wake = wake  # called after a COMMIT that queued notifications
+
+    def refresh(self, db: repository.Db) -> None:
+        """Reload the index if the database's subscription version moved."""
+        current = repository.version(db)
+        if current != self.index.version:
+            with self.index.lock:
+                if current != self.index.version:
+                    self.index.load(repository.load_all(db), current)
+
+    def __call__(self, tx: Transaction, changes: list[Change]) -> None:
+        """Queue a notification for every (matching subscription, change) of ``tx``."""
+        db = repository.Db(tx.connection, tx.backend)
+        self.refresh(db)
+        tenant = tx.tenant
+        rows = []
+        now = datetime.now(UTC)
+        stamp = utc_now()
+        for change in changes:
+            entity = change.after if change.after is not None else change.before
+            assert entity is not None
+            events = Events(change)
+            if not events.touched and events.kind == "entityUpdated":
+                continue
+            attrs = events.touched or entity["attrs"].keys()
+            for sub in self.index.candidates(tenant, entity["type"], change.entity_id, attrs):
+                if not sub.live(now):
+                    continue
+                reason = events.reason(sub)
+                if reason is None or not sub.selects(events.entity):
+                    continue
+                body = notification(sub, [render_change(sub, change, events, stamp)], reason)
+                rows.append((tenant, sub.id, change.entity_id, orjson.dumps(body), stamp))
+        if rows:
+            repository.enqueue(db, rows)
+            if self.wake is not None:
+                tx.after_commit.append(self.wake)
