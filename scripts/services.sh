@@ -25,3 +25,17 @@ if [ ! -f "/usr/share/postgresql/$pgver/extension/postgis.control" ]; then
 fi
 psql -h "$PGHOST" -U postgres -Atc "SELECT 1" >/dev/null || fail "cannot connect to PostgreSQL as postgres"
 echo "services: PostgreSQL $pgver with PostGIS ready on $PGHOST:5432"
+
+# The browser tests (tests/web/) drive Debian's Chromium; never a browser Playwright downloads.
+if [ ! -x /usr/bin/chromium ]; then
+  echo "services: installing Debian's chromium for the browser tests"
+  if ! { sudo_if_needed apt-get update -qq \
+      && sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }; then
+    if [ "${CI:-}" = "true" ]; then
+      fail "could not install Debian's chromium (apt-get install chromium): CI needs it for tests/web"
+    fi
+    echo "services: chromium is missing; tests/web will skip (run: apt-get install chromium)" >&2
+  fi
+fi
+[ -x /usr/bin/chromium ] && echo "services: $(/usr/bin/chromium --version 2>/dev/null | head -1) ready"
+true

@@ -31,6 +31,7 @@ from cityos.observability import (
     metrics_endpoint,
 )
 from cityos.security import install_security
+from cityos.web import install as install_web
 
 DESCRIPTION = """
 CityOS is an open-source operating platform for a citizen-centred smart city, built first
@@ -108,6 +109,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.contexts = ContextResolver(settings)
     hub_api.install(app)
     app.include_router(identity_router)
+    install_web(app)
 
     @app.get("/healthz", tags=["operations"], summary="Liveness and database health")
     async def healthz(request: Request) -> Response:
