@@ -23,6 +23,25 @@ function cell(tag, text) {
   return el;
 }
 
+// uPlot is loaded the first time a chart is drawn, not with the page (a faster first paint).
+let uPlotLoading = null;
+
+function loadUPlot() {
+  if (globalThis.uPlot) return Promise.resolve(globalThis.uPlot);
+  uPlotLoading ??= new Promise((resolve, reject) => {
+    const css = document.createElement("link");
+    css.rel = "stylesheet";
+    css.href = "/static/vendor/uplot/uPlot.min.css";
+    document.head.append(css);
+    const script = document.createElement("script");
+    script.src = "/static/vendor/uplot/uPlot.iife.min.js";
+    script.onload = () => resolve(globalThis.uPlot);
+    script.onerror = reject;
+    document.head.append(script);
+  });
+  return uPlotLoading;
+}
+
 export class Inspector {
   constructor(panel, { tenant }) {
     this.panel = panel;
@@ -144,8 +163,12 @@ export class Inspector {
       `/ngsi-ld/v1/temporal/entities/${encodeURIComponent(id)}?attrs=${encodeURIComponent(attr)}` +
       `&timerel=after&timeAt=${encodeURIComponent(since)}&options=temporalValues&lastN=1000`;
     let series;
+    let uPlot;
     try {
-      series = parseTemporal(await get(url, { headers: this.headers() }), attr);
+      [series, uPlot] = await Promise.all([
+        get(url, { headers: this.headers() }).then((body) => parseTemporal(body, attr)),
+        loadUPlot(),
+      ]);
     } catch (error) {
       status.textContent = `${t("inspector.history.unavailable")} ${error.message}`;
       return;
@@ -162,7 +185,7 @@ export class Inspector {
     const ys = series.map(([value]) => value);
     const css = getComputedStyle(document.documentElement);
     const stroke = css.getPropertyValue("--accent").trim() || "#0369a1";
-    this.chart = new globalThis.uPlot(
+    this.chart = new uPlot(
       {
         width: Math.max(240, target.clientWidth || 300),
         height: 180,

@@ -64,6 +64,10 @@ export class CityMap {
       keyboard: true,
     });
     this.map.fitBounds(SEJONG);
+    // Live layers draw on a canvas of their own, above the base map: moving 1,000 markers
+    // repaints that canvas only, not the district polygons and roads under it.
+    this.map.createPane("live").style.zIndex = 450;
+    this.liveRenderer = L.canvas({ padding: 0.3, pane: "live" });
     this.layers = new Map();
     this.moving = new Map();
     this.tenant = "";
@@ -113,12 +117,16 @@ export class CityMap {
     const { def } = entry;
     const id = feature.id ?? feature.properties?.id;
     const style = styleOf(def);
+    const renderer = def.group === "live" ? this.liveRenderer : this.renderer;
+    const pane = def.group === "live" ? "live" : "overlayPane";
     let item;
     if (feature.geometry.type === "Point" && def.style.radius > 0) {
       const [lon, lat] = feature.geometry.coordinates;
-      item = L.circleMarker([lat, lon], { ...style, radius: def.style.radius, renderer: this.renderer });
+      // Live points are filled only: one fill per marker is half the canvas work of fill+stroke.
+      const stroke = def.group !== "live";
+      item = L.circleMarker([lat, lon], { ...style, stroke, radius: def.style.radius, renderer, pane });
     } else {
-      item = L.geoJSON(feature, { style: () => style, renderer: this.renderer });
+      item = L.geoJSON(feature, { style: () => style, renderer, pane });
     }
     item.feature = feature;
     item.on("click", () => this.onSelect?.(def, feature));
@@ -157,17 +165,34 @@ export class CityMap {
   }
 
   // One animation frame moves every marker in flight (1,000 markers: one redraw per frame).
+  // Leaflet's public setLatLng repaints per marker; with 1,000 in flight that costs more than a
+  // frame, so the markers are re-projected here and the live canvas is repainted once (these
+  // are Leaflet 1.9.4's own CircleMarker/Canvas internals; the version is pinned in vendor/).
   animate() {
     if (this._frame) return;
+    const renderer = this.liveRenderer;
     const step = (now) => {
       for (const [item, move] of this.moving) {
         const k = Math.min(1, (now - move.start) / MOVE_MS);
         const e = k * (2 - k);
-        item.setLatLng([
+        const at = L.latLng(
           move.from.lat + (move.to.lat - move.from.lat) * e,
           move.from.lng + (move.to.lng - move.from.lng) * e,
-        ]);
-        if (k >= 1) this.moving.delete(item);
+        );
+        if (item._renderer === renderer && item._map) {
+          item._latlng = at;
+          item._project();
+        } else {
+          item.setLatLng(at);
+        }
+        if (k >= 1) {
+          this.moving.delete(item);
+          item.fire("move", { latlng: at });
+        }
+      }
+      if (renderer._map) {
+        renderer._redrawBounds = null;
+        renderer._redraw();
       }
       this._frame = this.moving.size ? requestAnimationFrame(step) : null;
     };
