@@ -58,7 +58,11 @@ MOVE_JS = """async ([seconds]) => {
   const frames = [];
   let last = performance.now();
   let running = true;
-  const tick = (now) => { frames.push(now - last); last = now; if (running) requestAnimationFrame(tick); };
+  const tick = (now) => {
+    frames.push(now - last);
+    last = now;
+    if (running) requestAnimationFrame(tick);
+  };
   requestAnimationFrame(tick);
   for (let s = 0; s < seconds; s++) {
     const t0 = performance.now();
@@ -68,7 +72,7 @@ MOVE_JS = """async ([seconds]) => {
         geometry: {type: 'Point', coordinates: [lon + 0.002 * Math.cos(s + lat * 1e3),
                                                 lat + 0.002 * Math.sin(s + lon * 1e3)]}};
       f.geometry = moved.geometry;
-      map.upsertEntity('Vehicle', moved);
+      map.upsertEntity('vehicles', moved);
     }
     frames.push(-(performance.now() - t0));  // negative: time to dispatch one round of updates
     await new Promise((r) => setTimeout(r, 1000));
@@ -106,7 +110,10 @@ def add_vehicles(url: str, count: int) -> None:
                 "id": f"urn:ngsi-ld:Vehicle:bench-{i:04d}",
                 "type": "Vehicle",
                 "vehicleType": {"type": "Property", "value": "bus"},
-                "location": {"type": "GeoProperty", "value": {"type": "Point", "coordinates": point}},
+                "location": {
+                    "type": "GeoProperty",
+                    "value": {"type": "Point", "coordinates": point},
+                },
             }
         )
     with httpx.Client(base_url=url, timeout=60) as client:
@@ -187,7 +194,13 @@ def markdown(r: dict[str, Any], args: argparse.Namespace) -> str:
     ok = lambda met: "yes" if met else "**no**"  # noqa: E731
     smooth = r["frame_median"] <= 20 and r["frame_p95"] <= 50
     rows = [
-        ("first contentful paint (median)", f"{r['fcp']:.0f} ms", "—", "—", f"{args.runs} cold loads"),
+        (
+            "first contentful paint (median)",
+            f"{r['fcp']:.0f} ms",
+            "—",
+            "—",
+            f"{args.runs} cold loads",
+        ),
         (
             "first meaningful paint: map drawn (median)",
             f"{r['drawn']:.0f} ms",

@@ -32,6 +32,8 @@ from cityos.observability import (
 )
 from cityos.security import install_security
 from cityos.web import install as install_web
+from cityos.web import start as start_web
+from cityos.web import stop as stop_web
 
 DESCRIPTION = """
 CityOS is an open-source operating platform for a citizen-centred smart city, built first
@@ -84,11 +86,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.contexts.add_stored(record["url"], record["body"])
         if settings.seed_city:
             await run_in_threadpool(_seed, app)
+        start_web(app)
         _tune_garbage_collector()
         log.info("cityos_started", version=__version__, backend=settings.backend)
         try:
             yield
         finally:
+            stop_web(app)
             app.state.store.close()
             app.state.store.shutdown_executor()
             close_engine(app)

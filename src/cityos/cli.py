@@ -64,6 +64,7 @@ def up(
     _first_start(settings)
     base = f"http://{settings.host}:{settings.port}"
     console.print(f"[bold green]CityOS {__version__}[/bold green] — {settings.backend}")
+    console.print(f"  웹 / web         {base}/  (시민 / citizens: {base}/citizen)")
     console.print(f"  NGSI-LD   {base}/ngsi-ld/v1/entities?type=AdministrativeArea")
     console.print(f"  API 문서 / docs  {base}/docs")
     console.print(f"  상태 / health    {base}/healthz")
@@ -73,6 +74,7 @@ def up(
         port=settings.port,
         log_level=settings.log_level,
         access_log=False,
+        timeout_graceful_shutdown=5,  # open live streams (/web/live) must not hold a stop
     )
 
 

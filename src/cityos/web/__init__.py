@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from starlette.staticfiles import StaticFiles
 
 from cityos.web.api import router
+from cityos.web.live import LiveFeed
 
 
 def static_dir() -> Path:
@@ -24,3 +25,18 @@ def install(app: FastAPI) -> None:
     """Add the web pages, the layer registry, the basemap and ``/static`` to ``app``."""
     app.include_router(router)
     app.mount("/static", StaticFiles(directory=static_dir()), name="static")
+
+
+def start(app: FastAPI) -> None:
+    """Attach the live feed to the opened hub store (call in the lifespan, on the loop)."""
+    import asyncio
+
+    app.state.live = LiveFeed(app.state.store, app.state.contexts)
+    app.state.live.start(asyncio.get_running_loop())
+
+
+def stop(app: FastAPI) -> None:
+    """End every live stream (before the store closes)."""
+    live = getattr(app.state, "live", None)
+    if live is not None:
+        live.close()

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 from importlib import resources
 
-from fastapi import APIRouter
-from starlette.responses import HTMLResponse, JSONResponse, Response
+from fastapi import APIRouter, Query
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 
+from cityos.hub.api._auth import authorize
 from cityos.web.basemap import NAMES, basemap_bytes
 from cityos.web.layers import layers
+from cityos.web.live import LiveFeed, stream
 
 router = APIRouter(tags=["web"])
 PAGE_HEADERS = {"Cache-Control": "no-cache"}
@@ -63,3 +66,35 @@ def basemap(name: str) -> Response:
             status_code=404,
         )
     return Response(body, media_type="application/geo+json", headers=DATA_HEADERS)
+
+
+@router.get(
+    "/web/live",
+    summary="Live hub changes for the map (Server-Sent Events)",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}}, 401: {}, 403: {}},
+)
+async def live_updates(
+    request: Request,
+    tenant: str | None = Query(None, description="NGSI-LD tenant (default: the open-data one)"),
+) -> StreamingResponse:
+    """Stream every committed change of the tenant's map-layer entities as it happens.
+
+    EventSource cannot send headers, so the tenant is a query parameter; access is the
+    hub's read rule for that tenant (401/403 as NGSI-LD ProblemDetails before streaming).
+    """
+    if tenant:
+        scope = dict(request.scope)
+        scope["headers"] = [
+            *(h for h in request.scope["headers"] if h[0] != b"ngsild-tenant"),
+            (b"ngsild-tenant", tenant.encode("latin-1", "replace")),
+        ]
+        request = Request(scope, request.receive)
+    grant = await authorize(request, "read")
+    feed: LiveFeed = request.app.state.live
+    subscriber = feed.subscribe(grant.tenant, grant)
+    return StreamingResponse(
+        stream(request, feed, subscriber),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+    )

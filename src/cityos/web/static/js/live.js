@@ -14,12 +14,20 @@ export function connectLive(map, statusEl) {
     source?.close();
     const query = tenant ? `?tenant=${encodeURIComponent(tenant)}` : "";
     source = new EventSource(`/web/live${query}`);
-    source.addEventListener("open", () => set("dash.live.on"));
-    source.addEventListener("error", () => set("dash.live.off"));
+    let dropped = false;
+    source.addEventListener("open", () => {
+      set("dash.live.on");
+      if (dropped) map.load(); // changes made while disconnected: reload the layers once
+      dropped = false;
+    });
+    source.addEventListener("error", () => {
+      dropped = true;
+      set("dash.live.off");
+    });
     source.addEventListener("entity", (event) => {
       const change = JSON.parse(event.data);
       if (change.deleted) map.removeEntity(change.id);
-      else map.upsertEntity(change.type, change.feature);
+      else map.upsertEntity(change.layer, change.feature);
       document.body.dataset.lastLive = change.id;
     });
   };

@@ -135,9 +135,9 @@ export class CityMap {
   }
 
   // A live change: move a point smoothly to its new place, or add the feature.
-  upsertEntity(type, feature) {
+  upsertEntity(layerId, feature) {
     for (const entry of this.layers.values()) {
-      if (entry.def.source !== "entities" || entry.def.query.type !== type) continue;
+      if (entry.def.id !== layerId) continue;
       const item = entry.items.get(feature.id);
       if (item && item.setLatLng && feature.geometry?.type === "Point") {
         const [lon, lat] = feature.geometry.coordinates;
