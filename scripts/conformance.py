@@ -28,8 +28,8 @@ suite's commit, the backend and the machine. Only the block of the chosen backen
 its ``<!-- conformance:BACKEND:begin/end -->`` markers, is rewritten; the rest of the file
 (known failures and their reasons) is kept as people wrote it.
 
-Out of scope (not built in CityOS yet): subscriptions and notifications, the temporal API,
-context-source registrations and distributed operations.
+Out of scope (not built in CityOS yet): subscriptions and notifications, context-source
+registrations and distributed operations.
 """
 
 from __future__ import annotations
@@ -72,6 +72,11 @@ AREAS: dict[str, tuple[str, ...]] = {
     "Batch entity operations": ("ContextInformation/Provision/BatchEntities",),
     "Discovery (types, attributes)": ("ContextInformation/Consumption/Discovery",),
     "jsonldContext (@context hosting)": ("jsonldContext",),
+    "Temporal: retrieve and query": ("ContextInformation/Consumption/TemporalEntity",),
+    "Temporal: provision (entities, attributes, instances)": (
+        "ContextInformation/Provision/TemporalEntity",
+        "ContextInformation/Provision/TemporalEntityAttributes",
+    ),
 }
 
 

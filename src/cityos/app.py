@@ -18,11 +18,12 @@ from cityos.hub import api as hub_api
 from cityos.hub.api._auth import require_roles
 from cityos.hub.context import ContextResolver
 from cityos.hub.store import open_store
-from cityos.identity import close_engine
+from cityos.identity import close_engine, engine_for
 from cityos.identity.access import department_scopes
 from cityos.identity.api import router as identity_router
 from cityos.identity.cache import PrincipalCache
 from cityos.identity.models import Role
+from cityos.jobs import JobMetrics, JobRunner, jobs_enabled
 from cityos.observability import (
     Metrics,
     MetricsMiddleware,
@@ -50,6 +51,22 @@ def _prepare_database(settings: Settings) -> None:
     if db.current_revision(settings) != db.head_revision():
         revision = db.upgrade(settings)
         log.info("database_migrated", revision=revision, backend=settings.backend)
+
+
+def _check_data_keys(app: FastAPI, settings: Settings) -> None:
+    """Log an error when stored personal data uses a data key the settings no longer hold."""
+    from cityos.privacy.crypto import Vault
+    from cityos.privacy.keys import unreadable_key_ids
+
+    with engine_for(app).connect() as connection:
+        missing = unreadable_key_ids(connection, vault=Vault.from_settings(settings))
+    if missing:
+        log.error(
+            "privacy_data_keys_missing",
+            key_ids=missing,
+            hint="records under these keys cannot be read; put the keys back in "
+            "CITYOS_DATA_KEYS (docs/privacy.md, key rotation)",
+        )
 
 
 def _seed(app: FastAPI) -> None:
@@ -81,6 +98,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await run_in_threadpool(_prepare_database, settings)
+        await run_in_threadpool(_check_data_keys, app, settings)
         app.state.store = open_store(settings)
         for record in await run_in_threadpool(app.state.store.contexts):
             app.state.contexts.add_stored(record["url"], record["body"])
@@ -88,11 +106,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await run_in_threadpool(_seed, app)
         start_web(app)
         _tune_garbage_collector()
+        runner: JobRunner | None = None
+        if jobs_enabled(settings):
+            runner = JobRunner(
+                settings=settings,
+                engine=engine_for(app),
+                app_state=app.state,
+                metrics=app.state.job_metrics,
+            )
+            runner.start()
+        app.state.jobs = runner
         log.info("cityos_started", version=__version__, backend=settings.backend)
         try:
             yield
         finally:
             stop_web(app)
+            if runner is not None:
+                await runner.stop()
             app.state.store.close()
             app.state.store.shutdown_executor()
             close_engine(app)
@@ -110,6 +140,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.principal_cache = PrincipalCache(settings.auth_cache_seconds)
     app.state.identity_clock = None  # tests set a clock; present, it is found without a miss
     app.state.metrics = Metrics()
+    app.state.job_metrics = JobMetrics(app.state.metrics.registry)
     app.state.contexts = ContextResolver(settings)
     hub_api.install(app)
     app.include_router(identity_router)

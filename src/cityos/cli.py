@@ -11,6 +11,7 @@ from rich.console import Console
 from cityos import __version__
 from cityos.config import Settings
 from cityos.identity.cli import keys_app, users_app
+from cityos.jobs_cli import jobs_app, privacy_app
 from cityos.twin.cli import twin_app
 
 app = typer.Typer(
@@ -25,6 +26,8 @@ app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
 app.add_typer(keys_app, name="keys")
 app.add_typer(twin_app, name="twin")
+app.add_typer(jobs_app, name="jobs")
+app.add_typer(privacy_app, name="privacy")
 console = Console(stderr=True)
 
 DatabaseUrl = Annotated[

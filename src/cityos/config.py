@@ -18,6 +18,15 @@ MIN_SECRET_LENGTH = 32
 ORIGIN = re.compile(r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?$")
 DATA_KEY_ID = re.compile(r"^[A-Za-z0-9_-]{1,16}$")
 DEFAULT_TENANT = "urn:ngsi-ld:tenant:default"
+# The id of the data key derived from CITYOS_SECRET_KEY (cityos.privacy.crypto); reserved.
+DERIVED_DATA_KEY_ID = "s0"
+# How long each kind of personal data is kept [d] (docs/privacy.md, "Retention").
+DEFAULT_RETENTION_DAYS: dict[str, int] = {
+    "steps": 730,
+    "health": 1825,
+    "location": 90,
+    "contact": 1095,
+}
 # Which entity types each department's operators may write (docs/security.md, "Hub access").
 # Values use the API-key scope syntax; types are NGSI-LD core-context terms or full IRIs.
 DEPARTMENT_SCOPES: dict[str, str] = {
@@ -52,6 +61,8 @@ class Settings(BaseSettings):
     log_format: Literal["json", "console"] = "json"
     # Largest request body accepted by the hub [bytes]; larger bodies get 413.
     max_payload_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
+    # Largest request body accepted by every other route (/auth …) [bytes]; larger: 413.
+    max_request_bytes: int = Field(default=1024 * 1024, ge=1024)
     # Most entities one query page may return (NGSI-LD `limit`), and the default page size.
     max_page_size: int = Field(default=1000, ge=1)
     default_page_size: int = Field(default=20, ge=1)
@@ -122,9 +133,13 @@ class Settings(BaseSettings):
     # for the life of the data: a new key gives every citizen a new pseudonym.
     pseudonym_key: str = Field(default="", repr=False)
     # How long each kind of personal data is kept [d]; the retention job erases older records.
-    retention_days: dict[str, int] = Field(
-        default_factory=lambda: {"steps": 730, "health": 1825, "location": 90, "contact": 1095}
-    )
+    # A JSON object of kind -> days, merged over DEFAULT_RETENTION_DAYS (a kind is changed or
+    # added, never dropped by leaving it out: its records would be erased at once).
+    retention_days: dict[str, int] = Field(default_factory=lambda: dict(DEFAULT_RETENTION_DAYS))
+    # Periodic jobs (cityos.jobs): None means "off in test mode, on otherwise".
+    jobs: Literal["on", "off"] | None = None
+    # How often the job runner looks for due jobs [s].
+    jobs_tick_seconds: float = Field(default=30.0, gt=0, le=3600)
 
     @field_validator("database_url")
     @classmethod
@@ -161,14 +176,22 @@ class Settings(BaseSettings):
         for number, entry in enumerate(value):
             key_id, _, encoded = entry.partition(":")
             try:
-                raw = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4))
+                # Strict: characters outside base64url are an error, not silently dropped.
+                raw = base64.b64decode(
+                    encoded + "=" * (-len(encoded) % 4), altchars=b"-_", validate=True
+                )
             except ValueError:
                 raw = b""
-            if not DATA_KEY_ID.match(key_id) or len(raw) != 32 or key_id in seen:
+            if (
+                not DATA_KEY_ID.match(key_id)
+                or key_id == DERIVED_DATA_KEY_ID
+                or len(raw) != 32
+                or key_id in seen
+            ):
                 # Never echo the entry: it is a secret.
                 raise SettingsError(
                     f"CITYOS_DATA_KEYS[{number}] must be '<id>:<base64 of 32 random bytes>' "
-                    "with a unique id of 1-16 letters, digits, '_' or '-' (make one with "
+                    "with a unique id of 1-16 letters, digits, '_' or '-', not 's0' (make one with "
                     '`python -c \'import base64,os; print("k1:" + '
                     "base64.urlsafe_b64encode(os.urandom(32)).decode())'`)"
                 )
@@ -193,7 +216,12 @@ class Settings(BaseSettings):
         bad = sorted(kind for kind, days in value.items() if not 1 <= days <= 36500)
         if bad:
             raise SettingsError(f"CITYOS_RETENTION_DAYS: days must be 1-36500 for {bad}")
-        return value
+        odd = sorted(kind for kind in value if not re.fullmatch(r"[a-z][a-z0-9_]{0,39}", kind))
+        if odd:
+            raise SettingsError(
+                f"CITYOS_RETENTION_DAYS: {odd} are not kinds like 'steps' (a-z, 0-9, _; <= 40)"
+            )
+        return {**DEFAULT_RETENTION_DAYS, **value}
 
     @model_validator(mode="after")
     def _auth_off_only_on_loopback(self) -> Settings:

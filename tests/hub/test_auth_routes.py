@@ -95,6 +95,9 @@ def _request(row: Row, context_id: str) -> tuple[str, dict[str, Any]]:
     new = f"urn:ngsi-ld:Vehicle:{uuid.uuid4().hex[:8]}"
     entity = f"{HUB}/entities/{AREA if row.open_tenant else VEHICLE}"
     nobody = "00000000-0000-0000-0000-000000000000"
+    temporal = f"{HUB}/temporal/entities/{AREA if row.open_tenant else VEHICLE}"
+    reading = [{"type": "Property", "value": 31, "observedAt": "2026-11-25T00:00:00Z"}]
+    no_instance = "urn:ngsi-ld:Instance:999999999"
     specs: dict[str, tuple[str, dict[str, Any]]] = {
         "GET /ngsi-ld/v1/entities": (f"{HUB}/entities?type=Vehicle", {}),
         "GET /ngsi-ld/v1/entities/{entity_id}": (entity, {}),
@@ -150,6 +153,29 @@ def _request(row: Row, context_id: str) -> tuple[str, dict[str, Any]]:
             f"{HUB}/entityOperations/merge",
             {"json": [{"id": VEHICLE, "speed": SPEED}]},
         ),
+        "GET /ngsi-ld/v1/temporal/entities": (f"{HUB}/temporal/entities?type=Vehicle", {}),
+        "GET /ngsi-ld/v1/temporal/entities/{entity_id}": (temporal, {}),
+        "POST /ngsi-ld/v1/temporal/entities": (
+            f"{HUB}/temporal/entities",
+            {"json": {"id": VEHICLE, "type": "Vehicle", "speed": reading}},
+        ),
+        "POST /ngsi-ld/v1/temporal/entities/{entity_id}/attrs": (
+            f"{temporal}/attrs",
+            {"json": {"speed": reading}},
+        ),
+        "PATCH /ngsi-ld/v1/temporal/entities/{entity_id}/attrs/{attr}/{instance_id}": (
+            f"{temporal}/attrs/speed/{no_instance}",
+            {"json": {"value": 32}},
+        ),
+        "DELETE /ngsi-ld/v1/temporal/entities/{entity_id}/attrs/{attr}/{instance_id}": (
+            f"{temporal}/attrs/speed/{no_instance}",
+            {},
+        ),
+        "DELETE /ngsi-ld/v1/temporal/entities/{entity_id}/attrs/{attr}": (
+            f"{temporal}/attrs/speed",
+            {},
+        ),
+        "DELETE /ngsi-ld/v1/temporal/entities/{entity_id}": (temporal, {}),
         "GET /ngsi-ld/v1/jsonldContexts": (f"{HUB}/jsonldContexts", {}),
         "GET /ngsi-ld/v1/jsonldContexts/{context_id}": (f"{HUB}/jsonldContexts/{context_id}", {}),
         "POST /ngsi-ld/v1/jsonldContexts": (

@@ -1,5 +1,5 @@
-"""Migrations 0002 (identity) and 0006 (privacy): the tables match the models, and they go down
-and up again on both backends."""
+"""Migrations 0002 (identity), 0006 (privacy) and 0007 (jobs): the tables match the models, and
+they go down and up again on both backends."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from sqlalchemy.engine import Engine
 from cityos import db
 from cityos.config import Settings
 from cityos.identity.models import metadata
+from cityos.jobs import metadata as jobs_metadata
 from cityos.privacy.models import metadata as privacy_metadata
 
 
@@ -19,7 +20,12 @@ def test_the_database_is_at_the_head(engine: Engine, settings: Settings) -> None
 
 def test_tables_and_columns_match_the_models(engine: Engine) -> None:
     inspector = sa.inspect(engine)
-    for table in [*metadata.sorted_tables, *privacy_metadata.sorted_tables]:
+    tables = [
+        *metadata.sorted_tables,
+        *privacy_metadata.sorted_tables,
+        *jobs_metadata.sorted_tables,
+    ]
+    for table in tables:
         columns = {c["name"] for c in inspector.get_columns(table.name)}
         assert columns == {c.name for c in table.columns}, table.name
     assert {"username"} in [
@@ -61,8 +67,19 @@ def test_privacy_goes_down_and_up_alone(engine: Engine, settings: Settings) -> N
     with engine.begin() as connection:
         config = db._alembic_config()
         config.attributes["connection"] = connection
-        command.downgrade(config, "0006_privacy@-1")
+        command.downgrade(config, "0005_ingest")
     assert not sa.inspect(engine).has_table("privacy_records")
     assert sa.inspect(engine).has_table("identity_audit")
     assert db.upgrade(settings) == db.head_revision()
     assert sa.inspect(engine).has_table("privacy_records")
+
+
+def test_jobs_go_down_and_up_alone(engine: Engine, settings: Settings) -> None:
+    with engine.begin() as connection:
+        config = db._alembic_config()
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0006_privacy")
+    assert not sa.inspect(engine).has_table("jobs_runs")
+    assert sa.inspect(engine).has_table("privacy_records")
+    assert db.upgrade(settings) == db.head_revision()
+    assert sa.inspect(engine).has_table("jobs_runs")

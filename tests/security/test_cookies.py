@@ -216,3 +216,22 @@ def test_logout_clears_the_cookies_and_ends_the_session(
     assert "cityos_access" not in browser.cookies
     replay = TestClient(browser.app).get("/auth/me", headers={"Cookie": f"cityos_access={access}"})
     assert replay.status_code == 401
+
+
+def test_login_from_another_website_is_refused(browser: TestClient, settings: Settings) -> None:
+    # Login CSRF: a hostile page posts its own credentials so the victim works in its account.
+    form = {"username": make_user(settings), "password": CALLER_PASSWORD}
+    hostile = browser.post("/auth/login", data=form, headers={"Origin": "https://evil.example"})
+    assert hostile.status_code == 403
+    assert hostile.json()["error"] == "csrf_failed"
+    assert hostile.json()["detail_ko"]
+    assert "set-cookie" not in hostile.headers
+    same_site = browser.post("/auth/login", data=form, headers={"Origin": "http://testserver"})
+    assert same_site.status_code == 200
+    assert browser.post("/auth/login", data=form).status_code == 200  # no Origin: not a browser
+    csrf = same_site.json()["csrf_token"]
+    refresh = browser.post(
+        "/auth/refresh",
+        headers={"X-CSRF-Token": csrf, "Origin": "https://evil.example"},
+    )
+    assert refresh.status_code == 403

@@ -108,3 +108,13 @@ def test_another_origin_is_not_allowed(cors_client: TestClient) -> None:
 def test_settings_refuse_a_wildcard_or_malformed_origin(bad: str) -> None:
     with pytest.raises(ValidationError, match="CITYOS_CORS_ORIGINS"):
         Settings(cors_origins=[bad])
+
+
+def test_the_allowed_origin_may_log_in_with_cookies(cors_client: TestClient) -> None:
+    r = cors_client.post(
+        "/auth/login",
+        data={"username": "nobody-here", "password": "whatever pw"},
+        headers={"Origin": ORIGIN},
+    )
+    assert r.status_code == 401  # the origin passed; the credentials did not
+    assert r.headers["access-control-allow-origin"] == ORIGIN

@@ -108,14 +108,20 @@ def withdraw(connection: Connection, *, user_id: str, purpose: str, now: datetim
 
 def has_consent(connection: Connection, *, user_id: str, purpose: str) -> bool:
     """Return True while the user has an unwithdrawn consent to the purpose."""
-    row = connection.execute(
-        sa.select(consents.c.id).where(
-            consents.c.user_id == user_id,
-            consents.c.purpose == purpose,
-            consents.c.withdrawn_at.is_(None),
-        )
-    ).first()
+    row = connection.execute(_OPEN_CONSENT, {"user_id": user_id, "purpose": purpose}).first()
     return row is not None
+
+
+# Checked before every personal-data read or write: one compiled statement, parameters bound.
+_OPEN_CONSENT = (
+    sa.select(consents.c.id)
+    .where(
+        consents.c.user_id == sa.bindparam("user_id"),
+        consents.c.purpose == sa.bindparam("purpose"),
+        consents.c.withdrawn_at.is_(None),
+    )
+    .limit(1)
+)
 
 
 def history(connection: Connection, *, user_id: str) -> list[Consent]:

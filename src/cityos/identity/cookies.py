@@ -13,6 +13,10 @@ must echo the CSRF cookie in ``X-CSRF-Token``; the token is also bound to the se
 (``HMAC(key, session id)``), so a cookie planted by a sibling site does not pass. Requests
 with ``Authorization`` or ``X-API-Key`` ignore the cookies and need no CSRF token (a
 browser never adds those headers by itself).
+
+Login CSRF (a hostile page posting its own credentials to ``/auth/login`` so the victim's
+browser works in the attacker's account) is refused by the ``Origin`` check: a browser sends
+``Origin`` with every POST, and it must be this site's or one of ``CITYOS_CORS_ORIGINS``.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import hmac
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from urllib.parse import urlsplit
 
 from starlette.requests import HTTPConnection
 from starlette.responses import Response
@@ -71,6 +76,23 @@ def _refuse_csrf() -> CsrfFailed:
     return CsrfFailed(
         "Send the CSRF token (the cityos_csrf cookie) in the X-CSRF-Token header.",
         "CSRF 토큰(cityos_csrf 쿠키 값)을 X-CSRF-Token 헤더에 담아 보내세요.",
+    )
+
+
+def check_origin(connection: HTTPConnection, settings: Settings) -> None:
+    """Refuse a browser request whose ``Origin`` is neither this site nor an allowed origin.
+
+    Requests without ``Origin`` (scripts, curl, mobile apps) pass: only browsers send it, and
+    they always do on POST.
+    """
+    origin = connection.headers.get("origin")
+    if origin is None or origin in settings.cors_origins:
+        return
+    if urlsplit(origin).netloc.lower() == connection.headers.get("host", "").lower():
+        return
+    raise CsrfFailed(
+        "This request came from another website (Origin header); log in on CityOS itself.",
+        "다른 웹사이트에서 온 요청입니다(Origin 헤더). CityOS에서 직접 로그인하세요.",
     )
 
 

@@ -79,10 +79,15 @@ def _session_response(
     summary="Log in with cookies (web app)",
     response_model=CookieSession,
     openapi_extra=_LOGIN_FORM,
-    responses={401: {}, 423: {"description": "Locked after repeated failures"}},
+    responses={
+        401: {},
+        403: {"description": "Origin of another website"},
+        423: {"description": "Locked after repeated failures"},
+    },
 )
 async def login(request: Request, identity: Identity) -> JSONResponse:
     """Check a username and password and set the session cookies (HttpOnly) and CSRF token."""
+    cookies.check_origin(request, identity.settings)
     form = await read_form(request)
     username, password = form.get("username", ""), form.get("password", "")
     if not username or not password:
@@ -114,6 +119,7 @@ async def login(request: Request, identity: Identity) -> JSONResponse:
 )
 async def refresh(request: Request, identity: Identity) -> JSONResponse:
     """Trade the refresh cookie for new session cookies (needs ``X-CSRF-Token``)."""
+    cookies.check_origin(request, identity.settings)
     token = request.cookies.get(cookies.REFRESH_COOKIE, "")
     if not token:
         raise MalformedRequest(

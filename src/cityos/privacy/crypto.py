@@ -10,7 +10,7 @@ Pure functions and small value objects: no database, no environment. Keys come f
 - A **ciphertext** is ``<key id>:<base64url(nonce (12 bytes) || AES-GCM ciphertext and tag)>``
   (NIST SP 800-38D). The key id says which key decrypts it, so keys rotate: the first key
   of ``CITYOS_DATA_KEYS`` encrypts, every listed key decrypts, and
-  :func:`cityos.privacy.store.reencrypt` moves old records to the newest key. Each
+  :func:`cityos.privacy.keys.rotate_keys` moves old records to the newest key. Each
   ciphertext is bound to a *context* (associated data: table, record, subject), so a
   ciphertext copied into another record or column does not decrypt.
 """
@@ -31,10 +31,10 @@ from typing import Any
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from cityos.config import Settings
+from cityos.config import DERIVED_DATA_KEY_ID, Settings
 
 NONCE_BYTES = 12
-DERIVED_KEY_ID = "s0"
+DERIVED_KEY_ID = DERIVED_DATA_KEY_ID
 PSEUDONYM_LABEL = "personal-data"
 
 
@@ -116,7 +116,9 @@ class Keyring:
 
     def encrypt_json(self, value: Mapping[str, Any], *, context: str) -> str:
         """Encrypt a JSON object (UTF-8, keys sorted)."""
-        text = json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+        text = json.dumps(
+            dict(value), ensure_ascii=False, sort_keys=True, separators=(",", ":"), allow_nan=False
+        )
         return self.encrypt(text.encode(), context=context)
 
     def decrypt_json(self, ciphertext: str, *, context: str) -> dict[str, Any]:
@@ -147,7 +149,7 @@ class Vault:
 @lru_cache(maxsize=8)
 def _vault(data_keys: tuple[str, ...], pseudonym_secret: str, secret_key: str) -> Vault:
     # The key derived from the secret always decrypts (last), so records written before
-    # CITYOS_DATA_KEYS was set stay readable until reencrypt() has moved them.
+    # CITYOS_DATA_KEYS was set stay readable until rotate_keys() has moved them.
     derived = (DERIVED_KEY_ID, derive_key(secret_key, "cityos/privacy/data-key/v1"))
     keys = parse_data_keys(list(data_keys))
     if DERIVED_KEY_ID not in {kid for kid, _ in keys}:

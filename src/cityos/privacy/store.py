@@ -10,23 +10,30 @@ audit entry and the data change commit together. Rules (PIPA art. 15-21, 37):
   for that purpose; a refusal is audited too;
 - every read, export and erasure is written to the audit log: who (actor), whose (subject:
   the user id), what (kind, number of records), when, why (reason).
+
+A refusal raises :class:`ConsentRequired`, which makes the caller's transaction roll back;
+open it with :func:`transaction` so the refusal's audit entry is written again after the
+rollback (a caller that catches the error and commits keeps the first one).
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
 
 from cityos.config import Settings
 from cityos.identity import audit
 from cityos.identity.consent import has_consent
-from cityos.identity.errors import Forbidden, InvalidInput
-from cityos.privacy.crypto import Vault
+from cityos.identity.errors import Forbidden, IdentityError, InvalidInput
+from cityos.observability import log
+from cityos.privacy.crypto import DecryptionError, Vault
 from cityos.privacy.models import PersonalRecord, context_of, records
 
 # Audit actions of personal-data processing; GET /auth/me/access-log shows these.
@@ -38,12 +45,65 @@ READ, WRITTEN, EXPORTED, ERASED, REFUSED = (
     "personal_data_refused",
 )
 ACCESS_ACTIONS = frozenset({READ, WRITTEN, EXPORTED, ERASED, REFUSED})
+_INSERT = sa.insert(records)
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """What the audit log says about a refused processing (who, whose, what, when, why)."""
+
+    actor: str
+    user_id: str
+    purpose: str
+    what: str
+    now: datetime
+
+    def record(self, connection: Connection) -> None:
+        """Append the refusal to the audit log."""
+        audit.record(
+            connection,
+            actor=self.actor,
+            subject=self.user_id,
+            action=REFUSED,
+            reason=self.purpose,
+            now=self.now,
+            detail={"what": self.what, "why": "no consent"},
+        )
 
 
 class ConsentRequired(Forbidden):
     """The citizen has not consented to the purpose, or has withdrawn consent."""
 
     code = "consent_required"
+
+    def __init__(self, detail: str, detail_ko: str, *, refusal: Refusal | None = None) -> None:
+        super().__init__(detail, detail_ko)
+        self.refusal = refusal
+
+
+class PersonalDataUnavailable(IdentityError, DecryptionError):
+    """A stored record cannot be decrypted (its data key is missing or it was altered): 503."""
+
+    status = 503
+    code = "personal_data_unavailable"
+
+
+@contextmanager
+def transaction(engine: Engine) -> Iterator[Connection]:
+    """Open a transaction for personal-data processing; a refusal stays in the audit log.
+
+    Use it instead of ``engine.begin()``: when :class:`ConsentRequired` escapes, the
+    transaction is rolled back (nothing half-written) and the refusal is then recorded in a
+    transaction of its own.
+    """
+    try:
+        with engine.begin() as connection:
+            yield connection
+    except ConsentRequired as refused:
+        if refused.refusal is not None:
+            with engine.begin() as connection:
+                refused.refusal.record(connection)
+        raise
 
 
 def known_kind(kind: str, settings: Settings) -> str:
@@ -62,18 +122,12 @@ def _require_consent(
 ) -> None:
     if has_consent(connection, user_id=user_id, purpose=purpose):
         return
-    audit.record(
-        connection,
-        actor=actor,
-        subject=user_id,
-        action=REFUSED,
-        reason=purpose,
-        now=now,
-        detail={"what": what, "why": "no consent"},
-    )
+    refusal = Refusal(actor=actor, user_id=user_id, purpose=purpose, what=what, now=now)
+    refusal.record(connection)
     raise ConsentRequired(
         f"No consent to {purpose!r}: its personal data is not processed.",
         f"{purpose!r} 목적에 대한 동의가 없어 개인정보를 처리하지 않습니다.",
+        refusal=refusal,
     )
 
 
@@ -92,24 +146,36 @@ def put(
 ) -> str:
     """Store one record of a citizen's personal data (encrypted); return its id."""
     known_kind(kind, settings)
+    if (recorded_at or now).tzinfo is None:
+        raise InvalidInput(
+            "recorded_at must carry a time zone (times are stored in UTC).",
+            "recorded_at에는 시간대가 있어야 합니다(시각은 UTC로 저장합니다).",
+        )
     _require_consent(connection, user_id=user_id, purpose=purpose, actor=actor, what=kind, now=now)
     record_id = str(uuid.uuid4())
     subject = vault.subject(user_id)
-    payload = vault.keyring.encrypt_json(
-        data, context=context_of(record_id, subject, kind, purpose)
-    )
-    connection.execute(
-        sa.insert(records).values(
-            id=record_id,
-            subject=subject,
-            kind=kind,
-            purpose=purpose,
-            recorded_at=recorded_at or now,
-            created_at=now,
-            created_by=actor,
-            key_id=vault.keyring.key_id_of(payload),
-            payload=payload,
+    try:
+        payload = vault.keyring.encrypt_json(
+            data, context=context_of(record_id, subject, kind, purpose)
         )
+    except (TypeError, ValueError) as exc:
+        raise InvalidInput(
+            "Personal data must be a JSON object (strings, numbers, booleans, lists, objects).",
+            "개인정보는 JSON 객체여야 합니다(문자열, 숫자, 참/거짓, 목록, 객체).",
+        ) from exc
+    connection.execute(
+        _INSERT,
+        {
+            "id": record_id,
+            "subject": subject,
+            "kind": kind,
+            "purpose": purpose,
+            "recorded_at": recorded_at or now,
+            "created_at": now,
+            "created_by": actor,
+            "key_id": vault.keyring.key_id_of(payload),
+            "payload": payload,
+        },
     )
     audit.record(
         connection,
@@ -123,10 +189,21 @@ def put(
     return record_id
 
 
-def _decrypted(vault: Vault, rows: Iterator[sa.Row[Any]]) -> list[PersonalRecord]:
+def decrypt_rows(vault: Vault, rows: Iterator[sa.Row[Any]]) -> list[PersonalRecord]:
+    """Return ``privacy_records`` rows decrypted (no audit: callers audit what they show)."""
     found = []
     for row in rows:
         context = context_of(row.id, row.subject, row.kind, row.purpose)
+        try:
+            data = vault.keyring.decrypt_json(row.payload, context=context)
+        except DecryptionError as exc:
+            # The operators must act (put the key back, restore the record); say which record
+            # and why, never any data. The caller gets a 503, not a traceback.
+            log.error("personal_data_unreadable", record=row.id, key_id=row.key_id, why=str(exc))
+            raise PersonalDataUnavailable(
+                f"Personal data cannot be read right now: {exc}. Try again later.",
+                "지금은 개인정보를 읽을 수 없습니다(암호 키 문제). 나중에 다시 시도하세요.",
+            ) from exc
         found.append(
             PersonalRecord(
                 id=row.id,
@@ -135,7 +212,7 @@ def _decrypted(vault: Vault, rows: Iterator[sa.Row[Any]]) -> list[PersonalRecord
                 recorded_at=row.recorded_at,
                 created_at=row.created_at,
                 created_by=row.created_by,
-                data=vault.keyring.decrypt_json(row.payload, context=context),
+                data=data,
             )
         )
     return found
@@ -170,7 +247,7 @@ def read(
     )
     if since is not None:
         query = query.where(records.c.recorded_at >= since)
-    found = _decrypted(vault, iter(connection.execute(query)))
+    found = decrypt_rows(vault, iter(connection.execute(query)))
     audit.record(
         connection,
         actor=actor,
@@ -192,7 +269,7 @@ def export(
         .where(records.c.subject == vault.subject(user_id))
         .order_by(records.c.recorded_at, records.c.id)
     )
-    found = _decrypted(vault, iter(connection.execute(query)))
+    found = decrypt_rows(vault, iter(connection.execute(query)))
     audit.record(
         connection,
         actor=actor,
@@ -222,36 +299,3 @@ def erase(
         detail={"records": erased},
     )
     return int(erased)
-
-
-def reencrypt(connection: Connection, *, vault: Vault, batch_size: int = 500) -> int:
-    """Re-encrypt every record not made with the newest key; return how many were moved.
-
-    Run after putting a new key first in ``CITYOS_DATA_KEYS``; afterwards the old keys can be
-    removed. Data is decrypted and encrypted in memory only, never audited as a read (no one
-    sees it).
-    """
-    current = vault.keyring.current
-    moved = 0
-    while True:
-        rows = list(
-            connection.execute(
-                sa.select(records)
-                .where(records.c.key_id != current)
-                .order_by(records.c.id)
-                .limit(batch_size)
-            )
-        )
-        if not rows:
-            return moved
-        for row in rows:
-            context = context_of(row.id, row.subject, row.kind, row.purpose)
-            payload = vault.keyring.encrypt(
-                vault.keyring.decrypt(row.payload, context=context), context=context
-            )
-            connection.execute(
-                sa.update(records)
-                .where(records.c.id == row.id)
-                .values(payload=payload, key_id=current)
-            )
-        moved += len(rows)

@@ -2,7 +2,7 @@
 
 :func:`install_security` is called once by :func:`cityos.app.create_app`. Order, outermost
 first: security headers (so even a 429 or a CORS preflight carries them), CORS, rate limits,
-then the app. ``docs/security.md`` ("Hardening") describes each.
+the request size limit, then the app. ``docs/security.md`` ("Hardening") describes each.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 
 from cityos.config import Settings
+from cityos.security.body_limit import BodyLimitMiddleware
 from cityos.security.headers import SecurityHeadersMiddleware
 from cityos.security.ratelimit import RateLimitMiddleware, limits_of
 
@@ -29,7 +30,8 @@ CORS_EXPOSED = ["Link", "Location", "NGSILD-Results-Count", "Retry-After"]
 
 
 def install_security(app: FastAPI, settings: Settings) -> None:
-    """Add the rate limiter, the CORS allow-list (if any origin is set) and security headers."""
+    """Add the size limit, rate limiter, CORS allow-list (if any origin) and security headers."""
+    app.add_middleware(BodyLimitMiddleware, limit=settings.max_request_bytes)
     limits = limits_of(settings)
     if limits is not None:
         app.add_middleware(RateLimitMiddleware, limits=limits, secret_key=settings.secret_key)

@@ -8,7 +8,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.requests import Request
 from starlette.responses import Response
 
-from cityos.hub.api import batch, contexts, discovery, entities, query
+from cityos.hub.api import batch, contexts, discovery, entities, query, temporal, temporal_provision
 from cityos.hub.errors import BadRequestData, HubError, InternalError
 from cityos.observability import log
 
@@ -48,7 +48,7 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
 
 def install(app: FastAPI) -> None:
     """Mount the NGSI-LD routes and map errors to ProblemDetails."""
-    for module in (query, entities, batch, discovery, contexts):
+    for module in (query, entities, batch, discovery, contexts, temporal, temporal_provision):
         app.include_router(module.router)
     app.add_exception_handler(HubError, _hub_error)
     app.add_exception_handler(RequestValidationError, _validation_error)

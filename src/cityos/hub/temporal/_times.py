@@ -28,6 +28,11 @@ def text_micros(text: str) -> int:
     return to_micros(parse_datetime(text, field="observedAt"))
 
 
+@lru_cache(maxsize=65536)
 def iso(micros: int) -> str:
-    """Return microseconds since the epoch as an NGSI-LD DateTime in UTC with a Z."""
-    return from_micros(micros).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """Return µs since the epoch as an NGSI-LD DateTime in UTC, fraction only if any (cached:
+    aggregated answers repeat the same period bounds for every entity)."""
+    moment = from_micros(micros)
+    if micros % 1_000_000 == 0:
+        return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")

@@ -20,13 +20,14 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections.abc import Iterable
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 from psycopg.types.json import Jsonb
 
 from cityos.hub.store.base import Change, Entity, Transaction
-from cityos.hub.temporal._times import MICROS_PER_HOUR, from_micros, text_micros
+from cityos.hub.temporal._times import MICROS_PER_HOUR, from_micros, text_micros, to_micros
 
 INSTANCE_PREFIX = "urn:ngsi-ld:Instance:"
 _KNOWN_SERIES_MAX = 150_000  # per cache, ~25 MB; forgotten wholesale when full
@@ -270,5 +271,8 @@ class TemporalRecorder:
         months = {month_of(r[4]) for r in rows} - self._months
         if months:
             existed = ensure_month_partitions(tx.connection, months)
+            # Only this month and later ones are remembered: retention may drop an older
+            # partition (in any process), and a late reading for it must re-create it.
+            this_month = month_of(to_micros(datetime.now(UTC)))
             with self._lock:
-                self._months |= existed
+                self._months |= {m for m in existed if m >= this_month}

@@ -1,0 +1,89 @@
+"""Backend plumbing the temporal modules share: connections, placeholders and instants.
+
+The temporal tables keep instants as integer µs since the epoch on SQLite and as
+``timestamptz`` on PostgreSQL; SQL here is written once with ``%s`` placeholders and
+rewritten to ``?`` for SQLite.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any
+
+from cityos.hub.store.base import HubStore
+from cityos.hub.temporal._times import from_micros, to_micros
+
+
+class Db:
+    """One open connection to the hub database, spoken to in the backend's dialect."""
+
+    def __init__(self, backend: str, conn: Any) -> None:
+        self.backend = backend
+        self.conn = conn
+        self.postgres = backend == "postgresql"
+
+    def sql(self, text: str) -> str:
+        """Return ``text`` with ``%s`` placeholders in this backend's style."""
+        return text if self.postgres else text.replace("%s", "?")
+
+    def rows(
+        self, text: str, params: Sequence[Any] = (), *, binary: bool = False
+    ) -> list[tuple[Any, ...]]:
+        """Run a query and return every row (``binary``: PostgreSQL's binary results, much
+        cheaper to read for large arrays)."""
+        if self.postgres and binary:
+            return list(self.conn.execute(text, list(params), binary=True).fetchall())
+        return list(self.conn.execute(self.sql(text), list(params)).fetchall())
+
+    def run(self, text: str, params: Sequence[Any] = ()) -> int:
+        """Run a statement and return how many rows it touched."""
+        cur = self.conn.execute(self.sql(text), list(params))
+        return int(cur.rowcount or 0)
+
+    def instant(self, micros: int) -> Any:
+        """Return an instant [µs since the epoch] as this backend stores it."""
+        return from_micros(micros) if self.postgres else micros
+
+    def micros(self, stored: Any) -> int:
+        """Return a stored instant as µs since the epoch."""
+        if isinstance(stored, datetime):
+            return to_micros(stored)
+        return int(stored)
+
+    def in_list(self, column: str, values: Sequence[Any]) -> tuple[str, list[Any]]:
+        """Return ``column IN (…)`` (``= ANY`` on PostgreSQL) and its parameters."""
+        if self.postgres:
+            return f"{column} = ANY(%s)", [list(values)]
+        if not values:
+            return "0", []
+        return f"{column} IN ({','.join(['%s'] * len(values))})", list(values)
+
+    def bucket(self, column: str) -> str:
+        """Return SQL for (``column`` − origin) // period; two parameters: origin, period [µs]."""
+        if self.postgres:
+            return f"floor((extract(epoch from {column}) * 1000000 - %s) / %s)::bigint"
+        return f"(({column} - %s) / %s)"
+
+    def value_json(self) -> str:
+        """Return SQL for an instance's value as comparable JSON (for distinctCount)."""
+        members = ("value", "object", "languageMap", "vocab", "valueList", "objectList", "json")
+        if self.postgres:
+            return "coalesce(" + ", ".join(f"t.instance->'{m}'" for m in members) + ")"
+        text = "CAST(t.instance AS TEXT)"
+        return (
+            "coalesce("
+            + ", ".join(f"json_quote(json_extract({text}, '$.{m}'))" for m in members)
+            + ")"
+        )
+
+
+@contextmanager
+def read_db(store: HubStore) -> Iterator[Db]:
+    """Yield a connection for reading the temporal tables (no transaction held open)."""
+    if store.backend == "postgresql":
+        with store.pool.connection() as conn:  # type: ignore[attr-defined]
+            yield Db("postgresql", conn)
+    else:
+        yield Db("sqlite", store._conn())  # type: ignore[attr-defined]

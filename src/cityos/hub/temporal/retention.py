@@ -1,0 +1,70 @@
+"""Retention of temporal history: raw instances expire, hourly roll-ups are kept forever.
+
+``expire_history`` deletes every raw instance observed before a cutoff: ``keep_days`` before
+``now``, rounded down to a whole UTC hour, so that an hour's instances are either all kept
+(and its roll-up can still be rebuilt from them after a patch) or all gone (and its roll-up
+is final). On PostgreSQL a monthly partition wholly before the cutoff is dropped (no
+vacuum debt); the rest is deleted row by row. The periodic job runner calls it with
+``keep_days = CITYOS_TEMPORAL_RETENTION_DAYS`` (default 90).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from cityos.hub.store.base import HubStore
+from cityos.hub.temporal._db import Db, read_db
+from cityos.hub.temporal._times import MICROS_PER_HOUR, to_micros
+from cityos.hub.temporal.partitions import month_partitions, utc_month_start
+
+
+def retention_cutoff(*, keep_days: int, now: datetime) -> int:
+    """Return the instant [µs since the epoch] before which raw instances expire."""
+    if keep_days < 1:
+        raise ValueError(f"keep_days must be at least 1 (got {keep_days})")
+    if now.tzinfo is None:
+        raise ValueError("now must be timezone-aware (UTC)")
+    moment = to_micros(now.astimezone(UTC) - timedelta(days=keep_days))
+    return moment - moment % MICROS_PER_HOUR
+
+
+def _partition_end(name: str) -> datetime:
+    """Return the first instant after a ``hub_temporal_yYYYYmMM`` partition."""
+    year, month = int(name[-7:-3]), int(name[-2:])
+    return utc_month_start(year + 1, 1) if month == 12 else utc_month_start(year, month + 1)
+
+
+def _drop_old_partitions(db: Db, cutoff: int) -> int:
+    dropped = 0
+    for name in month_partitions(db.conn):
+        if to_micros(_partition_end(name)) <= cutoff:
+            dropped += int(db.rows(f"SELECT count(*) FROM {name}")[0][0])
+            db.run(f"DROP TABLE {name}")
+    return dropped
+
+
+def expire_history(store: HubStore, *, keep_days: int, now: datetime) -> int:
+    """Delete raw history older than ``keep_days`` before ``now`` [d]; return rows deleted.
+
+    Hourly roll-ups (``hub_temporal_hourly``) are never deleted: aggregations over whole
+    hours stay answerable forever. Safe to run while the hub writes; idempotent.
+    """
+    cutoff = retention_cutoff(keep_days=keep_days, now=now)
+    if store.backend == "postgresql":
+        with store.pool.connection() as conn, conn.transaction():  # type: ignore[attr-defined]
+            db = Db("postgresql", conn)
+            # the same lock the writers take to create partitions
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (0x7E_3D_0A_11,))
+            deleted = _drop_old_partitions(db, cutoff)
+            deleted += db.run("DELETE FROM hub_temporal WHERE ts < %s", [db.instant(cutoff)])
+        return deleted
+    with store.transaction("urn:ngsi-ld:tenant:default") as tx:  # the write lock, one COMMIT
+        db = Db("sqlite", tx.connection)
+        return db.run("DELETE FROM hub_temporal WHERE ts < %s", [cutoff])
+
+
+def oldest_raw_instant(store: HubStore) -> int | None:
+    """Return the time [µs] of the oldest raw instance kept, or None when there is none."""
+    with read_db(store) as db:
+        row = db.rows("SELECT min(ts) FROM hub_temporal")[0][0]
+        return None if row is None else db.micros(row)
