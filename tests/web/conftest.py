@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import uvicorn
 
@@ -159,3 +160,21 @@ def run_axe(page: Any) -> list[dict[str, Any]]:
         " 'wcag21aa', 'best-practice']})"
     )
     return [v for v in result["violations"] if v["impact"] in ("serious", "critical")]
+
+
+def link(context: str) -> dict[str, str]:
+    """Return the JSON-LD Link header naming ``context``."""
+    return {
+        "Link": f'<{context}>; rel="http://www.w3.org/ns/json-ld#context"; '
+        'type="application/ld+json"'
+    }
+
+
+def token(server: LiveServer, *roles: Role, department: str | None = None) -> dict[str, str]:
+    """Create a user with ``roles`` and return its bearer-token header."""
+    username = server.create_user(*roles, department=department)
+    r = httpx.post(
+        server.url + "/auth/token", data={"username": username, "password": PASSWORD}, timeout=30
+    )
+    assert r.status_code == 200, r.text
+    return {"Authorization": f"Bearer {r.json()['access_token']}"}

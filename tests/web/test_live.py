@@ -16,27 +16,11 @@ from cityos import db
 from cityos.identity import keys
 from cityos.identity.models import Role
 from cityos.web.layers import ENVIRONMENT, TRANSPORTATION
-from tests.web.conftest import PASSWORD, LiveServer
+from tests.web.conftest import LiveServer, link, token
 
 HUB_AUTH = "on"
 TENANT = "urn:ngsi-ld:tenant:live-test"
 BUS_IRI = "https://smartdatamodels.org/dataModel.Transportation/Vehicle"
-
-
-def link(context: str) -> dict[str, str]:
-    return {
-        "Link": f'<{context}>; rel="http://www.w3.org/ns/json-ld#context"; '
-        'type="application/ld+json"'
-    }
-
-
-def token(server: LiveServer, *roles: Role, department: str | None = None) -> dict[str, str]:
-    username = server.create_user(*roles, department=department)
-    r = httpx.post(
-        server.url + "/auth/token", data={"username": username, "password": PASSWORD}, timeout=30
-    )
-    assert r.status_code == 200, r.text
-    return {"Authorization": f"Bearer {r.json()['access_token']}"}
 
 
 def air(entity_id: str, pm25: float) -> dict[str, Any]:

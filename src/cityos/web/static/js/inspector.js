@@ -189,8 +189,23 @@ export class Inspector {
       {
         width: Math.max(240, target.clientWidth || 300),
         height: 180,
-        series: [{}, { label: attr, stroke, width: 2 }],
-        axes: [{ stroke: css.getPropertyValue("--text").trim() }, { stroke: css.getPropertyValue("--text").trim() }],
+        series: [
+          { label: t("inspector.observed"), value: (u, v) => (v == null ? "–" : formatDateTime(v * 1000)) },
+          { label: attr, stroke, width: 2, value: (u, v) => (v == null ? "–" : formatNumber(v)) },
+        ],
+        axes: [
+          {
+            stroke: css.getPropertyValue("--text").trim(),
+            size: 52,
+            values: (u, splits) =>
+              splits.map(
+                (v) =>
+                  `${formatDateTime(v * 1000, { month: "numeric", day: "numeric" })}\n` +
+                  formatDateTime(v * 1000, { hour: "2-digit", minute: "2-digit" }),
+              ),
+          },
+          { stroke: css.getPropertyValue("--text").trim(), values: (u, splits) => splits.map((v) => formatNumber(v)) },
+        ],
       },
       [xs, ys],
       target,
