@@ -149,3 +149,24 @@ def test_no_serious_accessibility_violations(
     assert page.locator("html").get_attribute("data-theme") == theme
     violations = run_axe(page)
     assert violations == [], [(v["id"], v["help"], len(v["nodes"])) for v in violations]
+
+
+def test_the_keyboard_reaches_every_hub_entity(page: Any, server: LiveServer) -> None:
+    open_dashboard(page, server)
+    # Tab order: the skip link first, then the header's link and buttons in reading order.
+    order = []
+    for _ in range(5):
+        page.keyboard.press("Tab")
+        order.append(
+            page.evaluate("() => document.activeElement.id || document.activeElement.className")
+        )
+    assert order == ["skip", "", "login-open", "theme-switch", "lang-switch"], order
+    page.focus("#feature-picker")
+    options = page.locator("#feature-picker option").all_inner_texts()
+    assert "조치원읍" in options
+    assert "정부세종청사" in options
+    page.select_option("#feature-picker", label="정부세종청사")
+    page.wait_for_selector("#inspector-body table.attrs")
+    assert page.locator("#inspector-heading").inner_text() == "정부세종청사"
+    # Focus stays on the picker (a keyboard user keeps their place).
+    assert page.evaluate("() => document.activeElement.id") == "feature-picker"

@@ -4,7 +4,7 @@ import * as i18n from "./i18n.js";
 import { formatNumber, t } from "./i18n.js";
 import { Inspector } from "./inspector.js";
 import { meanPm25, pm25Grade } from "./kpi.js";
-import { CityMap } from "./map.js";
+import { CityMap, labelOf } from "./map.js";
 import * as theme from "./theme.js";
 import { connectLive } from "./live.js";
 
@@ -45,6 +45,39 @@ function layerList(map) {
     }
     list.append(fieldset);
   }
+}
+
+// A keyboard path to every hub entity on the map (the canvas itself is not focusable per
+// feature): the entity layers' features by name, up to PICKER_MAX per layer.
+const PICKER_MAX = 300;
+
+function picker(map, inspector) {
+  const select = document.getElementById("feature-picker");
+  const chosen = select.value;
+  const options = [new Option(t("dash.picker.none"), "")];
+  for (const entry of [...map.layers.values()].sort((a, b) => a.def.order - b.def.order)) {
+    if (entry.def.source !== "entities" || !entry.visible || !entry.items.size) continue;
+    const group = document.createElement("optgroup");
+    group.label = i18n.lang() === "ko" ? entry.def.name_ko : entry.def.name_en;
+    const items = [...entry.items.entries()].slice(0, PICKER_MAX);
+    const named = items.map(([id, item]) => [labelOf(item.feature.properties, id), id]);
+    named.sort((a, b) => a[0].localeCompare(b[0], i18n.locale()));
+    for (const [name, id] of named) group.append(new Option(name, `${entry.def.id}|${id}`));
+    options.push(group);
+  }
+  select.replaceChildren(...options);
+  select.value = chosen;
+  select.onchange = () => {
+    if (!select.value) return;
+    const [layerId, id] = [select.value.slice(0, select.value.indexOf("|")), select.value.slice(select.value.indexOf("|") + 1)];
+    const entry = map.layers.get(layerId);
+    const item = entry?.items.get(id);
+    if (!item) return;
+    const bounds = item.getBounds ? item.getBounds() : null;
+    if (bounds?.isValid()) map.map.fitBounds(bounds, { maxZoom: 14 });
+    else if (item.getLatLng) map.map.setView(item.getLatLng(), Math.max(map.map.getZoom(), 13));
+    inspector.select(entry.def, item.feature);
+  };
 }
 
 function tile(id, title, value, detail, grade) {
@@ -115,9 +148,18 @@ function loginDialog() {
 async function main() {
   theme.init();
   const language = i18n.init();
+  // Live updates call this often (once per frame at most): the lists are rebuilt only when
+  // a layer, a count, the language or the theme changed, and keyboard focus is kept.
+  let signature = "";
   const refresh = () => {
-    layerList(map);
     kpis(map);
+    const now = [i18n.lang(), theme.theme(), ...[...map.layers.values()].map((e) => `${e.def.id}:${e.items.size}:${e.visible}`)].join("|");
+    if (now === signature) return;
+    signature = now;
+    const focused = document.activeElement?.id;
+    layerList(map);
+    picker(map, inspector);
+    if (focused && document.activeElement?.id !== focused) document.getElementById(focused)?.focus();
   };
   const inspector = new Inspector(document.getElementById("inspector"), { tenant: () => state.tenant });
   const map = new CityMap(document.getElementById("map"), {
