@@ -176,9 +176,11 @@ def machine() -> str:
         cpu = match.group(1).strip() if match else cpu
     mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     chromium = subprocess.run([CHROMIUM, "--version"], capture_output=True, text=True).stdout
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     return (
         f"{cpu}, {os.cpu_count()} cores, {mem:.0f} GiB, {platform.system()} "
-        f"{platform.release()}, Python {platform.python_version()}, {chromium.strip()}"
+        f"{platform.release()}, Python {platform.python_version()}, {chromium.strip()}; "
+        f"load average {load} at the end of the run"
     )
 
 

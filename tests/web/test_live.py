@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -16,7 +22,7 @@ from cityos import db
 from cityos.identity import keys
 from cityos.identity.models import Role
 from cityos.web.layers import ENVIRONMENT, TRANSPORTATION
-from tests.web.conftest import LiveServer, link, token
+from tests.web.conftest import LiveServer, free_port, link, token
 
 HUB_AUTH = "on"
 TENANT = "urn:ngsi-ld:tenant:live-test"
@@ -207,3 +213,46 @@ def test_a_browser_sees_a_live_update_after_a_hub_write(page: Any, server: LiveS
     r = httpx.delete(server.url + f"/ngsi-ld/v1/entities/{bus}", headers=admin)
     assert r.status_code == 204
     page.wait_for_function(f"() => !window.cityos.map.layers.get('vehicles').items.has('{bus}')")
+
+
+@pytest.mark.slow
+def test_cityos_up_stops_promptly_with_a_stream_open(tmp_path: Path) -> None:
+    """Ctrl-C ends the open event streams; uvicorn would otherwise wait out its timeout."""
+    port = free_port()
+    env = os.environ | {"CITYOS_DATABASE_URL": f"sqlite:///{tmp_path}/up.db", "CITYOS_AUTH": "on"}
+    process = subprocess.Popen(
+        [str(Path(sys.executable).parent / "cityos"), "up", "--port", str(port)],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert process.poll() is None, process.stderr.read() if process.stderr else ""
+            assert time.monotonic() < deadline, "cityos up did not start"
+            time.sleep(0.3)
+        with httpx.stream("GET", f"http://127.0.0.1:{port}/web/live", timeout=10) as response:
+            assert response.status_code == 200
+            lines = response.iter_lines()
+            assert next(lines) == "retry: 2000"
+            started = time.monotonic()
+            process.send_signal(signal.SIGINT)
+            assert list(lines) == [": connected", ""]  # the server ended the stream itself
+        process.wait(timeout=30)
+        assert time.monotonic() - started < 4.5  # well under uvicorn's 5 s graceful timeout
+        stderr = process.stderr.read() if process.stderr else ""
+        assert "timeout graceful shutdown exceeded" not in stderr
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        if process.stderr:
+            process.stderr.close()

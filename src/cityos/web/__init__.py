@@ -40,3 +40,14 @@ def stop(app: FastAPI) -> None:
     live = getattr(app.state, "live", None)
     if live is not None:
         live.close()
+
+
+def end_streams_soon(app: FastAPI) -> None:
+    """End every live stream from a signal handler (thread-safe): the server is stopping.
+
+    An open Server-Sent Events response would otherwise hold uvicorn's graceful shutdown
+    until its timeout. Call from ``uvicorn.Server.handle_exit``.
+    """
+    live: LiveFeed | None = getattr(app.state, "live", None)
+    if live is not None and live.loop is not None and not live.loop.is_closed():
+        live.loop.call_soon_threadsafe(live.close)
