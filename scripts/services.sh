@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Make sure the services the test suite talks to are up: PostgreSQL 15 with PostGIS 3.
-# Installs PostGIS from Debian's packages when it is missing; starts PostgreSQL if stopped.
+# Make sure the services the test suite talks to are up: PostgreSQL 15 with PostGIS 3, and the
+# Mosquitto MQTT broker on 127.0.0.1:1883 (device ingestion).
+# Installs PostGIS and Mosquitto from Debian's packages when missing; starts them if stopped.
 # With CI=true any failure is fatal (tests of a backend must never skip silently there).
 set -euo pipefail
 PGHOST=${CITYOS_TEST_PGHOST:-127.0.0.1}
@@ -25,6 +26,30 @@ if [ ! -f "/usr/share/postgresql/$pgver/extension/postgis.control" ]; then
 fi
 psql -h "$PGHOST" -U postgres -Atc "SELECT 1" >/dev/null || fail "cannot connect to PostgreSQL as postgres"
 echo "services: PostgreSQL $pgver with PostGIS ready on $PGHOST:5432"
+
+# Mosquitto on 127.0.0.1:1883 for the ingestion tests (tests/ingest) and `CITYOS_MQTT_URL`.
+MQTT_PORT=${CITYOS_TEST_MQTT_PORT:-1883}
+mqtt_up() { (exec 3<>"/dev/tcp/127.0.0.1/$MQTT_PORT") 2>/dev/null; }
+if ! mqtt_up; then
+  if ! command -v mosquitto >/dev/null; then
+    echo "services: installing Mosquitto"
+    sudo_if_needed apt-get update -qq
+    sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mosquitto mosquitto-clients >/dev/null \
+      || fail "could not install mosquitto (apt-get install mosquitto)"
+  fi
+  conf=/etc/mosquitto/mosquitto.conf
+  if [ ! -f "$conf" ] || ! grep -q "^listener $MQTT_PORT" "$conf"; then
+    # Debian's default file listens on localhost only through conf.d; make it explicit.
+    conf=$(mktemp /tmp/cityos-mosquitto.XXXXXX.conf)
+    printf 'listener %s 127.0.0.1\nallow_anonymous true\npersistence true\npersistence_location /tmp/\n' "$MQTT_PORT" >"$conf"
+  fi
+  echo "services: starting Mosquitto ($conf)"
+  [ -d /run/mosquitto ] || sudo_if_needed install -d -o mosquitto /run/mosquitto 2>/dev/null || true
+  sudo_if_needed mosquitto -d -c "$conf" || fail "Mosquitto could not be started with $conf"
+  for _ in $(seq 1 20); do mqtt_up && break; sleep 0.5; done
+  mqtt_up || fail "Mosquitto is not listening on 127.0.0.1:$MQTT_PORT"
+fi
+echo "services: Mosquitto ready on 127.0.0.1:$MQTT_PORT"
 
 # The browser tests (tests/web/) drive Debian's Chromium; never a browser Playwright downloads.
 if [ ! -x /usr/bin/chromium ]; then

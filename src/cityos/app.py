@@ -23,6 +23,8 @@ from cityos.identity.access import department_scopes
 from cityos.identity.api import router as identity_router
 from cityos.identity.cache import PrincipalCache
 from cityos.identity.models import Role
+from cityos.ingest import runtime as ingest_runtime
+from cityos.ingest.api import router as ingest_router
 from cityos.jobs import JobMetrics, JobRunner, jobs_enabled
 from cityos.observability import (
     Metrics,
@@ -104,6 +106,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.contexts.add_stored(record["url"], record["body"])
         if settings.seed_city:
             await run_in_threadpool(_seed, app)
+        app.state.ingest = ingest_runtime.start(app, settings)
         start_web(app)
         _tune_garbage_collector()
         runner: JobRunner | None = None
@@ -123,6 +126,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             stop_web(app)
             if runner is not None:
                 await runner.stop()
+            ingest_runtime.stop(app.state.ingest)
             app.state.store.close()
             app.state.store.shutdown_executor()
             close_engine(app)
@@ -144,6 +148,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.contexts = ContextResolver(settings)
     hub_api.install(app)
     app.include_router(identity_router)
+    app.include_router(ingest_router)
     install_web(app)
 
     @app.get("/healthz", tags=["operations"], summary="Liveness and database health")

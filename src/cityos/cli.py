@@ -11,6 +11,7 @@ from rich.console import Console
 from cityos import __version__
 from cityos.config import Settings
 from cityos.identity.cli import keys_app, users_app
+from cityos.ingest.cli import ingest_app
 from cityos.jobs_cli import jobs_app, privacy_app
 from cityos.twin.cli import twin_app
 
@@ -28,6 +29,7 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(twin_app, name="twin")
 app.add_typer(jobs_app, name="jobs")
 app.add_typer(privacy_app, name="privacy")
+app.add_typer(ingest_app, name="ingest")
 console = Console(stderr=True)
 
 DatabaseUrl = Annotated[

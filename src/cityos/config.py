@@ -95,8 +95,6 @@ class Settings(BaseSettings):
     temporal_history: bool = True
     # Raw instances older than this are deleted by the retention job; hourly roll-ups stay [d].
     temporal_retention_days: int = Field(default=90, ge=1, le=36500)
-    # How often the retention job runs [s].
-    temporal_retention_interval: float = Field(default=3600.0, ge=1)
     # Most instances of one attribute a temporal query returns before it pages (206).
     temporal_max_instances: int = Field(default=1000, ge=1, le=1_000_000)
     # Subscriptions (docs/hub/subscriptions.md): retry back-off of a failing endpoint [s].
@@ -104,7 +102,7 @@ class Settings(BaseSettings):
     notify_retry_max: float = Field(default=30.0, gt=0, le=3600)
     # Timeout of one notification delivery (HTTP request or MQTT publish) [s].
     notify_timeout: float = Field(default=5.0, gt=0, le=120)
-    # Device ingestion over MQTT (docs/hub/ingestion.md): on when set, e.g.
+    # Device ingestion over MQTT (docs/ingest.md): on when set, e.g.
     # mqtt://127.0.0.1:1883; the client id keeps its persistent session across restarts.
     mqtt_url: str | None = None
     mqtt_client_id: str = "cityos-ingest"
@@ -152,6 +150,21 @@ class Settings(BaseSettings):
             )
         if value.startswith("postgres://"):
             value = "postgresql://" + value.removeprefix("postgres://")
+        return value
+
+    @field_validator("mqtt_url")
+    @classmethod
+    def _mqtt_url_readable(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(value)
+        if parts.scheme != "mqtt" or not parts.hostname:
+            raise SettingsError(
+                f"CITYOS_MQTT_URL must look like mqtt://127.0.0.1:1883 (got {value!r}); "
+                "TLS (mqtts://) is not supported yet: keep the broker on the same host or a VPN"
+            )
         return value
 
     @model_validator(mode="after")

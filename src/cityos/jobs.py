@@ -97,9 +97,21 @@ def _privacy_retention(context: JobContext) -> int:
     return sum(erased.values())
 
 
+def _temporal_retention(context: JobContext) -> int:
+    """Delete raw history instances older than CITYOS_TEMPORAL_RETENTION_DAYS (roll-ups stay)."""
+    from cityos.hub.temporal.retention import expire_history
+
+    return expire_history(
+        context.app_state.store,
+        keep_days=context.settings.temporal_retention_days,
+        now=context.now,
+    )
+
+
 # The registry: every CityOS process runs these. Add a Job here to register one.
 JOBS: list[Job] = [
     Job(name="privacy_retention", every=timedelta(hours=1), run=_privacy_retention),
+    Job(name="temporal_retention", every=timedelta(hours=1), run=_temporal_retention),
 ]
 
 

@@ -8,7 +8,7 @@ import time
 from typing import Any
 
 import structlog
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client import generate_latest as _generate_latest
 from starlette.requests import Request
 from starlette.responses import Response
@@ -60,6 +60,43 @@ class Metrics:
             "cityos_hub_entities_written_total",
             "Entities created, updated or deleted in the hub.",
             ["operation"],
+            registry=self.registry,
+        )
+
+        # Device ingestion (cityos.ingest, docs/ingest.md).
+        self.ingest_measurements = Counter(
+            "cityos_ingest_measurements_total",
+            "Device measurements committed to the hub, by transport (mqtt, http).",
+            ["transport"],
+            registry=self.registry,
+        )
+        self.ingest_messages = Counter(
+            "cityos_ingest_messages_total",
+            "Device messages handled, by transport and outcome (accepted, refused).",
+            ["transport", "outcome"],
+            registry=self.registry,
+        )
+        self.ingest_dead_letters = Counter(
+            "cityos_ingest_dead_letters_total",
+            "Device messages refused and kept as dead letters, by reason.",
+            ["reason"],
+            registry=self.registry,
+        )
+        self.ingest_mqtt_connected = Gauge(
+            "cityos_ingest_mqtt_connected",
+            "1 while the MQTT agent is connected to its broker, else 0.",
+            registry=self.registry,
+        )
+        self.ingest_batch_size = Histogram(
+            "cityos_ingest_batch_messages",
+            "Messages per group-commit batch.",
+            buckets=(1, 10, 50, 100, 250, 500, 1000, 2000, 5000, 10000),
+            registry=self.registry,
+        )
+        self.ingest_batch_seconds = Histogram(
+            "cityos_ingest_batch_seconds",
+            "Time to check, write and commit one group-commit batch [s].",
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
             registry=self.registry,
         )
 

@@ -81,6 +81,20 @@ def context_id(client: TestClient, callers: dict[str, dict[str, str]]) -> str:
     return r.headers["location"].rsplit("/", 1)[1]
 
 
+@pytest.fixture(scope="module")
+def ingest_device(client: TestClient, callers: dict[str, dict[str, str]]) -> dict[str, str]:
+    """Provision an HTTP device as admin; return its id and key (for the measurement route)."""
+    body = {
+        "device_id": "walk-device",
+        "entity_type": "AirQualityObserved",
+        "attributes": {"pm25": {"name": "pm25"}},
+        "transport": "http",
+    }
+    r = client.post("/ingest/v1/devices", json=body, headers=callers["admin"])
+    assert r.status_code == 201, r.text
+    return {"i": r.json()["device_id"], "k": r.json()["apikey"]}
+
+
 def _reset_vehicle(client: TestClient, admin: dict[str, str]) -> None:
     r = client.post(
         f"{HUB}/entityOperations/upsert",
@@ -90,7 +104,7 @@ def _reset_vehicle(client: TestClient, admin: dict[str, str]) -> None:
     assert r.status_code in (201, 204), r.text
 
 
-def _request(row: Row, context_id: str) -> tuple[str, dict[str, Any]]:
+def _request(row: Row, context_id: str, device: dict[str, str]) -> tuple[str, dict[str, Any]]:
     """Return the URL and request arguments that exercise ``row``."""
     new = f"urn:ngsi-ld:Vehicle:{uuid.uuid4().hex[:8]}"
     entity = f"{HUB}/entities/{AREA if row.open_tenant else VEHICLE}"
@@ -220,6 +234,18 @@ def _request(row: Row, context_id: str) -> tuple[str, dict[str, Any]]:
         "GET /web/layers": ("/web/layers", {}),
         "GET /web/basemap/{name}": ("/web/basemap/brt", {}),
         "GET /web/live": ("/web/live" if row.open_tenant else f"/web/live?tenant={TENANT}", {}),
+        "POST /ingest/v1/devices": (
+            "/ingest/v1/devices",
+            {"json": {"device_id": "x", "entity_type": "Nope", "attributes": {}}},
+        ),
+        "GET /ingest/v1/devices": ("/ingest/v1/devices", {}),
+        "GET /ingest/v1/devices/{device_id}": ("/ingest/v1/devices/nobody", {}),
+        "DELETE /ingest/v1/devices/{device_id}": ("/ingest/v1/devices/nobody", {}),
+        "GET /ingest/v1/deadletters": ("/ingest/v1/deadletters", {}),
+        "POST /ingest/v1/measurements": (
+            "/ingest/v1/measurements",
+            {"params": device, "content": b"pm25|1", "headers": {"Content-Type": "text/plain"}},
+        ),
         "GET /healthz": ("/healthz", {}),
         "GET /metrics": ("/metrics", {}),
         "GET /docs": ("/docs", {}),
@@ -247,6 +273,7 @@ def test_route_answers_each_role_as_the_table_says(
     settings: Settings,
     callers: dict[str, dict[str, str]],
     context_id: str,
+    ingest_device: dict[str, str],
 ) -> None:
     admin = callers["admin"]
     if (row.method, row.path) == ("DELETE", "/auth/me"):  # deletes the callers: use new ones
@@ -259,7 +286,8 @@ def test_route_answers_each_role_as_the_table_says(
             headers["NGSILD-Tenant"] = TENANT
             if row.method != "GET":
                 _reset_vehicle(client, admin)
-        url, kwargs = _request(row, context_id)
+        url, kwargs = _request(row, context_id, ingest_device)
+        headers |= kwargs.pop("headers", {})
         if row.path == "/web/live":  # an endless event stream: look at the status only
             with client.stream(row.method, url, headers=headers, **kwargs) as r:
                 if r.status_code != 200:

@@ -120,8 +120,9 @@ def test_full_sejong_day(city: City, population: Population) -> None:
     assert trips.n > 800_000
     inside = np.cumsum(a.loading.entered) - np.cumsum(a.loading.left)
     np.testing.assert_array_equal(inside, a.loading.occupancy.sum(axis=1))
+    # Wall time is measured by benchmarks/twin_scale.py (docs/benchmarks.md), not asserted here:
+    # a shared CI machine would make a timed test flaky.
     print(
         f"full Sejong: {trips.n} trips, {elapsed:.1f} s, gaps "
         f"{[round(s.relative_gap, 3) for s in a.iterations]}"
     )
-    assert elapsed < 120

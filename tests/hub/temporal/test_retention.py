@@ -13,6 +13,8 @@ from cityos.config import Settings
 from cityos.hub.store.base import HubStore
 from cityos.hub.temporal.partitions import month_partitions
 from cityos.hub.temporal.retention import expire_history, oldest_raw_instant, retention_cutoff
+from cityos.identity import engine_for
+from cityos.jobs import JobContext, find
 from tests.hub.temporal.conftest import temporal_settings
 
 NGSI = "/ngsi-ld/v1"
@@ -164,3 +166,19 @@ def test_late_readings_for_expired_hours_are_kept_but_not_patched(
     first = float(data[1][0])
     assert [p[0] for p in hourly["sum"]] == pytest.approx([first + 5.0, 7.0])
     assert [p[0] for p in hourly["totalCount"]] == [2, 1]
+
+
+def test_the_registered_job_expires_with_the_configured_period(
+    client: TestClient, data: tuple[list[datetime], np.ndarray]
+) -> None:
+    """Last in this module: it expires all of the module's raw history."""
+    store = store_of(client)
+    assert oldest_raw_instant(store) is not None
+    state = client.app.state  # type: ignore[attr-defined]
+    context = JobContext(state.settings, engine_for(client.app), state, NOW)  # type: ignore[arg-type]
+    # 90 days (the setting) before NOW: nothing is left from before 2026-09-02
+    find("temporal_retention").run(context)
+    assert oldest_raw_instant(store) >= int(datetime(2026, 9, 2, tzinfo=UTC).timestamp() * 1e6)
+    a_year_later = JobContext(state.settings, context.engine, state, NOW + timedelta(days=365))
+    assert find("temporal_retention").run(a_year_later) > 0
+    assert oldest_raw_instant(store) is None
