@@ -256,3 +256,43 @@ def test_cityos_up_stops_promptly_with_a_stream_open(tmp_path: Path) -> None:
             process.wait()
         if process.stderr:
             process.stderr.close()
+
+
+@pytest.mark.slow
+def test_a_device_measurement_reaches_the_dashboard(page: Any, server: LiveServer) -> None:
+    """Ingestion (HTTP device, UltraLight) → hub write → live stream → KPI tile and map."""
+    admin = token(server, Role.ADMIN)
+    device = f"pm-web-{uuid.uuid4().hex[:6]}"
+    r = httpx.post(
+        server.url + "/ingest/v1/devices",
+        json={
+            "device_id": device,
+            "entity_type": "AirQualityObserved",
+            "attributes": {"pm25": {"name": "pm25", "type": "Number", "unitCode": "GQ"}},
+            "static_attributes": {"location": {"type": "Point", "coordinates": [127.257, 36.48]}},
+            "transport": "http",
+        },
+        headers=admin,
+        timeout=30,
+    )
+    assert r.status_code == 201, r.text
+    apikey = r.json()["apikey"]
+    entity_id = f"urn:ngsi-ld:AirQualityObserved:{device}"
+    page.goto(server.url + "/")
+    page.wait_for_selector("body[data-ready='map']")
+    page.wait_for_selector("#live-state[data-state='on']")
+    r = httpx.post(
+        server.url + "/ingest/v1/measurements",
+        params={"k": apikey, "i": device},
+        content=b"pm25|80",
+        headers={"Content-Type": "text/plain"},
+        timeout=30,
+    )
+    assert r.status_code == 200, r.text
+    page.wait_for_function(f"() => document.body.dataset.lastLive === '{entity_id}'")
+    page.wait_for_function(
+        "() => document.querySelector('#kpi-air-quality .kpi-value').textContent === '매우나쁨'"
+    )
+    assert "80" in page.locator("#kpi-air-quality .kpi-detail").inner_text()
+    r = httpx.delete(server.url + f"/ngsi-ld/v1/entities/{entity_id}", headers=admin)
+    assert r.status_code == 204
