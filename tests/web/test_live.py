@@ -185,6 +185,12 @@ def test_a_browser_sees_a_live_update_after_a_hub_write(page: Any, server: LiveS
     page.wait_for_function(
         "() => document.querySelector('#kpi-air-quality .kpi-value').textContent === '나쁨'"
     )
+    fill = page.evaluate(
+        f"""() => [window.cityos.map.layers.get('air-quality').items.get('{station}')
+                     .options.fillColor,
+                   getComputedStyle(document.documentElement).getPropertyValue('--bad').trim()]"""
+    )
+    assert fill[0] == fill[1], fill  # the station is drawn in its grade's colour (나쁨)
     after = page.locator("#layer-list label").all_inner_texts()
     assert len(after) == len(labels) + 1  # the air-quality layer appeared with its first entity
     # A moving bus: the marker glides to the new position.

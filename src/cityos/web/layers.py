@@ -49,6 +49,7 @@ class Layer:
     visible: bool = True
     order: int = 100
     kpi: str | None = None  # which KPI tile this layer feeds, if any
+    # Drawing hints the page knows: {"color_by": "pm25-grade"} colours each feature by grade.
     extra: dict[str, Any] = field(default_factory=dict)
 
     def as_json(self) -> dict[str, Any]:
@@ -141,6 +142,7 @@ def _builtin() -> None:
             group="live",
             order=60,
             kpi="air-quality",
+            extra={"color_by": "pm25-grade"},  # each station in its Korean PM2.5 grade colour
         )
     )
     register(

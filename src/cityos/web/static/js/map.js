@@ -2,6 +2,7 @@
 // registry (GET /web/layers) and is drawn from CityOS's own data.
 import { get, hubHeaders } from "./api.js";
 import { lang } from "./i18n.js";
+import { pm25Grade, valueOf } from "./kpi.js";
 import { theme } from "./theme.js";
 
 const L = globalThis.L;
@@ -25,9 +26,16 @@ export function labelOf(props, fallback = "") {
   return name || fallback;
 }
 
-function styleOf(def) {
+function gradeColor(props) {
+  const grade = pm25Grade(valueOf(props, "pm25"));
+  if (!grade) return null;
+  return getComputedStyle(document.documentElement).getPropertyValue(`--${grade}`).trim() || null;
+}
+
+function styleOf(def, feature) {
   const s = def.style;
-  const color = theme() === "dark" ? s.color_dark : s.color_light;
+  let color = theme() === "dark" ? s.color_dark : s.color_light;
+  if (def.extra?.color_by === "pm25-grade" && feature) color = gradeColor(feature.properties) || color;
   return {
     color,
     fillColor: color,
@@ -116,7 +124,7 @@ export class CityMap {
   addFeature(entry, feature) {
     const { def } = entry;
     const id = feature.id ?? feature.properties?.id;
-    const style = styleOf(def);
+    const style = styleOf(def, feature);
     const renderer = def.group === "live" ? this.liveRenderer : this.renderer;
     const pane = def.group === "live" ? "live" : "overlayPane";
     let item;
@@ -143,9 +151,11 @@ export class CityMap {
         const [lon, lat] = feature.geometry.coordinates;
         this.moving.set(item, { from: item.getLatLng(), to: L.latLng(lat, lon), start: performance.now() });
         item.feature = { ...item.feature, properties: { ...item.feature.properties, ...feature.properties } };
+        if (entry.def.extra?.color_by) item.setStyle(styleOf(entry.def, item.feature));
         this.animate();
       } else if (item) {
         item.feature = { ...item.feature, ...feature };
+        if (entry.def.extra?.color_by) item.setStyle(styleOf(entry.def, item.feature));
       } else if (feature.geometry) {
         this.addFeature(entry, feature);
       }
@@ -209,7 +219,9 @@ export class CityMap {
   restyle() {
     for (const entry of this.layers.values()) {
       const style = styleOf(entry.def);
-      for (const item of entry.items.values()) item.setStyle(style);
+      for (const item of entry.items.values()) {
+        item.setStyle(entry.def.extra?.color_by ? styleOf(entry.def, item.feature) : style);
+      }
     }
   }
 
