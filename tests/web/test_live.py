@@ -219,6 +219,8 @@ def test_a_browser_sees_a_live_update_after_a_hub_write(page: Any, server: LiveS
     r = httpx.delete(server.url + f"/ngsi-ld/v1/entities/{bus}", headers=admin)
     assert r.status_code == 204
     page.wait_for_function(f"() => !window.cityos.map.layers.get('vehicles').items.has('{bus}')")
+    r = httpx.delete(server.url + f"/ngsi-ld/v1/entities/{station}", headers=admin)
+    assert r.status_code == 204  # the next tests start without air-quality stations
 
 
 @pytest.mark.slow
