@@ -16,10 +16,10 @@ virtualenv, then point this script at both::
         --broker-url http://127.0.0.1:8000                    # a broker already running
 
 Without ``--broker-url`` the script starts ``cityos up`` itself on a free port, without the
-built-in city (``CITYOS_SEED_CITY=false``) and with the suite's own JSON-LD contexts mapped
-offline (``CITYOS_CONTEXT_FILES``), on a fresh database: a temporary SQLite file, or, for a
-``postgresql://`` URL (an administrative connection), a temporary database created next to
-it and dropped afterwards.
+built-in city (``CITYOS_SEED_CITY=false``), with authentication off (loopback only), with the
+suite's own JSON-LD contexts mapped offline (``CITYOS_CONTEXT_FILES``), on a fresh database:
+a temporary SQLite file, or, for a ``postgresql://`` URL (an administrative connection), a
+temporary database created next to it and dropped afterwards.
 
 It runs ``robot`` once per area (Retrieve, Query, Provision of entities and attributes, batch
 operations, discovery, ``jsonldContext``), parses each ``output.xml``, prints a table of
@@ -225,6 +225,11 @@ def running_cityos(database_url: str, context_files: dict[str, str], log: Path) 
         CITYOS_DATABASE_URL=database_url,
         CITYOS_CONTEXT_FILES=json.dumps(context_files),
         CITYOS_LOG_LEVEL="warning",
+        # the suite sends no credentials: a loopback-only broker with authentication off
+        CITYOS_AUTH="off",
+        # the suite's paging tests expect temporal answers cut below 20 instances
+        CITYOS_TEMPORAL_MAX_INSTANCES="10",
+        CITYOS_TWIN_LIVE="off",
     )
     with log.open("wb") as log_file:
         process = subprocess.Popen(

@@ -34,6 +34,7 @@ from cityos.observability import (
     metrics_endpoint,
 )
 from cityos.security import install_security
+from cityos.twin import live as twin_live
 from cityos.web import install as install_web
 from cityos.web import start as start_web
 from cityos.web import stop as stop_web
@@ -107,6 +108,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if settings.seed_city:
             await run_in_threadpool(_seed, app)
         app.state.ingest = ingest_runtime.start(app, settings)
+        app.state.twin_live = twin_live.start(
+            app.state.ingest.ingester, app.state.ingest.engine, app.state.contexts.core, settings
+        )
         start_web(app)
         _tune_garbage_collector()
         runner: JobRunner | None = None
@@ -126,6 +130,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             stop_web(app)
             if runner is not None:
                 await runner.stop()
+            if app.state.twin_live is not None:
+                app.state.twin_live.stop()
             ingest_runtime.stop(app.state.ingest)
             app.state.store.close()
             app.state.store.shutdown_executor()

@@ -59,13 +59,44 @@ def up(
     ] = None,
     port: Annotated[int | None, typer.Option(help="Port to listen on (default 8000)")] = None,
     database_url: DatabaseUrl = None,
+    no_twin: Annotated[
+        bool,
+        typer.Option(
+            "--no-twin", help="Do not feed the twin's simulated sensors (트윈 라이브 모드 끄기)"
+        ),
+    ] = False,
+    twin_speed: Annotated[
+        float | None,
+        typer.Option(
+            help="Simulated minutes per real minute of the live twin (default 60: one "
+            "simulated minute per second)"
+        ),
+    ] = None,
 ) -> None:
-    """Run CityOS: migrate the database, load Sejong on first start, serve the API."""
+    """Run CityOS: migrate the database, load Sejong on first start, serve the API.
+
+    Unless --no-twin, the digital twin plays a simulated day in accelerated time and feeds
+    its sensors (traffic counters, car parks, buses) into the hub (docs/twin/live.md).
+    """
     import uvicorn
 
     from cityos.app import create_app
+    from cityos.twin.live import live_enabled
 
-    settings = _settings(host=host, port=port, database_url=database_url)
+    if twin_speed is not None and not (0 < twin_speed <= 100_000):
+        console.print(
+            f"[red]잘못된 --twin-speed / invalid --twin-speed:[/red] {twin_speed} — "
+            "0보다 크고 100000 이하인 값을 주세요 (예: 60은 실제 1초에 시뮬레이션 1분) / "
+            "give a number > 0 and <= 100000 (e.g. 60: one simulated minute per second)"
+        )
+        raise typer.Exit(2)
+    settings = _settings(
+        host=host,
+        port=port,
+        database_url=database_url,
+        twin_live="off" if no_twin else None,
+        twin_speed=twin_speed,
+    )
     _first_start(settings)
     base = f"http://{settings.host}:{settings.port}"
     console.print(f"[bold green]CityOS {__version__}[/bold green] — {settings.backend}")
@@ -73,6 +104,11 @@ def up(
     console.print(f"  NGSI-LD   {base}/ngsi-ld/v1/entities?type=AdministrativeArea")
     console.print(f"  API 문서 / docs  {base}/docs")
     console.print(f"  상태 / health    {base}/healthz")
+    if live_enabled(settings):
+        console.print(
+            f"  트윈 / twin      {base}/ngsi-ld/v1/entities?type=TrafficFlowObserved "
+            f"(synthetic, {settings.twin_speed:g}x)"
+        )
     from cityos.web import end_streams_soon
 
     application = create_app(settings)

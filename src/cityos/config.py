@@ -110,6 +110,12 @@ class Settings(BaseSettings):
     # measurement waits for its batch to fill [s].
     ingest_batch_size: int = Field(default=2000, ge=1, le=100_000)
     ingest_batch_wait: float = Field(default=0.02, ge=0, le=5)
+    # The twin's live mode (docs/twin/live.md): simulated sensors fed through ingestion.
+    # None means "off in test mode, on otherwise"; speed in simulated minutes per real
+    # minute (60: one simulated minute per second); scale is the simulated population share.
+    twin_live: Literal["on", "off"] | None = None
+    twin_speed: float = Field(default=60.0, gt=0, le=100_000)
+    twin_scale: float = Field(default=0.05, ge=0.001, le=1.0)
     # Hardening (cityos.security, docs/security.md). Rate limits: token buckets per client IP
     # and per API key or user; None means "off in test mode, on otherwise".
     rate_limit: Literal["on", "off"] | None = None

@@ -67,4 +67,15 @@ def fold(
 
 def _row(eid: str, iri: str, inst: dict[str, Any], observed_us: int, now_us: int) -> Row:
     """Return the temporal history row of a reading (``cityos.hub.temporal.record.Row``)."""
-    return (eid, iri, "", "Property", observed_us, observed_us, now_us, now_us, numeric(inst), inst)
+    return (
+        eid,
+        iri,
+        "",
+        inst.get("type", "Property"),
+        observed_us,
+        observed_us,
+        now_us,
+        now_us,
+        numeric(inst),
+        inst,
+    )

@@ -10,6 +10,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from cityos.hub.errors import HubError
+from cityos.hub.geo import validate_geojson_geometry
 from cityos.ingest.errors import Refused
 from cityos.ingest.models import Device
 from cityos.ingest.payloads import Group, micros_of, micros_text
@@ -39,8 +41,37 @@ def _mismatch(object_id: str, raw: Any, kind: str) -> Refused:
     )
 
 
+def _point(object_id: str, raw: Any) -> dict[str, Any]:
+    """Return a GeoJSON Point from a JSON Point object or ``"lon,lat"`` text [deg, WGS 84]."""
+    value: Any = raw
+    if isinstance(raw, str):
+        parts = raw.split(",")
+        try:
+            value = {"type": "Point", "coordinates": [float(p) for p in parts]}
+        except ValueError:
+            value = None
+        if len(parts) != 2:
+            value = None
+    if not isinstance(value, dict) or value.get("type") != "Point":
+        raise _mismatch(object_id, raw, 'Point (GeoJSON {"type": "Point", ...} or "lon,lat")')
+    try:
+        validate_geojson_geometry(value)
+    except HubError as error:
+        raise Refused(
+            "value_mismatch",
+            f"measure {object_id!r} is not a valid GeoJSON Point: {error.detail}",
+            f"측정 {object_id!r}은(는) 올바른 GeoJSON Point가 아닙니다: {error.detail}",
+        ) from None
+    return {"type": "Point", "coordinates": list(value["coordinates"])}
+
+
 def convert(object_id: str, raw: Any, kind: str) -> Any:
-    """Return ``raw`` (a JSON value or UltraLight text) as a value of the mapping's ``kind``."""
+    """Return ``raw`` (a JSON value or UltraLight text) as a value of the mapping's ``kind``.
+
+    ``Point`` takes a GeoJSON Point or ``"lon,lat"`` text (degrees, WGS 84).
+    """
+    if kind == "Point":
+        return _point(object_id, raw)
     if kind in ("Number", "Integer"):
         value: Any = raw
         if isinstance(raw, str):
@@ -93,11 +124,11 @@ def readings(compiled: CompiledDevice, groups: list[Group], *, received_at: int)
                     f"측정 목록: {known}",
                 )
             instance: dict[str, Any] = {
-                "type": "Property",
+                "type": "GeoProperty" if attr.type == "Point" else "Property",
                 "value": convert(object_id, raw, attr.type),
                 "observedAt": stamp,
             }
-            if attr.unit_code is not None:
+            if attr.unit_code is not None and attr.type != "Point":
                 instance["unitCode"] = attr.unit_code
             out.append((compiled.iris[object_id], instance, stamp_us))
     return out

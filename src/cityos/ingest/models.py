@@ -50,7 +50,7 @@ class AttributeMapping:
     """How one measure (object id) becomes an attribute of the device's entity."""
 
     name: str  # the Smart Data Model attribute name, e.g. "pm25"
-    type: str  # "Number", "Integer", "Text" or "Boolean"
+    type: str  # "Number", "Integer", "Text", "Boolean" or "Point" (GeoProperty)
     unit_code: str | None = None  # UN/CEFACT common code, e.g. "GQ" (µg/m³), "CEL" (°C)
 
     def as_json(self) -> dict[str, Any]:

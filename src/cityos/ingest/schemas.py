@@ -22,7 +22,7 @@ class AttributeMappingModel(_Schema):
     """One measure's mapping: the attribute it fills, its value type and unit."""
 
     name: str = Field(min_length=1, max_length=128, examples=["pm25"])
-    type: Literal["Number", "Integer", "Text", "Boolean"] = "Number"
+    type: Literal["Number", "Integer", "Text", "Boolean", "Point"] = "Number"
     unit_code: str | None = Field(
         default=None, alias="unitCode", min_length=1, max_length=8, examples=["GQ"]
     )

@@ -11,14 +11,15 @@ from typing import Literal
 
 from cityos.ingest._sdm_attributes import MODELS
 
-ValueType = Literal["Number", "Integer", "Text", "Boolean"]
-VALUE_TYPES: tuple[ValueType, ...] = ("Number", "Integer", "Text", "Boolean")
+ValueType = Literal["Number", "Integer", "Text", "Boolean", "Point"]
+VALUE_TYPES: tuple[ValueType, ...] = ("Number", "Integer", "Text", "Boolean", "Point")
 # JSON-Schema types each mapping value type can fill ("" = the schema allows several).
 _FITS: dict[str, frozenset[str]] = {
     "Number": frozenset({"number", "integer", ""}),
     "Integer": frozenset({"integer", "number", ""}),
     "Text": frozenset({"string", ""}),
     "Boolean": frozenset({"boolean", ""}),
+    "Point": frozenset({"object", ""}),  # a GeoProperty: GeoJSON Point, e.g. a position
 }
 
 

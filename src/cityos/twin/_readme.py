@@ -83,6 +83,7 @@ def _network_section(
     kinds = Counter(n.kind for n in nodes)
     classes = Counter(x["road_class"] for x in links)
     km = {c: sum(x["length_m"] for x in links if x["road_class"] == c) / 2000 for c in classes}
+    drawn_km = sum(v for c, v in km.items() if c != "connector")
     out = [
         "## Road network (`nodes.csv`, `links.geojson`)",
         "",
@@ -116,6 +117,11 @@ def _network_section(
         "- Connectors: every zone centroid is joined to its 2 nearest road nodes.",
         "- External gateways (오송역, 반석역, towards 공주 and 천안) carry the B1 line and "
         "through roads; they are outside the 24 zones.",
+        f"- Coverage: the drawn roads (connectors aside) measure {drawn_km:.0f} km, each two-way "
+        "road counted once, against the 402 km of road Sejong had at the end of 2018 "
+        f"(`molit_roads`): each drawn link stands for about {402 / drawn_km:.1f} real roads, "
+        "so scenarios multiply link capacity and storage by "
+        "`simulation.road_capacity_factor` = 2 (docs/twin/scenarios.md).",
         "",
     ]
     return out

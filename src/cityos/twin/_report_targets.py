@@ -43,7 +43,7 @@ def flatten(kpis: dict[str, Any], prefix: str = "") -> dict[str, float]:
         if isinstance(v, dict):
             out.update(flatten(v, f"{prefix}{k}."))
         elif isinstance(v, int | float) and not isinstance(v, bool):
-            out[f"{prefix}{k}"] = float(v)
+            out[f"{prefix}{k}"] = v  # ints stay ints (counts in CSV files)
     return out
 
 

@@ -19,11 +19,12 @@ from cityos.twin._report_plots import (
     time_of_day_svg,
     wait_histogram_svg,
 )
-from cityos.twin._report_targets import (
-    LITERATURE_FLEET_RATIOS,
-    check_targets,
-    fleet_ratio,
-    freeflow_commute_change,
+from cityos.twin._report_text import (
+    LIMITS,
+    fleet_section,
+    network_note,
+    summary_section,
+    targets_section,
 )
 from cityos.twin.city import City, load_city
 from cityos.twin.run import RunResult
@@ -56,7 +57,7 @@ KPI_LABELS: dict[str, tuple[str, str, str, str]] = {
     "mean_car_freeflow_min": ("자가용 자유통행 시간", "car free-flow time", "min", "{:.1f}"),
     "congestion_delay_veh_h": ("혼잡 지체", "congestion delay", "veh-h/day", "{:,.0f}"),
     "cars_unfinished": (
-        "자정 후 미도착 차량",
+        "다음날 06시까지 미도착 차량",
         "cars not arrived by 06:00 next day",
         "veh",
         "{:,.0f}",
@@ -84,6 +85,7 @@ max-width:70em;color:#222}table{border-collapse:collapse;margin:1em 0}td,th{bord
 padding:3px 8px;text-align:right}td:first-child,th:first-child{text-align:left}.ok{color:#1a7f37;
 font-weight:bold}.no{color:#cf222e;font-weight:bold}.note{background:#fff8e1;padding:.6em 1em;
 border-left:4px solid #f0b400}figure{margin:1em 0}figcaption{font-size:.9em;color:#555}
+.summary{background:#eef5ff;padding:.2em 1.2em;border-left:4px solid #1f6feb}
 """
 
 
@@ -107,150 +109,27 @@ def _fmt_change(diff: float, fmt: str) -> str:
 
 
 def _kpi_table(kpis: dict[str, Any], ref: dict[str, Any] | None) -> str:
-    head = "<tr><th>지표 KPI</th><th>단위 unit</th><th>" + html.escape(kpis["scenario"]) + "</th>"
+    """Return every labelled KPI; with a reference: reference, scenario, change, change %."""
+    names = ([ref["scenario"]] if ref else []) + [kpis["scenario"]]
+    head = "<tr><th>지표 KPI</th><th>단위 unit</th>" + "".join(
+        f"<th>{html.escape(str(n))}</th>" for n in names
+    )
     if ref:
-        head += f"<th>{html.escape(ref['scenario'])}</th><th>변화 change</th><th>%</th>"
+        head += "<th>변화 change</th><th>%</th>"
     rows = [head + "</tr>"]
     for key, (ko, en, unit, fmt) in KPI_LABELS.items():
         v = _get(kpis, key)
-        row = f"<tr><td>{ko} / {en}</td><td>{unit}</td><td>{_fmt(v, fmt)}</td>"
+        row = f"<tr><td>{ko} / {en}</td><td>{unit}</td>"
         if ref:
             r = _get(ref, key)
             diff = None if v is None or r is None else v - r
             pct = f"{100 * diff / r:+.1f}" if diff is not None and r else "-"
             d = "-" if diff is None else _fmt_change(diff, fmt)
-            row += f"<td>{_fmt(r, fmt)}</td><td>{d}</td><td>{pct}</td>"
+            row += f"<td>{_fmt(r, fmt)}</td><td>{_fmt(v, fmt)}</td><td>{d}</td><td>{pct}</td>"
+        else:
+            row += f"<td>{_fmt(v, fmt)}</td>"
         rows.append(row + "</tr>")
     return "<table>" + "".join(rows) + "</table>"
-
-
-def _targets_section(result: RunResult, ref: dict[str, Any]) -> str:
-    k = result.kpis
-    targets = vars(result.scenario.targets)
-    checks = check_targets(k, ref, targets)
-    rows = ["<tr><th>목표 target</th><th>결과 value</th><th>한도 limit</th><th></th></tr>"]
-    for c in checks:
-        if c.key == "private_cars":
-            val, lim = f"{100 * c.value:.1f} % of reference", f"≤ {100 * c.limit:.0f} %"
-        else:
-            val, lim = f"{100 * c.value:+.1f} %", f"≤ {100 * c.limit:+.0f} %"
-        mark = (
-            '<span class="ok">충족 met</span>'
-            if c.met
-            else '<span class="no">미충족 not met</span>'
-        )
-        rows.append(
-            f"<tr><td>{c.label_ko} / {c.label_en}</td><td>{val}</td><td>{lim}</td>"
-            f"<td>{mark}</td></tr>"
-        )
-    table = "<table>" + "".join(rows) + "</table>"
-    all_met = all(c.met for c in checks)
-    verdict = (
-        "<p class='ok'>세 목표를 모두 충족합니다 (아래 한계 참고). All three targets are met in "
-        "the model - read the caveats below before trusting it.</p>"
-        if all_met
-        else "<p class='no'>세 목표를 동시에 충족하지 못합니다. The three targets are not met "
-        "together: " + ", ".join(c.label_en for c in checks if not c.met) + ".</p>"
-    )
-    return "<h2>정책 목표 Policy targets</h2>" + table + verdict + _honesty(result, ref, checks)
-
-
-def _congestion_note(k: dict[str, Any], where: str) -> str:
-    """Return the warning that the coarse network overstates congestion, with its numbers."""
-    ratio = float(k["mean_car_time_min"]) / max(float(k["mean_car_freeflow_min"]), 1e-9)
-    return (
-        f"<p class='note'><b>혼잡 과대평가 Congestion is overstated.</b> {where} a car trip on "
-        f"the road network takes {k['mean_car_time_min']:.0f} min on average against "
-        f"{k['mean_car_freeflow_min']:.0f} min at free flow ({ratio:.1f}x); "
-        f"{k['cars_unfinished']:,} cars have not arrived by the 30-hour horizon; the congestion "
-        f"delay is {k['congestion_delay_veh_h']:,.0f} veh-h a day. Much of this comes from the "
-        "coarse drawn network (196 links, one connector per zone, each link standing for "
-        "several real roads), not from Sejong: treat car times and delay as an upper bound.</p>"
-    )
-
-
-def _honesty(result: RunResult, ref: dict[str, Any], checks: list[Any]) -> str:
-    """Return what the model overstates and what meeting the failed targets would take."""
-    k = result.kpis
-    parts = [
-        _congestion_note(ref, "In the reference run"),
-        "<p>Cutting cars removes most of this delay, so the scenario's commute time benefits "
-        "from congestion the real city does not have.</p>",
-    ]
-    ff = freeflow_commute_change(k, ref)
-    if ff is not None:
-        limit = float(result.scenario.targets.commute_time_max_increase)
-        ok = ff <= limit + 1e-12
-        parts.append(
-            "<p><b>민감도 Sensitivity:</b> with car times at free flow in both runs (no "
-            "congestion at all, which understates it), the mean commute changes by "
-            f"<b>{100 * ff:+.1f} %</b> "
-            f"({ref['mean_commute_time_freeflow_min']:.1f} -> "
-            f"{k['mean_commute_time_freeflow_min']:.1f} min): the commute target is "
-            + ("still met." if ok else "<span class='no'>not met</span>.")
-            + " The truth for Sejong lies between the two numbers.</p>"
-        )
-        if not ok:
-            parts.append(
-                "<p><b>What it would take / 필요한 조건:</b> the travellers who lose their car "
-                "move mostly to BRT/bus and walking, whose door-to-door times are longer than "
-                "an uncongested car's. Closing the gap needs faster transit (more frequent BRT "
-                "and feeder buses, higher BRT speed, e.g. signal priority) or a larger and "
-                "cheaper shuttle service that draws more of them; sweep "
-                "<code>transit.brt_frequency_factor</code>, <code>transit.brt_speed_factor</code> "
-                "and <code>shuttles.fleet_size</code> with <code>cityos twin sweep</code> and a "
-                "<code>simulation.road_capacity_factor</code> that brings the reference's car "
-                "times near observed ones.</p>"
-            )
-    for c in checks:
-        if c.met:
-            continue
-        if c.key == "private_cars":
-            parts.append("<p>Private cars: lower <code>cars.ownership_factor</code>.</p>")
-        elif c.key == "mean_cost_krw_per_trip":
-            parts.append(
-                "<p>Cost: fares (<code>shuttles.fare_krw</code>, <code>transit.adult_fare_krw"
-                "</code>) must fall so that former drivers pay no more per trip than fuel and "
-                "parking cost them; car ownership costs are not counted (see limits).</p>"
-            )
-    return "".join(parts)
-
-
-def _fleet_section(kpis: dict[str, Any], ref: dict[str, Any]) -> str:
-    ratio = fleet_ratio(kpis, ref)
-    if ratio is None:
-        return ""
-    removed = ref["private_cars"] - kpis["private_cars"]
-    lit = "".join(f"<li>{html.escape(t)}: <b>~{r:.0f}</b></li>" for t, r in LITERATURE_FLEET_RATIOS)
-    same = (
-        min(r for _, r in LITERATURE_FLEET_RATIOS)
-        <= ratio
-        <= max(r for _, r in LITERATURE_FLEET_RATIOS)
-    )
-    verdict = ("within" if same else ("above" if ratio > 11 else "below")) + " the published range"
-    return (
-        "<h2>공유 차량 1대당 대체 자가용 Cars replaced per shared vehicle</h2>"
-        f"<p>{removed:,} private cars removed / {kpis['shared_vehicles']:,} shared shuttles = "
-        f"<b>{ratio:.1f}</b> cars per shuttle ({verdict}). Published studies:</p><ul>{lit}</ul>"
-        "<p>The studies size the fleet to serve every former car trip; here the shuttles carry "
-        f"only {100 * kpis['mode_share']['shared']:.1f} % of trips (most former drivers switch "
-        "to BRT/bus and walking), with a rejection rate of "
-        f"{100 * kpis['drt_rejection_rate']:.1f} %, so the ratios are not strictly alike.</p>"
-    )
-
-
-_LIMITS = """
-<h2>한계 Limits</h2><ul>
-<li>The road network is drawn coarsely (196 links); congestion is far too high (see above).</li>
-<li>No car-passenger mode: people without car access ride shuttles, transit, bike or walk.</li>
-<li>Costs are out of pocket per trip (fuel, parking, fares); car ownership (purchase, insurance,
-tax) is not counted, which favours the car in the baseline.</li>
-<li>Mode choice uses the scenario's expected shuttle wait, not the simulated one; rejected shuttle
-requests fall back to transit.</li>
-<li>Transit times are free-flow skims at peak headways; buses have no capacity limit.</li>
-<li>Counts are at the run's scale (see the header); bus-km are scaled with it.</li>
-<li>All data behind the twin is partly synthetic (docs/twin/city-model.md).</li></ul>
-"""
 
 
 def render_report(
@@ -271,11 +150,13 @@ def render_report(
         f"<p>규모 scale {k['scale']:g} (of 390,000 residents), seed {k['seed']}, "
         f"run time {k['runtime_s']:.1f} s. Synthetic data / 합성 데이터.</p>"
     )
-    body = ["<h2>핵심 지표 Key indicators</h2>", _kpi_table(k, ref)]
-    if ref is None:
-        body.append(_congestion_note(k, "In this run"))
-    else:
-        body += [_targets_section(result, ref), _fleet_section(k, ref)]
+    body = [summary_section(k, ref)]
+    if ref is not None:
+        body += [targets_section(result, ref), fleet_section(k, ref)]
+    body.append(network_note(k))
+    maps = [(str(k["scenario"]), result.link_peak_ratio)]
+    if isinstance(reference, RunResult):
+        maps.insert(0, (str(ref["scenario"]) if ref else "", reference.link_peak_ratio))
     figs = [
         (mode_share_svg(k, ref), "수단 분담률 (통행 기준) / Mode share of trips"),
         (
@@ -283,7 +164,7 @@ def render_report(
             "시간대별 출발 통행과 도로 위 차량 / Trips by departure hour and cars on the road",
         ),
         (
-            congestion_map_svg(city, result.link_peak_ratio),
+            congestion_map_svg(city, maps),
             "오전 첨두 링크 통행시간 비 / AM-peak link time over free-flow time (1 = free flow)",
         ),
         (
@@ -293,7 +174,7 @@ def render_report(
     ]
     body.append("<h2>그림 Plots</h2>")
     body += [f"<figure>{svg}<figcaption>{cap}</figcaption></figure>" for svg, cap in figs]
-    body.append(_LIMITS)
+    body += ["<h2>모든 지표 All indicators</h2>", _kpi_table(k, ref), LIMITS]
     return head + "".join(body) + "</body></html>\n"
 
 
@@ -309,9 +190,12 @@ def write_outputs(
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = {"kpis": out_dir / "kpis.json", "report": out_dir / "report.html"}
     write_kpis(result.kpis, paths["kpis"])
+    stale = out_dir / "reference_kpis.json"
     if reference is not None:
         ref = reference.kpis if isinstance(reference, RunResult) else reference
-        paths["reference"] = out_dir / "reference_kpis.json"
+        paths["reference"] = stale
         write_kpis(ref, paths["reference"])
+    elif stale.exists():
+        stale.unlink()  # left by an earlier run into the same directory: it would mislead
     paths["report"].write_text(render_report(result, reference), encoding="utf-8")
     return paths

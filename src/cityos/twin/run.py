@@ -233,18 +233,18 @@ def _drt(
 ) -> tuple[DrtResult | None, NDArray[np.int64], int]:
     """Run the shuttle fleet on the ``drt`` trips; return (result, trip per request, fleet)."""
     s, sim = scenario.shuttles, scenario.simulation
-    fleet = int(round(s.fleet_size * sim.scale)) if s.fleet_size else 0
+    fleet = max(1, int(round(s.fleet_size * sim.scale))) if s.fleet_size else 0
     if fleet == 0 or not np.any(trips.mode == DRT):
         return None, np.zeros(0, dtype=np.int64), fleet
     params = DrtParams(
         seed=sim.seed,
-        fleet_size=max(fleet, 1),
+        fleet_size=fleet,
         capacity=s.capacity,
         max_wait_min=s.max_wait_min,
         max_detour=s.max_detour,
     )
     req = drt_requests(trips, params)
-    return simulate_drt(req, times, skims.distance_km, params), req.trip, max(fleet, 1)
+    return simulate_drt(req, times, skims.distance_km, params), req.trip, fleet
 
 
 def _pct(x: FloatArray, q: float) -> float:
@@ -278,7 +278,9 @@ def run_scenario(
     )
     stage("population")
     pop = build_population(city, PopulationParams(seed=sim.seed, scale=sim.scale))
-    pop = with_car_ownership(pop, scenario.cars.ownership_factor, np.random.default_rng(sim.seed))
+    # Own stream for the car cut, so the same seed draws the same population in every scenario.
+    car_rng = np.random.default_rng([sim.seed, 1])
+    pop = with_car_ownership(pop, scenario.cars.ownership_factor, car_rng)
 
     stage("demand")
     beh = scenario_behaviour(scenario)
@@ -349,8 +351,9 @@ def run_scenario(
     share = np.bincount(mode, minlength=5) / max(trips.n, 1)
     per_hour = np.zeros((24, 5), dtype=np.int64)
     np.add.at(per_hour, (np.minimum(trips.departure_min // 60, 23), mode), 1)
-    lt = a.link_time_min
-    peak_ratio = lt[28:36].mean(axis=0) / city.network.free_flow_time_min
+    per_bin = 60.0 / tp.bin_min  # link-time bins per hour
+    am_peak = a.link_time_min[int(7 * per_bin) : int(9 * per_bin)]  # 07:00-09:00
+    peak_ratio = am_peak.mean(axis=0) / city.network.free_flow_time_min
 
     kpis: dict[str, Any] = {
         "scenario": scenario.name,
@@ -358,6 +361,7 @@ def run_scenario(
         "title_en": scenario.title_en,
         "scale": sim.scale,
         "seed": sim.seed,
+        "road_capacity_factor": sim.road_capacity_factor,
         "population": int(len(pop.age)),
         "households": int(len(pop.household_size)),
         "trips": int(trips.n),
@@ -392,6 +396,7 @@ def run_scenario(
         "drt_mean_wait_min": float(drt_summary.get("mean_wait_min", 0.0)),
         "drt_p95_wait_min": float(drt_summary.get("p95_wait_min", 0.0)),
         "drt_mean_in_vehicle_min": float(drt_summary.get("mean_in_vehicle_min", 0.0)),
+        "drt_expected_wait_min": scenario.shuttles.expected_wait_min,
         "drt_empty_km_share": float(drt_summary.get("empty_km_share", 0.0)),
         "co2_t": em["total"].co2_t,
         "co2_t_by_type": {k: v.co2_t for k, v in em.items() if k != "total"},

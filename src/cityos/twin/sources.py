@@ -44,6 +44,12 @@ SOURCES: dict[str, tuple[str, str, str]] = {
         "read 2025",
         "population 394,630 (infobox); area 465.23 km²",
     ),
+    "molit_roads": (
+        "http://www.gukjenews.com/news/articleView.html?idxno=1115244",
+        "2019",
+        "MOLIT road statistics at end-2018: Sejong 402 km of road, the shortest of the 17 "
+        "provinces and metropolitan cities (scenarios' road capacity factor 2)",
+    ),
     "eupmyeon_2019": (
         "http://www.inews365.com/news/article.html?no=596215",
         "2019-10-10",

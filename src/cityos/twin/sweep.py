@@ -28,7 +28,12 @@ def parse_param(text: str) -> tuple[str, list[str]]:
     name, sep, values = text.partition("=")
     items = [v.strip() for v in values.split(",") if v.strip()]
     if not sep or not name.strip() or not items:
-        raise ScenarioError(f"--param {text!r} must look like section.field=v1,v2,...")
+        raise ScenarioError(
+            f"--param {text!r} must look like section.field=v1,v2,... "
+            "(e.g. shuttles.fleet_size=4000,8000)",
+            f"--param {text!r}은(는) section.field=v1,v2,... 형식이어야 합니다 "
+            "(예: shuttles.fleet_size=4000,8000)",
+        )
     return name.strip(), items
 
 
@@ -62,7 +67,7 @@ def _client(scheduler: str | None, workers: int) -> Iterator[Any]:
             n_workers=workers,
             threads_per_worker=1,
             processes=False,
-            dashboard_address=None,
+            dashboard_address=":0",  # any free port: never collide with another cluster
         ) as cluster,
         Client(cluster) as client,
     ):
