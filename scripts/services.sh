@@ -50,3 +50,17 @@ if ! mqtt_up; then
   mqtt_up || fail "Mosquitto is not listening on 127.0.0.1:$MQTT_PORT"
 fi
 echo "services: Mosquitto ready on 127.0.0.1:$MQTT_PORT"
+
+# The browser tests (tests/web/) drive Debian's Chromium; never a browser Playwright downloads.
+if [ ! -x /usr/bin/chromium ]; then
+  echo "services: installing Debian's chromium for the browser tests"
+  if ! { sudo_if_needed apt-get update -qq \
+      && sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }; then
+    if [ "${CI:-}" = "true" ]; then
+      fail "could not install Debian's chromium (apt-get install chromium): CI needs it for tests/web"
+    fi
+    echo "services: chromium is missing; tests/web will skip (run: apt-get install chromium)" >&2
+  fi
+fi
+[ -x /usr/bin/chromium ] && echo "services: $(/usr/bin/chromium --version 2>/dev/null | head -1) ready"
+true

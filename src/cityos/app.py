@@ -36,6 +36,9 @@ from cityos.observability import (
 )
 from cityos.security import install_security
 from cityos.twin import live as twin_live
+from cityos.web import install as install_web
+from cityos.web import start as start_web
+from cityos.web import stop as stop_web
 
 DESCRIPTION = """
 CityOS is an open-source operating platform for a citizen-centred smart city, built first
@@ -110,6 +113,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.twin_live = twin_live.start(
             app.state.ingest.ingester, app.state.ingest.engine, app.state.contexts.core, settings
         )
+        start_web(app)
         _tune_garbage_collector()
         runner: JobRunner | None = None
         if jobs_enabled(settings):
@@ -125,6 +129,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
+            stop_web(app)
             if runner is not None:
                 await runner.stop()
             if app.state.twin_live is not None:
@@ -153,6 +158,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     hub_api.install(app)
     app.include_router(identity_router)
     app.include_router(ingest_router)
+    install_web(app)
 
     @app.get("/healthz", tags=["operations"], summary="Liveness and database health")
     async def healthz(request: Request) -> Response:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from pydantic import ValidationError
@@ -100,6 +100,7 @@ def up(
     _first_start(settings)
     base = f"http://{settings.host}:{settings.port}"
     console.print(f"[bold green]CityOS {__version__}[/bold green] — {settings.backend}")
+    console.print(f"  웹 / web         {base}/  (시민 / citizens: {base}/citizen)")
     console.print(f"  NGSI-LD   {base}/ngsi-ld/v1/entities?type=AdministrativeArea")
     console.print(f"  API 문서 / docs  {base}/docs")
     console.print(f"  상태 / health    {base}/healthz")
@@ -108,13 +109,24 @@ def up(
             f"  트윈 / twin      {base}/ngsi-ld/v1/entities?type=TrafficFlowObserved "
             f"(synthetic, {settings.twin_speed:g}x)"
         )
-    uvicorn.run(
-        create_app(settings),
+    from cityos.web import end_streams_soon
+
+    application = create_app(settings)
+
+    class Server(uvicorn.Server):
+        def handle_exit(self, sig: int, frame: Any) -> None:
+            end_streams_soon(application)  # open /web/live streams must not hold the stop
+            super().handle_exit(sig, frame)
+
+    config = uvicorn.Config(
+        application,
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level,
         access_log=False,
+        timeout_graceful_shutdown=5,
     )
+    Server(config).run()
 
 
 def _first_start(settings: Settings) -> None:

@@ -1,0 +1,100 @@
+"""The web app's HTTP routes: the two pages, the layer registry and the basemap GeoJSON.
+
+Pages and static files are public (they hold no data); every piece of city data the pages
+show is read through the hub's own routes (``/ngsi-ld/v1``) and so follows the hub's access
+rules, or is the public basemap of the package's twin bundle.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+
+from fastapi import APIRouter, Query
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
+
+from cityos.hub.api._auth import authorize
+from cityos.web.basemap import NAMES, basemap_bytes
+from cityos.web.layers import layers
+from cityos.web.live import LiveFeed, stream
+
+router = APIRouter(tags=["web"])
+PAGE_HEADERS = {"Cache-Control": "no-cache"}
+DATA_HEADERS = {"Cache-Control": "public, max-age=300"}
+
+
+def _page(name: str) -> HTMLResponse:
+    text = resources.files("cityos.web").joinpath(f"static/{name}").read_text("utf-8")
+    return HTMLResponse(text, headers=PAGE_HEADERS)
+
+
+@router.get("/", summary="Operations dashboard (web page)", response_class=HTMLResponse)
+def dashboard_page() -> HTMLResponse:
+    """Serve the operations dashboard: the Sejong map, layers, KPI tiles, inspector."""
+    return _page("index.html")
+
+
+@router.get("/citizen", summary="Citizen app (web page)", response_class=HTMLResponse)
+def citizen_page() -> HTMLResponse:
+    """Serve the mobile-first citizen app: today's city, registration, login, my account."""
+    return _page("citizen.html")
+
+
+@router.get("/web/layers", summary="The map's layer registry")
+def layer_registry() -> JSONResponse:
+    """List every map layer: id, Korean and English names, source query and style."""
+    return JSONResponse([layer.as_json() for layer in layers()], headers=DATA_HEADERS)
+
+
+@router.get(
+    "/web/basemap/{name}",
+    summary="Basemap GeoJSON (roads, BRT ring, facilities)",
+    responses={200: {"content": {"application/geo+json": {}}}, 404: {}},
+)
+def basemap(name: str) -> Response:
+    """Return one basemap layer of the twin bundle as a GeoJSON FeatureCollection."""
+    try:
+        body = basemap_bytes(name)
+    except KeyError:
+        known = ", ".join(NAMES)
+        return JSONResponse(
+            {
+                "error": "not_found",
+                "detail": f"There is no basemap layer {name!r}; use one of: {known}.",
+                "detail_ko": f"기본 지도 레이어 {name!r}는 없습니다. 다음 중 하나: {known}.",
+            },
+            status_code=404,
+        )
+    return Response(body, media_type="application/geo+json", headers=DATA_HEADERS)
+
+
+@router.get(
+    "/web/live",
+    summary="Live hub changes for the map (Server-Sent Events)",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}}, 401: {}, 403: {}},
+)
+async def live_updates(
+    request: Request,
+    tenant: str | None = Query(None, description="NGSI-LD tenant (default: the open-data one)"),
+) -> StreamingResponse:
+    """Stream every committed change of the tenant's map-layer entities as it happens.
+
+    EventSource cannot send headers, so the tenant is a query parameter; access is the
+    hub's read rule for that tenant (401/403 as NGSI-LD ProblemDetails before streaming).
+    """
+    if tenant:
+        scope = dict(request.scope)
+        scope["headers"] = [
+            *(h for h in request.scope["headers"] if h[0] != b"ngsild-tenant"),
+            (b"ngsild-tenant", tenant.encode("latin-1", "replace")),
+        ]
+        request = Request(scope, request.receive)
+    grant = await authorize(request, "read")
+    feed: LiveFeed = request.app.state.live
+    subscriber = feed.subscribe(grant.tenant, grant)
+    return StreamingResponse(
+        stream(request, feed, subscriber),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+    )

@@ -1,0 +1,206 @@
+// The operations dashboard: map, layer toggles, KPI tiles, inspector, live updates.
+import * as auth from "./auth.js";
+import * as i18n from "./i18n.js";
+import { formatNumber, t } from "./i18n.js";
+import { Inspector } from "./inspector.js";
+import { meanPm25, pm25Grade } from "./kpi.js";
+import { CityMap, labelOf } from "./map.js";
+import * as theme from "./theme.js";
+import { connectLive } from "./live.js";
+
+const state = { tenant: "" };
+let live = null;
+
+function layerList(map) {
+  const list = document.getElementById("layer-list");
+  list.replaceChildren();
+  for (const group of ["base", "live"]) {
+    const entries = [...map.layers.values()].sort((a, b) => a.def.order - b.def.order).filter(
+      (e) => e.def.group === group && (e.def.source === "basemap" || e.items.size > 0),
+    );
+    if (!entries.length) continue;
+    const fieldset = document.createElement("fieldset");
+    const legend = document.createElement("legend");
+    legend.textContent = t(`dash.layers.${group}`);
+    fieldset.append(legend);
+    for (const entry of entries) {
+      const id = `layer-${entry.def.id}`;
+      const row = document.createElement("div");
+      row.className = "layer";
+      const box = document.createElement("input");
+      box.type = "checkbox";
+      box.id = id;
+      box.checked = entry.visible;
+      box.dataset.layer = entry.def.id;
+      box.addEventListener("change", () => map.setVisible(entry.def.id, box.checked));
+      const swatch = document.createElement("span");
+      swatch.className = `swatch swatch-${entry.def.id}`;
+      swatch.setAttribute("aria-hidden", "true");
+      swatch.style.background = theme.theme() === "dark" ? entry.def.style.color_dark : entry.def.style.color_light;
+      const label = document.createElement("label");
+      label.htmlFor = id;
+      label.textContent = `${i18n.lang() === "ko" ? entry.def.name_ko : entry.def.name_en} (${t("dash.layers.count", { count: formatNumber(entry.items.size) })})`;
+      row.append(box, swatch, label);
+      fieldset.append(row);
+    }
+    list.append(fieldset);
+  }
+}
+
+// A keyboard path to every hub entity on the map (the canvas itself is not focusable per
+// feature): the entity layers' features by name, up to PICKER_MAX per layer.
+const PICKER_MAX = 300;
+
+function picker(map, inspector) {
+  const select = document.getElementById("feature-picker");
+  const chosen = select.value;
+  const options = [new Option(t("dash.picker.none"), "")];
+  for (const entry of [...map.layers.values()].sort((a, b) => a.def.order - b.def.order)) {
+    if (entry.def.source !== "entities" || !entry.visible || !entry.items.size) continue;
+    const group = document.createElement("optgroup");
+    group.label = i18n.lang() === "ko" ? entry.def.name_ko : entry.def.name_en;
+    const items = [...entry.items.entries()].slice(0, PICKER_MAX);
+    const named = items.map(([id, item]) => [labelOf(item.feature.properties, id), id]);
+    named.sort((a, b) => a[0].localeCompare(b[0], i18n.locale()));
+    for (const [name, id] of named) group.append(new Option(name, `${entry.def.id}|${id}`));
+    options.push(group);
+  }
+  select.replaceChildren(...options);
+  select.value = chosen;
+  select.onchange = () => {
+    if (!select.value) return;
+    const [layerId, id] = [select.value.slice(0, select.value.indexOf("|")), select.value.slice(select.value.indexOf("|") + 1)];
+    const entry = map.layers.get(layerId);
+    const item = entry?.items.get(id);
+    if (!item) return;
+    const bounds = item.getBounds ? item.getBounds() : null;
+    if (bounds?.isValid()) map.map.fitBounds(bounds, { maxZoom: 14 });
+    else if (item.getLatLng) map.map.setView(item.getLatLng(), Math.max(map.map.getZoom(), 13));
+    inspector.select(entry.def, item.feature);
+  };
+}
+
+function tile(id, title, value, detail, grade) {
+  const li = document.createElement("li");
+  li.className = `kpi${grade ? ` grade-${grade}` : ""}`;
+  li.id = `kpi-${id}`;
+  const h = document.createElement("h3");
+  h.textContent = title;
+  const v = document.createElement("p");
+  v.className = "kpi-value";
+  v.textContent = value;
+  const d = document.createElement("p");
+  d.className = "kpi-detail";
+  d.textContent = detail;
+  li.append(h, v, d);
+  return li;
+}
+
+function kpis(map) {
+  const list = document.getElementById("kpis");
+  const props = (id) => map.features(id).map((f) => f.properties || {});
+  const aq = meanPm25(props("air-quality"));
+  const grade = aq ? pm25Grade(aq.mean) : null;
+  const vehicles = map.features("vehicles").length;
+  list.replaceChildren(
+    tile(
+      "air-quality",
+      t("kpi.aq"),
+      grade ? t(`grade.${grade}`) : "–",
+      aq ? t("kpi.aq.detail", { count: formatNumber(aq.count), value: formatNumber(aq.mean, { maximumFractionDigits: 1 }) }) : t("kpi.aq.none"),
+      grade,
+    ),
+    tile("vehicles", t("kpi.vehicles"), vehicles ? formatNumber(vehicles) : "–", vehicles ? "" : t("kpi.vehicles.none")),
+    tile("districts", t("kpi.districts"), formatNumber(map.features("districts").length), ""),
+    tile("facilities", t("kpi.facilities"), formatNumber(map.features("facilities").length), ""),
+  );
+}
+
+function loginDialog() {
+  const dialog = document.getElementById("login-dialog");
+  const form = document.getElementById("login-form");
+  const error = document.getElementById("login-error");
+  document.getElementById("login-open").addEventListener("click", () => {
+    error.textContent = "";
+    dialog.showModal();
+  });
+  document.getElementById("login-cancel").addEventListener("click", () => dialog.close());
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    error.textContent = "";
+    try {
+      await auth.login(form.username.value, form.password.value);
+      form.reset();
+      dialog.close();
+    } catch (err) {
+      error.textContent = `${t("auth.failed")} ${err.message}`;
+    }
+  });
+  document.getElementById("logout").addEventListener("click", () => auth.logout());
+  auth.onChange((me) => {
+    document.getElementById("who").textContent = me ? auth.describe(me) : "";
+    document.getElementById("login-open").hidden = Boolean(me);
+    document.getElementById("logout").hidden = !me;
+    document.getElementById("tenant-section").hidden = !auth.hasRole("operator", "admin");
+  });
+}
+
+async function main() {
+  theme.init();
+  const language = i18n.init();
+  // Live updates call this often (once per frame at most): the lists are rebuilt only when
+  // a layer, a count, the language or the theme changed, and keyboard focus is kept.
+  let signature = "";
+  const refresh = () => {
+    kpis(map);
+    const now = [i18n.lang(), theme.theme(), ...[...map.layers.values()].map((e) => `${e.def.id}:${e.items.size}:${e.visible}`)].join("|");
+    if (now === signature) return;
+    signature = now;
+    const focused = document.activeElement?.id;
+    layerList(map);
+    picker(map, inspector);
+    if (focused && document.activeElement?.id !== focused) document.getElementById(focused)?.focus();
+  };
+  const inspector = new Inspector(document.getElementById("inspector"), { tenant: () => state.tenant });
+  const map = new CityMap(document.getElementById("map"), {
+    onSelect: (def, feature) => inspector.select(def, feature),
+    onLayersChanged: () => {
+      cancelAnimationFrame(refresh.frame);
+      refresh.frame = requestAnimationFrame(refresh);
+    },
+  });
+  window.cityos = { map, inspector };
+  // The layers load while the message catalogue does; nothing waits for who is logged in.
+  const loading = map.load();
+  await language;
+  map.setAttribution(t("map.attribution"));
+  loginDialog();
+  i18n.onChange(() => {
+    map.setAttribution(t("map.attribution"));
+    document.getElementById("theme-switch").textContent = t(theme.theme() === "dark" ? "theme.light" : "theme.dark");
+    refresh();
+  });
+  theme.onChange((name) => {
+    document.getElementById("theme-switch").textContent = t(name === "dark" ? "theme.light" : "theme.dark");
+    map.restyle();
+    refresh();
+  });
+  document.getElementById("theme-switch").textContent = t(theme.theme() === "dark" ? "theme.light" : "theme.dark");
+  document.getElementById("tenant-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    state.tenant = document.getElementById("tenant-input").value.trim();
+    map.tenant = state.tenant;
+    await map.load();
+    live?.reconnect(state.tenant);
+  });
+  inspector.clear();
+  auth.refreshMe();
+  await loading;
+  refresh();
+  // The meaningful paint: the frame after every layer is drawn (benchmarks/web_bench.py).
+  requestAnimationFrame(() => performance.mark("cityos:map-drawn"));
+  document.body.dataset.ready = "map";
+  live = connectLive(map, document.getElementById("live-state"));
+}
+
+main();
