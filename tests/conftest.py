@@ -6,6 +6,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NoReturn
 
 import psycopg
 import pytest
@@ -35,14 +36,18 @@ def postgres_available() -> str | None:
     return None
 
 
+def unavailable(service: str, why: str) -> NoReturn:
+    """Skip (locally) or fail (CI=true) a test whose real ``service`` is missing."""
+    if IN_CI:
+        pytest.fail(f"CI=true forbids skipping the {service} tests: {why}")
+    pytest.skip(why)
+
+
 def require_postgres() -> None:
     """Skip (locally) or fail (CI=true) when PostgreSQL + PostGIS is missing."""
     why = postgres_available()
-    if why is None:
-        return
-    if IN_CI:
-        pytest.fail(f"CI=true forbids skipping PostgreSQL tests: {why}")
-    pytest.skip(why)
+    if why is not None:
+        unavailable("PostgreSQL", why)
 
 
 def create_pg_database() -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import secrets
 from collections.abc import Iterator
 
@@ -14,6 +13,7 @@ from hypothesis import strategies as st
 from shapely.geometry import shape
 
 from cityos.hub.geo import GeoQuery, parse_geo_query, postgis_condition, postgis_distance
+from tests.conftest import unavailable
 
 pytestmark = pytest.mark.postgres
 
@@ -27,10 +27,10 @@ def expand(term: str) -> str:
 
 
 def _unavailable(reason: str) -> None:
-    # In CI the backend is part of the contract: a missing server must fail the build.
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"PostgreSQL/PostGIS unavailable in CI: {reason}")
-    pytest.skip(f"PostgreSQL/PostGIS unavailable ({reason}); start PostgreSQL 15 with PostGIS")
+    unavailable(
+        "PostgreSQL",
+        f"PostgreSQL/PostGIS unavailable ({reason}); start PostgreSQL 15 with PostGIS",
+    )
 
 
 @pytest.fixture(scope="module")

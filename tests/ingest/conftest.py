@@ -7,7 +7,6 @@ import uuid
 from typing import Any
 
 import paho.mqtt.client as mqtt
-import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from paho.mqtt.packettypes import PacketTypes
@@ -15,7 +14,7 @@ from paho.mqtt.properties import Properties
 
 from cityos import db
 from cityos.config import Settings
-from tests.conftest import IN_CI
+from tests.conftest import unavailable
 
 BROKER = ("127.0.0.1", 1883)
 ENVIRONMENT = "https://raw.githubusercontent.com/smart-data-models/dataModel.Environment/master/context.jsonld"
@@ -31,9 +30,7 @@ def require_broker() -> None:
     try:
         socket.create_connection(BROKER, timeout=2).close()
     except OSError as exc:
-        if IN_CI:
-            pytest.fail(f"CI=true: Mosquitto is not reachable on 127.0.0.1:1883 ({exc})")
-        pytest.skip(f"Mosquitto is not reachable on 127.0.0.1:1883 ({exc})")
+        unavailable("MQTT", f"Mosquitto is not reachable on 127.0.0.1:1883 ({exc})")
 
 
 def device_body(device_id: str | None = None, **changes: Any) -> dict[str, Any]:
