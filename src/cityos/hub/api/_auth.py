@@ -14,12 +14,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from fastapi import APIRouter
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
+from starlette.responses import Response
 
 from cityos.hub.api._http import resolver_of, tenant_of
 from cityos.hub.context import ActiveContext
-from cityos.hub.errors import Forbidden, HubError, Unauthorized
+from cityos.hub.errors import BadRequestData, Forbidden, HubError, Unauthorized
 from cityos.hub.typeq import TypeSelection
 from cityos.identity.access import EVERY_TYPE, Action, hub_grant
 from cityos.identity.cache import principal_cache
@@ -202,3 +204,19 @@ def body_types(body: Any, ctx: ActiveContext) -> list[str] | None:
     if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
         return None
     return [ctx.expand_type(n) for n in names]
+
+
+def refuse_missing_entity_id(
+    router: APIRouter, paths: Iterable[str], *, methods: list[str], detail: str
+) -> None:
+    """Answer writes to ``paths`` (URLs with an empty entity id) with 400, not 404/405.
+
+    The caller's write grant is checked first, so an anonymous caller still gets 401.
+    """
+
+    async def missing_entity_id(request: Request) -> Response:
+        await authorize(request, "write")
+        raise BadRequestData(detail)
+
+    for path in paths:
+        router.add_api_route(path, missing_entity_id, methods=methods, include_in_schema=False)

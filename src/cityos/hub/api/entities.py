@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from cityos.hub import service
-from cityos.hub.api._auth import Grant, authorize, body_types
+from cityos.hub.api._auth import Grant, authorize, body_types, refuse_missing_entity_id
 from cityos.hub.api._http import (
     DEFAULT_TENANT,
     accepted_type,
@@ -309,23 +309,9 @@ async def merge_entity(request: Request, entity_id: EntityId) -> Response:
 
 
 # (Not "/entities/": clients POST and GET there, reaching /entities by the slash redirect.)
-MISSING_ID_PATHS = (
-    "/entities//attrs",
-    "/entities//attrs/",
-    "/entities//attrs/{attr}",
+refuse_missing_entity_id(
+    router,
+    ("/entities//attrs", "/entities//attrs/", "/entities//attrs/{attr}"),
+    methods=["POST", "PATCH", "PUT", "DELETE"],
+    detail="the URL names no entity id: /entities/{entityId}/… needs one",
 )
-
-
-async def missing_entity_id(request: Request) -> Response:
-    """Refuse an entity operation whose URL has an empty entity id (400, not 404/405)."""
-    await authorize(request, "write")
-    raise BadRequestData("the URL names no entity id: /entities/{entityId}/… needs one")
-
-
-for _path in MISSING_ID_PATHS:
-    router.add_api_route(
-        _path,
-        missing_entity_id,
-        methods=["POST", "PATCH", "PUT", "DELETE"],
-        include_in_schema=False,
-    )

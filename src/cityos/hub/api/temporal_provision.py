@@ -15,7 +15,7 @@ from fastapi import APIRouter, Path, Query
 from starlette.requests import Request
 from starlette.responses import Response
 
-from cityos.hub.api._auth import Grant, authorize, body_types
+from cityos.hub.api._auth import Grant, authorize, body_types, refuse_missing_entity_id
 from cityos.hub.api._http import DEFAULT_TENANT, blocking, request_context, store_of, tenant_of
 from cityos.hub.api.entities import BODY, read_object
 from cityos.hub.context import ActiveContext
@@ -207,26 +207,14 @@ async def delete_temporal(request: Request, entity_id: EntityId) -> Response:
 
 
 # An empty entity id in the URL is a bad request (400), not an unknown route (404/405).
-MISSING_ID_PATHS = (
-    "/temporal/entities//attrs",
-    "/temporal/entities//attrs/{attr}",
-    "/temporal/entities//attrs/{attr}/{instance_id}",
+refuse_missing_entity_id(
+    router,
+    (
+        "/temporal/entities//attrs",
+        "/temporal/entities//attrs/{attr}",
+        "/temporal/entities//attrs/{attr}/{instance_id}",
+    ),
+    methods=["POST", "PATCH", "DELETE"],
+    detail="the URL names no entity id: /temporal/entities/{entityId}/… needs one / "
+    "URL에 엔터티 id가 없습니다",
 )
-
-
-async def missing_entity_id(request: Request) -> Response:
-    """Refuse a temporal operation whose URL has an empty entity id."""
-    await authorize(request, "write")
-    raise BadRequestData(
-        "the URL names no entity id: /temporal/entities/{entityId}/… needs one / "
-        "URL에 엔터티 id가 없습니다"
-    )
-
-
-for _path in MISSING_ID_PATHS:
-    router.add_api_route(
-        _path,
-        missing_entity_id,
-        methods=["POST", "PATCH", "DELETE"],
-        include_in_schema=False,
-    )
