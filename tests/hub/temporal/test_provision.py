@@ -178,3 +178,14 @@ def test_bad_bodies_write_nothing(client: TestClient, body: Any, status: int) ->
     r = client.post(TEMPORAL, json=body)
     assert r.status_code == status, r.text
     assert client.get(f"{TEMPORAL}/urn:ngsi-ld:WaterQualityObserved:bad").status_code == 404
+
+
+def test_an_empty_entity_id_in_the_url_is_a_bad_request(client: TestClient) -> None:
+    for method, path in (
+        ("POST", "/ngsi-ld/v1/temporal/entities//attrs"),
+        ("DELETE", "/ngsi-ld/v1/temporal/entities//attrs/level"),
+        ("PATCH", "/ngsi-ld/v1/temporal/entities//attrs/level/urn:ngsi-ld:Instance:1"),
+    ):
+        r = client.request(method, path, json={"level": reading(1, 0)})
+        assert r.status_code == 400, (method, path, r.text)
+        assert "no entity id" in r.json()["detail"]
