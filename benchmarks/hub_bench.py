@@ -141,7 +141,12 @@ def server(url: str) -> Iterator[tuple[str, subprocess.Popen[bytes], str]]:
     every request pays for authentication as it would in service.
     """
     port = free_port()
-    env = {**os.environ, "CITYOS_SEED_CITY": "false", "CITYOS_LOG_LEVEL": "warning"}
+    env = {
+        **os.environ,
+        "CITYOS_SEED_CITY": "false",
+        "CITYOS_LOG_LEVEL": "warning",
+        "CITYOS_TWIN_LIVE": "off",  # the live twin's writes and CPU are not the hub's load
+    }
     cityos = Path(sys.executable).with_name("cityos")
     made = subprocess.run(
         [

@@ -187,6 +187,7 @@ def server(database_url: str, workdir: Path, mqtt_port: int) -> Iterator[str]:
         "CITYOS_SEED_CITY": "false",
         "CITYOS_LOG_LEVEL": "warning",
         "CITYOS_MODE": "test",
+        "CITYOS_TWIN_LIVE": "off",
     }
     with (workdir / "server.log").open("wb") as log:
         process = subprocess.Popen(
