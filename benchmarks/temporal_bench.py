@@ -3,9 +3,9 @@
 100 sensors × 30 days × 1 reading a minute = 4.32 million instances of ``pm25``. The last
 hour (6,000 instances) goes through the API (batch upserts, recorded by the hub's history
 recorder in the write's transaction) to prove the path; the rest is written straight into
-the recorder's tables (COPY on PostgreSQL, executemany on SQLite) with the same series ids,
-instance JSON and hourly roll-ups, computed here with numpy. The answers are checked
-against numpy before anything is timed. Then, over HTTP with an API key:
+the recorder's tables (COPY on PostgreSQL, executemany on SQLite) with the series ids the
+API part made, the same instance JSON and hourly roll-ups, computed here with numpy. The
+answers are checked against numpy before anything is timed. Then, over HTTP with an API key:
 
 * the hourly average over the 30 days for one sensor and for the type (100 sensors), the
   issue's target being p95 ≤ 200 ms on PostgreSQL;
@@ -40,7 +40,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from hub_bench import ROOT, Result, commit, console, database, machine, server, table  # noqa: E402
 
 from cityos.hub.temporal.partitions import ensure_month_partitions  # noqa: E402
-from cityos.hub.temporal.record import series_id  # noqa: E402
 
 TENANT = "urn:ngsi-ld:tenant:default"
 PM25 = "https://uri.etsi.org/ngsi-ld/default-context/pm25"
@@ -108,8 +107,22 @@ def _instance_json(value: float, minute: int, stamp: str) -> str:
     ).decode()
 
 
+def series_ids(backend: str, url: str) -> dict[str, int]:
+    """Return sensor id -> the id of its pm25 series (made by the API part's writes)."""
+    sql = "SELECT entity_id, pk FROM hub_temporal_series WHERE tenant = %s AND attr = %s"
+    if backend == "postgresql":
+        with psycopg.connect(url) as conn:
+            return dict(conn.execute(sql, (TENANT, PM25)).fetchall())  # type: ignore[arg-type]
+    conn = sqlite3.connect(url.removeprefix("sqlite:///"))
+    try:
+        return dict(conn.execute(sql.replace("%s", "?"), (TENANT, PM25)).fetchall())
+    finally:
+        conn.close()
+
+
 def bulk_part(backend: str, url: str, values: np.ndarray, last: int) -> float:
     """Write minutes 0…last-1 of every sensor into the history tables; return rows/s."""
+    ids = series_ids(backend, url)
     sensors = values.shape[0]
     hours = last // 60
     stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
@@ -121,7 +134,7 @@ def bulk_part(backend: str, url: str, values: np.ndarray, last: int) -> float:
             with psycopg.connect(url) as conn:
                 ensure_month_partitions(conn, {(2026, 10), (2026, 11)})
                 for s in range(sensors):
-                    sid = series_id(TENANT, sensor_id(s), PM25, "")
+                    sid = ids[sensor_id(s)]
                     buffer = io.StringIO()
                     for minute in range(last):
                         moment = (START + timedelta(minutes=minute)).isoformat()
@@ -148,7 +161,7 @@ def bulk_part(backend: str, url: str, values: np.ndarray, last: int) -> float:
             conn = sqlite3.connect(url.removeprefix("sqlite:///"), isolation_level=None)
             conn.execute("PRAGMA busy_timeout=60000")
             for s in range(sensors):
-                sid = series_id(TENANT, sensor_id(s), PM25, "")
+                sid = ids[sensor_id(s)]
                 rows = (
                     (
                         sid,

@@ -34,7 +34,6 @@ from cityos.hub.temporal.record import (
     instance_pk,
     instance_row,
     numeric,
-    series_id,
 )
 
 VALUE_KEYWORDS = ("value", "object", "languageMap", "vocab", "valueList", "objectList", "json")
@@ -381,6 +380,5 @@ __all__ = [
     "delete_instance",
     "delete_temporal_entity",
     "patch_instance",
-    "series_id",
     "upsert_temporal_entity",
 ]

@@ -8,9 +8,16 @@ reading), or when the entity is new. A writer that folds several readings of one
 into one entity write (device ingestion) lists the superseded readings in
 ``Transaction.extra_instances`` so they are kept too.
 
-Each (tenant, entity, attribute, datasetId) is a *series* named by a 63-bit hash
-(``series_id``), so no write ever looks a series up; its description row is inserted once
-(``INSERT … ON CONFLICT DO NOTHING``) and remembered after COMMIT. Numeric Property values
+Each (tenant, entity, attribute, datasetId) is a *series* with an integer id, described by
+one row of ``hub_temporal_series``. On SQLite (one writer at a time: ``BEGIN IMMEDIATE``,
+also across processes) a new series gets the next id (``max(pk) + 1``, read in the write's
+transaction), so the series, the ``(series, ts)`` index and the hourly roll-ups grow at their
+ends instead of dirtying random B-tree pages. On PostgreSQL (several processes write at once)
+a series is named by a 63-bit hash of its four names (``series_id``) and described with
+``INSERT … ON CONFLICT DO NOTHING``, so concurrent writers need no coordination. Readers
+never compute ids: they join through ``hub_temporal_series``. Ids a write resolved are
+remembered in a bounded cache only after its COMMIT, so a rolled-back allocation is never
+reused. Numeric Property values
 also update ``hub_temporal_hourly`` (count, sum, sum of squares, min, max per series and
 hour) in the same transaction, so hourly aggregations stay exact when raw instances expire.
 """
@@ -30,7 +37,15 @@ from cityos.hub.store.base import Change, Entity, Transaction
 from cityos.hub.temporal._times import MICROS_PER_HOUR, from_micros, text_micros, to_micros
 
 INSTANCE_PREFIX = "urn:ngsi-ld:Instance:"
-_KNOWN_SERIES_MAX = 150_000  # per cache, ~25 MB; forgotten wholesale when full
+# Committed series ids remembered per recorder (about 250 bytes each, measured with
+# tracemalloc); forgotten wholesale when full. A miss costs one indexed lookup per write.
+_SERIES_CACHE_MAX = 50_000
+# SQLite allocates sequential ids below this bound; ids hashed by earlier versions (uniform
+# in [0, 2**63)) above it are never in the way, and those below it are skipped by max(pk).
+_SEQUENTIAL_LIMIT = 1 << 62
+_CHUNK = 500  # entity ids per lookup, under SQLite's bound-parameter limit
+
+SeriesKey = tuple[str, str, str, str]  # (tenant, entity id, attribute, datasetId)
 
 
 def instance_id(pk: int) -> str:
@@ -46,21 +61,13 @@ def instance_pk(text: str) -> int | None:
     return int(tail) if tail.isdigit() and len(tail) < 19 else None
 
 
-_series_cache: dict[tuple[str, str, str, str], int] = {}
-
-
 def series_id(tenant: str, entity_id: str, attr: str, dataset_id: str = "") -> int:
-    """Return the 63-bit id of one attribute's history (BLAKE2b of its four names).
+    """Return the 63-bit hashed id PostgreSQL gives a series (BLAKE2b of its four names).
 
     Collisions are negligible at city scale: about 3 in a million for 10 million series.
+    SQLite databases made before sequential ids also hold such ids; lookups find them.
     """
-    key = (tenant, entity_id, attr, dataset_id)
-    found = _series_cache.get(key)
-    if found is None:
-        if len(_series_cache) > _KNOWN_SERIES_MAX:
-            _series_cache.clear()
-        found = _series_cache[key] = _hash_series(*key)
-    return found
+    return _hash_series(tenant, entity_id, attr, dataset_id)
 
 
 def _hash_series(tenant: str, entity_id: str, attr: str, dataset_id: str) -> int:
@@ -147,7 +154,7 @@ def hourly(series: Iterable[int], rows: Iterable[Row]) -> dict[tuple[int, int], 
 
 _SQLITE = {
     "series": "INSERT INTO hub_temporal_series (pk, tenant, entity_id, attr, dataset_id) "
-    "VALUES (?, ?, ?, ?, ?) ON CONFLICT (pk) DO NOTHING",
+    "VALUES (?, ?, ?, ?, ?)",
     "insert": "INSERT INTO hub_temporal (series, kind, ts, observed_at, created_at, "
     "modified_at, num, instance) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
     "hourly": "INSERT INTO hub_temporal_hourly (series, hour, n, total, total_sq, lo, hi) "
@@ -173,6 +180,38 @@ _POSTGRES = {
 }
 
 
+def _sqlite_series(conn: Any, tenant: str, missing: list[SeriesKey]) -> dict[SeriesKey, int]:
+    """Return the ids of ``missing`` series on SQLite, describing the new ones sequentially.
+
+    Runs inside the write's ``BEGIN IMMEDIATE`` transaction: no other writer (in any
+    process) can allocate the same ids before it commits or rolls back.
+    """
+    wanted = set(missing)
+    found: dict[SeriesKey, int] = {}
+    entities = list(dict.fromkeys(k[1] for k in missing))
+    for start in range(0, len(entities), _CHUNK):
+        chunk = entities[start : start + _CHUNK]
+        for pk, entity_id, attr, dataset_id in conn.execute(
+            "SELECT pk, entity_id, attr, dataset_id FROM hub_temporal_series "
+            f"WHERE tenant = ? AND entity_id IN ({','.join('?' * len(chunk))})",
+            [tenant, *chunk],
+        ):
+            key = (tenant, entity_id, attr, dataset_id)
+            if key in wanted:
+                found[key] = pk
+    new = [k for k in missing if k not in found]
+    if new:
+        top = conn.execute(
+            "SELECT coalesce(max(pk), 0) FROM hub_temporal_series WHERE pk < ?",
+            (_SEQUENTIAL_LIMIT,),
+        ).fetchone()[0]
+        if top + len(new) >= _SEQUENTIAL_LIMIT:  # needs 2**62 series; never in practice
+            raise RuntimeError("hub_temporal_series has no sequential ids left")
+        conn.executemany(_SQLITE["series"], [(top + 1 + i, *key) for i, key in enumerate(new)])
+        found.update((key, top + 1 + i) for i, key in enumerate(new))
+    return found
+
+
 def _types_changed(change: Change) -> Entity | None:
     after = change.after
     if after is None:
@@ -190,7 +229,8 @@ class TemporalRecorder:
     """The change listener that writes history rows (one per store)."""
 
     def __init__(self) -> None:
-        self._known: set[int] = set()  # series whose description row is committed
+        # committed series: (tenant, entity, attribute, datasetId) -> id
+        self._series: dict[SeriesKey, int] = {}
         self._months: set[tuple[int, int]] = set()  # PostgreSQL partitions known to exist
         self._lock = threading.Lock()
 
@@ -211,12 +251,7 @@ class TemporalRecorder:
         tenant = tx.tenant
         postgres = tx.backend == "postgresql"
         sql = _POSTGRES if postgres else _SQLITE
-        series = [series_id(tenant, r[0], r[1], r[2]) for r in rows]
-        new_series = {
-            s: (s, tenant, r[0], r[1], r[2])
-            for s, r in zip(series, rows, strict=True)
-            if s not in self._known
-        }
+        series, resolved = self._series_ids(tx, rows)
         if postgres:
             self._ensure_partitions(tx, rows)
             history = [
@@ -230,7 +265,6 @@ class TemporalRecorder:
             types = [(tenant, e["id"], e["type"]) for e in typed]
             with tx.connection.cursor() as cur:
                 for key, params in (
-                    ("series", sorted(new_series.values())),
                     ("insert", history),
                     ("hourly", hours),
                     ("types", types),
@@ -239,12 +273,11 @@ class TemporalRecorder:
                         cur.executemany(sql[key], params)
         else:
             conn = tx.connection
-            if new_series:
-                conn.executemany(sql["series"], list(new_series.values()))
+            dumps = orjson.dumps
             conn.executemany(
                 sql["insert"],
                 [
-                    (s, r[3], r[4], r[5], r[6], r[7], r[8], orjson.dumps(r[9]))
+                    (s, r[3], r[4], r[5], r[6], r[7], r[8], dumps(r[9]))
                     for s, r in zip(series, rows, strict=True)
                 ],
             )
@@ -254,16 +287,42 @@ class TemporalRecorder:
             if typed:
                 conn.executemany(
                     sql["types"],
-                    [(tenant, e["id"], orjson.dumps(e["type"]).decode()) for e in typed],
+                    [(tenant, e["id"], dumps(e["type"]).decode()) for e in typed],
                 )
-        if new_series:
-            tx.after_commit.append(lambda: self._remember(new_series.keys()))
+        if resolved:
+            tx.after_commit.append(lambda: self._remember(resolved))
 
-    def _remember(self, series: Iterable[int]) -> None:
+    def _series_ids(
+        self, tx: Transaction, rows: list[Row]
+    ) -> tuple[list[int], dict[SeriesKey, int]]:
+        """Return the series id of each row, and the ids resolved here (cached after COMMIT).
+
+        A series missing from the cache is looked up (SQLite) or named by its hash
+        (PostgreSQL); a new one is described in ``hub_temporal_series`` in ``tx``.
+        """
+        tenant = tx.tenant
+        cache = self._series
+        keys = [(tenant, r[0], r[1], r[2]) for r in rows]
+        ids = [cache.get(k) for k in keys]
+        missing = list(dict.fromkeys(k for k, i in zip(keys, ids, strict=True) if i is None))
+        if not missing:
+            return ids, {}  # type: ignore[return-value]
+        if tx.backend == "postgresql":
+            resolved = {k: _hash_series(*k) for k in missing}
+            with tx.connection.cursor() as cur:
+                cur.executemany(_POSTGRES["series"], sorted((s, *k) for k, s in resolved.items()))
+        else:
+            resolved = _sqlite_series(tx.connection, tenant, missing)
+        return [i if i is not None else resolved[k] for k, i in zip(keys, ids, strict=True)], (
+            resolved
+        )
+
+    def _remember(self, resolved: dict[SeriesKey, int]) -> None:
         with self._lock:
-            if len(self._known) > _KNOWN_SERIES_MAX:
-                self._known.clear()
-            self._known.update(series)
+            if len(self._series) + len(resolved) > _SERIES_CACHE_MAX:
+                self._series.clear()
+            if len(resolved) <= _SERIES_CACHE_MAX:
+                self._series.update(resolved)
 
     def _ensure_partitions(self, tx: Transaction, rows: list[Row]) -> None:
         from cityos.hub.temporal.partitions import ensure_month_partitions, month_of
