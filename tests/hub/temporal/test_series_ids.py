@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+import orjson
 import pytest
 from fastapi.testclient import TestClient
 
@@ -144,3 +145,35 @@ def test_the_series_cache_stays_bounded(store: HubStore, monkeypatch: pytest.Mon
         _write(store, _entity(f"urn:ngsi-ld:Sensor:c{i}", {"a": i + 1, "b": i, "c": i}))
         assert len(_series(store, f"urn:ngsi-ld:Sensor:c{i}")) == 3
         assert len(_history(store, f"urn:ngsi-ld:Sensor:c{i}")) == 6  # every instance new
+
+
+def test_instances_are_stored_without_their_system_times_and_answered_with_them(
+    client: TestClient, store: HubStore
+) -> None:
+    body = {
+        "id": "urn:ngsi-ld:Sensor:st",
+        "type": "Sensor",
+        "pm25": {"type": "Property", "value": 5, "observedAt": "2026-11-25T00:00:00+09:00"},
+    }
+    assert client.post("/ngsi-ld/v1/entities", json=body).status_code == 201
+    with read_db(store) as db:
+        (raw,) = db.rows(
+            "SELECT t.instance FROM hub_temporal t JOIN hub_temporal_series s "
+            "ON s.pk = t.series WHERE s.entity_id = %s",
+            ["urn:ngsi-ld:Sensor:st"],
+        )[0]
+    kept = raw if isinstance(raw, dict) else orjson.loads(raw)
+    assert "createdAt" not in kept
+    assert "modifiedAt" not in kept
+    assert kept["observedAt"] == "2026-11-25T00:00:00+09:00"  # as the writer sent it
+    answer = client.get(
+        "/ngsi-ld/v1/temporal/entities/urn:ngsi-ld:Sensor:st", params={"options": "sysAttrs"}
+    ).json()
+    (instance,) = answer["pm25"]
+    assert instance["observedAt"] == "2026-11-25T00:00:00+09:00"
+    assert instance["createdAt"].endswith("Z")
+    assert instance["modifiedAt"].endswith("Z")
+    entity = client.get(
+        "/ngsi-ld/v1/entities/urn:ngsi-ld:Sensor:st", params={"options": "sysAttrs"}
+    )
+    assert instance["modifiedAt"] == entity.json()["pm25"]["modifiedAt"]

@@ -34,6 +34,7 @@ from cityos.hub.temporal.record import (
     instance_pk,
     instance_row,
     numeric,
+    stored,
 )
 
 VALUE_KEYWORDS = ("value", "object", "languageMap", "vocab", "valueList", "objectList", "json")
@@ -298,7 +299,7 @@ def patch_instance(
                 None if row[5] is None else db.instant(row[5]),
                 db.instant(text_micros(now)),
                 numeric(new),
-                Jsonb(new) if db.postgres else orjson.dumps(new),
+                Jsonb(stored(new)) if db.postgres else orjson.dumps(stored(new)),
                 series,
                 pk,
             ],
