@@ -39,7 +39,7 @@ from cityos.hub.temporal._times import MICROS_PER_HOUR, from_micros, text_micros
 INSTANCE_PREFIX = "urn:ngsi-ld:Instance:"
 # Committed series ids remembered per recorder (about 170 bytes each, measured with
 # tracemalloc); forgotten wholesale when full. A miss costs one indexed lookup per write.
-_SERIES_CACHE_MAX = 50_000
+_SERIES_CACHE_MAX = 100_000
 # SQLite allocates sequential ids below this bound; ids hashed by earlier versions (uniform
 # in [0, 2**63)) above it are never in the way, and those below it are skipped by max(pk).
 _SEQUENTIAL_LIMIT = 1 << 62
@@ -221,6 +221,26 @@ def _sqlite_series(conn: Any, tenant: str, missing: list[SeriesKey]) -> dict[Ser
     return found
 
 
+def _describe_postgres(conn: Any, resolved: dict[SeriesKey, int]) -> None:
+    """Describe the series of ``resolved`` that are not described yet (PostgreSQL).
+
+    One lookup of the hashed ids first: a cache miss of a known series (the common case
+    once the cache has been forgotten) then costs one query instead of one INSERT each.
+    """
+    known = {
+        pk
+        for (pk,) in conn.execute(
+            "SELECT pk FROM hub_temporal_series WHERE pk = ANY(%s)",
+            [list(resolved.values())],
+            binary=True,
+        )
+    }
+    new = sorted((s, *k) for k, s in resolved.items() if s not in known)
+    if new:  # in pk order: two writers describing the same series lock them in one order
+        with conn.cursor() as cur:
+            cur.executemany(_POSTGRES["series"], new)
+
+
 def _types_changed(change: Change) -> Entity | None:
     after = change.after
     if after is None:
@@ -318,8 +338,7 @@ class TemporalRecorder:
             return ids, {}  # type: ignore[return-value]
         if tx.backend == "postgresql":
             resolved = {k: _hash_series(*k) for k in missing}
-            with tx.connection.cursor() as cur:
-                cur.executemany(_POSTGRES["series"], sorted((s, *k) for k, s in resolved.items()))
+            _describe_postgres(tx.connection, resolved)
         else:
             resolved = _sqlite_series(tx.connection, tenant, missing)
         return [i if i is not None else resolved[k] for k, i in zip(keys, ids, strict=True)], (
