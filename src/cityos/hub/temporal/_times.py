@@ -22,9 +22,23 @@ def from_micros(micros: int) -> datetime:
     return EPOCH + timedelta(microseconds=micros)
 
 
-@lru_cache(maxsize=8192)
 def text_micros(text: str) -> int:
-    """Return an NGSI-LD DateTime string as microseconds since the epoch (cached)."""
+    """Return an NGSI-LD DateTime string as microseconds since the epoch.
+
+    The hub's own stamps (``utc_now``: 27 characters, UTC, ending in Z) are read directly:
+    each write has a new one, so caching them would only evict the repeated observedAt
+    values that the cache is for.
+    """
+    if len(text) == 27 and text[26] == "Z" and text[19] == ".":
+        try:
+            return to_micros(datetime.fromisoformat(text))
+        except ValueError:
+            pass
+    return _text_micros(text)
+
+
+@lru_cache(maxsize=8192)
+def _text_micros(text: str) -> int:
     return to_micros(parse_datetime(text, field="observedAt"))
 
 
