@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 
 from cityos.config import Settings
 from cityos.hub._time import utc_now
+from cityos.hub.errors import BadRequestData
 from cityos.hub.store import HubStore, open_store
 from cityos.hub.store.base import Change, Transaction
 from cityos.hub.temporal import TemporalRecorder, record
@@ -177,3 +178,14 @@ def test_instances_are_stored_without_their_system_times_and_answered_with_them(
         "/ngsi-ld/v1/entities/urn:ngsi-ld:Sensor:st", params={"options": "sysAttrs"}
     )
     assert instance["modifiedAt"] == entity.json()["pm25"]["modifiedAt"]
+
+
+def test_hub_stamps_read_fast_give_the_same_instant_as_the_validating_parse() -> None:
+    from cityos.hub.temporal._times import _text_micros, text_micros
+
+    stamps = [utc_now(), "2026-02-28T23:59:59.999999Z", "2026-11-25T00:00:00.000000Z"]
+    others = ["2026-11-25T00:00:00Z", "2026-11-25T09:00:00.123456+09:00", "2026-11-25T00:00Z"]
+    for text in [*stamps, *stamps, *others, "2026-11-25T00:00:00.1234567Z"]:
+        assert text_micros(text) == _text_micros(text), text
+    with pytest.raises(BadRequestData):
+        text_micros("2026-13-25T00:00:00.000000Z")  # not a date: still refused

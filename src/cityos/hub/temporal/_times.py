@@ -27,14 +27,23 @@ def text_micros(text: str) -> int:
 
     The hub's own stamps (``utc_now``: 27 characters, UTC, ending in Z) are read directly:
     each write has a new one, so caching them would only evict the repeated observedAt
-    values that the cache is for.
+    values that the cache is for; the last one is remembered.
     """
+    global _last_stamp
+    last = _last_stamp
+    if text == last[0]:  # a batch's instances share one stamp
+        return last[1]
     if len(text) == 27 and text[26] == "Z" and text[19] == ".":
         try:
-            return to_micros(datetime.fromisoformat(text))
+            micros = to_micros(datetime.fromisoformat(text))
         except ValueError:
-            pass
+            return _text_micros(text)
+        _last_stamp = (text, micros)
+        return micros
     return _text_micros(text)
+
+
+_last_stamp: tuple[str, int] = ("", 0)  # replaced whole, so threads read a consistent pair
 
 
 @lru_cache(maxsize=8192)
