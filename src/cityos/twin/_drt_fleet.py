@@ -62,13 +62,14 @@ class Fleet:
         self.zone = np.zeros((n, k), dtype=np.int64)
         self.arr = np.full((n, k), INF)  # planned arrival [min]
         self.leg = np.zeros((n, k))  # travel time from the previous stop [min]
+        self.go = np.zeros((n, k))  # planned departure from the previous stop [min]
         self.ready = np.zeros((n, k))  # earliest service (passenger at the stop) [min]
         self.deadline = np.full((n, k), INF)  # latest arrival [min]
         self.request = np.full((n, k), -1, dtype=np.int64)
         self.kind = np.zeros((n, k), dtype=np.int64)
         self.load = np.zeros((n, k), dtype=np.int64)  # passengers after the stop
         self._legs: list[tuple[IntArray, ...]] = []
-        self._legs_t: list[tuple[FloatArray, FloatArray]] = []
+        self._legs_t: list[tuple[FloatArray, ...]] = []
         self._events: list[tuple[IntArray, IntArray, FloatArray]] = []
 
     @property
@@ -100,7 +101,9 @@ class Fleet:
         self._legs.append(
             (veh[done], prev_zone[done], zone[done], prev_load[done], self.kind[rows][done])
         )
-        self._legs_t.append((dep_prev[rows][done], self.arr[rows][done]))
+        self._legs_t.append(
+            (dep_prev[rows][done], self.arr[rows][done], self.go[rows][done], self.leg[rows][done])
+        )
         self._events.append((self.request[rows][done], self.kind[rows][done], self.arr[rows][done]))
         last = c - 1
         self.anchor_zone[rows] = zone[np.arange(len(rows)), last]
@@ -112,6 +115,7 @@ class Fleet:
             ("zone", 0),
             ("arr", INF),
             ("leg", 0.0),
+            ("go", 0.0),
             ("ready", 0.0),
             ("deadline", INF),
             ("request", -1),
@@ -274,7 +278,7 @@ class Fleet:
             load += kind
             self.zone[v, s], self.leg[v, s], self.ready[v, s] = zone, leg, ready
             self.deadline[v, s], self.request[v, s], self.kind[v, s] = deadline, req, kind
-            self.arr[v, s], self.load[v, s] = arrive, load
+            self.arr[v, s], self.load[v, s], self.go[v, s] = arrive, load, prev_dep
             prev_zone, prev_dep = zone, arrive + self.dwell_min
         self.n_stops[v] = len(stops)
 
@@ -286,9 +290,13 @@ class Fleet:
             ecols = [np.concatenate(x) for x in zip(*self._events, strict=True)]
         else:
             cols = [np.zeros(0, dtype=np.int64)] * 5
-            tcols = [np.zeros(0)] * 2
+            tcols = [np.zeros(0)] * 4
             ecols = [np.zeros(0, dtype=np.int64)] * 2 + [np.zeros(0)]
         legs = dict(zip(("vehicle", "from_zone", "to_zone", "load", "to_kind"), cols, strict=True))
-        legs.update(depart_min=tcols[0], arrive_min=tcols[1])
+        # depart_min: when the vehicle could leave (idle since, for an idle vehicle);
+        # drive_start_min + drive_min: when it actually drove; arrive_min: service at the stop
+        legs.update(
+            depart_min=tcols[0], arrive_min=tcols[1], drive_start_min=tcols[2], drive_min=tcols[3]
+        )
         events = dict(zip(("request", "kind", "time_min"), ecols, strict=True))
         return legs, events
