@@ -192,7 +192,8 @@ def markdown(rows: list[Row], seed: int) -> str:
         f"- machine: {machine()}",
         f"- {version}; built-in Sejong network (61 nodes, 196 links); seed {seed}",
         "- twin: `assign` with 1 iteration (free-flow shortest routes, one loading); SUMO:",
-        "  `netconvert` + `sumo --mesosim`, trips routed at departure on free-flow times",
+        "  `netconvert` + `sumo --mesosim`, trips routed at departure on free-flow times;",
+        "  zone connectors exported with lanes for their capacity (ceil(9,999 / 1,800) = 6)",
         "- targets: twin at least as fast as SUMO meso; mean travel time within 15 %",
         "",
         "| scale | car trips | twin [s] | netconvert + sumo [s] | SUMO / twin time "
