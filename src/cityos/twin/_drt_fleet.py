@@ -26,6 +26,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from cityos.twin._drt_kernel import best_insertion as best_insertion_kernel
+
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
 
@@ -142,9 +144,7 @@ class Fleet:
         c = candidates[self.n_stops[candidates] + 2 <= self.max_stops]
         if len(c) == 0:
             return None
-        # padding beyond a plan's end is +inf; inf - inf there gives NaN, masked by `valid`
-        with np.errstate(invalid="ignore"):
-            return self._best(c, origin, destination, ready, latest_pickup, max_ride, now, times)
+        return self._best(c, origin, destination, ready, latest_pickup, max_ride, now, times)
 
     def _best(
         self,
@@ -157,61 +157,28 @@ class Fleet:
         now: float,
         times: FloatArray,
     ) -> Insertion | None:
-        n = self.n_stops[c]
-        kp = int(n.max()) + 1  # positions 0 (anchor) .. n
-        dw = self.dwell_min
-        pos = np.arange(kp)
-        valid = pos[None, :] <= n[:, None]
-        zs = np.column_stack([self.anchor_zone[c], self.zone[c, : kp - 1]])
-        arr = np.column_stack([np.full(len(c), -INF), self.arr[c, : kp - 1]])
-        dep = np.where(pos[None, :] == 0, self.start_times(now)[c][:, None], arr + dw)
-        slack = np.column_stack([np.full(len(c), INF), self.deadline[c, : kp - 1] - arr[:, 1:]])
-        slack = np.where(valid, slack, INF)
-        load = np.where(valid, np.column_stack([self.anchor_load[c], self.load[c, : kp - 1]]), 0)
-        zn = np.column_stack([zs[:, 1:], np.zeros(len(c), dtype=np.int64)])
-        an = np.column_stack([arr[:, 1:], np.full(len(c), INF)])
-        has_next = pos[None, :] < n[:, None]
-        # pick-up after position i
-        a_p = np.maximum(dep + times[zs, origin], ready)
-        d_p = a_p + dw
-        delay_p = np.where(has_next, np.maximum(0.0, d_p + times[origin, zn] - an), 0.0)
-        # drop-off after position j (j == i: straight after the pick-up)
-        same = pos[:, None] == pos[None, :]
-        a_d = np.where(
-            same[None],
-            (d_p + times[origin, destination])[:, :, None],
-            (dep + times[zs, destination])[:, None, :] + delay_p[:, :, None],
+        m, i, j, cost, pickup = best_insertion_kernel(
+            c,
+            self.n_stops,
+            self.anchor_zone,
+            self.anchor_load,
+            self.start_times(now),
+            self.zone,
+            self.arr,
+            self.deadline,
+            self.load,
+            times,
+            origin,
+            destination,
+            ready,
+            latest_pickup,
+            max_ride,
+            self.dwell_min,
+            self.capacity,
         )
-        d_d = a_d + dw
-        after_d = np.maximum(0.0, d_d + times[destination, zn][:, None, :] - an[:, None, :])
-        end_dep = dep[np.arange(len(c)), n]
-        cost = np.where(has_next[:, None, :], after_d, d_d - end_dep[:, None, None])
-        # ranges over the plan: loads on [i, j], slack on (i, j] and after j
-        ge = pos[None, :, None] <= pos[None, None, :]
-        max_load = np.maximum.accumulate(
-            np.where(ge, load[:, None, :], -1), axis=2
-        )  # [m, i, j] = max load over i..j
-        gt = pos[None, :, None] < pos[None, None, :]
-        min_slack_in = np.minimum.accumulate(
-            np.where(gt, slack[:, None, :], INF), axis=2
-        )  # [m, i, j] = min slack over i < k <= j
-        suffix = np.minimum.accumulate(slack[:, ::-1], axis=1)[:, ::-1]
-        min_slack_after = np.column_stack([suffix[:, 1:], np.full(len(c), INF)])
-        ok = (
-            ge
-            & valid[:, None, :]
-            & (a_p <= latest_pickup)[:, :, None]
-            & (a_d - a_p[:, :, None] <= max_ride)
-            & (max_load + 1 <= self.capacity)
-            & (min_slack_in >= delay_p[:, :, None])
-            & (min_slack_after[:, None, :] >= after_d)
-        )
-        if not ok.any():
+        if m < 0:
             return None
-        # cheapest vehicle time; earlier pick-up breaks ties
-        score = np.where(ok, cost + 1e-3 * (a_p - ready)[:, :, None], INF)
-        m, i, j = np.unravel_index(int(np.argmin(score)), score.shape)
-        return Insertion(int(c[m]), int(i), int(j), float(cost[m, i, j]), float(a_p[m, i]))
+        return Insertion(int(c[m]), int(i), int(j), float(cost), float(pickup))
 
     def insert(
         self,
