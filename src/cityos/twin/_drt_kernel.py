@@ -24,7 +24,8 @@ def best_insertion(  # noqa: PLR0913, PLR0912, PLR0915 - one flat loop for the c
     n_stops: np.ndarray,
     anchor_zone: np.ndarray,
     anchor_load: np.ndarray,
-    start: np.ndarray,
+    anchor_dep: np.ndarray,
+    now: float,
     zone: np.ndarray,
     arr: np.ndarray,
     deadline: np.ndarray,
@@ -63,7 +64,7 @@ def best_insertion(  # noqa: PLR0913, PLR0912, PLR0915 - one flat loop for the c
             if p == 0:
                 zs[p] = anchor_zone[v]
                 ar[p] = -INF
-                dep[p] = start[v]
+                dep[p] = max(anchor_dep[v], now)  # Fleet.start_times
                 slack[p] = INF
                 ld[p] = anchor_load[v]
             else:

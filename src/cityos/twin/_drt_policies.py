@@ -48,10 +48,13 @@ class DispatchPolicy(Protocol):
 
 
 def _nearest(
-    fleet: Fleet, origin: int, latest: float, now: float, times: FloatArray, k: int
+    fleet: Fleet, origin: int, latest: float, start: FloatArray, times: FloatArray, k: int
 ) -> IntArray:
-    """Return up to ``k`` vehicles that could reach ``origin`` by ``latest``, nearest first."""
-    reach = fleet.start_times(now) + times[fleet.anchor_zone, origin]
+    """Return up to ``k`` vehicles that could reach ``origin`` by ``latest``, nearest first.
+
+    ``start`` is ``fleet.start_times(now)``, which inserting a request does not change.
+    """
+    reach = start + times[fleet.anchor_zone, origin]
     ok = np.flatnonzero(reach <= latest)
     if len(ok) > k:
         part = np.argpartition(reach[ok], k - 1)[:k]
@@ -70,10 +73,11 @@ class CheapestInsertion:
     ) -> IntArray:
         """Insert each request where it adds the least vehicle time; -1 if nowhere feasible."""
         out = np.full(len(batch.request), -1, dtype=np.int64)
+        start = fleet.start_times(now)  # anchors change only in fleet.advance
         for r in range(len(batch.request)):
             o, d = int(batch.origin[r]), int(batch.destination[r])
             latest = float(batch.latest_pickup_min[r])
-            cands = _nearest(fleet, o, latest, now, times, self.candidates)
+            cands = _nearest(fleet, o, latest, start, times, self.candidates)
             if len(cands) == 0:
                 continue
             ready, ride = float(batch.ready_min[r]), float(batch.max_ride_min[r])
