@@ -11,6 +11,7 @@ requested departure) over the trips both simulated.
     .venv/bin/pip install -e '.[bench]'                 # eclipse-sumo (netconvert, sumo)
     .venv/bin/python benchmarks/twin_vs_sumo.py                  # scales 0.05 and 0.25
     .venv/bin/python benchmarks/twin_vs_sumo.py --scales 0.02 --no-record
+    .venv/bin/python benchmarks/twin_vs_sumo.py --scales 0.25 --no-record --links  # per class
 
 Targets (issue 5): the twin at least as fast as SUMO meso; mean car travel time within 15 %
 of SUMO's. Results are printed as a table and appended to ``docs/benchmarks.md`` under
@@ -96,8 +97,33 @@ def _teleports(log: str) -> int:
     return 0
 
 
-def run_scale(city: City, scale: float, seed: int, work: Path) -> Row:
-    """Run both models on the demand of one population scale."""
+LINKS_ADD = '<additional><edgeData id="links" file="s.edges.xml" excludeEmpty="true"/></additional>'
+
+
+def link_table(city: City, twin_veh_s: np.ndarray, edges: Path, tripinfo: Path) -> Table:
+    """Return vehicle-hours per road class in both models and SUMO's insertion delay."""
+    net = city.network
+    index = {lid: k for k, lid in enumerate(net.link_id)}
+    sumo_veh_s = np.zeros(len(net.link_id))
+    for edge in ET.parse(edges).getroot().iter("edge"):
+        k = index.get(str(edge.get("id")))
+        if k is not None:  # sampledSeconds: vehicle-seconds spent on the edge
+            sumo_veh_s[k] += float(edge.get("sampledSeconds", "0"))
+    delay = [float(e.get("departDelay", "0")) for e in ET.parse(tripinfo).getroot()]
+    t = Table(title="Vehicle-hours by road class (SUMO edgeData vs the twin's link times)")
+    for col in ("road class", "links", "twin [veh-h]", "SUMO [veh-h]", "SUMO / twin"):
+        t.add_column(col, justify="right")
+    classes = np.array(net.road_class)
+    for c in sorted(set(net.road_class)):
+        m = classes == c
+        a, b = twin_veh_s[m].sum() / 3600, sumo_veh_s[m].sum() / 3600
+        t.add_row(c, str(int(m.sum())), f"{a:,.0f}", f"{b:,.0f}", f"{b / max(a, 1e-9):.2f}")
+    t.caption = f"SUMO mean insertion delay (departDelay): {np.mean(delay) / 60:.2f} min per trip"
+    return t
+
+
+def run_scale(city: City, scale: float, seed: int, work: Path, links: bool = False) -> Row:
+    """Run both models on the demand of one population scale (``links``: per-class table)."""
     pop = build_population(city, PopulationParams(seed=seed, scale=scale))
     skims = demand_skims(city)
     trips = build_trips(city, pop, seed=seed, skims=skims)
@@ -116,8 +142,12 @@ def run_scale(city: City, scale: float, seed: int, work: Path) -> Row:
     )
     netconvert_s = time.perf_counter() - t0
     t0 = time.perf_counter()
+    extra = []
+    if links:  # edgeData costs SUMO time: only on request
+        (work / "links.add.xml").write_text(LINKS_ADD, encoding="utf-8")
+        extra = ["-a", "links.add.xml"]
     proc = subprocess.run(
-        [_tool("sumo"), "-c", "s.sumocfg", "--mesosim", "--duration-log.statistics"],
+        [_tool("sumo"), "-c", "s.sumocfg", "--mesosim", "--duration-log.statistics", *extra],
         cwd=work,
         check=True,
         capture_output=True,
@@ -125,6 +155,9 @@ def run_scale(city: City, scale: float, seed: int, work: Path) -> Row:
     )
     sumo_s = time.perf_counter() - t0
     sumo_t = _tripinfo(work / "s.tripinfo.xml")
+    if links:
+        twin_veh_s = result.loading.bin_time_sum.sum(axis=0) * 60.0
+        console.print(link_table(city, twin_veh_s, work / "s.edges.xml", work / "s.tripinfo.xml"))
     idx = np.flatnonzero(loaded)
     twin_t = result.travel_time_min
     both = np.array([i for i in idx.tolist() if i in sumo_t and np.isfinite(twin_t[i])])
@@ -192,7 +225,8 @@ def markdown(rows: list[Row], seed: int) -> str:
         f"- machine: {machine()}",
         f"- {version}; built-in Sejong network (61 nodes, 196 links); seed {seed}",
         "- twin: `assign` with 1 iteration (free-flow shortest routes, one loading); SUMO:",
-        "  `netconvert` + `sumo --mesosim`, trips routed at departure on free-flow times",
+        "  `netconvert` + `sumo --mesosim`, trips routed at departure on free-flow times;",
+        "  zone connectors exported with lanes for their capacity (ceil(9,999 / 1,800) = 6)",
         "- targets: twin at least as fast as SUMO meso; mean travel time within 15 %",
         "",
         "| scale | car trips | twin [s] | netconvert + sumo [s] | SUMO / twin time "
@@ -216,6 +250,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scales", default="0.05,0.25", help="population scales, comma-separated")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--no-record", action="store_true", help="don't write docs/benchmarks.md")
+    parser.add_argument(
+        "--links",
+        action="store_true",
+        help="also print vehicle-hours per road class in both models (slows SUMO a little)",
+    )
     args = parser.parse_args(argv)
     city = load_city()
     rows = []
@@ -224,7 +263,7 @@ def main(argv: list[str] | None = None) -> int:
             tempfile.TemporaryDirectory(prefix="twin-sumo-") as tmp,
             console.status(f"scale {scale:g}: twin and SUMO meso"),
         ):
-            rows.append(run_scale(city, scale, args.seed, Path(tmp)))
+            rows.append(run_scale(city, scale, args.seed, Path(tmp), args.links))
         console.print(table(rows))
     if not args.no_record:
         with (ROOT / "docs" / "benchmarks.md").open("a", encoding="utf-8") as fh:

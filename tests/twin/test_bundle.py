@@ -52,3 +52,14 @@ def test_bundle_is_small_and_labelled() -> None:
     other_seed = build_bundle(seed=1)
     assert other_seed["zones.csv"] == files["zones.csv"]
     assert other_seed["facilities.geojson"] != files["facilities.geojson"]
+
+
+def test_readme_names_every_file_of_the_data_directory() -> None:
+    """A file added by hand (yaml, scenario) must be in the README with its sources."""
+    root = Path(__file__).resolve().parents[2] / "src" / "cityos" / "data" / "twin"
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    assert readme == build_bundle()["README.md"]  # the shipped README is the generated one
+    for path in sorted(root.rglob("*")):
+        if path.is_file() and path.name != "README.md":
+            name = path.name if path.parent == root else f"{path.parent.name}/*{path.suffix}"
+            assert f"`{name}`" in readme, f"{name} is not described in the data README"

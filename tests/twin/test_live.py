@@ -30,7 +30,13 @@ TRANSPORT = "https://raw.githubusercontent.com/smart-data-models/dataModel.Trans
 PARKING = (
     "https://raw.githubusercontent.com/smart-data-models/dataModel.Parking/master/context.jsonld"
 )
-TYPES = {"TrafficFlowObserved": TRANSPORT, "Vehicle": TRANSPORT, "OffStreetParking": PARKING}
+TYPES = {
+    "TrafficFlowObserved": TRANSPORT,
+    "Vehicle": TRANSPORT,
+    "OffStreetParking": PARKING,
+    "OnStreetParking": PARKING,
+    "ParkingSpot": PARKING,
+}
 CITYOS = Path(sys.executable).parent / "cityos"
 SCALE = 0.01  # smallest sample that still loads the arterials (a few seconds)
 
@@ -115,6 +121,8 @@ def test_live_run_puts_synthetic_sensors_into_the_hub(
         "TrafficFlowObserved": "intensity",
         "Vehicle": "location",
         "OffStreetParking": "availableSpotNumber",
+        "OnStreetParking": "availableSpotNumber",
+        "ParkingSpot": "status",
     }[kind]
     for entity in found:
         assert entity["id"].startswith(f"urn:ngsi-ld:{kind}:twin-")
@@ -123,6 +131,17 @@ def test_live_run_puts_synthetic_sensors_into_the_hub(
         assert entity["location"]["type"] == "GeoProperty"
     assert any("observedAt" in e.get(measured, {}) for e in found)
     assert _history_rows(live_settings, kind) > len(found)
+    if kind == "Vehicle":  # shuttles (DRT) report through the same path as buses
+        assert any(e["id"].startswith("urn:ngsi-ld:Vehicle:twin-drt-") for e in found)
+    if kind == "ParkingSpot":  # each space points to its car park or kerbside row
+        sites = {
+            e["id"]
+            for k in ("OffStreetParking", "OnStreetParking")
+            for e in _entities(live_client, k)
+        }
+        for entity in found:
+            assert entity["refParkingSite"]["type"] == "Relationship"
+            assert entity["refParkingSite"]["object"] in sites
 
 
 @pytest.mark.slow

@@ -43,9 +43,16 @@ def _suggest(name: str, choices: list[str]) -> str:
 
 
 def static_fragment(static: Mapping[str, Any]) -> dict[str, Any]:
-    """Return static attributes as normalized NGSI-LD attributes (geometries: GeoProperty)."""
+    """Return static attributes as normalized NGSI-LD attributes.
+
+    Geometries become GeoProperties; a ``ref...`` attribute whose value is one URN (the Smart
+    Data Models' naming of relationships, e.g. ``refParkingSite``) becomes a Relationship.
+    """
     fragment: dict[str, Any] = {}
     for name, value in static.items():
+        if name.startswith("ref") and isinstance(value, str) and value.startswith("urn:"):
+            fragment[name] = {"type": "Relationship", "object": value}
+            continue
         is_geo = isinstance(value, Mapping) and value.get("type") in GEO_TYPES
         fragment[name] = {"type": "GeoProperty" if is_geo else "Property", "value": value}
     return fragment

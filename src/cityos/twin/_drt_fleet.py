@@ -26,6 +26,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from cityos.twin._drt_kernel import best_insertion as best_insertion_kernel
+
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
 
@@ -62,13 +64,14 @@ class Fleet:
         self.zone = np.zeros((n, k), dtype=np.int64)
         self.arr = np.full((n, k), INF)  # planned arrival [min]
         self.leg = np.zeros((n, k))  # travel time from the previous stop [min]
+        self.go = np.zeros((n, k))  # planned departure from the previous stop [min]
         self.ready = np.zeros((n, k))  # earliest service (passenger at the stop) [min]
         self.deadline = np.full((n, k), INF)  # latest arrival [min]
         self.request = np.full((n, k), -1, dtype=np.int64)
         self.kind = np.zeros((n, k), dtype=np.int64)
         self.load = np.zeros((n, k), dtype=np.int64)  # passengers after the stop
         self._legs: list[tuple[IntArray, ...]] = []
-        self._legs_t: list[tuple[FloatArray, FloatArray]] = []
+        self._legs_t: list[tuple[FloatArray, ...]] = []
         self._events: list[tuple[IntArray, IntArray, FloatArray]] = []
 
     @property
@@ -100,7 +103,9 @@ class Fleet:
         self._legs.append(
             (veh[done], prev_zone[done], zone[done], prev_load[done], self.kind[rows][done])
         )
-        self._legs_t.append((dep_prev[rows][done], self.arr[rows][done]))
+        self._legs_t.append(
+            (dep_prev[rows][done], self.arr[rows][done], self.go[rows][done], self.leg[rows][done])
+        )
         self._events.append((self.request[rows][done], self.kind[rows][done], self.arr[rows][done]))
         last = c - 1
         self.anchor_zone[rows] = zone[np.arange(len(rows)), last]
@@ -112,6 +117,7 @@ class Fleet:
             ("zone", 0),
             ("arr", INF),
             ("leg", 0.0),
+            ("go", 0.0),
             ("ready", 0.0),
             ("deadline", INF),
             ("request", -1),
@@ -138,9 +144,7 @@ class Fleet:
         c = candidates[self.n_stops[candidates] + 2 <= self.max_stops]
         if len(c) == 0:
             return None
-        # padding beyond a plan's end is +inf; inf - inf there gives NaN, masked by `valid`
-        with np.errstate(invalid="ignore"):
-            return self._best(c, origin, destination, ready, latest_pickup, max_ride, now, times)
+        return self._best(c, origin, destination, ready, latest_pickup, max_ride, now, times)
 
     def _best(
         self,
@@ -153,61 +157,29 @@ class Fleet:
         now: float,
         times: FloatArray,
     ) -> Insertion | None:
-        n = self.n_stops[c]
-        kp = int(n.max()) + 1  # positions 0 (anchor) .. n
-        dw = self.dwell_min
-        pos = np.arange(kp)
-        valid = pos[None, :] <= n[:, None]
-        zs = np.column_stack([self.anchor_zone[c], self.zone[c, : kp - 1]])
-        arr = np.column_stack([np.full(len(c), -INF), self.arr[c, : kp - 1]])
-        dep = np.where(pos[None, :] == 0, self.start_times(now)[c][:, None], arr + dw)
-        slack = np.column_stack([np.full(len(c), INF), self.deadline[c, : kp - 1] - arr[:, 1:]])
-        slack = np.where(valid, slack, INF)
-        load = np.where(valid, np.column_stack([self.anchor_load[c], self.load[c, : kp - 1]]), 0)
-        zn = np.column_stack([zs[:, 1:], np.zeros(len(c), dtype=np.int64)])
-        an = np.column_stack([arr[:, 1:], np.full(len(c), INF)])
-        has_next = pos[None, :] < n[:, None]
-        # pick-up after position i
-        a_p = np.maximum(dep + times[zs, origin], ready)
-        d_p = a_p + dw
-        delay_p = np.where(has_next, np.maximum(0.0, d_p + times[origin, zn] - an), 0.0)
-        # drop-off after position j (j == i: straight after the pick-up)
-        same = pos[:, None] == pos[None, :]
-        a_d = np.where(
-            same[None],
-            (d_p + times[origin, destination])[:, :, None],
-            (dep + times[zs, destination])[:, None, :] + delay_p[:, :, None],
+        m, i, j, cost, pickup = best_insertion_kernel(
+            c,
+            self.n_stops,
+            self.anchor_zone,
+            self.anchor_load,
+            self.anchor_dep,
+            now,
+            self.zone,
+            self.arr,
+            self.deadline,
+            self.load,
+            times,
+            origin,
+            destination,
+            ready,
+            latest_pickup,
+            max_ride,
+            self.dwell_min,
+            self.capacity,
         )
-        d_d = a_d + dw
-        after_d = np.maximum(0.0, d_d + times[destination, zn][:, None, :] - an[:, None, :])
-        end_dep = dep[np.arange(len(c)), n]
-        cost = np.where(has_next[:, None, :], after_d, d_d - end_dep[:, None, None])
-        # ranges over the plan: loads on [i, j], slack on (i, j] and after j
-        ge = pos[None, :, None] <= pos[None, None, :]
-        max_load = np.maximum.accumulate(
-            np.where(ge, load[:, None, :], -1), axis=2
-        )  # [m, i, j] = max load over i..j
-        gt = pos[None, :, None] < pos[None, None, :]
-        min_slack_in = np.minimum.accumulate(
-            np.where(gt, slack[:, None, :], INF), axis=2
-        )  # [m, i, j] = min slack over i < k <= j
-        suffix = np.minimum.accumulate(slack[:, ::-1], axis=1)[:, ::-1]
-        min_slack_after = np.column_stack([suffix[:, 1:], np.full(len(c), INF)])
-        ok = (
-            ge
-            & valid[:, None, :]
-            & (a_p <= latest_pickup)[:, :, None]
-            & (a_d - a_p[:, :, None] <= max_ride)
-            & (max_load + 1 <= self.capacity)
-            & (min_slack_in >= delay_p[:, :, None])
-            & (min_slack_after[:, None, :] >= after_d)
-        )
-        if not ok.any():
+        if m < 0:
             return None
-        # cheapest vehicle time; earlier pick-up breaks ties
-        score = np.where(ok, cost + 1e-3 * (a_p - ready)[:, :, None], INF)
-        m, i, j = np.unravel_index(int(np.argmin(score)), score.shape)
-        return Insertion(int(c[m]), int(i), int(j), float(cost[m, i, j]), float(a_p[m, i]))
+        return Insertion(int(c[m]), int(i), int(j), float(cost), float(pickup))
 
     def insert(
         self,
@@ -274,7 +246,7 @@ class Fleet:
             load += kind
             self.zone[v, s], self.leg[v, s], self.ready[v, s] = zone, leg, ready
             self.deadline[v, s], self.request[v, s], self.kind[v, s] = deadline, req, kind
-            self.arr[v, s], self.load[v, s] = arrive, load
+            self.arr[v, s], self.load[v, s], self.go[v, s] = arrive, load, prev_dep
             prev_zone, prev_dep = zone, arrive + self.dwell_min
         self.n_stops[v] = len(stops)
 
@@ -286,9 +258,13 @@ class Fleet:
             ecols = [np.concatenate(x) for x in zip(*self._events, strict=True)]
         else:
             cols = [np.zeros(0, dtype=np.int64)] * 5
-            tcols = [np.zeros(0)] * 2
+            tcols = [np.zeros(0)] * 4
             ecols = [np.zeros(0, dtype=np.int64)] * 2 + [np.zeros(0)]
         legs = dict(zip(("vehicle", "from_zone", "to_zone", "load", "to_kind"), cols, strict=True))
-        legs.update(depart_min=tcols[0], arrive_min=tcols[1])
+        # depart_min: when the vehicle could leave (idle since, for an idle vehicle);
+        # drive_start_min + drive_min: when it actually drove; arrive_min: service at the stop
+        legs.update(
+            depart_min=tcols[0], arrive_min=tcols[1], drive_start_min=tcols[2], drive_min=tcols[3]
+        )
         events = dict(zip(("request", "kind", "time_min"), ecols, strict=True))
         return legs, events

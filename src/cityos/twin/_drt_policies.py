@@ -47,11 +47,14 @@ class DispatchPolicy(Protocol):
     ) -> IntArray: ...
 
 
-def _nearest(
-    fleet: Fleet, origin: int, latest: float, now: float, times: FloatArray, k: int
-) -> IntArray:
-    """Return up to ``k`` vehicles that could reach ``origin`` by ``latest``, nearest first."""
-    reach = fleet.start_times(now) + times[fleet.anchor_zone, origin]
+def _nearest(reach_by_zone: FloatArray, origin: int, latest: float, k: int) -> IntArray:
+    """Return up to ``k`` vehicles that could reach ``origin`` by ``latest``, nearest first.
+
+    ``reach_by_zone[z, v]`` is when vehicle v could reach zone z: its start time
+    (``fleet.start_times(now)``) plus the time from its anchor; inserting a request changes
+    neither, so it is computed once per batch.
+    """
+    reach = reach_by_zone[origin]
     ok = np.flatnonzero(reach <= latest)
     if len(ok) > k:
         part = np.argpartition(reach[ok], k - 1)[:k]
@@ -70,10 +73,12 @@ class CheapestInsertion:
     ) -> IntArray:
         """Insert each request where it adds the least vehicle time; -1 if nowhere feasible."""
         out = np.full(len(batch.request), -1, dtype=np.int64)
+        # anchors change only in fleet.advance: arrival of every vehicle at every zone
+        reach_by_zone = fleet.start_times(now)[None, :] + times.T[:, fleet.anchor_zone]
         for r in range(len(batch.request)):
             o, d = int(batch.origin[r]), int(batch.destination[r])
             latest = float(batch.latest_pickup_min[r])
-            cands = _nearest(fleet, o, latest, now, times, self.candidates)
+            cands = _nearest(reach_by_zone, o, latest, self.candidates)
             if len(cands) == 0:
                 continue
             ready, ride = float(batch.ready_min[r]), float(batch.max_ride_min[r])

@@ -21,12 +21,17 @@ import numpy as np
 from numpy.typing import NDArray
 
 from cityos.ingest.schemas import DeviceCreate
+from cityos.twin import _live_parking
+from cityos.twin._drt_trajectories import STATE_NAMES, Trajectories, trajectories
 from cityos.twin.behaviour import load_behaviour
 from cityos.twin.city import City, TransitLine
-from cityos.twin.demand import CAR, build_trips, demand_skims
+from cityos.twin.demand import CAR, DemandSkims, build_trips, demand_skims
+from cityos.twin.drt import DrtParams, drt_requests, simulate_drt
 from cityos.twin.parking import parked_cars, parking_supply
 from cityos.twin.population import PopulationParams, build_population
-from cityos.twin.traffic import TrafficParams, assign
+from cityos.twin.run import congested_skims
+from cityos.twin.scenario import load_scenario
+from cityos.twin.traffic import Assignment, TrafficParams, assign
 
 SYNTHETIC = "CityOS digital twin (synthetic)"  # dataProvider of every twin entity
 SOURCE = "urn:cityos:twin:sejong"  # source of every twin entity
@@ -35,6 +40,7 @@ PERIOD_MIN = 15  # observation period of a traffic counter [min]
 # Assumed timetable day (as the twin's bus-km): service 05:30-23:30, peaks 07-09 and 17-19.
 SERVICE_START_MIN, SERVICE_END_MIN = 330, 1410
 PEAKS_MIN = ((420, 540), (1020, 1140))
+SHUTTLES_SHOWN = 50  # shuttles (DRT) that report positions, the first of the fleet
 
 IntArray = NDArray[np.int64]
 FloatArray = NDArray[np.float64]
@@ -53,6 +59,16 @@ class Day:
     zones: IntArray  # zone indices with a car park sensor
     occupied: IntArray  # (1440, zones) cars parked [veh]
     total: IntArray  # (zones,) off-street spaces [spaces]
+    # Shuttles (DRT) shown: per minute and vehicle (fleet index in ``shuttles``)
+    shuttles: IntArray  # (vehicles,) fleet indices
+    shuttle_capacity: int  # seats [passengers]
+    shuttle_lon: FloatArray  # (1440, vehicles) [deg]
+    shuttle_lat: FloatArray  # (1440, vehicles) [deg]
+    shuttle_speed: FloatArray  # (1440, vehicles) [km/h]
+    shuttle_heading: FloatArray  # (1440, vehicles) [deg], -1 standing
+    shuttle_state: NDArray[np.int8]  # (1440, vehicles) _drt_trajectories states
+    shuttle_load: NDArray[np.int8]  # (1440, vehicles) passengers on board
+    shuttle_served: NDArray[np.int16]  # (1440, vehicles) passengers dropped off today
     runtime_s: float  # [s]
 
 
@@ -72,12 +88,20 @@ def _minutes(a: NDArray[Any]) -> NDArray[Any]:
 
 
 def simulate_day(
-    city: City, *, scale: float, seed: int = 42, counters: int = 24, iterations: int = 2
+    city: City,
+    *,
+    scale: float,
+    seed: int = 42,
+    counters: int = 24,
+    iterations: int = 2,
+    shuttles: int = SHUTTLES_SHOWN,
 ) -> Day:
     """Simulate one weekday at population ``scale`` and return what the sensors see.
 
     The ``counters`` busiest links (by daily flow) that carry a BRT lane or are arterials
-    get a traffic counter; every zone with off-street spaces gets a car park sensor.
+    get a traffic counter; every zone with off-street spaces gets a car park sensor; the
+    shuttle fleet of the baseline scenario (``fleet_size`` x scale) serves the day's ``drt``
+    trips and its first ``shuttles`` vehicles report their positions.
     """
     import time
 
@@ -122,6 +146,7 @@ def simulate_day(
     total = parking_supply(city)["total"]
     zones = np.flatnonzero(total > 0)
     occupied = np.minimum(np.round(parked[:, zones] / scale), total[zones]).astype(np.int64)
+    trajectories, capacity = _shuttles(city, a, skims, params, scale, seed, shuttles)
     return Day(
         scale=scale,
         links=links.astype(np.int64),
@@ -131,8 +156,51 @@ def simulate_day(
         zones=zones.astype(np.int64),
         occupied=occupied,
         total=total[zones].astype(np.int64),
+        shuttles=trajectories.vehicles,
+        shuttle_capacity=capacity,
+        shuttle_lon=trajectories.lon,
+        shuttle_lat=trajectories.lat,
+        shuttle_speed=trajectories.speed_kmh,
+        shuttle_heading=trajectories.heading,
+        shuttle_state=trajectories.state,
+        shuttle_load=trajectories.load,
+        shuttle_served=trajectories.served,
         runtime_s=time.perf_counter() - started,
     )
+
+
+def _shuttles(
+    city: City,
+    a: Assignment,
+    skims: DemandSkims,
+    params: TrafficParams,
+    scale: float,
+    seed: int,
+    shown: int,
+) -> tuple[Trajectories, int]:
+    """Run the baseline shuttle fleet on the day's ``drt`` trips; return shown trajectories."""
+    s = load_scenario("baseline").shuttles
+    fleet = max(1, int(round(s.fleet_size * scale)))
+    drt = DrtParams(
+        seed=seed,
+        fleet_size=fleet,
+        capacity=s.capacity,
+        max_wait_min=s.max_wait_min,
+        max_detour=s.max_detour,
+    )
+    times = congested_skims(city, a.link_time_min, skims.car, params.bin_min)
+    result = simulate_drt(drt_requests(a.trips, drt), times, skims.distance_km, drt)
+    z = city.zones
+    return trajectories(
+        result.legs,
+        result.start_zone,
+        np.arange(min(shown, fleet), dtype=np.int64),
+        zone_lon=z.lon,
+        zone_lat=z.lat,
+        zone_area_km2=z.area_km2,
+        minutes=DAY_MIN,
+        seed=seed,
+    ), s.capacity
 
 
 def cached_day(
@@ -153,7 +221,14 @@ def cached_day(
         try:
             with np.load(path) as data:
                 fields = {f.name: data[f.name] for f in dataclasses.fields(Day)}
-            day = Day(**{**fields, "scale": float(fields["scale"]), "runtime_s": 0.0})
+            day = Day(
+                **{
+                    **fields,
+                    "scale": float(fields["scale"]),
+                    "shuttle_capacity": int(fields["shuttle_capacity"]),
+                    "runtime_s": 0.0,
+                }
+            )
             _DAYS[key] = day
             return day, True
         except (OSError, KeyError, ValueError):
@@ -349,6 +424,171 @@ def devices(city: City, day: Day | None, tenant: str) -> list[DeviceCreate]:
                 tenant=tenant,
             )
         )
+    out.extend(_shuttle_devices(day, tenant))
+    out.extend(_parking_devices(city, day, tenant))
+    return out
+
+
+def _shuttle_id(vehicle: int) -> str:
+    return f"twin-drt-{vehicle:04d}"
+
+
+def _shuttle_devices(day: Day, tenant: str) -> list[DeviceCreate]:
+    out = []
+    for v in day.shuttles.tolist():
+        device_id = _shuttle_id(v)
+        static = {
+            "name": f"Shared autonomous shuttle #{v + 1}",
+            "alternateName": f"공유 자율주행 셔틀 {v + 1}호",
+            "dataProvider": SYNTHETIC,
+            "source": SOURCE,
+            "vehicleType": "minibus",
+            "category": ["public", "tracked"],
+            "serviceProvided": ["urbanTransit"],
+            "fleetVehicleId": str(v),
+        }  # location is measured
+        out.append(
+            _device(
+                device_id=device_id,
+                entity_type="Vehicle",
+                entity_id=f"urn:ngsi-ld:Vehicle:{device_id}",
+                attributes={
+                    "loc": {"name": "location", "type": "Point"},
+                    "speed": {"name": "speed", "type": "Number", "unitCode": "KMH"},
+                    "heading": {"name": "heading", "type": "Number", "unitCode": "DD"},
+                    "status": {"name": "serviceStatus", "type": "Text"},
+                    "run": {"name": "vehicleRunningStatus", "type": "Text"},
+                    "trips": {"name": "currentTripCount", "type": "Integer"},
+                    "desc": {"name": "description", "type": "Text"},
+                },
+                static_attributes=static,
+                transport="http",
+                tenant=tenant,
+            )
+        )
+    return out
+
+
+def _parking_devices(city: City, day: Day, tenant: str) -> list[DeviceCreate]:
+    out = []
+    zones = set(day.zones.tolist())
+    for place in _live_parking.places(city):
+        if place.zone not in zones:
+            continue
+        static = _static(
+            _point(place.lon, place.lat),
+            place.name_en,
+            alternateName=place.name_ko,
+            totalSpotNumber=place.size,
+            occupancyDetectionType=["singleSpaceDetection"],
+        )
+        attributes: dict[str, Any] = {
+            "free": {"name": "availableSpotNumber", "type": "Integer"},
+            "used": {"name": "occupiedSpotNumber", "type": "Integer"},
+        }
+        if place.kind == "offStreet":  # OnStreetParking has no occupancy attribute
+            attributes["occ"] = {"name": "occupancy", "type": "Number", "unitCode": "C62"}
+            static.update(
+                category=["public", "parkingLot", "feeCharged"],
+                layout=["surface", "singleLevel"],
+                parkingMode=["perpendicularParking"],
+            )
+        else:
+            static.update(category=["public", "feeCharged"], parkingMode="parallelParking")
+        out.append(
+            _device(
+                device_id=place.device_id,
+                entity_type=place.entity_type,
+                entity_id=place.entity_id,
+                attributes=attributes,
+                static_attributes=static,
+                transport="http",
+                tenant=tenant,
+            )
+        )
+        width, length = _live_parking.SIZE_M[place.kind]
+        for i in range(place.size):
+            device_id = place.spot_device_id(i)
+            out.append(
+                _device(
+                    device_id=device_id,
+                    entity_type="ParkingSpot",
+                    entity_id=f"urn:ngsi-ld:ParkingSpot:{device_id}",
+                    attributes={"status": {"name": "status", "type": "Text"}},
+                    static_attributes=_static(
+                        _point(place.spot_lon[i], place.spot_lat[i]),
+                        f"{place.name_en}, space {i + 1}",
+                        alternateName=f"{place.name_ko} {i + 1}번 주차면",
+                        category=[place.kind],
+                        refParkingSite=place.entity_id,
+                        width=width,
+                        length=length,
+                    ),
+                    transport="http",
+                    tenant=tenant,
+                )
+            )
+    return out
+
+
+def shuttle_readings(day: Day, minute: int) -> list[tuple[str, dict[str, Any]]]:
+    """Return (device id, measures) of every shown shuttle at ``minute`` of the day."""
+    m = int(minute) % DAY_MIN
+    out = []
+    for j, v in enumerate(day.shuttles.tolist()):
+        state = STATE_NAMES[int(day.shuttle_state[m, j])]
+        load, speed = int(day.shuttle_load[m, j]), float(day.shuttle_speed[m, j])
+        status = {"idle": "parked", "rebalancing": "outOfService"}.get(state, "onRoute")
+        out.append(
+            (
+                _shuttle_id(v),
+                {
+                    "loc": _point(day.shuttle_lon[m, j], day.shuttle_lat[m, j]),
+                    "speed": round(speed, 1),
+                    "heading": float(day.shuttle_heading[m, j]),
+                    "status": status,
+                    "run": "running" if speed > 0 else "stopped",
+                    "trips": int(day.shuttle_served[m, j]),
+                    "desc": _shuttle_text(state, load, day.shuttle_capacity),
+                },
+            )
+        )
+    return out
+
+
+_STATE_TEXT = {
+    "idle": ("대기", "idle"),
+    "toPickup": ("승객 태우러 가는 중", "driving to a pick-up"),
+    "withPassengers": ("승객 탑승 운행", "with passengers"),
+    "rebalancing": ("재배치 이동", "rebalancing"),
+}
+
+
+def _shuttle_text(state: str, load: int, capacity: int) -> str:
+    ko, en = _STATE_TEXT[state]
+    return f"{ko} · 승객 {load}/{capacity}명 / {en} · {load} of {capacity} seats taken"
+
+
+def parking_readings(city: City, day: Day, minute: int) -> list[tuple[str, dict[str, Any]]]:
+    """Return (device id, measures) of the synthetic places and their spaces at ``minute``."""
+    m = int(minute) % DAY_MIN
+    column = {int(z): j for j, z in enumerate(day.zones)}
+    out: list[tuple[str, dict[str, Any]]] = []
+    for place in _live_parking.places(city):
+        j = column.get(place.zone)
+        if j is None:
+            continue
+        share = float(day.occupied[m, j]) / max(float(day.total[j]), 1.0)
+        taken = _live_parking.occupied_spaces(place, share)
+        used = int(taken.sum())
+        measures: dict[str, Any] = {"free": place.size - used, "used": used}
+        if place.kind == "offStreet":
+            measures["occ"] = round(used / place.size, 4)
+        out.append((place.device_id, measures))
+        out.extend(
+            (place.spot_device_id(i), {"status": "occupied" if t else "free"})
+            for i, t in enumerate(taken.tolist())
+        )
     return out
 
 
@@ -383,6 +623,8 @@ def readings(
                     {"free": total - used, "used": used, "occ": round(used / total, 4)},
                 )
             )
+        out.extend(shuttle_readings(day, m))
+        out.extend(parking_readings(city, day, m))
     for _, measures in out:
         measures["TimeInstant"] = observed
     return out

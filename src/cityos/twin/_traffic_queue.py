@@ -300,9 +300,9 @@ def _by_step(
         return []
     step = np.minimum(np.floor(ready / dt_min).astype(np.int64), n_steps)
     o = np.argsort(step, kind="stable")
-    s = step[o]
-    cut = np.flatnonzero(np.diff(s)) + 1
-    return [
-        (int(g[0]), vehicles[o][idx])
-        for g, idx in zip(np.split(s, cut), np.split(np.arange(len(s)), cut), strict=True)
-    ]
+    s, v = step[o], vehicles[o]
+    cut = np.flatnonzero(s[1:] != s[:-1]) + 1
+    lo = np.r_[0, cut].tolist()
+    hi = np.r_[cut, len(s)].tolist()
+    first = s[lo].tolist()
+    return [(b, v[a:e]) for b, a, e in zip(first, lo, hi, strict=True)]

@@ -105,7 +105,10 @@ def _paths_from(
     if not steps:
         return [() for _ in dests]
     mat = np.stack(steps[::-1], axis=1)
-    return [tuple(int(x) for x in row[row >= 0]) for row in mat]
+    return [tuple(row[row >= 0].tolist()) for row in mat]
+
+
+Trees = dict[bytes, tuple[FloatArray, IntArray, IntArray, dict[tuple[int, int], int]]]
 
 
 def route_choices(
@@ -113,17 +116,19 @@ def route_choices(
     link_time: FloatArray,
     need: NDArray[np.bool_],
     book: RouteBook,
+    cache: Trees | None = None,
 ) -> tuple[IntArray, FloatArray]:
     """Return the shortest route id and cost [min] per (bin, origin, destination).
 
     ``link_time`` [min] is (bins, links); routes are found only where ``need`` is true
     (route id -1 elsewhere); costs are returned for every pair. Bins with identical link
-    times share one shortest-path tree.
+    times share one shortest-path tree. ``cache`` (keyed by a bin's link times) keeps the
+    trees and the paths already traced for the next call on the same link times.
     """
     n_bins, _n_z = need.shape[0], need.shape[1]
     rid = np.full(need.shape, -1, dtype=np.int64)
     cost = np.zeros(need.shape)
-    cache: dict[bytes, tuple[FloatArray, IntArray, IntArray, dict[tuple[int, int], int]]] = {}
+    cache = {} if cache is None else cache
     for b in range(n_bins):
         key = link_time[b].tobytes()
         if key not in cache:

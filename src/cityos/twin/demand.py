@@ -201,12 +201,27 @@ def choose_modes(
     mode. ``car_time_min`` gives congested car times per trip [min].
     """
     m = beh.mode
-    _, perceived, costs = mode_attributes(trips, pop.age, skims, beh, car_time_min)
+    n_tours = int(trips.tour[-1]) + 1 if trips.n else 0
+    redo = np.ones(n_tours, dtype=bool) if tours is None else tours
+    # Utilities only of the trips whose tour draws again (a tour's sum is the same).
+    sub, car_sub = trips, car_time_min
+    if tours is not None:
+        sel = np.flatnonzero(redo[trips.tour])
+        sub = Trips(
+            trips.person[sel],
+            trips.origin[sel],
+            trips.destination[sel],
+            trips.departure_min[sel],
+            trips.purpose[sel],
+            trips.mode[sel],
+            trips.tour[sel],
+        )
+        car_sub = None if car_time_min is None else car_time_min[sel]
+    _, perceived, costs = mode_attributes(sub, pop.age, skims, beh, car_sub)
     asc = np.array([m.asc[k] for k in MODE_NAMES])
     v_trip = asc + m.beta_time_per_min * perceived + m.beta_cost_per_krw * costs
-    n_tours = int(trips.tour[-1]) + 1 if trips.n else 0
     v_tour = np.stack(
-        [np.bincount(trips.tour, weights=v_trip[:, k], minlength=n_tours) for k in range(5)],
+        [np.bincount(sub.tour, weights=v_trip[:, k], minlength=n_tours) for k in range(5)],
         axis=1,
     ).astype(np.float64)
     tour_person = np.zeros(n_tours, dtype=np.int64)
@@ -215,7 +230,6 @@ def choose_modes(
     avail = np.ones((n_tours, 5), dtype=bool)
     avail[:, CAR] = pop.car_access[tour_person]
     avail[:, BIKE] = (age >= m.bike_age[0]) & (age <= m.bike_age[1])
-    redo = np.ones(n_tours, dtype=bool) if tours is None else tours
     chosen = np.zeros(n_tours, dtype=np.int8)
     chosen[trips.tour] = trips.mode
     idx = np.flatnonzero(redo)

@@ -15,11 +15,13 @@ run) with one seeded ``numpy.random.Generator``:
    (``_drt_rebalance``).
 
 Outputs per request: wait, in-vehicle time, detour factor, walk, served; per vehicle: km
-driven empty and occupied, mean occupancy per time bin.
+driven empty and occupied, mean occupancy per time bin; the legs every vehicle drove (for
+trajectories, ``_drt_trajectories``).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass, field
 
@@ -176,6 +178,10 @@ class DrtResult:
     occupancy: NDArray[np.float32]  # (bins, vehicles) mean passengers on board [-]
     occupancy_bin_min: float  # [min]
     runtime_s: float  # [s]
+    # The legs driven (vehicle, from_zone, to_zone, load, to_kind, depart_min, arrive_min):
+    # logged anyway for the km and occupancy above; live mode turns them into trajectories.
+    legs: dict[str, NDArray] = field(default_factory=dict, repr=False)
+    start_zone: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
     @property
     def rejection_rate(self) -> float:
@@ -276,8 +282,9 @@ def simulate_drt(
         start_zones = _start_zones(params.fleet_size, demand.sum(axis=0) + 1e-9, rng)
     elif len(start_zones) != params.fleet_size:
         raise ValueError("start_zones needs one zone per vehicle")
+    start_zones = np.asarray(start_zones, dtype=np.int64)
     fleet = Fleet(
-        np.asarray(start_zones, dtype=np.int64),
+        start_zones,
         params.capacity,
         params.dwell_min,
         params.plan_stops,
@@ -312,7 +319,8 @@ def simulate_drt(
         )
         vehicle[sl] = policy(fleet, batch, now, t_now)
     fleet.advance(np.inf)
-    return _result(requests, fleet, vehicle, ready, direct, distances, params, t_start)
+    result = _result(requests, fleet, vehicle, ready, direct, distances, params, t_start)
+    return dataclasses.replace(result, start_zone=start_zones.copy())
 
 
 def _result(
@@ -354,6 +362,7 @@ def _result(
         occupancy=_occupancy(legs, n_v, params.occupancy_bin_min),
         occupancy_bin_min=params.occupancy_bin_min,
         runtime_s=time.perf_counter() - t_start,
+        legs=legs,
     )
 
 

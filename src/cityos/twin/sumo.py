@@ -35,6 +35,7 @@ from cityos.twin.city import City, Network
 from cityos.twin.demand import CAR, Trips
 
 __all__ = [
+    "SUMO_LANE_VEH_H",
     "SumoTrips",
     "car_trips",
     "connections_xml",
@@ -42,11 +43,16 @@ __all__ = [
     "nodes_xml",
     "routes_xml",
     "sumo_files",
+    "sumo_lanes",
     "utm_proj",
     "write_sumo",
 ]
 
 KMH_MS = 1 / 3.6  # [m/s per km/h]
+# Capacity of one SUMO lane [veh/h]: the saturation flow of SUMO's default car following
+# (tau = 1 s, 7.5 m per car in a jam) at urban speeds, ~1,800-2,000 veh/h/lane; the
+# Highway Capacity Manual's base saturation flow is 1,900 pc/h/ln (HCM 6th ed., ch. 19).
+SUMO_LANE_VEH_H = 1800.0
 PRIORITY = {  # SUMO edge priority by road class: higher wins at unsignalised junctions
     "motorway": 13,
     "trunk": 12,
@@ -147,9 +153,22 @@ def nodes_xml(net: Network) -> str:
     return _xml(root)
 
 
+def sumo_lanes(net: Network) -> NDArray[np.int64]:
+    """Return the lanes to export per link: the twin's, or enough for its capacity.
+
+    SUMO derives an edge's capacity from its lanes (about ``SUMO_LANE_VEH_H`` each), not from
+    a capacity attribute. Where the twin's capacity needs more lanes than it draws - the zone
+    connectors, 1 lane at 9,999 veh/h, which stand for all of a zone's access streets - the
+    edge gets ceil(capacity / SUMO_LANE_VEH_H) lanes, so both models give it the same capacity.
+    """
+    need = np.ceil(net.capacity_veh_h / SUMO_LANE_VEH_H).astype(np.int64)
+    return np.maximum(net.lanes.astype(np.int64), need)
+
+
 def edges_xml(net: Network) -> str:
     """Return the plain-XML edge file of ``net``: lanes, speed [m/s], length [m], shape."""
     frame = _frame(net)
+    lanes = sumo_lanes(net)
     root = ET.Element("edges", version="1.20")
     for k, lid in enumerate(net.link_id):
         shape = " ".join(f"{_f(x)},{_f(y)}" for x, y in frame.shapes[k])
@@ -159,7 +178,7 @@ def edges_xml(net: Network) -> str:
             id=lid,
             attrib={"from": net.node_id[int(net.link_from[k])]},
             to=net.node_id[int(net.link_to[k])],
-            numLanes=str(int(net.lanes[k])),
+            numLanes=str(int(lanes[k])),
             speed=_f(float(net.free_flow_kmh[k]) * KMH_MS, 3),
             length=_f(float(net.length_m[k])),
             priority=str(PRIORITY.get(net.road_class[k], 7)),

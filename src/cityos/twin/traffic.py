@@ -24,7 +24,13 @@ import numpy as np
 from numpy.typing import NDArray
 
 from cityos.twin._traffic_queue import Loading, QueueLinks, Routes, load_network
-from cityos.twin._traffic_routes import RouteBook, road_graph, route_choices, route_costs
+from cityos.twin._traffic_routes import (
+    RouteBook,
+    Trees,
+    road_graph,
+    route_choices,
+    route_costs,
+)
 from cityos.twin.behaviour import Behaviour, load_behaviour
 from cityos.twin.city import City
 from cityos.twin.demand import CAR, DemandSkims, Trips, choose_modes, demand_skims, mode_attributes
@@ -149,10 +155,12 @@ def assign(
     route = np.full(trips.n, -1, dtype=np.int64)
     loaded = (trips.mode == CAR) & (trips.origin != trips.destination)
 
+    trees: Trees = {}  # shortest-path trees of the current link times, shared by both calls
+
     def best_routes(mask: NDArray[np.bool_]) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
         need = np.zeros((n_bins, n_z, n_z), dtype=bool)
         need[t_bin[mask], trips.origin[mask], trips.destination[mask]] = True
-        return route_choices(graph, link_time, need, book)
+        return route_choices(graph, link_time, need, book, trees)
 
     rid, best_cost = best_routes(loaded)
     route[loaded] = rid[t_bin[loaded], trips.origin[loaded], trips.destination[loaded]]
@@ -176,6 +184,7 @@ def assign(
         car_time[:] = np.nan
         car_time[idx] = loading.arrival_min - depart[idx]
         link_time = _link_times(loading, links.free_flow_min, n_bins)
+        trees.clear()  # new link times: the trees of the last ones are no longer needed
         rid, best_cost = best_routes(loaded)
         used = route_costs(routes, route[idx], t_bin[idx], link_time)
         best = best_cost[t_bin[idx], trips.origin[idx], trips.destination[idx]]
