@@ -65,6 +65,13 @@ def test_message_catalogues_have_the_same_keys_and_cover_the_pages() -> None:
     used |= {f"role.{role.value}" for role in Role}
     used |= {f"dash.layers.{group}" for group in ("base", "live")}
     used |= {f"inspector.range.{r}" for r in ("1h", "24h", "7d")}
+    classes = {"pm25-grade": ("good", "moderate", "bad", "verybad")}
+    classes |= {"speed-ratio": ("smooth", "slow", "jam"), "parking-free": ("plenty", "few", "full")}
+    classes |= {"spot-status": ("spot-free", "spot-occupied", "spot-closed")}
+    used |= {f"legend.{kind}" for kind in classes}
+    used |= {f"class.{c}" for values in classes.values() for c in values}
+    used |= {"kpi.congestion.detail", "kpi.congestion.flags", "kpi.er.beds", "kpi.er.detail"}
+    used |= {"kpi.energy.kw", "kpi.energy.detail", "kpi.complaints.detail"}
     services = ("complaints", "polls", "proposals", "er", "trip", "walking", "events")
     used |= {f"service.{s}" for s in services}
     missing = used - set(ko)

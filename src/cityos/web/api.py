@@ -17,6 +17,7 @@ from cityos.hub.api._auth import authorize
 from cityos.web.basemap import NAMES, basemap_bytes
 from cityos.web.layers import layers
 from cityos.web.live import LiveFeed, stream
+from cityos.web.tiles import tiles
 
 router = APIRouter(tags=["web"])
 PAGE_HEADERS = {"Cache-Control": "no-cache"}
@@ -44,6 +45,12 @@ def citizen_page() -> HTMLResponse:
 def layer_registry() -> JSONResponse:
     """List every map layer: id, Korean and English names, source query and style."""
     return JSONResponse([layer.as_json() for layer in layers()], headers=DATA_HEADERS)
+
+
+@router.get("/web/tiles", summary="The dashboard's KPI tile registry")
+def tile_registry() -> JSONResponse:
+    """List every KPI tile: id, Korean and English titles, the layers it reads, its kind."""
+    return JSONResponse([tile.as_json() for tile in tiles()], headers=DATA_HEADERS)
 
 
 @router.get(

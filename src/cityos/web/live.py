@@ -100,7 +100,7 @@ class LiveFeed:
             found = []
             for layer in layers():
                 if layer.source == "entities":
-                    ctx = self.resolver.resolve(layer.query.get("context"))
+                    ctx = self.resolver.resolve(layer.query.get("context") or None)
                     found.append((layer, ctx, ctx.expand(layer.query["type"])))
             self._layers = found
         return self._layers
@@ -126,6 +126,8 @@ class LiveFeed:
                 body["deleted"] = True
             else:
                 rendered = render_entity(change.after, ctx, KEY_VALUES)
+                if not layer.matches(rendered):
+                    continue  # another layer of the type draws it (the page moves it there)
                 body["type"] = layer.query["type"]
                 body["feature"] = feature(change.after, rendered, LOCATION, ctx)
             data = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
