@@ -31,15 +31,18 @@ def start(app: FastAPI) -> None:
     """Attach the live feed to the opened hub store (call in the lifespan, on the loop)."""
     import asyncio
 
-    app.state.live = LiveFeed(app.state.store, app.state.contexts)
+    dispatcher = getattr(app.state, "notifications", None)
+    app.state.live = LiveFeed(app.state.store, app.state.contexts, dispatcher)
     app.state.live.start(asyncio.get_running_loop())
 
 
 def stop(app: FastAPI) -> None:
-    """End every live stream (before the store closes)."""
+    """End every live stream and delete this process's live subscriptions (before the store
+    and the notification dispatcher close)."""
     live = getattr(app.state, "live", None)
     if live is not None:
         live.close()
+        live.unsubscribe_all()
 
 
 def end_streams_soon(app: FastAPI) -> None:
