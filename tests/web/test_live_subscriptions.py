@@ -6,14 +6,17 @@ import json
 import subprocess
 import sys
 import textwrap
+import time
 import uuid
 
 import httpx
+import pytest
 
 from cityos.config import Settings
 from cityos.hub.store import open_store
 from cityos.hub.subscriptions import repository
 from cityos.identity.models import Role
+from cityos.web import live as live_module
 from cityos.web.layers import ENVIRONMENT, TRANSPORTATION
 from cityos.web.live import OWNER, SECRET_HEADER, SUBSCRIPTION_PREFIX
 from tests.web.conftest import LiveServer, link, token
@@ -139,7 +142,15 @@ def test_the_notify_route_takes_only_its_own_secret(server: LiveServer) -> None:
         assert next(events) == {"layer": "air-quality", "id": station, "deleted": True}
 
 
-def test_stopping_deletes_the_live_subscriptions(database_url: str) -> None:
+def expires_at(store: object, sub_id: str) -> str:
+    with repository.reading(store) as db:  # type: ignore[arg-type]
+        return str(next(r for r in repository.load_all(db) if r.id == sub_id).body["expiresAt"])
+
+
+def test_renewed_while_streaming_and_deleted_at_stop(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(live_module, "RENEW_S", 0.5)  # renew every 0.5 s, checked every 0.1 s
     settings = Settings(database_url=database_url, mode="test", log_level="warning", auth="off")
     with LiveServer(settings) as live:
         with sse(live) as events:
@@ -151,10 +162,11 @@ def test_stopping_deletes_the_live_subscriptions(database_url: str) -> None:
             )
             assert r.status_code == 201, r.text
             created = next(events)["id"]
-        sub_id = live.app.state.live.subscription_id(DEFAULT)
-        store = live.app.state.store
-        with repository.reading(store) as db:
-            assert sub_id in {r.id for r in repository.load_all(db)}
+            sub_id = live.app.state.live.subscription_id(DEFAULT)
+            store = live.app.state.store
+            first = expires_at(store, sub_id)
+            time.sleep(1.5)
+            assert expires_at(store, sub_id) > first  # renewed while the browser is connected
         r = httpx.delete(live.url + f"/ngsi-ld/v1/entities/{created}", timeout=30)
         assert r.status_code == 204
     store = open_store(settings)

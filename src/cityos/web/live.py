@@ -103,11 +103,13 @@ class LiveFeed:
         self._renewed: dict[str, float] = {}  # tenant -> monotonic time of the last renewal
         self._tenants: dict[str, str] = {}  # subscription id -> tenant
         self._lock: asyncio.Lock | None = None
+        self._renewer: asyncio.Task[None] | None = None
 
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
         """Deliver events on ``loop`` (the server's event loop) from now on."""
         self.loop = loop
         self._lock = asyncio.Lock()
+        self._renewer = loop.create_task(self._renew_forever(), name="cityos-web-live-renew")
 
     def close(self) -> None:
         """End every stream (the application is stopping)."""
@@ -115,6 +117,9 @@ class LiveFeed:
             subscriber.queue.put_nowait(None)
         self.subscribers.clear()
         self.loop = None
+        if self._renewer is not None:
+            self._renewer.cancel()
+            self._renewer = None
 
     def subscribe(self, tenant: str, grant: Grant) -> Subscriber:
         """Register a browser for the changes of ``tenant`` that ``grant`` lets it read."""
@@ -171,6 +176,22 @@ class LiveFeed:
             await asyncio.to_thread(self._put, tenant)
             self._renewed[tenant] = time.monotonic()
             self._tenants[self.subscription_id(tenant)] = tenant
+
+    async def _renew_forever(self) -> None:
+        """Renew the subscriptions of the tenants with connected browsers before they expire."""
+        while True:
+            await asyncio.sleep(RENEW_S / 5)
+            assert self._lock is not None
+            for tenant in {s.tenant for s in self.subscribers}:
+                renewed = self._renewed.get(tenant, 0.0)
+                if self.endpoint is None or time.monotonic() - renewed < RENEW_S:
+                    continue
+                try:
+                    async with self._lock:
+                        await asyncio.to_thread(self._put, tenant)
+                        self._renewed[tenant] = time.monotonic()
+                except Exception:  # noqa: BLE001 - retried at the next tick
+                    log.warning("web_live_renew_failed", tenant=tenant)
 
     def _put(self, tenant: str) -> None:
         writer = notification_writer(self.store)
