@@ -26,7 +26,7 @@ def test_pages_are_served_with_the_app_policy(client: TestClient) -> None:
 
 
 def test_every_asset_a_page_names_is_served(client: TestClient) -> None:
-    for path in ("/", "/citizen"):
+    for path in ("/", "/citizen", "/scenarios"):
         html = client.get(path).text
         assets = re.findall(r'(?:src|href)="(/static/[^"]+)"', html)
         assert assets
@@ -40,7 +40,7 @@ def test_every_asset_a_page_names_is_served(client: TestClient) -> None:
 
 def test_pages_have_no_inline_script_or_style(client: TestClient) -> None:
     """The CSP forbids inline code; a page that relied on it would break in the browser."""
-    for path in ("/", "/citizen"):
+    for path in ("/", "/citizen", "/scenarios"):
         html = client.get(path).text
         assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", html)
         assert "<style" not in html
@@ -72,6 +72,7 @@ def test_message_catalogues_have_the_same_keys_and_cover_the_pages() -> None:
     used |= {f"class.{c}" for values in classes.values() for c in values}
     used |= {"kpi.congestion.detail", "kpi.congestion.flags", "kpi.er.beds", "kpi.er.detail"}
     used |= {"kpi.energy.kw", "kpi.energy.detail", "kpi.complaints.detail"}
+    used |= {"runs.pick.a", "runs.pick.b"}
     services = ("complaints", "polls", "proposals", "er", "trip", "walking", "events")
     used |= {f"service.{s}" for s in services}
     missing = used - set(ko)

@@ -155,12 +155,21 @@ def test_the_keyboard_reaches_every_hub_entity(page: Any, server: LiveServer) ->
     open_dashboard(page, server)
     # Tab order: the skip link first, then the header's link and buttons in reading order.
     order = []
-    for _ in range(5):
+    for _ in range(6):
         page.keyboard.press("Tab")
         order.append(
-            page.evaluate("() => document.activeElement.id || document.activeElement.className")
+            page.evaluate(
+                "() => document.activeElement.id || document.activeElement.getAttribute('href')"
+            )
         )
-    assert order == ["skip", "", "login-open", "theme-switch", "lang-switch"], order
+    assert order == [
+        "#main",
+        "/citizen",
+        "/scenarios",
+        "login-open",
+        "theme-switch",
+        "lang-switch",
+    ], order
     page.focus("#feature-picker")
     options = page.locator("#feature-picker option").all_inner_texts()
     assert "조치원읍" in options

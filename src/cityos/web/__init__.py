@@ -14,6 +14,7 @@ from starlette.staticfiles import StaticFiles
 
 from cityos.web.api import router
 from cityos.web.live import LiveFeed
+from cityos.web.runs_api import router as runs_router
 
 
 def static_dir() -> Path:
@@ -24,6 +25,7 @@ def static_dir() -> Path:
 def install(app: FastAPI) -> None:
     """Add the web pages, the layer registry, the basemap and ``/static`` to ``app``."""
     app.include_router(router)
+    app.include_router(runs_router)
     app.mount("/static", StaticFiles(directory=static_dir()), name="static")
 
 
