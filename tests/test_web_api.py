@@ -7,7 +7,9 @@ import re
 from pathlib import Path
 
 from fastapi.testclient import TestClient
+from shapely.geometry import Point, shape
 
+import cityos
 from cityos.identity.models import Role
 from cityos.web import static_dir
 from cityos.web.layers import layers
@@ -118,3 +120,30 @@ def test_an_unknown_basemap_layer_says_which_exist(client: TestClient) -> None:
     body = r.json()
     assert "roads, brt, facilities" in body["detail"]
     assert "roads, brt, facilities" in body["detail_ko"]
+
+
+def test_parks_and_water_are_approximate_polygons_in_sejong(client: TestClient) -> None:
+    city = shape(
+        json.loads(
+            (Path(cityos.__file__).parent / "data" / "sejong" / "city.geojson").read_text("utf-8")
+        )["features"][0]["geometry"]
+    )
+    names = {}
+    for name, kind in (("parks", "park"), ("water", "water")):
+        r = client.get(f"/web/basemap/{name}")
+        assert r.status_code == 200
+        assert r.headers["content-type"] == "application/geo+json"
+        for f in r.json()["features"]:
+            props = f["properties"]
+            assert props["kind"] == kind
+            assert props["origin"] == "approximate"
+            geometry = shape(f["geometry"])
+            assert geometry.geom_type == "Polygon"
+            assert geometry.is_valid
+            assert city.buffer(0.01).intersects(geometry), props["name_en"]
+            names[props["name_ko"]] = geometry
+    assert {"금강", "미호천", "세종호수", "방축천"} <= set(names)
+    assert {"세종호수공원", "국립세종수목원", "세종중앙공원"} <= set(names)
+    assert names["세종호수공원"].contains(names["세종호수"].representative_point())
+    # The Government Complex (36.5047 N, 127.2653 E) is on the north bank, not in the river.
+    assert not names["금강"].contains(Point(127.2653, 36.5047))

@@ -46,12 +46,15 @@ def test_dashboard_loads_and_the_map_is_drawn(page: Any, server: LiveServer) -> 
     # Layers of domains without data are absent, not shown empty.
     assert not any("PM2.5" in label for label in labels)
     assert page.locator("#kpi-districts .kpi-value").inner_text() == "24"
+    assert any(label.startswith("하천·호수 (근사)") for label in labels), labels
+    assert any(label.startswith("공원 (근사)") for label in labels), labels
+    assert "근사치" in page.locator(".leaflet-control-attribution").inner_text()
 
 
 def test_a_layer_toggles(page: Any, server: LiveServer) -> None:
     open_dashboard(page, server)
     before = painted_pixels(page)
-    for layer in ("districts", "roads", "brt", "landmarks"):
+    for layer in ("parks", "water", "districts", "roads", "brt", "landmarks"):
         page.locator(f"#layer-{layer}").uncheck()
     page.wait_for_timeout(300)
     assert painted_pixels(page) == 0

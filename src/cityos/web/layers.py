@@ -111,6 +111,28 @@ def _builtin() -> None:
     )
     register(
         Layer(
+            id="parks",
+            name_ko="공원 (근사)",
+            name_en="Parks (approximate)",
+            source="basemap",
+            query={"name": "parks"},
+            style=Style("#5b9a4f", "#3f7a4f", weight=0.8, fill_opacity=0.45),
+            order=5,
+        )
+    )
+    register(
+        Layer(
+            id="water",
+            name_ko="하천·호수 (근사)",
+            name_en="Rivers and lakes (approximate)",
+            source="basemap",
+            query={"name": "water"},
+            style=Style("#4a8fc4", "#3b6fa0", weight=0.8, fill_opacity=0.55),
+            order=6,
+        )
+    )
+    register(
+        Layer(
             id="roads",
             name_ko="도로",
             name_en="Roads",
