@@ -13,6 +13,7 @@ import cityos
 from cityos.identity.models import Role
 from cityos.web import static_dir
 from cityos.web.layers import layers
+from cityos.web.tiles import tiles
 
 HUB_AUTH = "on"
 
@@ -95,6 +96,23 @@ def test_layer_registry_lists_declarations(client: TestClient) -> None:
         assert layer["source"] in ("basemap", "entities")
         assert re.fullmatch(r"#[0-9a-f]{6}", layer["style"]["color_light"])
         assert re.fullmatch(r"#[0-9a-f]{6}", layer["style"]["color_dark"])
+
+
+def test_tile_registry_lists_declarations(client: TestClient) -> None:
+    r = client.get("/web/tiles")
+    assert r.status_code == 200
+    body = r.json()
+    assert [tile["id"] for tile in body] == [tile.id for tile in tiles()]
+    layer_ids = {layer.id for layer in layers()}
+    kinds = static_dir().joinpath("js", "kpi.js").read_text(encoding="utf-8")
+    for tile in body:
+        assert tile["name_ko"]
+        assert tile["name_en"]
+        assert set(tile["layers"]) <= layer_ids, tile  # every layer it reads exists
+        assert f'"{tile["kind"]}"' in kinds or f"  {tile['kind']}:" in kinds, tile["kind"]
+    by_id = {tile["id"]: tile for tile in body}
+    assert by_id["congestion"]["layers"] == ["traffic"]
+    assert by_id["er-load"]["kind"] == "er-load"
 
 
 def test_basemap_layers_are_geojson_of_the_twin_bundle(client: TestClient) -> None:
