@@ -96,6 +96,7 @@ class Dispatcher:
         self._last_sent: dict[tuple[str, str], float] = {}
         self._next_periodic: dict[tuple[str, str], float] = {}
         self.local: dict[str, LocalSender] = {}
+        self._stopping = False
 
     def wake(self) -> None:
         """Ask for a delivery round now (thread-safe; called after a COMMIT)."""
@@ -110,6 +111,7 @@ class Dispatcher:
 
     async def stop(self) -> None:
         """Stop delivering, give up the leases and close connections."""
+        self._stopping = True
         tasks = [t for t in (self._task, *self._busy.values()) if t is not None]
         for task in tasks:
             task.cancel()
@@ -145,8 +147,11 @@ class Dispatcher:
         return await self._call(run)
 
     async def _run(self) -> None:
+        # Python 3.11's wait_for drops a cancellation that arrives as the event is set (a
+        # wake-up racing stop()), and the loop would then run forever: stop() also sets
+        # ``_stopping``, which ends the loop whatever wait_for did with the cancellation.
         woken = False
-        while True:
+        while not self._stopping:
             try:
                 await self.round(refresh=not woken)
             except asyncio.CancelledError:
