@@ -215,6 +215,7 @@ async function main() {
   loginDialog();
   i18n.onChange(() => {
     map.setAttribution(t("map.attribution"));
+    if (!inspector.selected) inspector.clear(); // its empty-state text, in the new language
     document.getElementById("theme-switch").textContent = t(theme.theme() === "dark" ? "theme.light" : "theme.dark");
     refresh();
   });
