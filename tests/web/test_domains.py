@@ -278,7 +278,8 @@ def test_service_tiles_appear_when_their_data_does(hub: Hub, page: Any, server: 
         "() => document.querySelector('#kpi-complaints h3').textContent === 'Open complaints'"
     )
     assert page.locator("#kpi-er-load h3").inner_text() == "ER load"
-    assert page.locator("#inspector-body").inner_text() == "Select an item on the map."  # the empty state too
+    # The inspector's empty state follows the language too.
+    assert page.locator("#inspector-body").inner_text() == "Select an item on the map."
     page.locator("#theme-switch").click()  # the dark theme's tiles and legends, in English
     page.wait_for_function("() => document.documentElement.dataset.theme === 'dark'")
     violations = run_axe(page)
