@@ -43,7 +43,7 @@ class Hub:
         r = httpx.post(
             self.server.url + "/ngsi-ld/v1/entities",
             json=entity,
-            headers=self.headers | link(context),
+            headers=self.headers | (link(context) if context else {}),
             timeout=30,
         )
         assert r.status_code == 201, r.text
@@ -189,6 +189,24 @@ def test_parking_and_vehicles_by_kind(hub: Hub, page: Any, server: LiveServer) -
     )
     assert item_color(page, "parking", park) == css(page, "plenty")
     toggles(page, "parking")
+    spot = hub.create(
+        PARKING,
+        {
+            "id": uid("ParkingSpot"),
+            "type": "ParkingSpot",
+            "location": geo(127.271, 36.501),
+            "status": prop("free"),
+        },
+    )
+    wait_live(page, spot)
+    assert item_color(page, "parking-spots", spot) == css(page, "spot-free")
+    hub.patch(PARKING, spot, {"status": prop("occupied")})
+    page.wait_for_function(
+        f"""() => window.cityos.map.layers.get('parking-spots').items.get('{spot}')
+                   .feature.properties.status === 'occupied'"""
+    )
+    assert item_color(page, "parking-spots", spot) == css(page, "spot-occupied")
+    toggles(page, "parking-spots")
     made = {}
     for kind, layer in (("bus", "buses"), ("BRT bus", "brt-vehicles"), ("minibus", "vehicles")):
         made[layer] = hub.create(
@@ -255,6 +273,19 @@ def test_service_tiles_appear_when_their_data_does(hub: Hub, page: Any, server: 
     page.wait_for_function(
         "() => document.querySelector('#kpi-energy .kpi-value')?.textContent === '120 kW'"
     )
+    meter = hub.create(
+        "",
+        {
+            "id": uid("EnergyMeter"),
+            "type": "EnergyMeter",
+            "location": geo(127.31, 36.51),
+            "totalActivePower": prop(20.0),
+        },
+    )
+    wait_live(page, meter)
+    page.wait_for_function(
+        "() => document.querySelector('#kpi-energy .kpi-value')?.textContent === '100 kW'"
+    )
     for status in ("open", "open", "closed"):
         complaint = hub.create(
             ISSUE_TRACKING,
@@ -278,6 +309,9 @@ def test_service_tiles_appear_when_their_data_does(hub: Hub, page: Any, server: 
         "() => document.querySelector('#kpi-complaints h3').textContent === 'Open complaints'"
     )
     assert page.locator("#kpi-er-load h3").inner_text() == "ER load"
+    page.locator("#layer-energy-meters").check()  # hidden by default: the tile reads it anyway
+    for layer in ("emergency", "solar", "energy-meters", "complaints"):
+        toggles(page, layer)
     # The inspector's empty state follows the language too.
     assert page.locator("#inspector-body").inner_text() == "Select an item on the map."
     page.locator("#theme-switch").click()  # the dark theme's tiles and legends, in English
