@@ -54,7 +54,7 @@ LINK = f'<{TRANSPORT}>; rel="http://www.w3.org/ns/json-ld#context"; type="applic
 
 MOVE_JS = """async ([seconds]) => {
   const map = window.cityos.map;
-  const features = map.features('vehicles');
+  const features = map.features('buses');
   const frames = [];
   let last = performance.now();
   let running = true;
@@ -72,7 +72,7 @@ MOVE_JS = """async ([seconds]) => {
         geometry: {type: 'Point', coordinates: [lon + 0.002 * Math.cos(s + lat * 1e3),
                                                 lat + 0.002 * Math.sin(s + lon * 1e3)]}};
       f.geometry = moved.geometry;
-      map.upsertEntity('vehicles', moved);
+      map.upsertEntity('buses', moved);
     }
     frames.push(-(performance.now() - t0));  // negative: time to dispatch one round of updates
     await new Promise((r) => setTimeout(r, 1000));
@@ -144,7 +144,7 @@ def measure(url: str, runs: int, seconds: int) -> dict[str, Any]:
             )
             paints.append(fcp)
             drawn.append(mark)
-            markers = page.evaluate("() => window.cityos.map.features('vehicles').length")
+            markers = page.evaluate("() => window.cityos.map.features('buses').length")
             context.close()
         context = browser.new_context(viewport={"width": 1280, "height": 800})
         page = context.new_page()

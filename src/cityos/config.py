@@ -116,6 +116,8 @@ class Settings(BaseSettings):
     twin_live: Literal["on", "off"] | None = None
     twin_speed: float = Field(default=60.0, gt=0, le=100_000)
     twin_scale: float = Field(default=0.05, ge=0.001, le=1.0)
+    # Where `cityos twin run` writes a run without --out, and what the scenario page lists.
+    twin_runs_dir: Path = Path("var/twin-runs")
     # Hardening (cityos.security, docs/security.md). Rate limits: token buckets per client IP
     # and per API key or user; None means "off in test mode, on otherwise".
     rate_limit: Literal["on", "off"] | None = None

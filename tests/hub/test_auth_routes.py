@@ -249,7 +249,13 @@ def _request(row: Row, context_id: str, device: dict[str, str]) -> tuple[str, di
         "DELETE /auth/me": ("/auth/me", {}),
         "GET /": ("/", {}),
         "GET /citizen": ("/citizen", {}),
+        "GET /scenarios": ("/scenarios", {}),
         "GET /web/layers": ("/web/layers", {}),
+        "GET /web/tiles": ("/web/tiles", {}),
+        "GET /web/runs": ("/web/runs", {}),
+        "GET /web/runs/compare": ("/web/runs/compare?a=x&b=y", {}),
+        "GET /web/runs/{name}": ("/web/runs/nothing", {}),
+        "GET /web/runs/{name}/report": ("/web/runs/nothing/report", {}),
         "GET /web/basemap/{name}": ("/web/basemap/brt", {}),
         "GET /web/live": ("/web/live" if row.open_tenant else f"/web/live?tenant={TENANT}", {}),
         "POST /ingest/v1/devices": (

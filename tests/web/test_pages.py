@@ -46,12 +46,15 @@ def test_dashboard_loads_and_the_map_is_drawn(page: Any, server: LiveServer) -> 
     # Layers of domains without data are absent, not shown empty.
     assert not any("PM2.5" in label for label in labels)
     assert page.locator("#kpi-districts .kpi-value").inner_text() == "24"
+    assert any(label.startswith("하천·호수 (근사)") for label in labels), labels
+    assert any(label.startswith("공원 (근사)") for label in labels), labels
+    assert "근사치" in page.locator(".leaflet-control-attribution").inner_text()
 
 
 def test_a_layer_toggles(page: Any, server: LiveServer) -> None:
     open_dashboard(page, server)
     before = painted_pixels(page)
-    for layer in ("districts", "roads", "brt", "landmarks"):
+    for layer in ("parks", "water", "districts", "roads", "brt", "landmarks"):
         page.locator(f"#layer-{layer}").uncheck()
     page.wait_for_timeout(300)
     assert painted_pixels(page) == 0
@@ -155,12 +158,21 @@ def test_the_keyboard_reaches_every_hub_entity(page: Any, server: LiveServer) ->
     open_dashboard(page, server)
     # Tab order: the skip link first, then the header's link and buttons in reading order.
     order = []
-    for _ in range(5):
+    for _ in range(6):
         page.keyboard.press("Tab")
         order.append(
-            page.evaluate("() => document.activeElement.id || document.activeElement.className")
+            page.evaluate(
+                "() => document.activeElement.id || document.activeElement.getAttribute('href')"
+            )
         )
-    assert order == ["skip", "", "login-open", "theme-switch", "lang-switch"], order
+    assert order == [
+        "#main",
+        "/citizen",
+        "/scenarios",
+        "login-open",
+        "theme-switch",
+        "lang-switch",
+    ], order
     page.focus("#feature-picker")
     options = page.locator("#feature-picker option").all_inner_texts()
     assert "조치원읍" in options

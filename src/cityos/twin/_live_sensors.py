@@ -352,7 +352,8 @@ def devices(city: City, day: Day | None, tenant: str) -> list[DeviceCreate]:
                 "name": f"{line.name_en} #{slot + 1}",
                 "dataProvider": SYNTHETIC,
                 "source": SOURCE,
-                "vehicleType": "bus",
+                # Smart Data Models Vehicle.vehicleType enum: the map tells BRT from bus by it.
+                "vehicleType": "BRT bus" if line.mode == "brt" else "bus",
                 "category": ["public"],
                 "description": f"{line.name_ko} / {line.name_en} ({line.mode})",
             }  # location is measured

@@ -98,7 +98,14 @@ def list_scenarios() -> None:
 @twin_app.command()
 def run(
     scenario: ScenarioArg,
-    out_dir: Annotated[Path, typer.Option("--out", help="Directory for kpis.json, report.html")],
+    out_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            help="Directory for kpis.json, report.html (default: a new directory "
+            "SCENARIO-<UTC time> in CITYOS_TWIN_RUNS_DIR, which the scenario page lists)",
+        ),
+    ] = None,
     scale: Scale = None,
     seed: Seed = None,
     reference: Annotated[
@@ -114,6 +121,13 @@ def run(
     from cityos.twin.run import RunResult, run_scenario
 
     s = _scenario(scenario, scale, seed)
+    if out_dir is None:
+        from datetime import UTC, datetime
+
+        from cityos.config import get_settings
+
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        out_dir = get_settings().twin_runs_dir / f"{s.name}-{stamp}"
     if out_dir.exists() and not out_dir.is_dir():
         raise _fail(
             f"--out {out_dir} is a file; give a directory",

@@ -14,6 +14,7 @@ from starlette.staticfiles import StaticFiles
 
 from cityos.web.api import router
 from cityos.web.live import LiveFeed
+from cityos.web.runs_api import router as runs_router
 
 
 def static_dir() -> Path:
@@ -24,6 +25,7 @@ def static_dir() -> Path:
 def install(app: FastAPI) -> None:
     """Add the web pages, the layer registry, the basemap and ``/static`` to ``app``."""
     app.include_router(router)
+    app.include_router(runs_router)
     app.mount("/static", StaticFiles(directory=static_dir()), name="static")
 
 
@@ -31,15 +33,18 @@ def start(app: FastAPI) -> None:
     """Attach the live feed to the opened hub store (call in the lifespan, on the loop)."""
     import asyncio
 
-    app.state.live = LiveFeed(app.state.store, app.state.contexts)
+    dispatcher = getattr(app.state, "notifications", None)
+    app.state.live = LiveFeed(app.state.store, app.state.contexts, dispatcher)
     app.state.live.start(asyncio.get_running_loop())
 
 
 def stop(app: FastAPI) -> None:
-    """End every live stream (before the store closes)."""
+    """End every live stream and delete this process's live subscriptions (before the store
+    and the notification dispatcher close)."""
     live = getattr(app.state, "live", None)
     if live is not None:
         live.close()
+        live.unsubscribe_all()
 
 
 def end_streams_soon(app: FastAPI) -> None:

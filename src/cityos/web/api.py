@@ -14,9 +14,11 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 
 from cityos.hub.api._auth import authorize
+from cityos.hub.errors import HubError
 from cityos.web.basemap import NAMES, basemap_bytes
 from cityos.web.layers import layers
-from cityos.web.live import LiveFeed, stream
+from cityos.web.live import NOTIFY_PATH, SECRET_HEADER, LiveFeed, stream
+from cityos.web.tiles import tiles
 
 router = APIRouter(tags=["web"])
 PAGE_HEADERS = {"Cache-Control": "no-cache"}
@@ -44,6 +46,12 @@ def citizen_page() -> HTMLResponse:
 def layer_registry() -> JSONResponse:
     """List every map layer: id, Korean and English names, source query and style."""
     return JSONResponse([layer.as_json() for layer in layers()], headers=DATA_HEADERS)
+
+
+@router.get("/web/tiles", summary="The dashboard's KPI tile registry")
+def tile_registry() -> JSONResponse:
+    """List every KPI tile: id, Korean and English titles, the layers it reads, its kind."""
+    return JSONResponse([tile.as_json() for tile in tiles()], headers=DATA_HEADERS)
 
 
 @router.get(
@@ -92,9 +100,55 @@ async def live_updates(
         request = Request(scope, request.receive)
     grant = await authorize(request, "read")
     feed: LiveFeed = request.app.state.live
+    await feed.ensure(grant.tenant, notify_url(request))
     subscriber = feed.subscribe(grant.tenant, grant)
     return StreamingResponse(
         stream(request, feed, subscriber),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
     )
+
+
+def notify_url(request: Request) -> str:
+    """Return this process's notify URL: the socket address the request came in on."""
+    server = request.scope.get("server")
+    if server and server[1] is not None:
+        host = str(server[0])
+        host = f"[{host}]" if ":" in host else host
+        return f"{request.url.scheme}://{host}:{server[1]}{NOTIFY_PATH}"
+    return str(request.base_url).rstrip("/") + NOTIFY_PATH
+
+
+@router.post(
+    NOTIFY_PATH,
+    summary="Receive the live feed's hub notifications (internal)",
+    status_code=204,
+    responses={204: {}, 400: {}, 401: {}},
+    include_in_schema=False,
+)
+async def live_notify(request: Request) -> Response:
+    """Take one NGSI-LD notification of this process's live subscriptions (secret header)."""
+    feed: LiveFeed = request.app.state.live
+    if not feed.owns(request.headers.get(SECRET_HEADER)):
+        return JSONResponse(
+            {
+                "error": "unauthorized",
+                "detail": f"{SECRET_HEADER} is missing or wrong: this route takes the "
+                "notifications of this process's own live subscriptions only.",
+                "detail_ko": f"{SECRET_HEADER}가 없거나 틀렸습니다. 이 경로는 이 프로세스의 "
+                "실시간 구독 알림만 받습니다.",
+            },
+            status_code=401,
+        )
+    try:
+        feed.deliver(await request.body())
+    except (ValueError, KeyError, TypeError, HubError) as error:
+        return JSONResponse(
+            {
+                "error": "bad_request",
+                "detail": f"not an NGSI-LD notification of normalized entities: {error}",
+                "detail_ko": f"정규화된 엔티티의 NGSI-LD 알림이 아닙니다: {error}",
+            },
+            status_code=400,
+        )
+    return Response(status_code=204)

@@ -1,4 +1,4 @@
-"""Basemap geometry for the web map, drawn from the package's own twin bundle (no tiles).
+"""Basemap geometry for the web map, drawn from the package's own data (no tiles).
 
 ``cityos/data/twin`` holds the road network (``links.geojson``, with the BRT ring as
 ``road_class == "brt_ring"``) and facilities (``facilities.geojson``). The map needs no
@@ -13,11 +13,11 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-NAMES = ("roads", "brt", "facilities")
+NAMES = ("roads", "brt", "facilities", "parks", "water")
 
 
-def _bundle(name: str) -> dict[str, Any]:
-    text = resources.files("cityos").joinpath(f"data/twin/{name}.geojson").read_text("utf-8")
+def _bundle(name: str, folder: str = "twin") -> dict[str, Any]:
+    text = resources.files("cityos").joinpath(f"data/{folder}/{name}.geojson").read_text("utf-8")
     doc: dict[str, Any] = json.loads(text)
     return doc
 
@@ -31,11 +31,17 @@ def basemap_bytes(name: str) -> bytes:
     """Return the GeoJSON of one basemap layer as UTF-8 bytes (built once, then cached).
 
     ``roads`` are the links other than the BRT ring, ``brt`` the ring's links, ``facilities``
-    every facility point. Raises ``KeyError`` for any other name.
+    every facility point, ``parks`` and ``water`` the approximate, hand-digitised polygons of
+    ``data/basemap/parks_water.geojson`` (its README says how they were drawn). Raises
+    ``KeyError`` for any other name.
     """
     if name not in NAMES:
         raise KeyError(name)
-    if name == "facilities":
+    if name in ("parks", "water"):
+        kind = "park" if name == "parks" else "water"
+        shapes = _bundle("parks_water", "basemap")["features"]
+        features = [f for f in shapes if f["properties"]["kind"] == kind]
+    elif name == "facilities":
         features = _bundle("facilities")["features"]
     else:
         links = _bundle("links")["features"]

@@ -50,8 +50,27 @@ def backoff(failures: int) -> float:
     return float(min(BACKOFF_MAX, BACKOFF_FIRST * 2 ** max(0, failures - 1)))
 
 
+class LocalSender:
+    """Delivers to a receiver in this process (an endpoint URI registered in ``local``)."""
+
+    def __init__(self, receive: Callable[[bytes], None]) -> None:
+        self.receive = receive
+
+    async def send(self, endpoint: dict[str, Any], body: bytes, headers: dict[str, str]) -> None:
+        """Hand ``body`` to the receiver; raise DeliveryFailed if it refuses it."""
+        try:
+            self.receive(body)
+        except Exception as error:  # noqa: BLE001 - the row stays for a retry
+            raise DeliveryFailed(f"local receiver failed: {error}") from None
+
+
 class Dispatcher:
-    """Delivers queued notifications; one per process."""
+    """Delivers queued notifications; one per process.
+
+    ``local`` maps endpoint URIs served by this very process (the web app's live feed) to a
+    receiver called on the event loop instead of an HTTP request to ourselves; another
+    process holding the subscription's lease still delivers to the URI over HTTP.
+    """
 
     def __init__(
         self,
@@ -76,6 +95,8 @@ class Dispatcher:
         self._retry_at: dict[tuple[str, str], float] = {}
         self._last_sent: dict[tuple[str, str], float] = {}
         self._next_periodic: dict[tuple[str, str], float] = {}
+        self.local: dict[str, LocalSender] = {}
+        self._stopping = False
 
     def wake(self) -> None:
         """Ask for a delivery round now (thread-safe; called after a COMMIT)."""
@@ -90,6 +111,7 @@ class Dispatcher:
 
     async def stop(self) -> None:
         """Stop delivering, give up the leases and close connections."""
+        self._stopping = True
         tasks = [t for t in (self._task, *self._busy.values()) if t is not None]
         for task in tasks:
             task.cancel()
@@ -125,8 +147,11 @@ class Dispatcher:
         return await self._call(run)
 
     async def _run(self) -> None:
+        # Python 3.11's wait_for drops a cancellation that arrives as the event is set (a
+        # wake-up racing stop()), and the loop would then run forever: stop() also sets
+        # ``_stopping``, which ends the loop whatever wait_for did with the cancellation.
         woken = False
-        while True:
+        while not self._stopping:
             try:
                 await self.round(refresh=not woken)
             except asyncio.CancelledError:
@@ -238,7 +263,10 @@ class Dispatcher:
             if sub is None:
                 return False  # deleted: its rows went with it
         headers = self._headers(sub)
-        sender = self.mqtt if sub.endpoint["uri"].startswith("mqtt") else self.http
+        uri = sub.endpoint["uri"]
+        sender: LocalSender | MqttSender | HttpSender = self.local.get(uri) or (
+            self.mqtt if uri.startswith("mqtt") else self.http
+        )
         done: list[int] = []
         stats: dict[str, Any] = {"sent": 0, "failed": 0, "ok": None, "bad": None, "error": None}
         ok = True

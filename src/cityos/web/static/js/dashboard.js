@@ -3,12 +3,13 @@ import * as auth from "./auth.js";
 import * as i18n from "./i18n.js";
 import { formatNumber, t } from "./i18n.js";
 import { Inspector } from "./inspector.js";
-import { meanPm25, pm25Grade } from "./kpi.js";
-import { CityMap, labelOf } from "./map.js";
+import { CLASSES, TILE_KINDS } from "./kpi.js";
+import { CityMap, classColor, labelOf } from "./map.js";
+import { get } from "./api.js";
 import * as theme from "./theme.js";
 import { connectLive } from "./live.js";
 
-const state = { tenant: "" };
+const state = { tenant: "", tiles: [] };
 let live = null;
 
 function layerList(map) {
@@ -42,9 +43,28 @@ function layerList(map) {
       label.textContent = `${i18n.lang() === "ko" ? entry.def.name_ko : entry.def.name_en} (${t("dash.layers.count", { count: formatNumber(entry.items.size) })})`;
       row.append(box, swatch, label);
       fieldset.append(row);
+      const classes = CLASSES[entry.def.extra?.color_by];
+      if (classes) fieldset.append(legend_(entry.def.extra.color_by, classes));
     }
     list.append(fieldset);
   }
+}
+
+// The colour key of a layer coloured by class (PM2.5 grade, traffic speed, free spaces).
+function legend_(kind, classes) {
+  const list = document.createElement("ul");
+  list.className = "legend";
+  list.setAttribute("aria-label", t(`legend.${kind}`));
+  for (const key of classes) {
+    const item = document.createElement("li");
+    const swatch = document.createElement("span");
+    swatch.className = "swatch";
+    swatch.setAttribute("aria-hidden", "true");
+    swatch.style.background = classColor(key);
+    item.append(swatch, document.createTextNode(t(`class.${key}`)));
+    list.append(item);
+  }
+  return list;
 }
 
 // A keyboard path to every hub entity on the map (the canvas itself is not focusable per
@@ -96,24 +116,39 @@ function tile(id, title, value, detail, grade) {
   return li;
 }
 
+// A tile's value and detail as text in the page's language.
+function valueText(value) {
+  if (!value) return "–";
+  if (value.key) return t(value.key);
+  if ("percent" in value) return formatNumber(value.percent, { style: "percent", maximumFractionDigits: 0 });
+  const number = formatNumber(value.number, { maximumFractionDigits: value.digits ?? 0 });
+  return value.unit ? t(value.unit, { value: number }) : number;
+}
+
+function detailText(detail) {
+  if (!detail) return "";
+  const params = {};
+  for (const [name, v] of Object.entries(detail)) {
+    if (name === "key" || name === "digits") continue;
+    params[name] = typeof v === "number" ? formatNumber(v, { maximumFractionDigits: detail.digits ?? 0 }) : v;
+  }
+  return t(detail.key, params);
+}
+
+// The tile registry (GET /web/tiles): a tile whose layers have nothing to summarise is absent.
 function kpis(map) {
   const list = document.getElementById("kpis");
-  const props = (id) => map.features(id).map((f) => f.properties || {});
-  const aq = meanPm25(props("air-quality"));
-  const grade = aq ? pm25Grade(aq.mean) : null;
-  const vehicles = map.features("vehicles").length;
-  list.replaceChildren(
-    tile(
-      "air-quality",
-      t("kpi.aq"),
-      grade ? t(`grade.${grade}`) : "–",
-      aq ? t("kpi.aq.detail", { count: formatNumber(aq.count), value: formatNumber(aq.mean, { maximumFractionDigits: 1 }) }) : t("kpi.aq.none"),
-      grade,
-    ),
-    tile("vehicles", t("kpi.vehicles"), vehicles ? formatNumber(vehicles) : "–", vehicles ? "" : t("kpi.vehicles.none")),
-    tile("districts", t("kpi.districts"), formatNumber(map.features("districts").length), ""),
-    tile("facilities", t("kpi.facilities"), formatNumber(map.features("facilities").length), ""),
-  );
+  const shown = [];
+  for (const def of state.tiles) {
+    const compute = TILE_KINDS[def.kind];
+    if (!compute) continue;
+    const features = def.layers.flatMap((id) => map.features(id).map((f) => ({ ...f, layer: id })));
+    const result = compute(features);
+    if (!result) continue;
+    const title = i18n.lang() === "ko" ? def.name_ko : def.name_en;
+    shown.push(tile(def.id, title, valueText(result.value), detailText(result.detail), result.grade));
+  }
+  list.replaceChildren(...shown);
 }
 
 function loginDialog() {
@@ -172,11 +207,15 @@ async function main() {
   window.cityos = { map, inspector };
   // The layers load while the message catalogue does; nothing waits for who is logged in.
   const loading = map.load();
+  const tiles = get("/web/tiles").then((defs) => {
+    state.tiles = defs;
+  });
   await language;
   map.setAttribution(t("map.attribution"));
   loginDialog();
   i18n.onChange(() => {
     map.setAttribution(t("map.attribution"));
+    if (!inspector.selected) inspector.clear(); // its empty-state text, in the new language
     document.getElementById("theme-switch").textContent = t(theme.theme() === "dark" ? "theme.light" : "theme.dark");
     refresh();
   });
@@ -196,6 +235,7 @@ async function main() {
   inspector.clear();
   auth.refreshMe();
   await loading;
+  await tiles;
   refresh();
   // The meaningful paint: the frame after every layer is drawn (benchmarks/web_bench.py).
   requestAnimationFrame(() => performance.mark("cityos:map-drawn"));

@@ -2,7 +2,7 @@
 // registry (GET /web/layers) and is drawn from CityOS's own data.
 import { get, hubHeaders } from "./api.js";
 import { lang } from "./i18n.js";
-import { pm25Grade, valueOf } from "./kpi.js";
+import { classOf } from "./kpi.js";
 import { theme } from "./theme.js";
 
 const L = globalThis.L;
@@ -26,16 +26,17 @@ export function labelOf(props, fallback = "") {
   return name || fallback;
 }
 
-function gradeColor(props) {
-  const grade = pm25Grade(valueOf(props, "pm25"));
-  if (!grade) return null;
-  return getComputedStyle(document.documentElement).getPropertyValue(`--${grade}`).trim() || null;
+// The colour of a class (a PM2.5 grade, a traffic or parking class): a CSS custom property of
+// the theme, so the map and the legend use the same colour.
+export function classColor(key) {
+  if (!key) return null;
+  return getComputedStyle(document.documentElement).getPropertyValue(`--${key}`).trim() || null;
 }
 
 function styleOf(def, feature) {
   const s = def.style;
   let color = theme() === "dark" ? s.color_dark : s.color_light;
-  if (def.extra?.color_by === "pm25-grade" && feature) color = gradeColor(feature.properties) || color;
+  if (def.extra?.color_by && feature) color = classColor(classOf(def.extra.color_by, feature)) || color;
   return {
     color,
     fillColor: color,
@@ -44,6 +45,15 @@ function styleOf(def, feature) {
     fillOpacity: s.fill_opacity,
     dashArray: s.dash || null,
   };
+}
+
+// Whether a key-values feature belongs to a layer (its `match` rule: several layers may share
+// one entity type, e.g. buses, BRT and shuttles are all Vehicle).
+export function matches(def, feature) {
+  const rule = def.match;
+  if (!rule) return true;
+  const found = rule.values.includes(feature.properties?.[rule.attr]);
+  return rule.negate ? !found : found;
 }
 
 async function entityFeatures(query, tenant) {
@@ -88,8 +98,36 @@ export class CityMap {
     this.map.attributionControl.addAttribution(text);
   }
 
+  // Basemap GeoJSON, fetched once per page (the road-link layers reuse the roads' geometry).
+  basemap(name) {
+    this._basemaps ??= new Map();
+    if (!this._basemaps.has(name)) this._basemaps.set(name, get(`/web/basemap/${name}`));
+    return this._basemaps.get(name);
+  }
+
+  // The twin bundle's road links by id (roads and the BRT ring), for layers drawn as links.
+  links() {
+    this._links ??= Promise.all([this.basemap("roads"), this.basemap("brt")]).then((parts) => {
+      const index = new Map();
+      for (const part of parts) for (const f of part.features) index.set(f.properties.id, f);
+      return index;
+    });
+    return this._links;
+  }
+
+  // A point entity that names a road link (extra.draw_as = "road-link") is drawn as the link;
+  // the link's properties (free-flow speed) go with it as feature.link.
+  asLink(def, feature, index) {
+    if (def.extra?.draw_as !== "road-link" || !index) return feature;
+    const ref = feature.properties?.[def.extra.ref || "refRoadSegment"];
+    const link = typeof ref === "string" ? index.get(ref.slice(ref.lastIndexOf(":") + 1)) : null;
+    return link ? { ...feature, geometry: link.geometry, link: link.properties } : feature;
+  }
+
   async load() {
     const defs = await get("/web/layers");
+    this._entities = new Map(); // one hub read per (type, @context) shared by its layers
+    this.linkIndex = defs.some((d) => d.extra?.draw_as === "road-link") ? await this.links().catch(() => null) : null;
     await Promise.all(defs.map((def) => this.loadLayer(def)));
     this.stack();
     this.onLayersChanged?.();
@@ -99,9 +137,12 @@ export class CityMap {
     let features = [];
     try {
       if (def.source === "basemap") {
-        features = (await get(`/web/basemap/${def.query.name}`)).features;
+        features = (await this.basemap(def.query.name)).features;
       } else {
-        features = await entityFeatures(def.query, this.tenant);
+        const key = `${def.query.type}|${def.query.context || ""}`;
+        if (!this._entities.has(key)) this._entities.set(key, entityFeatures(def.query, this.tenant));
+        features = (await this._entities.get(key)).filter((f) => matches(def, f));
+        features = features.map((f) => this.asLink(def, f, this.linkIndex));
       }
     } catch (error) {
       console.warn(`layer ${def.id}:`, error.message);
@@ -143,9 +184,20 @@ export class CityMap {
   }
 
   // A live change: move a point smoothly to its new place, or add the feature.
-  upsertEntity(layerId, feature) {
+  upsertEntity(layerId, incoming) {
+    const target = this.layers.get(layerId);
+    if (!target) return;
+    // The entity may have moved between layers of its type (a vehicle's vehicleType changed).
     for (const entry of this.layers.values()) {
-      if (entry.def.id !== layerId) continue;
+      if (entry === target || entry.def.query?.type !== target.def.query?.type) continue;
+      const stale = entry.items.get(incoming.id);
+      if (stale) {
+        stale.remove();
+        entry.items.delete(incoming.id);
+      }
+    }
+    const feature = this.asLink(target.def, incoming, this.linkIndex);
+    for (const entry of [target]) {
       const item = entry.items.get(feature.id);
       if (item && item.setLatLng && feature.geometry?.type === "Point") {
         const [lon, lat] = feature.geometry.coordinates;
@@ -155,7 +207,10 @@ export class CityMap {
         this.animate();
       } else if (item) {
         item.feature = { ...item.feature, ...feature };
-        if (entry.def.extra?.color_by) item.setStyle(styleOf(entry.def, item.feature));
+        if (entry.def.extra?.color_by) {
+          const style = styleOf(entry.def, item.feature);
+          item.setStyle(item.setLatLng ? style : () => style);
+        }
       } else if (feature.geometry) {
         this.addFeature(entry, feature);
       }
@@ -220,7 +275,8 @@ export class CityMap {
     for (const entry of this.layers.values()) {
       const style = styleOf(entry.def);
       for (const item of entry.items.values()) {
-        item.setStyle(entry.def.extra?.color_by ? styleOf(entry.def, item.feature) : style);
+        const own = entry.def.extra?.color_by ? styleOf(entry.def, item.feature) : style;
+        item.setStyle(item.setLatLng ? own : () => own);
       }
     }
   }
