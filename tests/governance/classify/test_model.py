@@ -126,3 +126,16 @@ def test_the_cache_is_named_by_the_digest_and_read_back(
     assert [s.confidence for s in again.suggest_many(texts)] == [
         s.confidence for s in classifier.suggest_many(texts)
     ]
+
+
+def test_threads_sharing_the_classifier_get_the_same_answers(
+    as_default: ComplaintClassifier,
+) -> None:
+    # The API serves sync routes from a thread pool; all share one Kiwi and one model.
+    from concurrent.futures import ThreadPoolExecutor
+
+    texts = [c.text for c in split(load_corpus(), "test")[:40]]
+    alone = [classify(t) for t in texts]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        together = list(pool.map(classify, texts))
+    assert together == alone

@@ -113,6 +113,12 @@ def classify_stream(
     return done, bad
 
 
+def _utf8(stream: IO[str]) -> None:
+    reconfigure = getattr(stream, "reconfigure", None)
+    if reconfigure is not None:
+        reconfigure(encoding="utf-8")
+
+
 @complaints_app.command()
 def classify(
     input: Annotated[
@@ -126,6 +132,7 @@ def classify(
     ],
 ) -> None:
     """Suggest the service code and department of every complaint (민원 분류)."""
+    _utf8(sys.stdout)  # JSON Lines are UTF-8 whatever the locale says
     if input == "-":
         source: IO[bytes] = sys.stdin.buffer
     else:

@@ -27,6 +27,9 @@ CONTENT_TAGS = frozenset(
 )
 _SPACE = re.compile(r"\s+")
 _lock = threading.Lock()
+# One analysis at a time: the API serves sync routes from a thread pool, and one Kiwi
+# instance is shared; an analysis takes about a millisecond, so the wait is short.
+_analysis_lock = threading.Lock()
 _kiwi: Any = None
 
 
@@ -50,7 +53,9 @@ def content_morphemes(texts: Iterable[str]) -> list[str]:
     """Return, per text, its content morphemes as one space-separated string of ``form/TAG``."""
     analyser = kiwi()
     docs: list[str] = []
-    for tokens in analyser.tokenize([normalize(t) for t in texts]):
+    with _analysis_lock:
+        analysed = list(analyser.tokenize([normalize(t) for t in texts]))
+    for tokens in analysed:
         docs.append(" ".join(f"{t.form}/{t.tag[:2]}" for t in tokens if t.tag in CONTENT_TAGS))
     return docs
 
