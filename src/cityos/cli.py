@@ -10,6 +10,7 @@ from rich.console import Console
 
 from cityos import __version__
 from cityos.config import Settings
+from cityos.governance.classify.cli import complaints_app
 from cityos.identity.cli import keys_app, users_app
 from cityos.ingest.cli import ingest_app
 from cityos.jobs_cli import jobs_app, privacy_app
@@ -30,6 +31,7 @@ app.add_typer(twin_app, name="twin")
 app.add_typer(jobs_app, name="jobs")
 app.add_typer(privacy_app, name="privacy")
 app.add_typer(ingest_app, name="ingest")
+app.add_typer(complaints_app, name="complaints")
 console = Console(stderr=True)
 
 DatabaseUrl = Annotated[
