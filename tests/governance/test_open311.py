@@ -199,3 +199,23 @@ def test_json_body_and_citizen_login_without_key(city: City) -> None:
     assert r.status_code == 201, r.text
     mine = city.client.get("/complaints/me/requests", headers=citizen).json()
     assert [m["service_request_id"] for m in mine] == [r.json()[0]["service_request_id"]]
+
+
+def test_a_key_made_by_cityos_keys_create_posts_and_a_revoked_one_does_not(city: City) -> None:
+    from typer.testing import CliRunner
+
+    from cityos.cli import app as cli
+
+    url = ["--database-url", city.settings.database_url]
+    made = CliRunner().invoke(
+        cli, ["keys", "create", "--name", "민원 앱", "--role", "developer", *url]
+    )
+    assert made.exit_code == 0, made.output
+    key = made.output.strip().splitlines()[-1]
+    assert key.startswith("cityos_")
+    fields = {"service_code": "park", "address_string": "세종호수공원", "api_key": key}
+    assert post(city, **fields).status_code == 201
+    prefix = key.split("_")[1]
+    revoked = CliRunner().invoke(cli, ["keys", "revoke", prefix, *url])
+    assert revoked.exit_code == 0, revoked.output
+    assert_error(post(city, **fields), 403, says="revoked")
