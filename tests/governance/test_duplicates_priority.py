@@ -109,6 +109,12 @@ def test_a_nearby_similar_open_complaint_is_offered_and_can_be_joined(city: City
     queue = city.client.get("/complaints/queue", headers=roads).json()
     entry = next(e for e in queue if e["service_request_id"] == first_id)
     assert "3 reports" in entry["priority_explanation"]
+    moved = city.client.post(
+        f"/complaints/requests/{first_id}/transitions", json={"status": "assigned"}, headers=roads
+    )
+    assert moved.status_code == 200, moved.text
+    told = city.client.get("/complaints/me/notifications", headers=citizen).json()
+    assert [(n["service_request_id"], n["status"]) for n in told] == [(first_id, "assigned")]
 
     forced = post(city, **near, description="역 앞 도로 포트홀 큰 구멍", duplicate_action="new")
     assert forced.status_code == 201
