@@ -200,3 +200,33 @@ def test_backoff_grows_and_is_capped() -> None:
     assert delivery.backoff(1) == timedelta(minutes=1)
     assert delivery.backoff(3) == timedelta(minutes=4)
     assert delivery.backoff(20) == timedelta(hours=6)
+
+
+def test_admins_pick_a_queue_and_breached_slas_come_first_among_equals(city: City) -> None:
+    from cityos.governance.models import requests
+
+    admin = city.make_user(Role.ADMIN)
+    assert city.client.get("/complaints/queue", headers=admin).status_code == 400
+    unknown = city.client.get("/complaints/queue?department=총무과", headers=admin)
+    assert unknown.status_code == 400
+    assert "공원녹지과" in unknown.json()[0]["description"]
+    ids = [
+        post(city, service_code="park", address_string=f"중앙공원 {n}").json()[0][
+            "service_request_id"
+        ]
+        for n in range(2)
+    ]
+    with city.engine.begin() as connection:
+        connection.execute(
+            sa.update(requests)
+            .where(requests.c.id == int(ids[1]))
+            .values(expected_at=datetime.now(UTC) - timedelta(hours=3))
+        )
+    queue = city.client.get("/complaints/queue?department=공원녹지과", headers=admin).json()
+    order = [e["service_request_id"] for e in queue]
+    assert order.index(ids[1]) < order.index(ids[0])
+    late = next(e for e in queue if e["service_request_id"] == ids[1])
+    assert late["sla_breached"] is True
+    assert late["sla_hours_left"] < 0
+    history = city.client.get(f"/complaints/requests/{ids[0]}/events", headers=admin).json()
+    assert history[0]["actor"].startswith("key:")  # staff see who acted
