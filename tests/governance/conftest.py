@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import itertools
 import json
 from collections.abc import Callable, Iterator
@@ -13,6 +14,7 @@ from typing import Any
 from xml.etree import ElementTree as ET
 
 import pytest
+import xmlschema
 from fastapi.testclient import TestClient
 from jsonschema import Draft7Validator, FormatChecker
 from referencing import Registry
@@ -53,7 +55,7 @@ def validate(name: str, document: Any) -> None:
 
 
 LISTS = {"attributes", "values", "endpoints", "formats"}
-NUMBERS = {"lat", "long", "order", "supporters"}
+NUMBERS = {"lat", "long", "order", "supporters", "suggestion_confidence"}
 BOOLEANS = {"metadata", "variable", "required", "service_code_suggested"}
 
 
@@ -73,9 +75,19 @@ def _value(element: ET.Element) -> Any:
     return text
 
 
-def from_xml(body: bytes) -> Any:
-    """Read an Open311 XML answer into the JSON structure (lists for the list roots)."""
+@cache
+def xsd(name: str) -> xmlschema.XMLSchema:
+    """Return the GeoReport v2 XSD ``georeport-v2`` or ``georeport-v2-answers``."""
+    return xmlschema.XMLSchema(str(SCHEMAS / f"{name}.xsd"))
+
+
+def from_xml(body: bytes, *, answer: bool = False) -> Any:
+    """Validate an Open311 XML answer against its XSD and read it into the JSON structure.
+
+    ``answer``: a POST or token answer (georeport-v2-answers.xsd), else georeport-v2.xsd.
+    """
     assert body.startswith(b"<?xml version='1.0' encoding='utf-8'?>")
+    xsd("georeport-v2-answers" if answer else "georeport-v2").validate(io.BytesIO(body))
     root = ET.fromstring(body)
     if root.tag == "errors":
         return [{**_value(e), "code": int(e.findtext("code") or 0)} for e in root]

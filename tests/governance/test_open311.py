@@ -11,10 +11,10 @@ from cityos.governance.catalog import SERVICES
 from tests.governance.conftest import BASE, SEJONG, SEOUL, City, from_xml, post, pothole, validate
 
 
-def body(response: Any, fmt: str) -> Any:
+def body(response: Any, fmt: str, *, answer: bool = False) -> Any:
     if fmt == "xml":
         assert response.headers["content-type"].startswith("text/xml")
-        return from_xml(response.content)
+        return from_xml(response.content, answer=answer)
     assert response.headers["content-type"].startswith("application/json")
     return response.json()
 
@@ -83,7 +83,7 @@ def test_post_then_read_by_id_token_and_filters(city: City, fmt: str) -> None:
     assert request["lat"] == pytest.approx(SEJONG[0])
     assert request["requested_datetime"].endswith("+09:00")  # shown in Asia/Seoul
 
-    tokens = body(city.client.get(f"{BASE}/tokens/{token}.{fmt}"), fmt)
+    tokens = body(city.client.get(f"{BASE}/tokens/{token}.{fmt}"), fmt, answer=True)
     validate("token-response", tokens)
     assert tokens[0]["service_request_id"] == request_id
 
@@ -104,9 +104,16 @@ def test_post_then_read_by_id_token_and_filters(city: City, fmt: str) -> None:
 def test_post_with_an_address_only_and_with_xml_answer(city: City) -> None:
     r = post(city, "xml", service_code="waste", address_string="세종시 한누리대로 2130 앞")
     assert r.status_code == 201, r.text
-    created = from_xml(r.content)
+    created = from_xml(r.content, answer=True)
     validate("request-response", created)
-    assert created[0]["service_request_id"].isdigit()
+    request_id = created[0]["service_request_id"]
+    assert request_id.isdigit()
+    joined = city.client.post(f"{BASE}/requests/{request_id}/join.xml", data={"api_key": "x"})
+    assert_error(joined, 403, "xml", says="api_key")
+    citizen = city.make_user()
+    joined = city.client.post(f"{BASE}/requests/{request_id}/join.xml", headers=citizen)
+    assert joined.status_code == 200
+    assert from_xml(joined.content, answer=True)[0]["supporters"] == 1
 
 
 def test_script_in_text_is_escaped_in_both_formats(city: City) -> None:
@@ -219,3 +226,25 @@ def test_a_key_made_by_cityos_keys_create_posts_and_a_revoked_one_does_not(city:
     revoked = CliRunner().invoke(cli, ["keys", "revoke", prefix, *url])
     assert revoked.exit_code == 0, revoked.output
     assert_error(post(city, **fields), 403, says="revoked")
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        b"<services><service><service_code>x</service_code></service></services>",
+        b"<service_requests><request><service_request_id>1</service_request_id>"
+        b"<status>pending</status><service_code>road</service_code>"
+        b"<requested_datetime>2026-12-01T09:00:00+09:00</requested_datetime></request>"
+        b"</service_requests>",
+        b"<errors><error><code>x</code><description>d</description></error></errors>",
+    ],
+)
+def test_the_xsd_refuses_what_the_spec_does_not_allow(document: bytes) -> None:
+    import io
+
+    import xmlschema
+
+    from tests.governance.conftest import xsd
+
+    with pytest.raises(xmlschema.XMLSchemaValidationError):
+        xsd("georeport-v2").validate(io.BytesIO(document))
