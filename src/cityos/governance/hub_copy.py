@@ -121,7 +121,7 @@ def publish(
                     connection.execute(
                         sa.update(requests)
                         .where(requests.c.id == row.id, requests.c.updated_at == row.updated_at)
-                        .values(hub_synced_at=now)
+                        .values(hub_synced_at=max(now, row.updated_at))
                     )
     return len(done)
 

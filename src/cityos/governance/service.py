@@ -16,6 +16,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
 
 from cityos.governance import duplicates, priority
 from cityos.governance.catalog import BY_CODE, Service
@@ -179,17 +180,24 @@ def join(connection: Connection, *, request_id: int, supporter: str, now: dateti
         )
     if row.reporter_id is not None and supporter == f"user:{row.reporter_id}":
         return int(row.supporters)
-    known = connection.execute(
-        sa.select(supporters.c.supporter).where(
-            supporters.c.request_id == request_id, supporters.c.supporter == supporter
-        )
-    ).first()
-    if known is not None:
-        return int(row.supporters)
+    try:
+        with connection.begin_nested():  # a savepoint: a second +1 leaves the rest intact
+            connection.execute(
+                sa.insert(supporters).values(request_id=request_id, supporter=supporter, at=now)
+            )
+    except IntegrityError:
+        return int(row.supporters)  # this caller joined before (one +1 each)
+    # Counted in SQL, not read-modify-write: two citizens joining at once both count.
     connection.execute(
-        sa.insert(supporters).values(request_id=request_id, supporter=supporter, at=now)
+        sa.update(requests)
+        .where(requests.c.id == request_id)
+        .values(supporters=requests.c.supporters + 1)
     )
-    count = int(row.supporters) + 1
+    count = int(
+        connection.execute(
+            sa.select(requests.c.supporters).where(requests.c.id == request_id)
+        ).scalar_one()
+    )
     rating = priority.assess(
         description=row.description,
         service_code=row.service_code,
@@ -202,7 +210,6 @@ def join(connection: Connection, *, request_id: int, supporter: str, now: dateti
         sa.update(requests)
         .where(requests.c.id == request_id)
         .values(
-            supporters=count,
             priority=rating.points,
             priority_reasons=list(rating.reasons),
             updated_at=now,
