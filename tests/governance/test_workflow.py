@@ -92,7 +92,12 @@ def test_a_complaint_goes_from_received_to_closed_and_the_citizen_hears_each_ste
 
     # Who may not: another department, a citizen, an anonymous caller.
     assert city.client.get("/complaints/queue", headers=citizen).status_code == 403
-    assert city.client.get("/complaints/queue").status_code == 403
+    anonymous = city.client.get("/complaints/queue")
+    assert anonymous.status_code == 401
+    assert anonymous.headers["www-authenticate"] == "Bearer"
+    assert anonymous.json()[0]["code"] == 401
+    keyed = city.client.get("/complaints/queue", headers={"X-API-Key": city.api_key})
+    assert keyed.status_code == 403
     other = city.client.get("/complaints/queue", headers=environment).json()
     assert request_id not in {e["service_request_id"] for e in other}
     denied = transition(city, environment, request_id, status="assigned")

@@ -59,7 +59,7 @@ class Open311Route(APIRoute):
             try:
                 return await handler(request)
             except ComplaintError as exc:
-                return error_list(format_of(request), exc.status, exc.description)
+                return error_list(format_of(request), exc.status, exc.description, exc.headers)
             except RequestValidationError:
                 error = BadRequest(
                     "The request cannot be read; check its parameters.",

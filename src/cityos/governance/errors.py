@@ -12,6 +12,7 @@ class ComplaintError(Exception):
     """An error a complaint route answers with an Open311 error list."""
 
     status = 400
+    headers: dict[str, str] | None = None
 
     def __init__(self, detail: str, detail_ko: str) -> None:
         super().__init__(detail)
@@ -28,6 +29,13 @@ class BadRequest(ComplaintError):
     """400: a parameter is missing or wrong."""
 
     status = 400
+
+
+class Unauthorized(ComplaintError):
+    """401: a CityOS route for a person (``/complaints``) called without logging in."""
+
+    status = 401
+    headers = {"WWW-Authenticate": "Bearer"}  # noqa: RUF012
 
 
 class Forbidden(ComplaintError):

@@ -23,7 +23,7 @@ from cityos.governance import documents, service
 from cityos.governance._http import Open311Route, read_fields, user_of
 from cityos.governance.api import base_of, now_of
 from cityos.governance.catalog import DEPARTMENTS
-from cityos.governance.errors import BadRequest, Forbidden
+from cityos.governance.errors import BadRequest, Forbidden, Unauthorized
 from cityos.governance.intake import text_field
 from cityos.governance.models import STATUS_KO, Status, notifications, requests
 from cityos.governance.outbox import after_change
@@ -36,12 +36,17 @@ router = APIRouter(prefix="/complaints", tags=["complaints"], route_class=Open31
 
 async def _person(request: Request) -> Principal:
     user = await user_of(request)
-    if user is None or user.kind != "user":
+    if user is not None and user.kind == "user":
+        return user
+    if "x-api-key" in request.headers or request.query_params.get("api_key"):
         raise Forbidden(
-            "Log in first (Authorization: Bearer <token> or the session cookie).",
-            "먼저 로그인하세요(Authorization: Bearer <토큰> 또는 세션 쿠키).",
+            "This is for a person's account, not an API key.",
+            "API 키가 아닌 사용자 계정에서만 할 수 있습니다.",
         )
-    return user
+    raise Unauthorized(
+        "Log in first (Authorization: Bearer <token> or the session cookie).",
+        "먼저 로그인하세요(Authorization: Bearer <토큰> 또는 세션 쿠키).",
+    )
 
 
 async def _staff(request: Request) -> Principal:

@@ -62,6 +62,11 @@ def respond(fmt: str, root: str, document: Any, *, status: int = 200) -> Respons
     return Response(orjson.dumps(document), status_code=status, media_type=MEDIA_TYPES["json"])
 
 
-def error_list(fmt: str, status: int, description: str) -> Response:
+def error_list(
+    fmt: str, status: int, description: str, headers: dict[str, str] | None = None
+) -> Response:
     """Return an Open311 error list with one error."""
-    return respond(fmt, "errors", [{"code": status, "description": description}], status=status)
+    response = respond(fmt, "errors", [{"code": status, "description": description}], status=status)
+    if headers:
+        response.headers.update(headers)
+    return response
