@@ -205,3 +205,25 @@ def test_suggest_reads_objects_mappings_and_tuples() -> None:
         "animal", 0.5, "환경과"
     )
     assert routing.suggest("x", lambda _: {"service_code": None}) is None
+
+
+def test_the_installed_classifier_is_found_by_its_entry_point(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import sys
+    import types
+
+    module = types.ModuleType(routing.MODULE)
+    monkeypatch.setitem(sys.modules, routing.MODULE, module)
+    routing.installed_classifier.cache_clear()
+    try:
+        assert routing.installed_classifier() is None  # no classify/suggest/predict yet
+        routing.installed_classifier.cache_clear()
+        module.predict = lambda text: ("safety", 0.8, "안전총괄과")  # type: ignore[attr-defined]
+        found = routing.installed_classifier()
+        assert found is not None
+        assert routing.suggest("붕괴 위험", found) == routing.Suggestion(
+            "safety", 0.8, "안전총괄과"
+        )
+    finally:
+        routing.installed_classifier.cache_clear()

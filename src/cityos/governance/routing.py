@@ -17,6 +17,7 @@ from functools import cache
 from typing import Any
 
 from cityos.governance.catalog import BY_CODE
+from cityos.observability import log
 
 Classifier = Callable[[str], Any]
 MODULE = "cityos.governance.classify"
@@ -43,6 +44,12 @@ def installed_classifier() -> Classifier | None:
         entry = getattr(module, name, None)
         if callable(entry):
             return entry
+    log.warning(
+        "complaint_classifier_without_entry_point",
+        module=MODULE,
+        expected=list(ENTRY_POINTS),
+        hint="automatic routing stays off until the module has one of these functions",
+    )
     return None
 
 
