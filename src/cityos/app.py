@@ -14,6 +14,8 @@ from starlette.responses import JSONResponse, Response
 
 from cityos import __version__, db
 from cityos.config import Settings, get_settings, is_loopback
+from cityos.governance.api import router as open311_router
+from cityos.governance.operator_api import router as complaints_router
 from cityos.hub import api as hub_api
 from cityos.hub.api._auth import require_roles
 from cityos.hub.context import ContextResolver
@@ -158,6 +160,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     hub_api.install(app)
     app.include_router(identity_router)
     app.include_router(ingest_router)
+    app.include_router(open311_router)
+    app.include_router(complaints_router)
     install_web(app)
 
     @app.get("/healthz", tags=["operations"], summary="Liveness and database health")

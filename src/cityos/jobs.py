@@ -108,10 +108,18 @@ def _temporal_retention(context: JobContext) -> int:
     )
 
 
+def _complaints_outbox(context: JobContext) -> int:
+    """Write stale complaint copies to the hub and send due complaint webhooks."""
+    from cityos.governance.outbox import run_job
+
+    return run_job(context.engine, context.app_state, context.settings, context.now)
+
+
 # The registry: every CityOS process runs these. Add a Job here to register one.
 JOBS: list[Job] = [
     Job(name="privacy_retention", every=timedelta(hours=1), run=_privacy_retention),
     Job(name="temporal_retention", every=timedelta(hours=1), run=_temporal_retention),
+    Job(name="complaints_outbox", every=timedelta(seconds=30), run=_complaints_outbox),
 ]
 
 

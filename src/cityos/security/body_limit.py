@@ -13,7 +13,7 @@ from __future__ import annotations
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-EXEMPT_PREFIXES: tuple[str, ...] = ("/ngsi-ld/",)
+EXEMPT_PREFIXES: tuple[str, ...] = ("/ngsi-ld/", "/open311/v2/media/")  # photos: 5 MB, own check
 
 
 class BodyLimitMiddleware:
