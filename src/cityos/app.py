@@ -14,6 +14,7 @@ from starlette.responses import JSONResponse, Response
 
 from cityos import __version__, db
 from cityos.config import Settings, get_settings, is_loopback
+from cityos.governance.civic import api as civic_api
 from cityos.hub import api as hub_api
 from cityos.hub.api._auth import require_roles
 from cityos.hub.context import ContextResolver
@@ -130,6 +131,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             stop_web(app)
+            civic_api.stop(app)
             if runner is not None:
                 await runner.stop()
             if app.state.twin_live is not None:
@@ -158,6 +160,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     hub_api.install(app)
     app.include_router(identity_router)
     app.include_router(ingest_router)
+    civic_api.install(app)  # polls and proposals (issue 7)
     install_web(app)
 
     @app.get("/healthz", tags=["operations"], summary="Liveness and database health")

@@ -13,7 +13,8 @@ from __future__ import annotations
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-EXEMPT_PREFIXES: tuple[str, ...] = ("/ngsi-ld/",)
+# /api/v1/uploads/: images (proposal photos, 5 MB) checked by their own routes.
+EXEMPT_PREFIXES: tuple[str, ...] = ("/ngsi-ld/", "/api/v1/uploads/")
 
 
 class BodyLimitMiddleware:

@@ -1,0 +1,1 @@
+"""Governance: civil complaints, instant polls and citizen proposals (issue 7)."""
