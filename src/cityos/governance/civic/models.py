@@ -127,6 +127,7 @@ proposal_responses = sa.Table(
         sa.ForeignKey("governance_proposals.id", ondelete="CASCADE"),
         nullable=False,
     ),
+    sa.Column("seq", sa.Integer, nullable=False),  # 1, 2, … per proposal: the order
     sa.Column("status_from", sa.String(20), nullable=False),
     sa.Column("status_to", sa.String(20), nullable=False),
     sa.Column("message_ko", sa.Text, nullable=False),
@@ -147,6 +148,7 @@ proposal_comments = sa.Table(
         nullable=False,
     ),
     sa.Column("author_id", ID, sa.ForeignKey("identity_users.id", ondelete="SET NULL")),
+    sa.Column("seq", sa.Integer, nullable=False),  # 1, 2, … per proposal: the order
     sa.Column("body", sa.Text, nullable=False),
     sa.Column("created_at", TIME, nullable=False),
     sa.Column("hidden_at", TIME),

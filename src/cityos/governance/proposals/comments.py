@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 
 from cityos.governance.civic.errors import AlreadyDone, Conflict, Forbidden, NotFound
 from cityos.governance.civic.models import comment_reports, proposal_comments, proposals
-from cityos.governance.proposals.service import get_proposal, is_staff
+from cityos.governance.proposals.service import get_proposal, is_staff, next_seq
 from cityos.identity._routing import user_only
 from cityos.identity.models import Principal
 
@@ -36,7 +36,12 @@ def add_comment(
     comment_id = str(uuid.uuid4())
     connection.execute(
         sa.insert(proposal_comments).values(
-            id=comment_id, proposal_id=proposal_id, author_id=author_id, body=body, created_at=now
+            id=comment_id,
+            proposal_id=proposal_id,
+            author_id=author_id,
+            seq=next_seq(proposal_comments, proposal_id),
+            body=body,
+            created_at=now,
         )
     )
     return comment_id
@@ -50,7 +55,7 @@ def list_comments(
     rows = connection.execute(
         sa.select(proposal_comments)
         .where(proposal_comments.c.proposal_id == proposal_id)
-        .order_by(proposal_comments.c.created_at, proposal_comments.c.id)
+        .order_by(proposal_comments.c.seq, proposal_comments.c.id)
     )
     return proposal, list(rows)
 

@@ -249,9 +249,26 @@ def withdraw_support(
     )
 
 
-def _record_response(connection: Connection, *, now: datetime, **values: Any) -> None:
+def next_seq(table: sa.Table, proposal_id: str) -> sa.ScalarSelect[Any]:
+    """Return a subquery numbering a proposal's rows of ``table`` 1, 2, … (their order)."""
+    return (
+        sa.select(sa.func.coalesce(sa.func.max(table.c.seq), 0) + 1)
+        .where(table.c.proposal_id == proposal_id)
+        .scalar_subquery()
+    )
+
+
+def _record_response(
+    connection: Connection, *, proposal_id: str, now: datetime, **values: Any
+) -> None:
     connection.execute(
-        sa.insert(proposal_responses).values(id=str(uuid.uuid4()), created_at=now, **values)
+        sa.insert(proposal_responses).values(
+            id=str(uuid.uuid4()),
+            proposal_id=proposal_id,
+            seq=next_seq(proposal_responses, proposal_id),
+            created_at=now,
+            **values,
+        )
     )
 
 
@@ -307,7 +324,7 @@ def responses(connection: Connection, *, proposal_id: str) -> list[sa.Row[Any]]:
         connection.execute(
             sa.select(proposal_responses)
             .where(proposal_responses.c.proposal_id == proposal_id)
-            .order_by(proposal_responses.c.created_at, proposal_responses.c.id)
+            .order_by(proposal_responses.c.seq, proposal_responses.c.id)
         )
     )
 
