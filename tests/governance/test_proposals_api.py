@@ -334,3 +334,49 @@ def test_unknown_proposals_and_bad_filters(api: TestClient, people: People) -> N
     assert_bilingual_error(
         api.post("/api/v1/proposals/no-such-id/supports", headers=people.resident().headers), 404
     )
+
+
+def test_a_deleted_account_takes_its_home_zone_and_leaves_anonymous_content(
+    api: TestClient, people: People, engine: Engine, civic_settings: Any
+) -> None:
+    from cityos.governance.civic.models import residences
+    from cityos.identity import account
+    from cityos.privacy.crypto import Vault
+
+    resident = people.resident()
+    found = propose(api, resident)
+    api.post(
+        f"/api/v1/proposals/{found['id']}/comments",
+        json={"body": "제가 제안했습니다"},
+        headers=resident.headers,
+    )
+    api.post(f"/api/v1/proposals/{found['id']}/supports", headers=resident.headers)
+    with engine.begin() as c:
+        account.delete_account(
+            c,
+            vault=Vault.from_settings(civic_settings),
+            user_id=resident.id,
+            actor="test",
+            now=people.clock(),
+        )
+    with engine.connect() as c:
+        assert (
+            c.execute(sa.select(residences).where(residences.c.user_id == resident.id)).first()
+            is None
+        )
+        author = c.execute(
+            sa.select(proposals.c.author_id).where(proposals.c.id == found["id"])
+        ).scalar()
+        assert author is None
+        authors = (
+            c.execute(
+                sa.select(proposal_comments.c.author_id).where(
+                    proposal_comments.c.proposal_id == found["id"]
+                )
+            )
+            .scalars()
+            .all()
+        )
+        assert authors == [None]
+    shown = api.get(f"/api/v1/proposals/{found['id']}").json()
+    assert shown["supports"] == 1  # an anonymous count survives

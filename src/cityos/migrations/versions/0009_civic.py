@@ -23,6 +23,17 @@ branch_labels = None
 depends_on = None
 
 TIME = sa.DateTime(timezone=True)
+
+# SQLite does not enforce foreign keys unless asked per connection (CityOS does not), so the
+# ON DELETE actions of the foreign keys to identity_users are repeated as a trigger there: a
+# deleted account (cityos.identity.account.delete_account) takes its home zone with it and
+# leaves its proposals and comments without an author. PostgreSQL enforces the keys.
+SQLITE_ACCOUNT_DELETED = """CREATE TRIGGER governance_account_deleted
+AFTER DELETE ON identity_users BEGIN
+  DELETE FROM governance_residences WHERE user_id = OLD.id;
+  UPDATE governance_proposals SET author_id = NULL WHERE author_id = OLD.id;
+  UPDATE governance_proposal_comments SET author_id = NULL WHERE author_id = OLD.id;
+END"""
 ID = sa.String(36)
 PSEUDONYM = sa.String(64)
 
@@ -150,10 +161,14 @@ def upgrade() -> None:
         sa.Column("resolution", sa.String(20)),
         sa.UniqueConstraint("comment_id", "reporter_id", name="uq_governance_comment_reports_once"),
     )
+    if op.get_bind().dialect.name == "sqlite":
+        op.execute(SQLITE_ACCOUNT_DELETED)
 
 
 def downgrade() -> None:
     """Drop the governance_* tables of polls and proposals (their data is lost)."""
+    if op.get_bind().dialect.name == "sqlite":
+        op.execute("DROP TRIGGER IF EXISTS governance_account_deleted")
     for table in (
         "governance_comment_reports",
         "governance_proposal_comments",
