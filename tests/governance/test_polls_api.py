@@ -271,6 +271,10 @@ def test_results_export_as_json_and_csv_hold_aggregates_only(
         (3, 1, 0.3333),
     ]
     assert found["computed_at_local"].endswith("+09:00")
+    saved = api.get(f"/api/v1/polls/{poll['id']}/results.json")
+    assert saved.status_code == 200
+    assert "attachment" in saved.headers["content-disposition"]
+    assert saved.json()["options"] == found["options"]
     r = api.get(f"/api/v1/polls/{poll['id']}/results.csv")
     assert r.status_code == 200
     assert r.headers["content-type"].startswith("text/csv")

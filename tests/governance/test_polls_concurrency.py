@@ -160,3 +160,36 @@ def test_the_tables_match_the_models_and_0009_goes_down_and_up(
     assert sa.inspect(engine).has_table("identity_users")
     assert db.upgrade(civic_settings) == db.head_revision()
     assert sa.inspect(engine).has_table("governance_comment_reports")
+
+
+def test_a_sqlite_lock_held_too_long_is_a_503_and_saves_nothing(
+    api: TestClient, engine: Engine, people: People, clock: Clock, civic_settings: Settings
+) -> None:
+    """SQLite lets one writer at a time; past the wait the vote is refused (503), not a 500."""
+    if engine.dialect.name != "sqlite":
+        pytest.skip("PostgreSQL writers wait on row locks; only SQLite locks the whole file")
+    from cityos.governance.civic.errors import Busy
+
+    poll_id = new_poll(engine, people, clock)
+    voter = people.resident()
+    impatient = sa.create_engine(engine.url, connect_args={"timeout": 0.2})
+    holder = engine.raw_connection()
+    try:
+        holder.execute("BEGIN IMMEDIATE")  # another writer holds the lock
+        with pytest.raises(Busy) as refused:
+            service.record_vote(
+                impatient,
+                poll_id=poll_id,
+                principal=voter.principal,
+                choices=[1],
+                vault=Vault.from_settings(civic_settings),
+                now=clock(),
+            )
+        assert refused.value.status == 503
+        assert refused.value.headers["Retry-After"] == "1"
+        assert refused.value.detail_ko
+    finally:
+        holder.rollback()
+        holder.close()
+        impatient.dispose()
+    assert rows(engine, poll_id) == (0, 0)

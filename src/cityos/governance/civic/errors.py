@@ -6,6 +6,11 @@ They subclass :class:`cityos.identity.errors.IdentityError`, so routes built wit
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy.exc import OperationalError
+
 from cityos.identity.errors import Conflict, Forbidden, IdentityError, NotFound
 
 __all__ = [
@@ -63,3 +68,26 @@ class UnsupportedMedia(IdentityError):
 
     status = 415
     code = "unsupported_media_type"
+
+
+class Busy(IdentityError):
+    """The database stayed locked by other writers past its wait (SQLite); try again."""
+
+    status = 503
+    code = "temporarily_unavailable"
+
+
+@contextmanager
+def busy_as_503() -> Iterator[None]:
+    """Turn SQLite's "database is locked" (after its 5 s wait) into a 503 with Retry-After."""
+    try:
+        yield
+    except OperationalError as exc:
+        text = str(exc.orig).lower()
+        if "locked" not in text and "busy" not in text:
+            raise
+        raise Busy(
+            "Many people are writing at this moment; nothing was saved. Try again in a second.",
+            "지금 요청이 몰려 저장하지 못했습니다. 잠시 후 다시 시도하세요.",
+            headers={"Retry-After": "1"},
+        ) from exc

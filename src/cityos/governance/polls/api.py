@@ -12,7 +12,7 @@ from fastapi import Query, Request, status
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response, StreamingResponse
 
-from cityos.governance.civic._http import civic_router
+from cityos.governance.civic._http import SafeJSONResponse, civic_router
 from cityos.governance.civic.models import residences
 from cityos.governance.polls import live, service
 from cityos.governance.polls.schemas import (
@@ -197,6 +197,16 @@ def results(poll_id: str, identity: Identity, principal: OptionalUser) -> PollRe
     """Return counts per option (ranked: first preferences, with the instant-runoff rounds)."""
     poll = _visible_poll(poll_id, identity, principal)
     return PollResults.model_validate(_results(identity, poll))
+
+
+@router.get("/{poll_id}/results.json", summary="Results as a JSON file (aggregates only)")
+def results_json(poll_id: str, identity: Identity, principal: OptionalUser) -> Response:
+    """Return the results of ``GET …/results`` as a file to save."""
+    poll = _visible_poll(poll_id, identity, principal)
+    return SafeJSONResponse(
+        _results(identity, poll),
+        headers={"Content-Disposition": f'attachment; filename="poll-{poll_id}-results.json"'},
+    )
 
 
 @router.get(

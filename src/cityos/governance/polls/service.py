@@ -25,6 +25,7 @@ from cityos.governance.civic.errors import (
     NotFound,
     NotResident,
     PollClosed,
+    busy_as_503,
 )
 from cityos.governance.civic.models import poll_ballots, poll_voters, polls
 from cityos.governance.civic.residence import resident_zone
@@ -238,7 +239,7 @@ def record_vote(
 ) -> Poll:
     """Record one verified resident's ballot in its own transaction; 409 on a second vote."""
     try:
-        with engine.begin() as connection:
+        with busy_as_503(), engine.begin() as connection:
             poll = get_poll(connection, poll_id=poll_id)
             zone = resident_zone(connection, principal)
             state = poll.state(now)

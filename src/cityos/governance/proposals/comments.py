@@ -15,7 +15,13 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
-from cityos.governance.civic.errors import AlreadyDone, Conflict, Forbidden, NotFound
+from cityos.governance.civic.errors import (
+    AlreadyDone,
+    Conflict,
+    Forbidden,
+    NotFound,
+    busy_as_503,
+)
 from cityos.governance.civic.models import comment_reports, proposal_comments, proposals
 from cityos.governance.proposals.service import get_proposal, is_staff, next_seq
 from cityos.identity._routing import user_only
@@ -76,7 +82,7 @@ def report_comment(
     reporter_id = user_only(reporter)
     report_id = str(uuid.uuid4())
     try:
-        with engine.begin() as connection:
+        with busy_as_503(), engine.begin() as connection:
             comment = _comment(connection, comment_id)
             get_proposal(connection, proposal_id=comment.proposal_id, viewer=reporter)
             connection.execute(

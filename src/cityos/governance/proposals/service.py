@@ -27,6 +27,7 @@ from cityos.governance.civic.errors import (
     Forbidden,
     NotFound,
     OutsideSejong,
+    busy_as_503,
 )
 from cityos.governance.civic.models import (
     proposal_images,
@@ -176,7 +177,7 @@ def support(
 ) -> None:
     """Add a verified resident's support; at the threshold the proposal goes to review."""
     try:
-        with engine.begin() as connection:
+        with busy_as_503(), engine.begin() as connection:
             resident_zone(connection, principal)
             row = get_proposal(connection, proposal_id=proposal_id, viewer=principal)
             if row.status not in ("published", "under_review"):
