@@ -224,11 +224,29 @@ def test_a_draft_is_private_until_published(api: TestClient, people: People) -> 
     assert_bilingual_error(
         api.post(f"/api/v1/proposals/{draft['id']}/publish", headers=other.headers), 404
     )
+    edit = f"/api/v1/proposals/{draft['id']}"
+    assert_bilingual_error(api.patch(edit, json={"title": "남의 초안"}, headers=other.headers), 404)
+    outside = {"location": {"type": "Point", "coordinates": [127.385, 36.35]}}
+    assert_bilingual_error(
+        api.patch(edit, json=outside, headers=author.headers), 400, "outside_sejong"
+    )
+    assert_bilingual_error(api.patch(edit, json={"title": "x"}, headers=author.headers), 422)
+    moved = {
+        "title": "조치원읍 가로등",
+        "location": {"type": "Point", "coordinates": [127.2966, 36.6011]},
+    }
+    edited = api.patch(edit, json=moved, headers=author.headers)
+    assert edited.status_code == 200, edited.text
+    assert edited.json()["title"] == "조치원읍 가로등"
+    assert edited.json()["zone"]["code"] == JOCHIWON
+    assert edited.json()["description"] == draft["description"]
     published = api.post(f"/api/v1/proposals/{draft['id']}/publish", headers=author.headers)
     assert published.json()["status"] == "published"
     assert_bilingual_error(
         api.post(f"/api/v1/proposals/{draft['id']}/publish", headers=author.headers), 409
     )
+    late = api.patch(edit, json={"title": "게시 후 수정"}, headers=author.headers)
+    assert_bilingual_error(late, 409)
 
 
 def test_script_in_text_is_stored_as_text_and_escaped_on_output(

@@ -20,6 +20,7 @@ from cityos.governance.proposals.schemas import (
     ProposalCreate,
     ProposalPage,
     ProposalRead,
+    ProposalUpdate,
     ReasonCreate,
     ReportRead,
     ResponseCreate,
@@ -212,6 +213,27 @@ def hide_comment(
 @router.get("/{proposal_id}", summary="Read a proposal")
 def read_proposal(proposal_id: str, identity: Identity, principal: OptionalUser) -> ProposalRead:
     """Return one proposal with its responses and image URLs."""
+    return _one(identity, proposal_id, principal)
+
+
+@router.patch(
+    "/{proposal_id}",
+    summary="Edit my draft",
+    responses={400: {"description": "the new point is outside Sejong"}},
+)
+def update_draft(
+    proposal_id: str, body: ProposalUpdate, principal: CurrentUser, identity: Identity
+) -> ProposalRead:
+    """Change the title, description or place of one's own draft (published: 409)."""
+    with identity.engine.begin() as connection:
+        service.update_draft(
+            connection,
+            proposal_id=proposal_id,
+            body=body,
+            author=principal,
+            settings=identity.settings,
+            now=identity.now,
+        )
     return _one(identity, proposal_id, principal)
 
 

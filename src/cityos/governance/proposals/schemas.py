@@ -46,6 +46,14 @@ class ProposalCreate(_Strict):
     publish: bool = Field(default=True, description="false keeps it a draft only you can see")
 
 
+class ProposalUpdate(_Strict):
+    """Changes to one's own draft (only the fields sent change)."""
+
+    title: str | None = Field(default=None, min_length=3, max_length=200)
+    description: str | None = Field(default=None, min_length=10, max_length=10_000)
+    location: Point | None = None
+
+
 class ZoneRef(BaseModel):
     """The eup/myeon/dong a proposal lies in."""
 

@@ -38,7 +38,12 @@ from cityos.governance.civic.models import (
 from cityos.governance.civic.residence import resident_zone
 from cityos.governance.civic.zones import Zone, get_zone, zone_at
 from cityos.governance.proposals.images import CleanImage
-from cityos.governance.proposals.schemas import TRANSITIONS, ProposalCreate, ResponseCreate
+from cityos.governance.proposals.schemas import (
+    TRANSITIONS,
+    ProposalCreate,
+    ProposalUpdate,
+    ResponseCreate,
+)
 from cityos.identity._routing import user_only
 from cityos.identity.models import Principal, Role
 from cityos.privacy.crypto import Vault
@@ -69,14 +74,7 @@ def create_proposal(
     """Store a citizen's proposal (published at once unless ``publish`` is false)."""
     author_id = user_only(author)
     lon, lat = body.location.coordinates
-    zone = zone_at(lon, lat)
-    if zone is None:
-        raise OutsideSejong(
-            f"The point ({lon}, {lat}) is outside Sejong; put the pin inside the city "
-            "(coordinates are [longitude, latitude]).",
-            f"지점 ({lon}, {lat})이 세종시 밖입니다. 세종시 안에 표시하세요"
-            "(좌표는 [경도, 위도] 순서입니다).",
-        )
+    zone = _zone_of_point(lon, lat)
     proposal_id = str(uuid.uuid4())
     connection.execute(
         sa.insert(proposals).values(
@@ -96,6 +94,54 @@ def create_proposal(
         )
     )
     return proposal_id
+
+
+def _zone_of_point(lon: float, lat: float) -> Zone:
+    zone = zone_at(lon, lat)
+    if zone is None:
+        raise OutsideSejong(
+            f"The point ({lon}, {lat}) is outside Sejong; put the pin inside the city "
+            "(coordinates are [longitude, latitude]).",
+            f"지점 ({lon}, {lat})이 세종시 밖입니다. 세종시 안에 표시하세요"
+            "(좌표는 [경도, 위도] 순서입니다).",
+        )
+    return zone
+
+
+def update_draft(
+    connection: Connection,
+    *,
+    proposal_id: str,
+    body: ProposalUpdate,
+    author: Principal,
+    settings: Settings,
+    now: datetime,
+) -> None:
+    """Change one's own draft; a published proposal is no longer edited (supporters saw it)."""
+    row = get_proposal(connection, proposal_id=proposal_id, viewer=author)
+    if row.author_id != author.id:
+        raise Forbidden("Only the proposer edits a draft.", "초안은 제안자만 고칠 수 있습니다.")
+    values: dict[str, Any] = {"updated_at": now}
+    if body.title is not None:
+        values["title"] = body.title
+    if body.description is not None:
+        values["description"] = body.description
+    if body.location is not None:
+        lon, lat = body.location.coordinates
+        zone = _zone_of_point(lon, lat)
+        values.update(
+            lon=lon, lat=lat, zone_code=zone.code, threshold=threshold_for(zone, settings)
+        )
+    changed = connection.execute(
+        sa.update(proposals)
+        .where(proposals.c.id == proposal_id, proposals.c.status == "draft")
+        .values(**values)
+    ).rowcount
+    if changed != 1:
+        raise Conflict(
+            f"Only a draft can be edited; this proposal is {row.status}.",
+            f"초안만 고칠 수 있습니다. 이 제안은 {row.status} 상태입니다.",
+        )
 
 
 def get_proposal(
