@@ -398,3 +398,22 @@ def test_a_deleted_account_takes_its_home_zone_and_leaves_anonymous_content(
         assert authors == [None]
     shown = api.get(f"/api/v1/proposals/{found['id']}").json()
     assert shown["supports"] == 1  # an anonymous count survives
+
+
+def test_the_map_feed_is_geojson_without_drafts(api: TestClient, people: People) -> None:
+    author = people.citizen()
+    shown = propose(api, author, title=f"지도 {SCRIPT}"[:200])
+    hidden = propose(api, author, publish=False)
+    r = api.get(f"/api/v1/proposals/map?zone={BORAM}")
+    assert r.status_code == 200
+    assert r.headers["content-type"].startswith("application/geo+json")
+    assert b"<script" not in r.content
+    found = r.json()
+    assert found["type"] == "FeatureCollection"
+    ids = [f["id"] for f in found["features"]]
+    assert shown["id"] in ids
+    assert hidden["id"] not in ids
+    feature = next(f for f in found["features"] if f["id"] == shown["id"])
+    assert feature["geometry"] == {"type": "Point", "coordinates": BORAM_POINT}
+    assert feature["properties"]["status"] == "published"
+    assert_bilingual_error(api.get("/api/v1/proposals/map?status=nope"), 422)

@@ -9,7 +9,7 @@ from fastapi import Query, Request, status
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from cityos.governance.civic._http import civic_router
+from cityos.governance.civic._http import SafeJSONResponse, civic_router
 from cityos.governance.civic.errors import TooLarge
 from cityos.governance.polls.schemas import local
 from cityos.governance.proposals import comments, images, service
@@ -125,6 +125,40 @@ def list_proposals(
             connection, viewer=principal, status=status_, zone=zone, mine=mine
         )
         return ProposalPage(items=[_read(identity, connection, r, principal) for r in rows])
+
+
+@router.get(
+    "/map",
+    summary="Proposals as GeoJSON for the map",
+    responses={200: {"content": {"application/geo+json": {}}}},
+)
+def proposals_map(
+    identity: Identity,
+    status_: Annotated[Status | None, Query(alias="status")] = None,
+    zone: Annotated[str | None, Query(max_length=10)] = None,
+) -> Response:
+    """Return published proposals as an RFC 7946 FeatureCollection (no drafts, no authors)."""
+    with identity.engine.connect() as connection:
+        rows = service.list_proposals(connection, viewer=None, status=status_, zone=zone)
+    features = [
+        {
+            "type": "Feature",
+            "id": row.id,
+            "geometry": {"type": "Point", "coordinates": [row.lon, row.lat]},
+            "properties": {
+                "title": row.title,
+                "status": row.status,
+                "supports": row.supports,
+                "threshold": row.threshold,
+                "zone_code": row.zone_code,
+                "url": f"{PREFIX}/{row.id}",
+            },
+        }
+        for row in rows
+    ]
+    return SafeJSONResponse(
+        {"type": "FeatureCollection", "features": features}, media_type="application/geo+json"
+    )
 
 
 @router.get("/moderation/reports", summary="The report queue (operators)")
