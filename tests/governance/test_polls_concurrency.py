@@ -10,8 +10,10 @@ duplicate row written past the service is refused by the unique constraint. Migr
 
 from __future__ import annotations
 
+import multiprocessing
 import threading
 from datetime import timedelta
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -127,6 +129,59 @@ def test_concurrent_votes_through_the_api_give_one_201_and_409s(
     for t in threads:
         t.join(timeout=60)
     assert sorted(statuses) == [201, 409, 409, 409]
+    assert rows(engine, poll_id) == (1, 1)
+
+
+def _vote_in_a_process(
+    database_url: str, poll_id: str, principal: object, barrier: Any, out: Any
+) -> None:
+    """Child process: its own engine, wait for the other, cast the same person's ballot."""
+    from datetime import UTC, datetime
+
+    from cityos.config import Settings as ChildSettings
+    from cityos.db import make_engine
+
+    settings = ChildSettings(database_url=database_url, mode="test", log_level="warning")
+    child_engine = make_engine(settings)
+    try:
+        barrier.wait(timeout=60)
+        service.record_vote(
+            child_engine,
+            poll_id=poll_id,
+            principal=principal,  # type: ignore[arg-type]
+            choices=[1],
+            vault=Vault.from_settings(settings),
+            now=datetime.now(UTC),
+        )
+        out.put("stored")
+    except AlreadyDone:
+        out.put("refused")
+    except Exception as exc:  # noqa: BLE001 - reported to the parent, which fails
+        out.put(f"error: {exc!r}")
+    finally:
+        child_engine.dispose()
+
+
+def test_two_processes_voting_as_one_resident_leave_exactly_one(
+    api: TestClient, engine: Engine, people: People, clock: Clock, civic_settings: Settings
+) -> None:
+    poll_id = new_poll(engine, people, clock)
+    voter = people.resident()
+    context = multiprocessing.get_context("spawn")
+    barrier, out = context.Barrier(2), context.Queue()
+    url = civic_settings.database_url
+    workers = [
+        context.Process(
+            target=_vote_in_a_process, args=(url, poll_id, voter.principal, barrier, out)
+        )
+        for _ in range(2)
+    ]
+    for w in workers:
+        w.start()
+    outcomes = sorted(out.get(timeout=120) for _ in workers)
+    for w in workers:
+        w.join(timeout=30)
+    assert outcomes == ["refused", "stored"]
     assert rows(engine, poll_id) == (1, 1)
 
 
