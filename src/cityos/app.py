@@ -16,6 +16,7 @@ from cityos import __version__, db
 from cityos.config import Settings, get_settings, is_loopback
 from cityos.governance.api import router as open311_router
 from cityos.governance.operator_api import router as complaints_router
+from cityos.governance.civic import api as civic_api
 from cityos.hub import api as hub_api
 from cityos.hub.api._auth import require_roles
 from cityos.hub.context import ContextResolver
@@ -132,6 +133,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             stop_web(app)
+            civic_api.stop(app)
             if runner is not None:
                 await runner.stop()
             if app.state.twin_live is not None:
@@ -162,6 +164,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(ingest_router)
     app.include_router(open311_router)
     app.include_router(complaints_router)
+    civic_api.install(app)  # polls and proposals (issue 7)
     install_web(app)
 
     @app.get("/healthz", tags=["operations"], summary="Liveness and database health")

@@ -91,6 +91,10 @@ class Settings(BaseSettings):
     # How long the hub trusts a checked token or key before asking the database again [s].
     # Logout and key revocation through this process's API take effect at once.
     auth_cache_seconds: float = Field(default=10.0, ge=0, le=300)
+    # Citizen proposals (docs/governance/polls-and-proposals.md): supports that send a
+    # proposal to official review = max(minimum, ceil(percent / 100 × its zone's residents)).
+    proposal_support_percent: float = Field(default=1.0, gt=0, le=100)
+    proposal_support_minimum: int = Field(default=10, ge=1, le=1_000_000)
     # Temporal history (docs/hub/temporal.md): keep every attribute instance a write makes.
     temporal_history: bool = True
     # Raw instances older than this are deleted by the retention job; hourly roll-ups stay [d].

@@ -37,5 +37,5 @@ def test_downgrade_and_upgrade_again(engine: Engine, settings: Settings) -> None
     assert db.current_revision(settings) == "0007_jobs"
     assert not sa.inspect(engine).has_table("complaints_requests")
     db.upgrade(settings)
-    assert db.current_revision(settings) == "0008_complaints"
+    assert db.current_revision(settings) == db.head_revision()
     assert sa.inspect(engine).has_table("complaints_media")

@@ -13,7 +13,8 @@ from __future__ import annotations
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-EXEMPT_PREFIXES: tuple[str, ...] = ("/ngsi-ld/", "/open311/v2/media/")  # photos: 5 MB, own check
+# Photos checked by their own routes (5 MB): complaint media and proposal images.
+EXEMPT_PREFIXES: tuple[str, ...] = ("/ngsi-ld/", "/open311/v2/media/", "/api/v1/uploads/")
 
 
 class BodyLimitMiddleware:

@@ -1,0 +1,1 @@
+"""What polls and proposals share: tables, errors, Sejong's zones, residents' home zones."""

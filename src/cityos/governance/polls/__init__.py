@@ -1,0 +1,1 @@
+"""Instant polls: single, multiple and ranked choice; one vote per verified resident."""

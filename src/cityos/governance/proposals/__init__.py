@@ -1,0 +1,1 @@
+"""Citizen proposals: a place on the map, supports, official review, comments and moderation."""
