@@ -15,8 +15,8 @@ from starlette.responses import JSONResponse, Response
 from cityos import __version__, db
 from cityos.config import Settings, get_settings, is_loopback
 from cityos.governance.api import router as open311_router
-from cityos.governance.operator_api import router as complaints_router
 from cityos.governance.civic import api as civic_api
+from cityos.governance.operator_api import router as complaints_router
 from cityos.hub import api as hub_api
 from cityos.hub.api._auth import require_roles
 from cityos.hub.context import ContextResolver
