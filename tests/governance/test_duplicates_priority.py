@@ -160,12 +160,29 @@ def classifier(city: City) -> Iterator[list[str]]:
     city.client.app.state.complaint_classifier = None  # type: ignore[attr-defined]
 
 
-def test_without_a_classifier_a_missing_code_is_refused(city: City) -> None:
-    if routing.installed_classifier() is not None:
-        pytest.skip("cityos.governance.classify is installed here")
+def test_without_a_classifier_a_missing_code_is_refused(
+    city: City, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A deployment without cityos.governance.classify refuses a complaint with no code."""
+    from cityos.governance import api as open311_api
+
+    monkeypatch.setattr(open311_api, "installed_classifier", lambda: None)
     r = post(city, address_string="소담동", description="불법주차 차량이 많아요")
     assert r.status_code == 400
     assert "service_code is required" in r.json()[0]["description"]
+
+
+def test_the_shipped_classifier_routes_free_text(city: City) -> None:
+    """No stand-in: the project's own Korean classifier suggests the code and department."""
+    assert routing.installed_classifier() is not None
+    r = post(
+        city, address_string="소담동", description="소화전 앞에 불법 주차된 차량이 며칠째 있어요"
+    )
+    assert r.status_code == 201, r.text
+    answer = r.json()[0]
+    assert answer["service_code"] == "parking"
+    assert answer["service_code_suggested"] is True
+    assert 0 < answer["suggestion_confidence"] <= 1
 
 
 def test_the_classifier_suggests_the_code_when_none_is_given(

@@ -134,7 +134,7 @@ BAD_POSTS: list[tuple[dict[str, Any], int, str]] = [
     ({"service_code": "road", "lat": "nan", "long": "127.3"}, 400, "lat must be a number"),
     ({"service_code": "road", "lat": "95", "long": "127.3"}, 400, "lat must be a number"),
     ({"service_code": "pothole", "address_string": "x"}, 400, "unknown"),
-    ({"address_string": "나성동"}, 400, "service_code is required"),
+    ({"address_string": "나성동"}, 400, "Send service_code, or a description"),
     ({"service_code": "road", "address_string": "x", "description": "가" * 4001}, 400, "4000"),
     ({"service_code": "road", "address_string": "x", "description": "a\x00b"}, 400, "control"),
     ({"service_code": "road", "address_string": "x", "attribute[color]": "red"}, 400, "color"),
