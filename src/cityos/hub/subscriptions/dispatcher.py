@@ -43,6 +43,7 @@ LEASE = 15.0  # [s] a crashed process's subscriptions are taken over after this
 BATCH = 200  # rows read per round trip
 PERIODIC_MAX = 10_000  # entities in one periodic notification
 FLUSH = 50  # delivered rows deleted per transaction (at most this many resent after a crash)
+STOP_WAIT = 5.0  # [s] stop() waits at most this long for each step of the shutdown
 
 
 def backoff(failures: int) -> float:
@@ -76,6 +77,8 @@ class Dispatcher:
         self._retry_at: dict[tuple[str, str], float] = {}
         self._last_sent: dict[tuple[str, str], float] = {}
         self._next_periodic: dict[tuple[str, str], float] = {}
+        self._flushes: set[asyncio.Task[None]] = set()
+        self._stopping = False
 
     def wake(self) -> None:
         """Ask for a delivery round now (thread-safe; called after a COMMIT)."""
@@ -89,18 +92,47 @@ class Dispatcher:
         self._task = asyncio.create_task(self._run(), name="cityos-notifications")
 
     async def stop(self) -> None:
-        """Stop delivering, give up the leases and close connections."""
+        """Stop delivering, give up the leases and close connections.
+
+        Every step is bounded by ``STOP_WAIT``: a server must shut down even when a send,
+        a database call or a connection close does not end; what it gave up on is logged
+        (an unfinished row stays in the outbox and is sent again by the next process).
+        """
+        self._stopping = True
         tasks = [t for t in (self._task, *self._busy.values()) if t is not None]
         for task in tasks:
             task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await self._bounded("tasks", self._settle(tasks, list(self._flushes)))
         self._loop = None
-        with contextlib.suppress(Exception):
-            await self._write(DEFAULT_TENANT, lambda db: repository.release(db, self.worker))
-        await self.http.close()
-        await asyncio.to_thread(self.mqtt.close)
+        await self._bounded(
+            "release", self._write(DEFAULT_TENANT, lambda db: repository.release(db, self.worker))
+        )
+        await self._bounded("http_close", self.http.close())
+        await self._bounded("mqtt_close", asyncio.to_thread(self.mqtt.close))
+
+    @staticmethod
+    async def _settle(cancelled: list[asyncio.Task[None]], flushes: list[Any]) -> None:
+        """Wait until the cancelled tasks and the last deletes of delivered rows ended.
+
+        A cancelled task that is still running after 0.1 s is cancelled again (a library
+        may have swallowed the first cancellation); the deletes are left to finish.
+        """
+        pending = {t for t in (*cancelled, *flushes) if not t.done()}
+        while pending:
+            _, pending = await asyncio.wait(pending, timeout=0.1)
+            for task in pending & set(cancelled):
+                task.cancel()
+
+    @staticmethod
+    async def _bounded(step: str, work: Any) -> None:
+        """Await ``work`` for at most STOP_WAIT seconds; log (never raise) when it fails."""
+        try:
+            async with asyncio.timeout(STOP_WAIT):
+                await work
+        except TimeoutError:
+            log.warning("notification_stop_gave_up", step=step, seconds=STOP_WAIT)
+        except Exception:  # noqa: BLE001 - shutting down: log and go on
+            log.exception("notification_stop_failed", step=step)
 
     async def _call(self, func: Callable[..., T], *args: Any, heavy: bool = False) -> T:
         """Run a database call: inline on embedded SQLite (a thread hop costs more than the
@@ -126,7 +158,7 @@ class Dispatcher:
 
     async def _run(self) -> None:
         woken = False
-        while True:
+        while not self._stopping:
             try:
                 await self.round(refresh=not woken)
             except asyncio.CancelledError:
@@ -134,8 +166,12 @@ class Dispatcher:
             except Exception:  # noqa: BLE001 - the loop must outlive a database hiccup
                 log.exception("notification_round_failed")
             woken = False
+            # asyncio.timeout, not wait_for: Python 3.11's wait_for swallows a cancellation
+            # that arrives in the loop iteration where the event is set (CPython gh-86296),
+            # and this loop then ran for ever, so the app's shutdown never returned.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._event.wait(), timeout=self.poll)
+                async with asyncio.timeout(self.poll):
+                    await self._event.wait()
                 woken = True
             self._event.clear()
 
@@ -169,7 +205,7 @@ class Dispatcher:
             return batches
 
         for key, rows in (await self._write(DEFAULT_TENANT, take)).items():
-            if rows and key not in self._busy:
+            if rows and key not in self._busy and not self._stopping:
                 self._busy[key] = asyncio.create_task(self._drain(key, rows))
 
     async def _queue_periodic(self, sub: Compiled) -> None:
@@ -270,7 +306,10 @@ class Dispatcher:
                     stats = {"sent": 0, "failed": 0, "ok": None, "bad": None, "error": None}
         finally:
             if done or stats["failed"]:
-                await asyncio.shield(self._flush(tenant, sub_id, done, stats))
+                flush = asyncio.ensure_future(self._flush(tenant, sub_id, done, stats))
+                self._flushes.add(flush)
+                flush.add_done_callback(self._flushes.discard)
+                await asyncio.shield(flush)
         return ok
 
     async def _flush(
