@@ -43,7 +43,12 @@ LEASE = 15.0  # [s] a crashed process's subscriptions are taken over after this
 BATCH = 200  # rows read per round trip
 PERIODIC_MAX = 10_000  # entities in one periodic notification
 FLUSH = 50  # delivered rows deleted per transaction (at most this many resent after a crash)
+FLUSH_WAIT = 0.005  # [s] deletes wait this long for other sends in flight to join them
 STOP_WAIT = 5.0  # [s] stop() waits at most this long for each step of the shutdown
+
+
+Rows = list[tuple[int, str]]  # (seq, notification) of one subscription, oldest first
+_Delivered = tuple[str, str, list[int], dict[str, Any]]  # tenant, subscription, seqs, stats
 
 
 def backoff(failures: int) -> float:
@@ -77,7 +82,11 @@ class Dispatcher:
         self._retry_at: dict[tuple[str, str], float] = {}
         self._last_sent: dict[tuple[str, str], float] = {}
         self._next_periodic: dict[tuple[str, str], float] = {}
-        self._flushes: set[asyncio.Task[None]] = set()
+        self._flushes: set[asyncio.Future[None]] = set()
+        # delivered rows waiting to be deleted, with the future their senders await
+        self._batch: tuple[list[_Delivered], asyncio.Future[None]] | None = None
+        self._sending = 0  # sends in flight
+        self._again: set[tuple[str, str]] = set()  # busy when a round saw new rows of theirs
         self._stopping = False
 
     def wake(self) -> None:
@@ -102,7 +111,7 @@ class Dispatcher:
         tasks = [t for t in (self._task, *self._busy.values()) if t is not None]
         for task in tasks:
             task.cancel()
-        await self._bounded("tasks", self._settle(tasks, list(self._flushes)))
+        await self._bounded("tasks", self._settle(tasks))
         self._loop = None
         await self._bounded(
             "release", self._write(DEFAULT_TENANT, lambda db: repository.release(db, self.worker))
@@ -110,17 +119,21 @@ class Dispatcher:
         await self._bounded("http_close", self.http.close())
         await self._bounded("mqtt_close", asyncio.to_thread(self.mqtt.close))
 
-    @staticmethod
-    async def _settle(cancelled: list[asyncio.Task[None]], flushes: list[Any]) -> None:
-        """Wait until the cancelled tasks and the last deletes of delivered rows ended.
+    async def _settle(self, cancelled: list[asyncio.Task[None]]) -> None:
+        """Wait until the cancelled tasks and the deletes of delivered rows ended.
 
         A cancelled task that is still running after 0.1 s is cancelled again (a library
         may have swallowed the first cancellation); the deletes are left to finish.
         """
-        pending = {t for t in (*cancelled, *flushes) if not t.done()}
-        while pending:
-            _, pending = await asyncio.wait(pending, timeout=0.1)
-            for task in pending & set(cancelled):
+        while True:
+            pending = {t for t in (*cancelled, *self._flushes) if not t.done()}
+            if not pending:
+                if self._batch is None:
+                    return
+                await asyncio.sleep(0)  # a batch of deletes starts in the next iteration
+                continue
+            _, late = await asyncio.wait(pending, timeout=0.1)
+            for task in late & set(cancelled):
                 task.cancel()
 
     @staticmethod
@@ -195,16 +208,20 @@ class Dispatcher:
         skip = set(self._busy) | {k for k, t in self._retry_at.items() if now < t}
         clock = time.time()
 
-        def take(db: repository.Db) -> dict[tuple[str, str], list[tuple[int, str]]]:
-            batches = {}
+        def take(db: repository.Db) -> tuple[dict[tuple[str, str], Rows], list[tuple[str, str]]]:
+            batches, seen_busy = {}, []
             for key in sorted(repository.pending(db)):  # one lock order: no deadlocks
                 if key in skip:
+                    seen_busy.append(key)
                     continue
                 if repository.claim(db, *key, worker=self.worker, now=clock, until=clock + LEASE):
                     batches[key] = repository.queued(db, *key, BATCH)
-            return batches
+            return batches, seen_busy
 
-        for key, rows in (await self._write(DEFAULT_TENANT, take)).items():
+        batches, seen_busy = await self._write(DEFAULT_TENANT, take)
+        # a subscription still sending when its new rows were seen needs a round when it ends
+        self._again.update(key for key in seen_busy if key in self._busy)
+        for key, rows in batches.items():
             if rows and key not in self._busy and not self._stopping:
                 self._busy[key] = asyncio.create_task(self._drain(key, rows))
 
@@ -250,7 +267,7 @@ class Dispatcher:
             note["@context"] = sub.ctx.body_value()
         return orjson.dumps(note)
 
-    async def _drain(self, key: tuple[str, str], rows: list[tuple[int, str]]) -> None:
+    async def _drain(self, key: tuple[str, str], rows: Rows) -> None:
         try:
             more = await self._send_rows(*key, rows)
         except asyncio.CancelledError:
@@ -261,10 +278,14 @@ class Dispatcher:
             more = False
         finally:
             self._busy.pop(key, None)
-        if more:  # rows may have been queued while this batch was sent
+        # more rows: the batch was full, or a round saw rows queued while this one was sent
+        # (a commit wakes a round, but that round skipped this busy subscription)
+        again = key in self._again
+        self._again.discard(key)
+        if more and (again or len(rows) >= BATCH):
             self._event.set()
 
-    async def _send_rows(self, tenant: str, sub_id: str, rows: list[tuple[int, str]]) -> bool:
+    async def _send_rows(self, tenant: str, sub_id: str, rows: Rows) -> bool:
         """Send a subscription's rows in order until one fails; True if all were accepted."""
         key = (tenant, sub_id)
         sub = self.index.get(tenant, sub_id)
@@ -284,6 +305,7 @@ class Dispatcher:
                     wait = self._last_sent.get(key, 0.0) + sub.throttling - time.monotonic()
                     if wait > 0:
                         await asyncio.sleep(wait)
+                self._sending += 1
                 try:
                     await sender.send(sub.endpoint, self._payload(sub, text), headers)
                 except DeliveryFailed as error:
@@ -294,6 +316,8 @@ class Dispatcher:
                     log.warning("notification_failed", subscription=sub_id, error=str(error)[:200])
                     ok = False
                     break
+                finally:
+                    self._sending -= 1
                 self._last_sent[key] = time.monotonic()
                 self._failures.pop(key, None)
                 self._retry_at.pop(key, None)
@@ -305,30 +329,61 @@ class Dispatcher:
                     done = []
                     stats = {"sent": 0, "failed": 0, "ok": None, "bad": None, "error": None}
         finally:
-            if done or stats["failed"]:
-                flush = asyncio.ensure_future(self._flush(tenant, sub_id, done, stats))
-                self._flushes.add(flush)
-                flush.add_done_callback(self._flushes.discard)
-                await asyncio.shield(flush)
+            if done or stats["failed"]:  # also when cancelled: these were accepted
+                await asyncio.shield(self._flush(tenant, sub_id, done, stats))
         return ok
 
-    async def _flush(
+    def _flush(
         self, tenant: str, sub_id: str, seqs: list[int], stats: dict[str, Any]
-    ) -> None:
-        def write(db: repository.Db) -> None:
-            repository.delivered(db, seqs)
-            repository.record(
-                db,
-                tenant,
-                sub_id,
-                sent=stats["sent"],
-                failed=stats["failed"],
-                last_success=stats["ok"],
-                last_failure=stats["bad"],
-                last_error=stats["error"],
-            )
+    ) -> asyncio.Future[None]:
+        """Delete delivered rows and add to the statistics; done once committed.
 
-        await self._write(tenant, write)
+        While other sends are in flight the deletes wait ``FLUSH_WAIT`` for them, so the
+        subscriptions of a write fanned out to 100 share a few commits, not 100 (this does
+        not delay any notification; a subscription's next batch waits for its commit).
+        """
+        if self._batch is None:
+            loop = asyncio.get_running_loop()
+            self._batch = ([], loop.create_future())
+            loop.call_later(FLUSH_WAIT if self._sending else 0, self._start_flush)
+        entries, done = self._batch
+        entries.append((tenant, sub_id, seqs, stats))
+        return done
+
+    def _start_flush(self) -> None:
+        assert self._batch is not None
+        entries, done = self._batch
+        self._batch = None
+
+        def write(db: repository.Db) -> None:
+            for tenant, sub_id, seqs, stats in sorted(entries, key=lambda e: (e[0], e[1])):
+                repository.delivered(db, seqs)
+                repository.record(
+                    db,
+                    tenant,
+                    sub_id,
+                    sent=stats["sent"],
+                    failed=stats["failed"],
+                    last_success=stats["ok"],
+                    last_failure=stats["bad"],
+                    last_error=stats["error"],
+                )
+
+        async def run() -> None:
+            try:
+                await self._write(DEFAULT_TENANT, write)
+            except BaseException as error:  # the senders see it (their rows stay queued)
+                if not done.done():
+                    done.set_exception(error)
+                    done.exception()  # retrieved: no "never retrieved" warning if unawaited
+                raise
+            if not done.done():
+                done.set_result(None)
+
+        task = asyncio.ensure_future(run())
+        self._flushes.add(task)
+        task.add_done_callback(self._flushes.discard)
+        task.add_done_callback(lambda t: t.cancelled() or t.exception())
 
 
 async def start_notifications(store: HubStore, resolver: Any) -> Dispatcher:
