@@ -303,3 +303,36 @@ def test_scope_id_pattern_and_attribute_only_subscriptions(
     assert [n["data"][0]["id"] for n in notes(rx, by_attr, 1)] == [second["id"]]
     assert len(quiet(rx, scoped, 0.5)) == 1
     assert len(quiet(rx, pattern, 0)) == 1
+
+
+def test_type_expressions_in_entities(client: TestClient, rx: Receiver) -> None:
+    """v1.8 type expressions in ``entities[].type``: ``A,B`` / ``A|B`` (or), ``A;B`` (and)."""
+    a, b, c = kind(), kind(), kind()
+    either = subscribe(client, rx, f"{a},{b}")
+    both = subscribe(client, rx, f"({a};{b})|{c}")
+    r = client.get(f"{HUB}/subscriptions/{both}")
+    assert r.json()["entities"] == [{"type": f"({a};{b})|{c}"}]  # compacted back as given
+    bodies = [
+        {"id": f"urn:ngsi-ld:X:{a}", "type": a, "n": prop(1)},  # either
+        {"id": f"urn:ngsi-ld:X:{b}", "type": b, "n": prop(2)},  # either
+        {"id": f"urn:ngsi-ld:X:{a}{b}", "type": [a, b], "n": prop(3)},  # either, both
+        {"id": f"urn:ngsi-ld:X:{c}", "type": c, "n": prop(4)},  # both
+        {"id": f"urn:ngsi-ld:X:{c}x", "type": kind(), "n": prop(5)},  # none
+    ]
+    for body in bodies:
+        assert client.post(f"{HUB}/entities", json=body).status_code == 201
+    got = notes(rx, either, 3)
+    assert sorted(n["data"][0]["n"]["value"] for n in quiet(rx, either, 0.5)) == [1, 2, 3]
+    got = notes(rx, both, 2)
+    assert sorted(n["data"][0]["n"]["value"] for n in quiet(rx, both, 0)) == [3, 4], got
+    for bad in (f"({a};{b}", f"{a};;{b}", f"{a}|<x>"):
+        r = client.post(
+            f"{HUB}/subscriptions",
+            json={
+                "type": "Subscription",
+                "entities": [{"type": bad}],
+                "notification": {"endpoint": {"uri": rx.url}},
+            },
+        )
+        assert r.status_code == 400, (bad, r.text)
+        assert "entities[0].type" in r.json()["detail"]

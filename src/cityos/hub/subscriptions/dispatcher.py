@@ -230,7 +230,7 @@ class Dispatcher:
 
         def collect() -> list[dict[str, Any]]:
             found: dict[str, dict[str, Any]] = {}
-            for kind in sorted({s.type for s in sub.selectors}):
+            for kind in sorted({t for s in sub.selectors for t in s.types.all_types()}):
                 query = EntityQuery(types=TypeSelection((frozenset({kind}),)))
                 for entity in self.store.iter_all(sub.tenant, query):
                     if sub.selects(entity):

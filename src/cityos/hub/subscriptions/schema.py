@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import re
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -23,6 +24,7 @@ from cityos.hub.geo import parse_geo_query
 from cityos.hub.model import check_attribute_name, is_uri
 from cityos.hub.query.qlang import parse_q
 from cityos.hub.query.scope import parse_scope_q
+from cityos.hub.typeq import parse_type_selection
 
 TRIGGERS = (
     "entityCreated",
@@ -129,6 +131,15 @@ def _names(value: object, key: str, ctx: ActiveContext) -> list[str]:
     return out
 
 
+TYPE_OPERATORS = re.compile(r"[(),;|]")
+_TYPE_TOKEN = re.compile(r"[^\s(),;|]+")
+
+
+def map_type_names(text: str, convert: Callable[[str], str]) -> str:
+    """Return a type expression with every type name converted (expanded or compacted)."""
+    return _TYPE_TOKEN.sub(lambda m: convert(m.group(0)), re.sub(r"\s+", "", text))
+
+
 def _entities(value: object, ctx: ActiveContext) -> list[dict[str, str]]:
     if not isinstance(value, list) or not value or len(value) > MAX_LIST:
         raise bad(
@@ -155,8 +166,23 @@ def _entities(value: object, ctx: ActiveContext) -> list[dict[str, str]]:
                 f"{where}.type is required: the entity type to watch, e.g. Vehicle",
                 f"{where}.type은 필수입니다 (감시할 엔터티 유형, 예: Vehicle)",
             )
-        check_attribute_name(kind)
-        item = {"type": ctx.expand_type(kind)}
+        if TYPE_OPERATORS.search(kind):  # a v1.8 type expression, e.g. (A;B)|C
+
+            def expand(name: str) -> str:
+                check_attribute_name(name)
+                return ctx.expand_type(name)
+
+            try:
+                parse_type_selection(kind, expand)
+            except HubError as error:
+                raise bad(
+                    f"{where}.type: {error}",
+                    f"{where}.type: 잘못된 유형 식입니다 (예: A,B 또는 (A;B)|C)",
+                ) from None
+            item = {"type": map_type_names(kind, expand)}
+        else:
+            check_attribute_name(kind)
+            item = {"type": ctx.expand_type(kind)}
         if "id" in selector:
             if not is_uri(selector["id"]):
                 raise bad(

@@ -16,7 +16,7 @@ from cityos.hub.store.base import HubStore
 from cityos.hub.subscriptions import repository
 from cityos.hub.subscriptions.index import SubscriptionIndex, compile_row
 from cityos.hub.subscriptions.repository import SubscriptionRow
-from cityos.hub.subscriptions.schema import status_of
+from cityos.hub.subscriptions.schema import map_type_names, status_of
 
 _NO_TENANT_ROW = "urn:ngsi-ld:tenant:default"  # subscriptions never create a tenant row
 
@@ -135,7 +135,9 @@ def render(
     """Return a subscription as the API shows it, names compacted with ``ctx``."""
     body = {k: v for k, v in row.body.items() if k != "context"}
     if "entities" in body:
-        body["entities"] = [{**s, "type": ctx.compact(s["type"])} for s in body["entities"]]
+        body["entities"] = [
+            {**s, "type": map_type_names(s["type"], ctx.compact)} for s in body["entities"]
+        ]
     if "watchedAttributes" in body:
         body["watchedAttributes"] = _compact_list(body["watchedAttributes"], ctx)
     if "geoQ" in body and "geoproperty" in body["geoQ"]:
