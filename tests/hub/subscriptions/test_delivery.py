@@ -336,3 +336,34 @@ def test_type_expressions_in_entities(client: TestClient, rx: Receiver) -> None:
         )
         assert r.status_code == 400, (bad, r.text)
         assert "entities[0].type" in r.json()["detail"]
+
+
+def test_pick_and_omit_project_the_notified_entity(client: TestClient, rx: Receiver) -> None:
+    """v1.8.1 clause 4.21 projection in NotificationParams (ETSI 028_08, 046_42/43)."""
+    etype = kind()
+    picked = subscribe(client, rx, etype, notification={"pick": ["id", "speed"]})
+    omitted = subscribe(client, rx, etype, notification={"omit": "type,load"})
+    r = client.get(f"{HUB}/subscriptions/{picked}")
+    assert r.json()["notification"]["pick"] == ["id", "speed"]
+    body = entity(etype, speed=1, load=2, name="x")
+    assert client.post(f"{HUB}/entities", json=body).status_code == 201
+    assert notes(rx, picked, 1)[0]["data"][0] == {"id": body["id"], "speed": prop(1)}
+    seen = notes(rx, omitted, 1)[0]["data"][0]
+    assert seen == {"id": body["id"], "speed": prop(1), "name": prop("x")}
+    for notification in (
+        {"pick": ["id"], "attributes": ["speed"]},
+        {"omit": ["load"], "attributes": ["speed"]},
+        {"pick": ["id", "speed"], "omit": ["speed"]},
+        {"pick": []},
+        {"pick": ["locatedAt{name}"]},
+    ):
+        r = client.post(
+            f"{HUB}/subscriptions",
+            json={
+                "type": "Subscription",
+                "entities": [{"type": etype}],
+                "notification": {**notification, "endpoint": {"uri": rx.url}},
+            },
+        )
+        assert r.status_code == 400, (notification, r.text)
+        assert r.json()["type"].endswith("BadRequestData"), r.text

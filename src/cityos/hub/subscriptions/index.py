@@ -146,6 +146,8 @@ def compile_row(row: SubscriptionRow, resolver: ContextResolver) -> Compiled:
             sys_attrs=note.get("sysAttrs", False),
             lang=body.get("lang"),
             attrs=frozenset(attrs) if attrs else None,
+            pick=frozenset(note["pick"]) if "pick" in note else None,
+            omit=frozenset(note.get("omit", ())),
         ),
         show_changes=note.get("showChanges", False),
         expires_at=None

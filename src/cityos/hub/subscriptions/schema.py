@@ -131,6 +131,28 @@ def _names(value: object, key: str, ctx: ActiveContext) -> list[str]:
     return out
 
 
+PROJECTION_KEYWORDS = ("id", "type", "scope")  # entity members kept by name, not expanded
+
+
+def _projection(value: object, key: str, ctx: ActiveContext) -> list[str]:
+    """Return the entity members of a pick/omit (a list or a comma string), names expanded."""
+    if isinstance(value, str):
+        value = [v.strip() for v in re.split(r"[,|]", value)]
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
+        raise bad(
+            f'{key} must be a non-empty list of entity members, e.g. ["id", "pm25"]',
+            f'{key}는 엔터티 항목의 목록이어야 합니다 (예: ["id", "pm25"])',
+        )
+    if any("{" in v for v in value):
+        raise bad(
+            f"{key}: nested projections (a{{b}}) need join, which CityOS does not support",
+            f"{key}: 중첩 투영(a{{b}})은 join이 필요하며 지원하지 않습니다",
+        )
+    keywords = [v for v in value if v in PROJECTION_KEYWORDS]
+    plain = [v for v in value if v not in PROJECTION_KEYWORDS]
+    return [*dict.fromkeys(keywords), *(_names(plain, key, ctx) if plain else [])]
+
+
 TYPE_OPERATORS = re.compile(r"[(),;|]")
 _TYPE_TOKEN = re.compile(r"[^\s(),;|]+")
 
@@ -298,7 +320,7 @@ def _notification(value: object, ctx: ActiveContext) -> dict[str, Any]:
             'notification is required: {"endpoint": {"uri": "http://host/path"}}',
             'notification은 필수입니다: {"endpoint": {"uri": "http://host/path"}}',
         )
-    known = {"attributes", "format", "showChanges", "sysAttrs", "endpoint"}
+    known = {"attributes", "pick", "omit", "format", "showChanges", "sysAttrs", "endpoint"}
     extra = set(value) - known - _NOTIFICATION_READ_ONLY
     if extra:
         raise bad(
@@ -314,6 +336,21 @@ def _notification(value: object, ctx: ActiveContext) -> dict[str, Any]:
     out: dict[str, Any] = {"format": FORMATS[fmt], "endpoint": _endpoint(value.get("endpoint"))}
     if value.get("attributes") is not None:
         out["attributes"] = _names(value["attributes"], "notification.attributes", ctx)
+    for key in ("pick", "omit"):  # v1.8.1 clause 4.21 projection of the notified entities
+        if value.get(key) is not None:
+            if "attributes" in out:
+                raise bad(
+                    f"notification.{key} cannot be combined with notification.attributes; "
+                    "use pick alone",
+                    f"notification.{key}와 notification.attributes는 함께 쓸 수 없습니다",
+                )
+            out[key] = _projection(value[key], f"notification.{key}", ctx)
+    both = set(out.get("pick", ())) & set(out.get("omit", ()))
+    if both:
+        raise bad(
+            f"notification.pick and notification.omit both name {sorted(both)}",
+            f"notification.pick과 omit에 같은 항목 {sorted(both)}이 있습니다",
+        )
     for flag in ("showChanges", "sysAttrs"):
         raw = value.get(flag, False)
         if not isinstance(raw, bool):

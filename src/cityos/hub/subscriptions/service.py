@@ -143,8 +143,9 @@ def render(
     if "geoQ" in body and "geoproperty" in body["geoQ"]:
         body["geoQ"] = {**body["geoQ"], "geoproperty": ctx.compact(body["geoQ"]["geoproperty"])}
     note = dict(body["notification"])
-    if "attributes" in note:
-        note["attributes"] = _compact_list(note["attributes"], ctx)
+    for key in ("attributes", "pick", "omit"):
+        if key in note:
+            note[key] = _compact_list(note[key], ctx)
     note["timesSent"] = row.times_sent
     note["timesFailed"] = row.times_failed
     for key, value in (
