@@ -106,7 +106,7 @@ def _seconds(body: dict[str, Any], key: str) -> float | None:
             f"e.g. {key}: 5",
             f"{key}는 0보다 크고 {MAX_SECONDS} 이하인 초 단위 숫자여야 합니다 (받은 값 {value!r})",
         )
-    return float(value)
+    return value  # an integer stays an integer: shown back as it was given
 
 
 def _names(value: object, key: str, ctx: ActiveContext) -> list[str]:
@@ -474,10 +474,10 @@ def validate(
         out["scopeQ"] = body["scopeQ"]
     if body.get("geoQ") is not None:
         out["geoQ"] = _geo_q(body["geoQ"], ctx)
-    active = body.get("isActive", True)
-    if not isinstance(active, bool):
-        raise bad("isActive must be true or false", "isActive는 true/false여야 합니다")
-    out["isActive"] = active
+    if body.get("isActive") is not None:  # absent: active, and not shown (as given)
+        if not isinstance(body["isActive"], bool):
+            raise bad("isActive must be true or false", "isActive는 true/false여야 합니다")
+        out["isActive"] = body["isActive"]
     if body.get("expiresAt") is not None:
         expires = normalise_datetime(body["expiresAt"], field="expiresAt")
         moment = now or datetime.now(UTC)
