@@ -43,7 +43,6 @@ LEASE = 15.0  # [s] a crashed process's subscriptions are taken over after this
 BATCH = 200  # rows read per round trip
 PERIODIC_MAX = 10_000  # entities in one periodic notification
 FLUSH = 50  # delivered rows deleted per transaction (at most this many resent after a crash)
-FLUSH_WAIT = 0.005  # [s] deletes wait this long for other sends in flight to join them
 STOP_WAIT = 5.0  # [s] stop() waits at most this long for each step of the shutdown
 
 
@@ -85,7 +84,7 @@ class Dispatcher:
         self._flushes: set[asyncio.Future[None]] = set()
         # delivered rows waiting to be deleted, with the future their senders await
         self._batch: tuple[list[_Delivered], asyncio.Future[None]] | None = None
-        self._sending = 0  # sends in flight
+        self._writing: asyncio.Future[None] | None = None  # the batch of deletes committing
         self._again: set[tuple[str, str]] = set()  # busy when a round saw new rows of theirs
         self._stopping = False
 
@@ -305,7 +304,6 @@ class Dispatcher:
                     wait = self._last_sent.get(key, 0.0) + sub.throttling - time.monotonic()
                     if wait > 0:
                         await asyncio.sleep(wait)
-                self._sending += 1
                 try:
                     await sender.send(sub.endpoint, self._payload(sub, text), headers)
                 except DeliveryFailed as error:
@@ -316,8 +314,6 @@ class Dispatcher:
                     log.warning("notification_failed", subscription=sub_id, error=str(error)[:200])
                     ok = False
                     break
-                finally:
-                    self._sending -= 1
                 self._last_sent[key] = time.monotonic()
                 self._failures.pop(key, None)
                 self._retry_at.pop(key, None)
@@ -338,20 +334,23 @@ class Dispatcher:
     ) -> asyncio.Future[None]:
         """Delete delivered rows and add to the statistics; done once committed.
 
-        While other sends are in flight the deletes wait ``FLUSH_WAIT`` for them, so the
-        subscriptions of a write fanned out to 100 share a few commits, not 100 (this does
-        not delay any notification; a subscription's next batch waits for its commit).
+        One batch of deletes commits at a time; the subscriptions whose sends end meanwhile
+        (or in the same event-loop iteration) form the next batch, so a write fanned out to
+        100 subscriptions does not need 100 commits when the database is the bottleneck,
+        and nothing waits when it is not (a subscription's next batch waits for its commit).
         """
         if self._batch is None:
             loop = asyncio.get_running_loop()
             self._batch = ([], loop.create_future())
-            loop.call_later(FLUSH_WAIT if self._sending else 0, self._start_flush)
+            if self._writing is None:
+                loop.call_soon(self._start_flush)
         entries, done = self._batch
         entries.append((tenant, sub_id, seqs, stats))
         return done
 
     def _start_flush(self) -> None:
-        assert self._batch is not None
+        if self._batch is None:
+            return
         entries, done = self._batch
         self._batch = None
 
@@ -381,9 +380,17 @@ class Dispatcher:
                 done.set_result(None)
 
         task = asyncio.ensure_future(run())
+        self._writing = task
         self._flushes.add(task)
         task.add_done_callback(self._flushes.discard)
-        task.add_done_callback(lambda t: t.cancelled() or t.exception())
+        task.add_done_callback(self._flush_ended)
+
+    def _flush_ended(self, task: asyncio.Future[None]) -> None:
+        if not task.cancelled():
+            task.exception()  # retrieved: its senders got it
+        self._writing = None
+        if self._batch is not None:  # entries that arrived while it committed
+            self._start_flush()
 
 
 async def start_notifications(store: HubStore, resolver: Any) -> Dispatcher:
