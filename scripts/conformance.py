@@ -77,6 +77,7 @@ AREAS: dict[str, tuple[str, ...]] = {
         "ContextInformation/Provision/TemporalEntity",
         "ContextInformation/Provision/TemporalEntityAttributes",
     ),
+    "Subscriptions and notifications": ("ContextInformation/Subscription",),
 }
 
 
@@ -257,6 +258,9 @@ def _local_servers() -> list[str]:
     for name in ("notification_server", "context_source", "context_server"):
         options += ["--variable", f"{name}_host:127.0.0.1"]
         options += ["--variable", f"{name}_port:{free_port()}"]
+    # MQTT notification tests publish through the local Mosquitto (127.0.0.1:1883); those
+    # that need a second broker on a non-default port fail here.
+    options += ["--variable", "mqtt_broker_host:127.0.0.1"]
     return options
 
 

@@ -99,6 +99,8 @@ class Settings(BaseSettings):
     temporal_history: bool = True
     # Raw instances older than this are deleted by the retention job; hourly roll-ups stay [d].
     temporal_retention_days: int = Field(default=90, ge=1, le=36500)
+    # Dead letters of device ingestion older than this are deleted by a periodic job [d].
+    ingest_dead_letter_retention_days: int = Field(default=30, ge=1, le=36500)
     # Most instances of one attribute a temporal query returns before it pages (206).
     temporal_max_instances: int = Field(default=1000, ge=1, le=1_000_000)
     # Subscriptions (docs/hub/subscriptions.md): retry back-off of a failing endpoint [s].

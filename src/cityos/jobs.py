@@ -115,11 +115,21 @@ def _complaints_outbox(context: JobContext) -> int:
     return run_job(context.engine, context.app_state, context.settings, context.now)
 
 
+def _dead_letter_retention(context: JobContext) -> int:
+    """Delete dead letters older than CITYOS_INGEST_DEAD_LETTER_RETENTION_DAYS (default 30)."""
+    from cityos.ingest.deadletters import purge
+
+    cutoff = context.now - timedelta(days=context.settings.ingest_dead_letter_retention_days)
+    with context.engine.begin() as connection:
+        return purge(connection, before=int(cutoff.timestamp() * 1_000_000))
+
+
 # The registry: every CityOS process runs these. Add a Job here to register one.
 JOBS: list[Job] = [
     Job(name="privacy_retention", every=timedelta(hours=1), run=_privacy_retention),
     Job(name="temporal_retention", every=timedelta(hours=1), run=_temporal_retention),
     Job(name="complaints_outbox", every=timedelta(seconds=30), run=_complaints_outbox),
+    Job(name="dead_letter_retention", every=timedelta(hours=1), run=_dead_letter_retention),
 ]
 
 

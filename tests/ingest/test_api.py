@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import threading
 import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
 from cityos.config import Settings
+from cityos.identity import engine_for
+from cityos.ingest.deadletters import DeadLetter, record
 from cityos.ingest.errors import Refused
 from cityos.ingest.models import micros_now
 from cityos.ingest.writer import Message, Outcome
+from cityos.jobs import JobContext, find
 from tests.conftest import make_callers
 from tests.ingest.conftest import LINK, PM25, device_body, history_count, history_values, provision
 
@@ -308,3 +312,36 @@ def test_deleting_a_device_stops_its_measurements(
     # The entity and its history stay in the hub.
     current = client.get(f"/ngsi-ld/v1/entities/{device['entity_id']}", headers=LINK).json()
     assert current["pm25"]["value"] == 1
+
+
+def test_the_retention_job_purges_old_dead_letters(
+    client: TestClient, admin: dict[str, str], settings: Settings
+) -> None:
+    """``dead_letter_retention`` deletes letters older than the configured period only."""
+    state = client.app.state  # type: ignore[attr-defined]
+    engine = engine_for(client.app)  # type: ignore[arg-type]
+    now = datetime.now(UTC)
+    device = f"old-{uuid.uuid4().hex[:6]}"
+    ages = (45, 31, 10, 0)  # [d]
+
+    def letter(age: int) -> DeadLetter:
+        received = int((now - timedelta(days=age, minutes=1)).timestamp() * 1_000_000)
+        return DeadLetter(received, "http", "bad_payload", f"{age} days", device, None, b"x")
+
+    with engine.begin() as connection:
+        record(connection, letters=[letter(age) for age in ages])
+
+    def kept() -> list[str]:
+        params = {"device_id": device, "limit": 100}
+        r = client.get("/ingest/v1/deadletters", params=params, headers=admin)
+        assert r.status_code == 200, r.text
+        return sorted(x["detail"] for x in r.json())
+
+    job = find("dead_letter_retention")
+    assert settings.ingest_dead_letter_retention_days == 30  # the default
+    assert job.run(JobContext(settings, engine, state, now)) >= 2
+    assert kept() == ["0 days", "10 days"]
+    weekly = settings.model_copy(update={"ingest_dead_letter_retention_days": 7})
+    assert job.run(JobContext(weekly, engine, state, now)) >= 1
+    assert kept() == ["0 days"]
+    assert job.run(JobContext(weekly, engine, state, now)) == 0  # idempotent

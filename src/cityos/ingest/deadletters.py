@@ -54,6 +54,14 @@ def record(connection: Connection, *, letters: Sequence[DeadLetter]) -> None:
     )
 
 
+def purge(connection: Connection, *, before: int) -> int:
+    """Delete dead letters received before ``before`` [µs since the epoch]; return how many."""
+    result = connection.execute(
+        sa.delete(ingest_dead_letters).where(ingest_dead_letters.c.received_at < before)
+    )
+    return int(result.rowcount or 0)
+
+
 def list_letters(
     connection: Connection,
     *,

@@ -17,6 +17,7 @@ class Receiver:
         self.headers: list[dict[str, str]] = []
         self.times: list[float] = []  # time.perf_counter() at arrival
         self.status = 204
+        self.delay = 0.0  # [s] before answering (a slow receiver keeps deliveries in flight)
         self.port = 0
         self._server: ThreadingHTTPServer | None = None
         self._cond = threading.Condition()
@@ -31,8 +32,13 @@ class Receiver:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:  # noqa: N802 - http.server's naming
                 length = int(self.headers.get("content-length", "0"))
-                body = json.loads(self.rfile.read(length))
+                try:
+                    body = json.loads(self.rfile.read(length))
+                except ValueError:  # the sender gave up mid-request (e.g. shutting down)
+                    return
                 status = receiver.status
+                if receiver.delay:
+                    time.sleep(receiver.delay)
                 if 200 <= status < 300:
                     with receiver._cond:
                         receiver.received.append(body)

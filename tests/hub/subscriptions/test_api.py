@@ -241,3 +241,19 @@ def test_index_follows_changes_made_through_the_api(client: TestClient) -> None:
     assert sub_id in [s.id for s in found]
     assert client.delete(f"{BASE}/{sub_id}").status_code == 204
     assert writer.index.get("urn:ngsi-ld:tenant:default", sub_id) is None
+
+
+def test_members_are_shown_as_given_and_a_bad_id_is_a_400(client: TestClient) -> None:
+    """ETSI 028_01/030_03 (no isActive added, integer seconds stay integers), 030_01 etc."""
+    body = subscription(timeInterval=10)
+    body.pop("watchedAttributes", None)
+    sub_id = create(client, body)
+    shown = client.get(f"{BASE}/{sub_id}").json()
+    assert "isActive" not in shown
+    assert shown["status"] == "active"
+    assert shown["timeInterval"] == 10
+    assert isinstance(shown["timeInterval"], int)
+    for method in ("GET", "PATCH", "DELETE"):
+        r = client.request(method, f"{BASE}/not-a-uri", json={"q": "a>1"})
+        assert r.status_code == 400, (method, r.text)
+        assert r.json()["type"].endswith("BadRequestData")

@@ -303,3 +303,67 @@ def test_scope_id_pattern_and_attribute_only_subscriptions(
     assert [n["data"][0]["id"] for n in notes(rx, by_attr, 1)] == [second["id"]]
     assert len(quiet(rx, scoped, 0.5)) == 1
     assert len(quiet(rx, pattern, 0)) == 1
+
+
+def test_type_expressions_in_entities(client: TestClient, rx: Receiver) -> None:
+    """v1.8 type expressions in ``entities[].type``: ``A,B`` / ``A|B`` (or), ``A;B`` (and)."""
+    a, b, c = kind(), kind(), kind()
+    either = subscribe(client, rx, f"{a},{b}")
+    both = subscribe(client, rx, f"({a};{b})|{c}")
+    r = client.get(f"{HUB}/subscriptions/{both}")
+    assert r.json()["entities"] == [{"type": f"({a};{b})|{c}"}]  # compacted back as given
+    bodies = [
+        {"id": f"urn:ngsi-ld:X:{a}", "type": a, "n": prop(1)},  # either
+        {"id": f"urn:ngsi-ld:X:{b}", "type": b, "n": prop(2)},  # either
+        {"id": f"urn:ngsi-ld:X:{a}{b}", "type": [a, b], "n": prop(3)},  # either, both
+        {"id": f"urn:ngsi-ld:X:{c}", "type": c, "n": prop(4)},  # both
+        {"id": f"urn:ngsi-ld:X:{c}x", "type": kind(), "n": prop(5)},  # none
+    ]
+    for body in bodies:
+        assert client.post(f"{HUB}/entities", json=body).status_code == 201
+    got = notes(rx, either, 3)
+    assert sorted(n["data"][0]["n"]["value"] for n in quiet(rx, either, 0.5)) == [1, 2, 3]
+    got = notes(rx, both, 2)
+    assert sorted(n["data"][0]["n"]["value"] for n in quiet(rx, both, 0)) == [3, 4], got
+    for bad in (f"({a};{b}", f"{a};;{b}", f"{a}|<x>"):
+        r = client.post(
+            f"{HUB}/subscriptions",
+            json={
+                "type": "Subscription",
+                "entities": [{"type": bad}],
+                "notification": {"endpoint": {"uri": rx.url}},
+            },
+        )
+        assert r.status_code == 400, (bad, r.text)
+        assert "entities[0].type" in r.json()["detail"]
+
+
+def test_pick_and_omit_project_the_notified_entity(client: TestClient, rx: Receiver) -> None:
+    """v1.8.1 clause 4.21 projection in NotificationParams (ETSI 028_08, 046_42/43)."""
+    etype = kind()
+    picked = subscribe(client, rx, etype, notification={"pick": ["id", "speed"]})
+    omitted = subscribe(client, rx, etype, notification={"omit": "type,load"})
+    r = client.get(f"{HUB}/subscriptions/{picked}")
+    assert r.json()["notification"]["pick"] == ["id", "speed"]
+    body = entity(etype, speed=1, load=2, name="x")
+    assert client.post(f"{HUB}/entities", json=body).status_code == 201
+    assert notes(rx, picked, 1)[0]["data"][0] == {"id": body["id"], "speed": prop(1)}
+    seen = notes(rx, omitted, 1)[0]["data"][0]
+    assert seen == {"id": body["id"], "speed": prop(1), "name": prop("x")}
+    for notification in (
+        {"pick": ["id"], "attributes": ["speed"]},
+        {"omit": ["load"], "attributes": ["speed"]},
+        {"pick": ["id", "speed"], "omit": ["speed"]},
+        {"pick": []},
+        {"pick": ["locatedAt{name}"]},
+    ):
+        r = client.post(
+            f"{HUB}/subscriptions",
+            json={
+                "type": "Subscription",
+                "entities": [{"type": etype}],
+                "notification": {**notification, "endpoint": {"uri": rx.url}},
+            },
+        )
+        assert r.status_code == 400, (notification, r.text)
+        assert r.json()["type"].endswith("BadRequestData"), r.text

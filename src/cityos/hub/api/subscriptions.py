@@ -31,6 +31,7 @@ from cityos.hub.api._http import (
     tenant_of,
 )
 from cityos.hub.errors import BadRequestData, InvalidRequest, Unauthorized
+from cityos.hub.model import is_uri
 from cityos.hub.subscriptions import notification_writer, schema, service
 from cityos.hub.subscriptions.index import SubscriptionIndex
 from cityos.identity.models import Role
@@ -74,6 +75,15 @@ def _check_reach(grant: Grant, body: dict[str, Any]) -> frozenset[str] | None:
     for selector in entities:
         grant.check_types([selector["type"]], what=f"may not subscribe to {selector['type']}")
     return frozenset(grant.iris)
+
+
+def _check_id(sub_id: str) -> None:
+    """Refuse a subscription id that is not a URI (400, as ETSI 029_01/030_01/032_01 expect)."""
+    if not is_uri(sub_id):
+        raise BadRequestData(
+            f"subscription id {sub_id!r} is not a URI, e.g. urn:ngsi-ld:Subscription:1 "
+            "(구독 id는 URI여야 합니다)"
+        )
 
 
 def _location(sub_id: str) -> str:
@@ -164,6 +174,7 @@ async def query_subscriptions(request: Request) -> Response:
 @router.get("/subscriptions/{subscription_id}", summary="Retrieve a subscription")
 async def retrieve_subscription(request: Request, subscription_id: SubscriptionId) -> Response:
     """Return one subscription with its status and delivery statistics (404 if none)."""
+    _check_id(subscription_id)
     media = accepted_type(request)
     grant = await authorize(request, "read")
     owner, admin = _caller(grant, request)
@@ -187,6 +198,7 @@ async def retrieve_subscription(request: Request, subscription_id: SubscriptionI
 )
 async def update_subscription(request: Request, subscription_id: SubscriptionId) -> Response:
     """Change members of a subscription (204; null removes a member; 400 if the result is bad)."""
+    _check_id(subscription_id)
     grant = await authorize(request, "read")
     owner, admin = _caller(grant, request)
     tenant = tenant_of(request, must_exist=False)
@@ -211,6 +223,7 @@ async def update_subscription(request: Request, subscription_id: SubscriptionId)
 @router.delete("/subscriptions/{subscription_id}", status_code=204, summary="Delete a subscription")
 async def delete_subscription(request: Request, subscription_id: SubscriptionId) -> Response:
     """Delete a subscription and its undelivered notifications (204; 404 if none)."""
+    _check_id(subscription_id)
     grant = await authorize(request, "read")
     owner, admin = _caller(grant, request)
     tenant = tenant_of(request, must_exist=False)

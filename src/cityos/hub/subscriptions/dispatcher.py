@@ -43,6 +43,11 @@ LEASE = 15.0  # [s] a crashed process's subscriptions are taken over after this
 BATCH = 200  # rows read per round trip
 PERIODIC_MAX = 10_000  # entities in one periodic notification
 FLUSH = 50  # delivered rows deleted per transaction (at most this many resent after a crash)
+STOP_WAIT = 5.0  # [s] stop() waits at most this long for each step of the shutdown
+
+
+Rows = list[tuple[int, str]]  # (seq, notification) of one subscription, oldest first
+_Delivered = tuple[str, str, list[int], dict[str, Any]]  # tenant, subscription, seqs, stats
 
 
 def backoff(failures: int) -> float:
@@ -96,6 +101,11 @@ class Dispatcher:
         self._last_sent: dict[tuple[str, str], float] = {}
         self._next_periodic: dict[tuple[str, str], float] = {}
         self.local: dict[str, LocalSender] = {}
+        self._flushes: set[asyncio.Future[None]] = set()
+        # delivered rows waiting to be deleted, with the future their senders await
+        self._batch: tuple[list[_Delivered], asyncio.Future[None]] | None = None
+        self._writing: asyncio.Future[None] | None = None  # the batch of deletes committing
+        self._again: set[tuple[str, str]] = set()  # busy when a round saw new rows of theirs
         self._stopping = False
 
     def wake(self) -> None:
@@ -110,19 +120,51 @@ class Dispatcher:
         self._task = asyncio.create_task(self._run(), name="cityos-notifications")
 
     async def stop(self) -> None:
-        """Stop delivering, give up the leases and close connections."""
+        """Stop delivering, give up the leases and close connections.
+
+        Every step is bounded by ``STOP_WAIT``: a server must shut down even when a send,
+        a database call or a connection close does not end; what it gave up on is logged
+        (an unfinished row stays in the outbox and is sent again by the next process).
+        """
         self._stopping = True
         tasks = [t for t in (self._task, *self._busy.values()) if t is not None]
         for task in tasks:
             task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await self._bounded("tasks", self._settle(tasks))
         self._loop = None
-        with contextlib.suppress(Exception):
-            await self._write(DEFAULT_TENANT, lambda db: repository.release(db, self.worker))
-        await self.http.close()
-        await asyncio.to_thread(self.mqtt.close)
+        await self._bounded(
+            "release", self._write(DEFAULT_TENANT, lambda db: repository.release(db, self.worker))
+        )
+        await self._bounded("http_close", self.http.close())
+        await self._bounded("mqtt_close", asyncio.to_thread(self.mqtt.close))
+
+    async def _settle(self, cancelled: list[asyncio.Task[None]]) -> None:
+        """Wait until the cancelled tasks and the deletes of delivered rows ended.
+
+        A cancelled task that is still running after 0.1 s is cancelled again (a library
+        may have swallowed the first cancellation); the deletes are left to finish.
+        """
+        while True:
+            pending = {t for t in (*cancelled, *self._flushes) if not t.done()}
+            if not pending:
+                if self._batch is None:
+                    return
+                await asyncio.sleep(0)  # a batch of deletes starts in the next iteration
+                continue
+            _, late = await asyncio.wait(pending, timeout=0.1)
+            for task in late & set(cancelled):
+                task.cancel()
+
+    @staticmethod
+    async def _bounded(step: str, work: Any) -> None:
+        """Await ``work`` for at most STOP_WAIT seconds; log (never raise) when it fails."""
+        try:
+            async with asyncio.timeout(STOP_WAIT):
+                await work
+        except TimeoutError:
+            log.warning("notification_stop_gave_up", step=step, seconds=STOP_WAIT)
+        except Exception:  # noqa: BLE001 - shutting down: log and go on
+            log.exception("notification_stop_failed", step=step)
 
     async def _call(self, func: Callable[..., T], *args: Any, heavy: bool = False) -> T:
         """Run a database call: inline on embedded SQLite (a thread hop costs more than the
@@ -147,9 +189,8 @@ class Dispatcher:
         return await self._call(run)
 
     async def _run(self) -> None:
-        # Python 3.11's wait_for drops a cancellation that arrives as the event is set (a
-        # wake-up racing stop()), and the loop would then run forever: stop() also sets
-        # ``_stopping``, which ends the loop whatever wait_for did with the cancellation.
+        # stop() also sets ``_stopping``, which ends the loop whatever became of the
+        # cancellation (see the comment on the wait below).
         woken = False
         while not self._stopping:
             try:
@@ -159,8 +200,12 @@ class Dispatcher:
             except Exception:  # noqa: BLE001 - the loop must outlive a database hiccup
                 log.exception("notification_round_failed")
             woken = False
+            # asyncio.timeout, not wait_for: Python 3.11's wait_for swallows a cancellation
+            # that arrives in the loop iteration where the event is set (CPython gh-86296),
+            # and this loop then ran for ever, so the app's shutdown never returned.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._event.wait(), timeout=self.poll)
+                async with asyncio.timeout(self.poll):
+                    await self._event.wait()
                 woken = True
             self._event.clear()
 
@@ -184,17 +229,21 @@ class Dispatcher:
         skip = set(self._busy) | {k for k, t in self._retry_at.items() if now < t}
         clock = time.time()
 
-        def take(db: repository.Db) -> dict[tuple[str, str], list[tuple[int, str]]]:
-            batches = {}
+        def take(db: repository.Db) -> tuple[dict[tuple[str, str], Rows], list[tuple[str, str]]]:
+            batches, seen_busy = {}, []
             for key in sorted(repository.pending(db)):  # one lock order: no deadlocks
                 if key in skip:
+                    seen_busy.append(key)
                     continue
                 if repository.claim(db, *key, worker=self.worker, now=clock, until=clock + LEASE):
                     batches[key] = repository.queued(db, *key, BATCH)
-            return batches
+            return batches, seen_busy
 
-        for key, rows in (await self._write(DEFAULT_TENANT, take)).items():
-            if rows and key not in self._busy:
+        batches, seen_busy = await self._write(DEFAULT_TENANT, take)
+        # a subscription still sending when its new rows were seen needs a round when it ends
+        self._again.update(key for key in seen_busy if key in self._busy)
+        for key, rows in batches.items():
+            if rows and key not in self._busy and not self._stopping:
                 self._busy[key] = asyncio.create_task(self._drain(key, rows))
 
     async def _queue_periodic(self, sub: Compiled) -> None:
@@ -202,7 +251,7 @@ class Dispatcher:
 
         def collect() -> list[dict[str, Any]]:
             found: dict[str, dict[str, Any]] = {}
-            for kind in sorted({s.type for s in sub.selectors}):
+            for kind in sorted({t for s in sub.selectors for t in s.types.all_types()}):
                 query = EntityQuery(types=TypeSelection((frozenset({kind}),)))
                 for entity in self.store.iter_all(sub.tenant, query):
                     if sub.selects(entity):
@@ -239,7 +288,7 @@ class Dispatcher:
             note["@context"] = sub.ctx.body_value()
         return orjson.dumps(note)
 
-    async def _drain(self, key: tuple[str, str], rows: list[tuple[int, str]]) -> None:
+    async def _drain(self, key: tuple[str, str], rows: Rows) -> None:
         try:
             more = await self._send_rows(*key, rows)
         except asyncio.CancelledError:
@@ -250,10 +299,14 @@ class Dispatcher:
             more = False
         finally:
             self._busy.pop(key, None)
-        if more:  # rows may have been queued while this batch was sent
+        # more rows: the batch was full, or a round saw rows queued while this one was sent
+        # (a commit wakes a round, but that round skipped this busy subscription)
+        again = key in self._again
+        self._again.discard(key)
+        if more and (again or len(rows) >= BATCH):
             self._event.set()
 
-    async def _send_rows(self, tenant: str, sub_id: str, rows: list[tuple[int, str]]) -> bool:
+    async def _send_rows(self, tenant: str, sub_id: str, rows: Rows) -> bool:
         """Send a subscription's rows in order until one fails; True if all were accepted."""
         key = (tenant, sub_id)
         sub = self.index.get(tenant, sub_id)
@@ -297,27 +350,72 @@ class Dispatcher:
                     done = []
                     stats = {"sent": 0, "failed": 0, "ok": None, "bad": None, "error": None}
         finally:
-            if done or stats["failed"]:
+            if done or stats["failed"]:  # also when cancelled: these were accepted
                 await asyncio.shield(self._flush(tenant, sub_id, done, stats))
         return ok
 
-    async def _flush(
+    def _flush(
         self, tenant: str, sub_id: str, seqs: list[int], stats: dict[str, Any]
-    ) -> None:
-        def write(db: repository.Db) -> None:
-            repository.delivered(db, seqs)
-            repository.record(
-                db,
-                tenant,
-                sub_id,
-                sent=stats["sent"],
-                failed=stats["failed"],
-                last_success=stats["ok"],
-                last_failure=stats["bad"],
-                last_error=stats["error"],
-            )
+    ) -> asyncio.Future[None]:
+        """Delete delivered rows and add to the statistics; done once committed.
 
-        await self._write(tenant, write)
+        One batch of deletes commits at a time; the subscriptions whose sends end meanwhile
+        (or in the same event-loop iteration) form the next batch, so a write fanned out to
+        100 subscriptions does not need 100 commits when the database is the bottleneck,
+        and nothing waits when it is not (a subscription's next batch waits for its commit).
+        """
+        if self._batch is None:
+            loop = asyncio.get_running_loop()
+            self._batch = ([], loop.create_future())
+            if self._writing is None:
+                loop.call_soon(self._start_flush)
+        entries, done = self._batch
+        entries.append((tenant, sub_id, seqs, stats))
+        return done
+
+    def _start_flush(self) -> None:
+        if self._batch is None:
+            return
+        entries, done = self._batch
+        self._batch = None
+
+        def write(db: repository.Db) -> None:
+            for tenant, sub_id, seqs, stats in sorted(entries, key=lambda e: (e[0], e[1])):
+                repository.delivered(db, seqs)
+                repository.record(
+                    db,
+                    tenant,
+                    sub_id,
+                    sent=stats["sent"],
+                    failed=stats["failed"],
+                    last_success=stats["ok"],
+                    last_failure=stats["bad"],
+                    last_error=stats["error"],
+                )
+
+        async def run() -> None:
+            try:
+                await self._write(DEFAULT_TENANT, write)
+            except BaseException as error:  # the senders see it (their rows stay queued)
+                if not done.done():
+                    done.set_exception(error)
+                    done.exception()  # retrieved: no "never retrieved" warning if unawaited
+                raise
+            if not done.done():
+                done.set_result(None)
+
+        task = asyncio.ensure_future(run())
+        self._writing = task
+        self._flushes.add(task)
+        task.add_done_callback(self._flushes.discard)
+        task.add_done_callback(self._flush_ended)
+
+    def _flush_ended(self, task: asyncio.Future[None]) -> None:
+        if not task.cancelled():
+            task.exception()  # retrieved: its senders got it
+        self._writing = None
+        if self._batch is not None:  # entries that arrived while it committed
+            self._start_flush()
 
 
 async def start_notifications(store: HubStore, resolver: Any) -> Dispatcher:

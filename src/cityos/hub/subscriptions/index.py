@@ -29,6 +29,7 @@ from cityos.hub.query.qlang import parse_q
 from cityos.hub.query.scope import ScopeExpr, parse_scope_q, scope_matches
 from cityos.hub.render import RenderOptions
 from cityos.hub.subscriptions.repository import SubscriptionRow
+from cityos.hub.typeq import TypeSelection, parse_type_selection
 from cityos.observability import log
 
 Predicate = Callable[[dict[str, Any]], bool]
@@ -36,15 +37,24 @@ Predicate = Callable[[dict[str, Any]], bool]
 
 @dataclass(frozen=True, slots=True)
 class Selector:
-    """One member of ``entities``: a type, and maybe an id or an id pattern."""
+    """One member of ``entities``: a type (or a v1.8 type expression), maybe an id or pattern.
 
-    type: str
+    ``types`` is the expression in disjunctive normal form; a plain type is one group of one.
+    """
+
+    types: TypeSelection
     id: str | None
     pattern: re.Pattern[str] | None
 
+    @property
+    def filed_under(self) -> set[str]:
+        """Return the types to file the selector under: one of each AND-group (any entity
+        the selector matches has at least that type)."""
+        return {min(group) for group in self.types.groups}
+
     def matches(self, entity: dict[str, Any]) -> bool:
         """Return True if the entity is selected."""
-        if self.type not in entity["type"]:
+        if not self.types.matches(entity["type"]):
             return False
         if self.id is not None:
             return bool(entity["id"] == self.id)
@@ -100,7 +110,7 @@ def compile_row(row: SubscriptionRow, resolver: ContextResolver) -> Compiled:
     parse_ctx = resolver.resolve(body.get("context"))
     selectors = tuple(
         Selector(
-            s["type"],
+            parse_type_selection(s["type"], str),
             s.get("id"),
             re.compile(s["idPattern"]) if "idPattern" in s and "id" not in s else None,
         )
@@ -136,6 +146,8 @@ def compile_row(row: SubscriptionRow, resolver: ContextResolver) -> Compiled:
             sys_attrs=note.get("sysAttrs", False),
             lang=body.get("lang"),
             attrs=frozenset(attrs) if attrs else None,
+            pick=frozenset(note["pick"]) if "pick" in note else None,
+            omit=frozenset(note.get("omit", ())),
         ),
         show_changes=note.get("showChanges", False),
         expires_at=None
@@ -191,7 +203,7 @@ class _TenantIndex:
         if not sub.selectors:
             self.untyped.add(sub)
             return
-        for sel in {(s.type, s.id) for s in sub.selectors}:
+        for sel in {(kind, s.id) for s in sub.selectors for kind in s.filed_under}:
             typed = self.by_type.setdefault(sel[0], _TypeIndex())
             if sel[1] is None:
                 typed.any_id.add(sub)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import re
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -23,6 +24,7 @@ from cityos.hub.geo import parse_geo_query
 from cityos.hub.model import check_attribute_name, is_uri
 from cityos.hub.query.qlang import parse_q
 from cityos.hub.query.scope import parse_scope_q
+from cityos.hub.typeq import parse_type_selection
 
 TRIGGERS = (
     "entityCreated",
@@ -104,7 +106,7 @@ def _seconds(body: dict[str, Any], key: str) -> float | None:
             f"e.g. {key}: 5",
             f"{key}는 0보다 크고 {MAX_SECONDS} 이하인 초 단위 숫자여야 합니다 (받은 값 {value!r})",
         )
-    return float(value)
+    return value  # an integer stays an integer: shown back as it was given
 
 
 def _names(value: object, key: str, ctx: ActiveContext) -> list[str]:
@@ -127,6 +129,37 @@ def _names(value: object, key: str, ctx: ActiveContext) -> list[str]:
         if iri not in out:
             out.append(iri)
     return out
+
+
+PROJECTION_KEYWORDS = ("id", "type", "scope")  # entity members kept by name, not expanded
+
+
+def _projection(value: object, key: str, ctx: ActiveContext) -> list[str]:
+    """Return the entity members of a pick/omit (a list or a comma string), names expanded."""
+    if isinstance(value, str):
+        value = [v.strip() for v in re.split(r"[,|]", value)]
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
+        raise bad(
+            f'{key} must be a non-empty list of entity members, e.g. ["id", "pm25"]',
+            f'{key}는 엔터티 항목의 목록이어야 합니다 (예: ["id", "pm25"])',
+        )
+    if any("{" in v for v in value):
+        raise bad(
+            f"{key}: nested projections (a{{b}}) need join, which CityOS does not support",
+            f"{key}: 중첩 투영(a{{b}})은 join이 필요하며 지원하지 않습니다",
+        )
+    keywords = [v for v in value if v in PROJECTION_KEYWORDS]
+    plain = [v for v in value if v not in PROJECTION_KEYWORDS]
+    return [*dict.fromkeys(keywords), *(_names(plain, key, ctx) if plain else [])]
+
+
+TYPE_OPERATORS = re.compile(r"[(),;|]")
+_TYPE_TOKEN = re.compile(r"[^\s(),;|]+")
+
+
+def map_type_names(text: str, convert: Callable[[str], str]) -> str:
+    """Return a type expression with every type name converted (expanded or compacted)."""
+    return _TYPE_TOKEN.sub(lambda m: convert(m.group(0)), re.sub(r"\s+", "", text))
 
 
 def _entities(value: object, ctx: ActiveContext) -> list[dict[str, str]]:
@@ -155,8 +188,23 @@ def _entities(value: object, ctx: ActiveContext) -> list[dict[str, str]]:
                 f"{where}.type is required: the entity type to watch, e.g. Vehicle",
                 f"{where}.type은 필수입니다 (감시할 엔터티 유형, 예: Vehicle)",
             )
-        check_attribute_name(kind)
-        item = {"type": ctx.expand_type(kind)}
+        if TYPE_OPERATORS.search(kind):  # a v1.8 type expression, e.g. (A;B)|C
+
+            def expand(name: str) -> str:
+                check_attribute_name(name)
+                return ctx.expand_type(name)
+
+            try:
+                parse_type_selection(kind, expand)
+            except HubError as error:
+                raise bad(
+                    f"{where}.type: {error}",
+                    f"{where}.type: 잘못된 유형 식입니다 (예: A,B 또는 (A;B)|C)",
+                ) from None
+            item = {"type": map_type_names(kind, expand)}
+        else:
+            check_attribute_name(kind)
+            item = {"type": ctx.expand_type(kind)}
         if "id" in selector:
             if not is_uri(selector["id"]):
                 raise bad(
@@ -272,7 +320,7 @@ def _notification(value: object, ctx: ActiveContext) -> dict[str, Any]:
             'notification is required: {"endpoint": {"uri": "http://host/path"}}',
             'notification은 필수입니다: {"endpoint": {"uri": "http://host/path"}}',
         )
-    known = {"attributes", "format", "showChanges", "sysAttrs", "endpoint"}
+    known = {"attributes", "pick", "omit", "format", "showChanges", "sysAttrs", "endpoint"}
     extra = set(value) - known - _NOTIFICATION_READ_ONLY
     if extra:
         raise bad(
@@ -288,6 +336,21 @@ def _notification(value: object, ctx: ActiveContext) -> dict[str, Any]:
     out: dict[str, Any] = {"format": FORMATS[fmt], "endpoint": _endpoint(value.get("endpoint"))}
     if value.get("attributes") is not None:
         out["attributes"] = _names(value["attributes"], "notification.attributes", ctx)
+    for key in ("pick", "omit"):  # v1.8.1 clause 4.21 projection of the notified entities
+        if value.get(key) is not None:
+            if "attributes" in out:
+                raise bad(
+                    f"notification.{key} cannot be combined with notification.attributes; "
+                    "use pick alone",
+                    f"notification.{key}와 notification.attributes는 함께 쓸 수 없습니다",
+                )
+            out[key] = _projection(value[key], f"notification.{key}", ctx)
+    both = set(out.get("pick", ())) & set(out.get("omit", ()))
+    if both:
+        raise bad(
+            f"notification.pick and notification.omit both name {sorted(both)}",
+            f"notification.pick과 omit에 같은 항목 {sorted(both)}이 있습니다",
+        )
     for flag in ("showChanges", "sysAttrs"):
         raw = value.get(flag, False)
         if not isinstance(raw, bool):
@@ -411,10 +474,10 @@ def validate(
         out["scopeQ"] = body["scopeQ"]
     if body.get("geoQ") is not None:
         out["geoQ"] = _geo_q(body["geoQ"], ctx)
-    active = body.get("isActive", True)
-    if not isinstance(active, bool):
-        raise bad("isActive must be true or false", "isActive는 true/false여야 합니다")
-    out["isActive"] = active
+    if body.get("isActive") is not None:  # absent: active, and not shown (as given)
+        if not isinstance(body["isActive"], bool):
+            raise bad("isActive must be true or false", "isActive는 true/false여야 합니다")
+        out["isActive"] = body["isActive"]
     if body.get("expiresAt") is not None:
         expires = normalise_datetime(body["expiresAt"], field="expiresAt")
         moment = now or datetime.now(UTC)

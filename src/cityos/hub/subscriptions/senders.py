@@ -38,32 +38,81 @@ def info(endpoint: dict[str, Any], key: str, default: str) -> str:
 
 
 class HttpSender:
-    """POSTs notifications with one shared connection pool."""
+    """POSTs notifications over a keep-alive connection pool per endpoint origin.
+
+    One pool per ``scheme://host:port`` with at most ``POOL`` connections, and at most
+    ``POOL`` requests in flight to it (the rest wait on a semaphore, not in httpcore's
+    queue, whose cost per request grows with the queue times the connections). At most
+    ``ORIGINS`` pools are kept; the least recently used idle one is closed beyond that.
+    """
+
+    POOL = 8  # connections (and requests in flight) per origin
+    ORIGINS = 256
 
     def __init__(self) -> None:
-        self.client = httpx.AsyncClient(
-            timeout=DEFAULT_TIMEOUT,
-            limits=httpx.Limits(max_connections=200, max_keepalive_connections=200),
-        )
+        self._pools: dict[str, _Pool] = {}  # insertion order = least recently used first
+
+    def _pool(self, uri: str) -> _Pool:
+        parts = urlsplit(uri)
+        origin = f"{parts.scheme}://{parts.netloc}".lower()
+        pool = self._pools.pop(origin, None)
+        if pool is None:
+            pool = _Pool(self.POOL)
+            if len(self._pools) >= self.ORIGINS:
+                self._evict()
+        self._pools[origin] = pool  # now the most recently used
+        return pool
+
+    def _evict(self) -> None:
+        for origin, pool in self._pools.items():
+            if pool.busy == 0:
+                del self._pools[origin]
+                task = asyncio.ensure_future(pool.client.aclose())
+                _closing.add(task)
+                task.add_done_callback(_closing.discard)
+                return
 
     async def send(self, endpoint: dict[str, Any], body: bytes, headers: dict[str, str]) -> None:
         """POST ``body``; raise DeliveryFailed unless the receiver answers 2xx."""
         timeout = endpoint.get("timeout")
+        pool = self._pool(endpoint["uri"])
+        pool.busy += 1
         try:
-            response = await self.client.post(
-                endpoint["uri"],
-                content=body,
-                headers=headers,
-                timeout=DEFAULT_TIMEOUT if timeout is None else timeout / 1000,
-            )
+            async with pool.gate:
+                response = await pool.client.post(
+                    endpoint["uri"],
+                    content=body,
+                    headers=headers,
+                    timeout=DEFAULT_TIMEOUT if timeout is None else timeout / 1000,
+                )
         except httpx.HTTPError as error:
             raise DeliveryFailed(f"{type(error).__name__}: {error}") from None
+        finally:
+            pool.busy -= 1
         if not 200 <= response.status_code < 300:
             raise DeliveryFailed(f"HTTP {response.status_code}: {response.text[:200]}")
 
     async def close(self) -> None:
-        """Close the connection pool."""
-        await self.client.aclose()
+        """Close every connection pool."""
+        pools = list(self._pools.values())
+        self._pools.clear()
+        for pool in pools:
+            await pool.client.aclose()
+
+
+_closing: set[asyncio.Future[None]] = set()  # evicted pools being closed
+
+
+class _Pool:
+    """One origin's HTTP client, its in-flight limit, and how many sends use it."""
+
+    def __init__(self, size: int) -> None:
+        self.client = httpx.AsyncClient(
+            timeout=DEFAULT_TIMEOUT,
+            limits=httpx.Limits(max_connections=size, max_keepalive_connections=size),
+        )
+        self.gate = asyncio.Semaphore(size)
+        self.busy = 0
 
 
 class _Broker:

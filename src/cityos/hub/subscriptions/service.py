@@ -16,7 +16,7 @@ from cityos.hub.store.base import HubStore
 from cityos.hub.subscriptions import repository
 from cityos.hub.subscriptions.index import SubscriptionIndex, compile_row
 from cityos.hub.subscriptions.repository import SubscriptionRow
-from cityos.hub.subscriptions.schema import status_of
+from cityos.hub.subscriptions.schema import map_type_names, status_of
 
 _NO_TENANT_ROW = "urn:ngsi-ld:tenant:default"  # subscriptions never create a tenant row
 
@@ -135,14 +135,17 @@ def render(
     """Return a subscription as the API shows it, names compacted with ``ctx``."""
     body = {k: v for k, v in row.body.items() if k != "context"}
     if "entities" in body:
-        body["entities"] = [{**s, "type": ctx.compact(s["type"])} for s in body["entities"]]
+        body["entities"] = [
+            {**s, "type": map_type_names(s["type"], ctx.compact)} for s in body["entities"]
+        ]
     if "watchedAttributes" in body:
         body["watchedAttributes"] = _compact_list(body["watchedAttributes"], ctx)
     if "geoQ" in body and "geoproperty" in body["geoQ"]:
         body["geoQ"] = {**body["geoQ"], "geoproperty": ctx.compact(body["geoQ"]["geoproperty"])}
     note = dict(body["notification"])
-    if "attributes" in note:
-        note["attributes"] = _compact_list(note["attributes"], ctx)
+    for key in ("attributes", "pick", "omit"):
+        if key in note:
+            note[key] = _compact_list(note[key], ctx)
     note["timesSent"] = row.times_sent
     note["timesFailed"] = row.times_failed
     for key, value in (
