@@ -1,15 +1,46 @@
-// The citizen app: today's city (entry points later issues fill), registration, login and
-// my account (consents, export of my data, account deletion).
+// The citizen app: today's city (air quality, traffic, the nearest ER; entry points later
+// issues fill), registration, login and my account (consents, export of my data, deletion).
 import { del, get, hubHeaders, post } from "./api.js";
 import * as auth from "./auth.js";
 import * as i18n from "./i18n.js";
 import { formatDateTime, formatNumber, t } from "./i18n.js";
-import { meanPm25, pm25Grade } from "./kpi.js";
+import { TILE_KINDS, meanPm25, pm25Grade, tileDetailText, tileValueText, valueOf } from "./kpi.js";
+import { labelOf, layerFeatures, linkIndex } from "./map.js";
 import * as theme from "./theme.js";
 
 const SERVICES = ["complaints", "polls", "proposals", "er", "trip", "walking", "events"];
 const PURPOSES = [{ purpose: "walking_rewards", version: "2026-1" }];
 const $ = (id) => document.getElementById(id);
+// Where "nearest" is measured from when the browser's position is not shared: 세종시청.
+const CITY_HALL = { lon: 127.289, lat: 36.48 };
+const state = { registry: null, position: null, ers: [] };
+
+// The dashboard's layer and tile registries (GET /web/layers, /web/tiles), read once.
+function registry() {
+  state.registry ??= Promise.all([get("/web/layers"), get("/web/tiles")]).then(([layers, tiles]) => ({ layers, tiles }));
+  return state.registry;
+}
+
+// The features of the dashboard tile of `kind`, read the way the dashboard's map reads them
+// (each tagged with its layer, counters as their road link): null when there is no such tile.
+async function tileFeatures(kind) {
+  const { layers, tiles } = await registry();
+  const tile = tiles.find((def) => def.kind === kind);
+  if (!tile) return null;
+  const defs = tile.layers.map((id) => layers.find((layer) => layer.id === id)).filter(Boolean);
+  const needsLinks = defs.some((def) => def.extra?.draw_as === "road-link");
+  const index = needsLinks ? await linkIndex().catch(() => null) : null;
+  const parts = await Promise.all(
+    defs.map(async (def) => (await layerFeatures(def, { index })).map((f) => ({ ...f, layer: def.id }))),
+  );
+  return parts.flat();
+}
+
+function setText(element, text, key = null) {
+  if (key) element.dataset.i18n = key;
+  else delete element.dataset.i18n;
+  element.textContent = text;
+}
 
 function route() {
   const view = location.hash === "#account" ? "account" : "home";
@@ -61,6 +92,111 @@ async function airQuality() {
     detail.dataset.i18n = "citizen.aq.none";
     detail.textContent = t("citizen.aq.none");
   }
+}
+
+// Traffic: the dashboard's congestion tile (kpi.js TILE_KINDS.congestion) for the whole city.
+async function traffic() {
+  let result = null;
+  try {
+    const features = await tileFeatures("congestion");
+    result = features ? TILE_KINDS.congestion(features) : null;
+  } catch {
+    result = null;
+  }
+  $("traffic-card").className = `card${result?.grade ? ` grade-${result.grade}` : ""}`;
+  if (result) {
+    setText($("traffic-value"), t("citizen.traffic.value", { value: tileValueText(result.value) }));
+    setText($("traffic-detail"), tileDetailText(result.detail));
+  } else {
+    setText($("traffic-value"), "–");
+    setText($("traffic-detail"), t("citizen.traffic.none"), "citizen.traffic.none");
+  }
+}
+
+// Great-circle distance [m] between two WGS84 points (haversine, mean Earth radius).
+function distance(a, b) {
+  const rad = Math.PI / 180;
+  const dLat = (b.lat - a.lat) * rad;
+  const dLon = (b.lon - a.lon) * rad;
+  const h = Math.sin(dLat / 2) ** 2 + Math.cos(a.lat * rad) * Math.cos(b.lat * rad) * Math.sin(dLon / 2) ** 2;
+  return 2 * 6371008.8 * Math.asin(Math.sqrt(h));
+}
+
+// A representative point of a feature: a Point itself, else the mean of its outer vertices.
+function pointOf(geometry) {
+  if (geometry?.type === "Point") return { lon: geometry.coordinates[0], lat: geometry.coordinates[1] };
+  const flat = [];
+  const walk = (c) => (typeof c[0] === "number" ? flat.push(c) : c.forEach(walk));
+  if (geometry?.coordinates) walk(geometry.coordinates);
+  if (!flat.length) return null;
+  return { lon: flat.reduce((s, c) => s + c[0], 0) / flat.length, lat: flat.reduce((s, c) => s + c[1], 0) / flat.length };
+}
+
+// The nearest ER: the entities of the dashboard's ER-load tile layers; the card is absent
+// while the hub has none.
+async function emergency() {
+  try {
+    state.ers = (await tileFeatures("er-load")) || [];
+  } catch {
+    state.ers = [];
+  }
+  showEmergency();
+}
+
+function showEmergency() {
+  const card = $("er-card");
+  const from = state.position || CITY_HALL;
+  const ranked = state.ers
+    .map((feature) => ({ feature, point: pointOf(feature.geometry) }))
+    .filter((e) => e.point)
+    .map((e) => ({ ...e, metres: distance(from, e.point) }))
+    .sort((a, b) => a.metres - b.metres);
+  card.hidden = !ranked.length;
+  if (!ranked.length) return;
+  const { feature, metres } = ranked[0];
+  const props = feature.properties || {};
+  $("er-name").textContent = labelOf(props, feature.id);
+  const parts = [
+    t(state.position ? "citizen.er.distance.me" : "citizen.er.distance.hall", {
+      km: formatNumber(metres / 1000, { maximumFractionDigits: 1 }),
+    }),
+  ];
+  const occupancy = valueOf(props, "occupancy");
+  if (typeof occupancy === "number") {
+    parts.push(t("citizen.er.load", { value: formatNumber(occupancy, { style: "percent", maximumFractionDigits: 0 }) }));
+  }
+  const beds = valueOf(props, "hvec");
+  if (typeof beds === "number") parts.push(t("kpi.er.beds", { value: formatNumber(beds) }));
+  $("er-detail").textContent = parts.join(" · ");
+  $("er-locate").hidden = Boolean(state.position) || !("geolocation" in navigator);
+  $("er-status").textContent = "";
+}
+
+// The browser's position, only when the user allows it: used at once when permission was
+// already granted, otherwise asked for only when the user presses "use my location".
+function locate(ask) {
+  if (!("geolocation" in navigator)) return;
+  const go = () =>
+    navigator.geolocation.getCurrentPosition(
+      (position) => {
+        state.position = { lon: position.coords.longitude, lat: position.coords.latitude };
+        showEmergency();
+      },
+      () => {
+        if (ask) $("er-status").textContent = t("citizen.er.nolocation");
+      },
+      { timeout: 10000, maximumAge: 300000 },
+    );
+  if (ask) {
+    go();
+    return;
+  }
+  navigator.permissions
+    ?.query({ name: "geolocation" })
+    .then((status) => {
+      if (status.state === "granted") go();
+    })
+    .catch(() => {});
 }
 
 async function consents() {
@@ -199,6 +335,8 @@ async function main() {
     themeLabel();
     services();
     airQuality();
+    traffic();
+    showEmergency();
     showAccount(auth.current());
   });
   services();
@@ -206,7 +344,9 @@ async function main() {
   auth.onChange(showAccount);
   window.addEventListener("hashchange", route);
   route();
-  await Promise.all([auth.refreshMe(), airQuality()]);
+  $("er-locate").addEventListener("click", () => locate(true));
+  locate(false);
+  await Promise.all([auth.refreshMe(), airQuality(), traffic(), emergency()]);
   document.body.dataset.ready = "yes";
 }
 

@@ -3,7 +3,7 @@ import * as auth from "./auth.js";
 import * as i18n from "./i18n.js";
 import { formatNumber, t } from "./i18n.js";
 import { Inspector } from "./inspector.js";
-import { CLASSES, TILE_KINDS } from "./kpi.js";
+import { CLASSES, TILE_KINDS, tileDetailText, tileValueText } from "./kpi.js";
 import { CityMap, classColor, labelOf } from "./map.js";
 import { get } from "./api.js";
 import * as theme from "./theme.js";
@@ -116,25 +116,6 @@ function tile(id, title, value, detail, grade) {
   return li;
 }
 
-// A tile's value and detail as text in the page's language.
-function valueText(value) {
-  if (!value) return "–";
-  if (value.key) return t(value.key);
-  if ("percent" in value) return formatNumber(value.percent, { style: "percent", maximumFractionDigits: 0 });
-  const number = formatNumber(value.number, { maximumFractionDigits: value.digits ?? 0 });
-  return value.unit ? t(value.unit, { value: number }) : number;
-}
-
-function detailText(detail) {
-  if (!detail) return "";
-  const params = {};
-  for (const [name, v] of Object.entries(detail)) {
-    if (name === "key" || name === "digits") continue;
-    params[name] = typeof v === "number" ? formatNumber(v, { maximumFractionDigits: detail.digits ?? 0 }) : v;
-  }
-  return t(detail.key, params);
-}
-
 // The tile registry (GET /web/tiles): a tile whose layers have nothing to summarise is absent.
 function kpis(map) {
   const list = document.getElementById("kpis");
@@ -146,7 +127,7 @@ function kpis(map) {
     const result = compute(features);
     if (!result) continue;
     const title = i18n.lang() === "ko" ? def.name_ko : def.name_en;
-    shown.push(tile(def.id, title, valueText(result.value), detailText(result.detail), result.grade));
+    shown.push(tile(def.id, title, tileValueText(result.value), tileDetailText(result.detail), result.grade));
   }
   list.replaceChildren(...shown);
 }

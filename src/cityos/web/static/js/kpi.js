@@ -1,4 +1,5 @@
 // Key indicators computed from the entities on the map.
+import { formatNumber, t } from "./i18n.js";
 
 // Korean PM2.5 grades (환경부 통합대기환경지수, µg/m³): 좋음 0–15, 보통 16–35, 나쁨 36–75,
 // 매우나쁨 ≥ 76. The published bands are whole numbers; a fractional value belongs to the band
@@ -156,3 +157,22 @@ export const TILE_KINDS = {
     return { value: { number: open }, detail: { key: "kpi.complaints.detail", count: features.length } };
   },
 };
+
+// A tile's value and detail as text in the page's language.
+export function tileValueText(value) {
+  if (!value) return "–";
+  if (value.key) return t(value.key);
+  if ("percent" in value) return formatNumber(value.percent, { style: "percent", maximumFractionDigits: 0 });
+  const number = formatNumber(value.number, { maximumFractionDigits: value.digits ?? 0 });
+  return value.unit ? t(value.unit, { value: number }) : number;
+}
+
+export function tileDetailText(detail) {
+  if (!detail) return "";
+  const params = {};
+  for (const [name, v] of Object.entries(detail)) {
+    if (name === "key" || name === "digits") continue;
+    params[name] = typeof v === "number" ? formatNumber(v, { maximumFractionDigits: detail.digits ?? 0 }) : v;
+  }
+  return t(detail.key, params);
+}

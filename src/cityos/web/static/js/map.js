@@ -56,7 +56,8 @@ export function matches(def, feature) {
   return rule.negate ? !found : found;
 }
 
-async function entityFeatures(query, tenant) {
+// Every entity of a layer's query as key-values GeoJSON features with a geometry, page by page.
+export async function entityFeatures(query, tenant) {
   const { type } = query;
   const headers = hubHeaders(query, tenant);
   const features = [];
@@ -66,6 +67,31 @@ async function entityFeatures(query, tenant) {
     features.push(...page.features.filter((f) => f.geometry));
     if (page.features.length < PAGE) return features;
   }
+}
+
+// The twin bundle's road links by id (roads and the BRT ring); `basemap(name)` returns a
+// basemap's GeoJSON (by default GET /web/basemap/<name>).
+export async function linkIndex(basemap = (name) => get(`/web/basemap/${name}`)) {
+  const parts = await Promise.all([basemap("roads"), basemap("brt")]);
+  const index = new Map();
+  for (const part of parts) for (const f of part.features) index.set(f.properties.id, f);
+  return index;
+}
+
+// A point entity that names a road link (extra.draw_as = "road-link") is drawn as the link;
+// the link's properties (free-flow speed) go with it as feature.link.
+export function linkedFeature(def, feature, index) {
+  if (def.extra?.draw_as !== "road-link" || !index) return feature;
+  const ref = feature.properties?.[def.extra.ref || "refRoadSegment"];
+  const link = typeof ref === "string" ? index.get(ref.slice(ref.lastIndexOf(":") + 1)) : null;
+  return link ? { ...feature, geometry: link.geometry, link: link.properties } : feature;
+}
+
+// A layer's features as the map draws them (its `match` rule applied, counters as their link),
+// without a map: the citizen home's cards read the dashboard's tiles this way.
+export async function layerFeatures(def, { tenant = "", index = null } = {}) {
+  const features = (await entityFeatures(def.query, tenant)).filter((f) => matches(def, f));
+  return features.map((f) => linkedFeature(def, f, index));
 }
 
 export class CityMap {
@@ -105,23 +131,14 @@ export class CityMap {
     return this._basemaps.get(name);
   }
 
-  // The twin bundle's road links by id (roads and the BRT ring), for layers drawn as links.
+  // The twin bundle's road links by id, for layers drawn as links (fetched once per map).
   links() {
-    this._links ??= Promise.all([this.basemap("roads"), this.basemap("brt")]).then((parts) => {
-      const index = new Map();
-      for (const part of parts) for (const f of part.features) index.set(f.properties.id, f);
-      return index;
-    });
+    this._links ??= linkIndex((name) => this.basemap(name));
     return this._links;
   }
 
-  // A point entity that names a road link (extra.draw_as = "road-link") is drawn as the link;
-  // the link's properties (free-flow speed) go with it as feature.link.
   asLink(def, feature, index) {
-    if (def.extra?.draw_as !== "road-link" || !index) return feature;
-    const ref = feature.properties?.[def.extra.ref || "refRoadSegment"];
-    const link = typeof ref === "string" ? index.get(ref.slice(ref.lastIndexOf(":") + 1)) : null;
-    return link ? { ...feature, geometry: link.geometry, link: link.properties } : feature;
+    return linkedFeature(def, feature, index);
   }
 
   async load() {
