@@ -208,4 +208,3 @@ def temporal_q_sql(db: Db, expr: QExpr, window: TimeWindow) -> tuple[str, list[A
     compiler = _Compiler(db, window)
     sql = compiler.compile(expr)
     return sql, compiler.params
-
