@@ -50,6 +50,8 @@ FIXTURES: list[dict[str, Any]] = [
         "name": [prop("m", IN)],
         "ref": [{"type": "Relationship", "object": "urn:dest:qp1", "observedAt": IN}],
         "active": [prop(True, IN)],
+        "tags": [prop(["a", "b"], IN)],
+        "levels": [prop([3, 70], IN)],
     },
     {"id": V + "nowin", "type": "Vehicle", "speed": [prop(99, OUT)]},
     {
@@ -113,6 +115,13 @@ def query(client: TestClient, q: str, **more: str) -> Any:
         ("ref>1", []),
         ("active==true", ["shapes"]),
         ("active==false", []),
+        # an array value matches when one of its elements does (4.9)
+        ('tags=="a"', ["shapes"]),
+        ('tags=="a","z"', ["shapes"]),
+        ('tags=="c"', []),
+        ("levels>50", ["shapes"]),
+        ("levels==3", ["shapes"]),
+        ("levels<3", []),
     ],
 )
 def test_q_is_checked_on_the_instances_in_the_window(

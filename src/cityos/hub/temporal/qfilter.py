@@ -93,7 +93,11 @@ class _Compiler:
         sql_op = _SQL_OPS[op]
         if isinstance(lit, Num):
             value = self._param(float(lit.value))
-            return f"(t.kind = 'Property' AND t.num IS NOT NULL AND t.num {sql_op} {value})"
+            elements = self._elements("number", sql_op, float(lit.value))
+            return (
+                f"(t.kind = 'Property' AND ((t.num IS NOT NULL AND t.num {sql_op} {value}) "
+                f"OR {elements}))"
+            )
         if isinstance(lit, Bool):
             if op not in ("==", "!="):
                 return "(1=0)"
@@ -106,9 +110,11 @@ class _Compiler:
             raise unsupported(f"the DateTime/Date/Time value {lit}")
         text = lit.value
         value = self._param(text)
+        elements = self._elements("string", sql_op, text)
         string = (
-            f"(t.kind = 'Property' AND {self._json_type('value')} = {self._string_type()} "
-            f"AND {self._collate(self._text('value'))} {sql_op} {self._collate(value)})"
+            f"(t.kind = 'Property' AND (({self._json_type('value')} = {self._string_type()} "
+            f"AND {self._collate(self._text('value'))} {sql_op} {self._collate(value)}) "
+            f"OR {elements}))"
         )
         if op != "==":
             return string
@@ -118,6 +124,31 @@ class _Compiler:
         return (
             f"({string} OR (t.kind = 'Relationship' AND {self._text('object')} = {obj}) "
             f"OR (t.kind = 'VocabProperty' AND {self._text('vocab')} = {vocab}))"
+        )
+
+    def _elements(self, kind: str, sql_op: str, value: Any) -> str:
+        """Return SQL true when the value is an array with a ``kind`` element that
+        compares (4.9: an array value matches when one of its elements does)."""
+        param = self._param(value)
+        if self.db.postgres:
+            array = (
+                "CASE WHEN jsonb_typeof(t.instance->'value') = 'array' "
+                "THEN t.instance->'value' ELSE '[]'::jsonb END"
+            )
+            if kind == "number":
+                test = f"(j #>> '{{}}')::double precision {sql_op} {param}"
+            else:
+                element = "j #>> '{}'"
+                test = f"{self._collate(element)} {sql_op} {self._collate(param)}"
+            return (
+                f"EXISTS (SELECT 1 FROM jsonb_array_elements({array}) j "
+                f"WHERE jsonb_typeof(j) = '{kind}' AND {test})"
+            )
+        types = "('integer', 'real')" if kind == "number" else "('text')"
+        return (
+            "(json_type(t.instance, '$.value') = 'array' AND EXISTS (SELECT 1 FROM "
+            f"json_each(t.instance, '$.value') j WHERE j.type IN {types} "
+            f"AND j.value {sql_op} {param}))"
         )
 
     def _equal(self, operand: Any) -> str:
