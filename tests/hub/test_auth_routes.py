@@ -169,6 +169,10 @@ def _request(row: Row, context_id: str, device: dict[str, str]) -> tuple[str, di
             {"json": [{"id": VEHICLE, "speed": SPEED}]},
         ),
         "GET /ngsi-ld/v1/temporal/entities": (f"{HUB}/temporal/entities?type=Vehicle", {}),
+        "POST /ngsi-ld/v1/temporal/entityOperations/query": (
+            f"{HUB}/temporal/entityOperations/query",
+            {"json": {"type": "Query", "entities": [{"type": "Vehicle"}]}},
+        ),
         "GET /ngsi-ld/v1/temporal/entities/{entity_id}": (temporal, {}),
         "POST /ngsi-ld/v1/temporal/entities": (
             f"{HUB}/temporal/entities",

@@ -177,16 +177,16 @@ def ids_of(r: Any) -> list[str]:
         ({"id": f"{AQ}a3,{AQ}a1"}, ["a1", "a3"]),
         ({"idPattern": ".*:a[23]$"}, ["a2", "a3"]),
         ({"attrs": "speed"}, ["v1"]),
-        # q and geo-queries look at the entities as they are now (pm25 now: 15, 25, 35)
+        # q looks at the instances in the window (pm25: a1 10-15, a2 20-25, a3 30-35)
         ({"type": "AirQualityObserved", "q": "pm25>20"}, ["a2", "a3"]),
+        ({"type": "AirQualityObserved", "q": "pm25>=15;pm25<=20"}, ["a1", "a2"]),
         (
-            {
-                "type": "AirQualityObserved",
-                "georel": "near;maxDistance==2000",
-                "geometry": "Point",
-                "coordinates": "[127.26,36.48]",
-            },
-            ["a1"],
+            {"type": "AirQualityObserved", "q": "pm25>12", "timerel": "before", "timeAt": at(25)},
+            ["a2", "a3"],
+        ),
+        (
+            {"type": "AirQualityObserved", "q": "pm25>12", "timerel": "after", "timeAt": at(25)},
+            ["a1", "a2", "a3"],
         ),
         # only entities with instances of the attributes in the window are listed (an
         # instance without observedAt, like location here, is placed at its modifiedAt)

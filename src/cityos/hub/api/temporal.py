@@ -22,11 +22,12 @@ from cityos.hub.api._http import (
     json_response,
     options_of,
     query_docs,
+    read_json,
     request_context,
     store_of,
     tenant_of,
 )
-from cityos.hub.api._params import entity_query, parse_projection
+from cityos.hub.api._params import entity_query, flatten_query_body, parse_projection
 from cityos.hub.context import ActiveContext
 from cityos.hub.errors import BadRequestData, ResourceNotFound
 from cityos.hub.model import check_entity_id
@@ -66,9 +67,9 @@ QUERY_DOCS = query_docs(
     type="Types: A,B or (A;B)|C",
     id="Entity ids (comma list)",
     idPattern="Regex on entity ids",
-    q="NGSI-LD query language (on the entities' current state)",
-    scopeQ="Scope query (current state)",
-    georel="near;maxDistance==1000, within, … (current state)",
+    q="NGSI-LD query language, checked against the instances in the time window",
+    scopeQ="Not supported on temporal queries (400)",
+    georel="Not supported on temporal queries (400)",
     geometry="Point, Polygon, …",
     coordinates="GeoJSON coordinates",
     geoproperty="GeoProperty to test",
@@ -146,17 +147,18 @@ def _partial_headers(page: TemporalPage) -> tuple[int, dict[str, str]]:
     return 206, {"Content-Range": f"date-time {iso(start)}-{iso(end)}/{size}"}
 
 
-@router.get(
-    "/temporal/entities", summary="Query temporal evolution of entities", openapi_extra=QUERY_DOCS
-)
-async def query_temporal(request: Request) -> Response:
-    """Return the history of the entities matching the query, one page (206 if cut)."""
+async def _answer_query(
+    request: Request,
+    raw: dict[str, Any],
+    ctx: ActiveContext,
+    *,
+    extra_options: set[str] | frozenset[str] = frozenset(),
+) -> Response:
+    """Answer a temporal query given as URL-style parameters (GET, or a flattened body)."""
     media = accepted_type(request)
     grant = await authorize(request, "read")
     tenant = tenant_of(request, must_exist=True)
-    ctx = await request_context(request)
-    raw = dict(request.query_params)
-    options = _options(request)
+    options = _options(request) | extra_options
     params = parse_temporal_params(raw, options)
     projection = _projection(raw, ctx)
     settings = request.app.state.settings
@@ -177,6 +179,118 @@ async def query_temporal(request: Request) -> Response:
         headers["NGSILD-Results-Count"] = str(page.total)
     body = _render(page, periods, ctx, params, raw.get("lang"), projection)
     return json_response(body, status=status, ctx=ctx, media=media, headers=headers)
+
+
+@router.get(
+    "/temporal/entities", summary="Query temporal evolution of entities", openapi_extra=QUERY_DOCS
+)
+async def query_temporal(request: Request) -> Response:
+    """Return the history of the entities matching the query, one page (206 if cut)."""
+    ctx = await request_context(request)
+    return await _answer_query(request, dict(request.query_params), ctx)
+
+
+_TEMPORAL_Q = ("timerel", "timeAt", "endTimeAt", "timeproperty")
+_AGGR = ("aggrMethods", "aggrPeriodDuration")
+# what the URL may add to a Query body (6.24.3.1)
+_URL_PARAMS = ("limit", "offset", "count", "lastN", "format", "aggrMethods", "aggrPeriodDuration")
+
+
+def _members(name: str, found: Any, allowed: tuple[str, ...]) -> dict[str, Any]:
+    if not isinstance(found, dict):
+        raise BadRequestData(
+            f"{name} must be an object with {', '.join(allowed)} / "
+            f"{name}은(는) {', '.join(allowed)}를 가진 객체여야 합니다"
+        )
+    unknown = sorted(set(found) - set(allowed))
+    if unknown:
+        raise BadRequestData(
+            f"{name} has unknown members {', '.join(unknown)}; use {', '.join(allowed)} / "
+            f"{name}의 알 수 없는 항목 {', '.join(unknown)}: {', '.join(allowed)}만 쓸 수 "
+            "있습니다"
+        )
+    return found
+
+
+def _text(name: str, value: Any) -> str:
+    if not isinstance(value, str):
+        raise BadRequestData(f"{name} must be a string / {name}은(는) 문자열이어야 합니다")
+    return value
+
+
+def _methods(name: str, value: Any) -> str:
+    """Return aggrMethods as URL text: a comma separated string or an array of strings."""
+    if isinstance(value, list) and value and all(isinstance(m, str) for m in value):
+        return ",".join(value)
+    if isinstance(value, str):
+        return value
+    raise BadRequestData(
+        f"{name} must be a comma separated string or an array of strings, e.g. "
+        f'["avg", "max"] / {name}은(는) 쉼표로 구분한 문자열이나 문자열 배열이어야 합니다'
+    )
+
+
+def _temporal_body(body: Any) -> dict[str, str]:
+    """Return the URL-style time and aggregation parameters of a Query body: its
+    ``temporalQ`` (TemporalQuery, 5.2.21: timerel, timeAt, endTimeAt, timeproperty, lastN,
+    aggrMethods, aggrPeriodDuration) and ``aggrParams`` (5.2.44)."""
+    if not isinstance(body, dict):
+        return {}
+    found: dict[str, str] = {}
+    temporal_q = body.get("temporalQ")
+    if temporal_q is not None:
+        members = _members("temporalQ", temporal_q, (*_TEMPORAL_Q, "lastN", *_AGGR))
+        for key in _TEMPORAL_Q:
+            if key in members:
+                found[key] = _text(f"temporalQ.{key}", members[key])
+        last_n = members.get("lastN")
+        if last_n is not None:
+            if type(last_n) is not int or last_n < 1:
+                raise BadRequestData(
+                    f"temporalQ.lastN must be a positive integer (got {last_n!r}) / "
+                    "temporalQ.lastN은 양의 정수여야 합니다"
+                )
+            found["lastN"] = str(last_n)
+        if "aggrMethods" in members:
+            found["aggrMethods"] = _methods("temporalQ.aggrMethods", members["aggrMethods"])
+        if "aggrPeriodDuration" in members:
+            found["aggrPeriodDuration"] = _text(
+                "temporalQ.aggrPeriodDuration", members["aggrPeriodDuration"]
+            )
+    aggr = body.get("aggrParams")
+    if aggr is not None:
+        members = _members("aggrParams", aggr, _AGGR)
+        if "aggrMethods" in members:
+            found["aggrMethods"] = _methods("aggrParams.aggrMethods", members["aggrMethods"])
+        if "aggrPeriodDuration" in members:
+            found["aggrPeriodDuration"] = _text(
+                "aggrParams.aggrPeriodDuration", members["aggrPeriodDuration"]
+            )
+    return found
+
+
+@router.post(
+    "/temporal/entityOperations/query",
+    summary="Query temporal evolution of entities (Query body with temporalQ)",
+    openapi_extra={
+        "requestBody": {"content": {"application/json": {"schema": {"type": "object"}}}}
+    },
+)
+async def query_temporal_post(request: Request) -> Response:
+    """Answer a Query body (entities, attrs, q, temporalQ, …) as GET /temporal/entities
+    answers the same parameters; limit, offset, count, options, lastN and the aggregation
+    parameters may come from the URL (GS CIM 009 v1.8, 6.24.3.1), where they take
+    precedence over the body's."""
+    body, media = await read_json(request)
+    ctx = await request_context(request, body, media)
+    raw = flatten_query_body(body)
+    raw.update(_temporal_body(body))
+    # aggregation parameters in the body ask for the aggregated representation
+    extra = {"aggregatedValues"} if "aggrMethods" in raw else set()
+    for key in _URL_PARAMS:
+        if key in request.query_params:
+            raw[key] = request.query_params[key]
+    return await _answer_query(request, raw, ctx, extra_options=extra)
 
 
 @router.get(

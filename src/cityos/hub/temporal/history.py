@@ -2,22 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from cityos.hub.store.base import EntityQuery, HubStore
 from cityos.hub.temporal._db import read_db
 from cityos.hub.temporal.aggregate import Periods, aggregate
 from cityos.hub.temporal.params import TemporalParams
+from cityos.hub.temporal.qfilter import unsupported
 from cityos.hub.temporal.query import TemporalPage, read_instances, select_entities
-
-# More entities than this matching q/geo/scopeQ now are refused rather than listed in SQL.
-MAX_FILTERED_IDS = 100_000
-
-
-def current_matches(store: HubStore, tenant: str, query: EntityQuery) -> tuple[str, ...]:
-    """Return the ids of the entities whose current state matches q, scopeQ and geo."""
-    current = replace(query, attrs=None, limit=MAX_FILTERED_IDS, offset=0, count=False)
-    return tuple(e["id"] for e in store.iter_all(tenant, current))
 
 
 def query_history(
@@ -31,15 +21,16 @@ def query_history(
 ) -> tuple[TemporalPage, dict[int, Periods]]:
     """Return one page of entities with their instances (or their aggregated periods).
 
-    ``q``, ``scopeQ`` and geo-queries select entities by their current state; the history
-    of the selected entities is then read in the time window.
+    ``q`` is checked against the instances in the time window (GS CIM 009 5.7.4.4, see
+    :mod:`cityos.hub.temporal.qfilter`): an entity is listed when its instances in the
+    window satisfy it, with all its instances of the asked attributes in the window.
+    ``scopeQ`` and geo-queries would have to be checked the same way and are refused (400)
+    rather than checked against the entities' current state.
     """
-    if query.q is not None or query.scope_q is not None or query.geo is not None:
-        ids = current_matches(store, tenant, query)
-        if query.ids is not None:
-            asked = set(query.ids)
-            ids = tuple(i for i in ids if i in asked)
-        query = replace(query, ids=ids, q=None, scope_q=None, geo=None)
+    if query.scope_q is not None:
+        raise unsupported("scopeQ")
+    if query.geo is not None:
+        raise unsupported("a geo-query (georel, geometry, coordinates)")
     with read_db(store) as db:
         entities, total = select_entities(db, tenant, query, params, need_history=need_history)
         page = TemporalPage(entities, total)

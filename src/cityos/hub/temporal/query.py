@@ -18,6 +18,7 @@ import orjson
 from cityos.hub.store.base import EntityQuery
 from cityos.hub.temporal._db import Db
 from cityos.hub.temporal.params import TemporalParams, TimeWindow
+from cityos.hub.temporal.qfilter import temporal_q_sql
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +128,10 @@ def _entity_where(
         values.extend(more)
     series.append(history)
     clauses.append(f"EXISTS (SELECT 1 FROM hub_temporal_series s WHERE {' AND '.join(series)})")
+    if query.q is not None:  # on the instances in the window (5.7.4.4)
+        sql, more = temporal_q_sql(db, query.q, params.window)
+        clauses.append(sql)
+        values.extend(more)
     return " AND ".join(clauses), values
 
 
