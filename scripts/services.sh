@@ -63,4 +63,11 @@ if [ ! -x /usr/bin/chromium ]; then
   fi
 fi
 [ -x /usr/bin/chromium ] && echo "services: $(/usr/bin/chromium --version 2>/dev/null | head -1) ready"
+# A Korean font, so the browser tests' screenshots show Hangul, not boxes (the checks themselves
+# read the DOM and need no font). Best effort: a missing font never fails the run.
+if [ -x /usr/bin/chromium ] && ! fc-list 2>/dev/null | grep -qi "cjk\|hangul\|nanum"; then
+  echo "services: installing a Korean font (fonts-noto-cjk) for readable screenshots"
+  sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-noto-cjk >/dev/null 2>&1 \
+    || echo "services: fonts-noto-cjk could not be installed; screenshots will show Korean as boxes" >&2
+fi
 true
