@@ -217,12 +217,12 @@ def test_the_tables_match_the_models_and_0009_goes_down_and_up(
     assert sa.inspect(engine).has_table("governance_comment_reports")
 
 
+@pytest.mark.backend("sqlite")  # PostgreSQL writers wait on row locks; SQLite locks the file
 def test_a_sqlite_lock_held_too_long_is_a_503_and_saves_nothing(
     api: TestClient, engine: Engine, people: People, clock: Clock, civic_settings: Settings
 ) -> None:
     """SQLite lets one writer at a time; past the wait the vote is refused (503), not a 500."""
-    if engine.dialect.name != "sqlite":
-        pytest.skip("PostgreSQL writers wait on row locks; only SQLite locks the whole file")
+    assert engine.dialect.name == "sqlite"
     from cityos.governance.civic.errors import Busy
 
     poll_id = new_poll(engine, people, clock)

@@ -101,9 +101,9 @@ def test_new_series_get_ids_and_a_second_writer_finds_them(
     )
 
 
+@pytest.mark.backend("sqlite")  # PostgreSQL names every series by its hash
 def test_hashed_ids_of_an_older_sqlite_database_keep_working(store: HubStore) -> None:
-    if store.backend != "sqlite":
-        pytest.skip("PostgreSQL names every series by its hash")
+    assert store.backend == "sqlite"
     entity_id = "urn:ngsi-ld:Sensor:old"
     hashed = record.series_id(TENANT, entity_id, CORE + "a")
     with store.transaction(TENANT) as tx:  # as versions before sequential ids wrote it
