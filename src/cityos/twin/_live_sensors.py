@@ -41,6 +41,13 @@ PERIOD_MIN = 15  # observation period of a traffic counter [min]
 SERVICE_START_MIN, SERVICE_END_MIN = 330, 1410
 PEAKS_MIN = ((420, 540), (1020, 1140))
 SHUTTLES_SHOWN = 50  # shuttles (DRT) that report positions, the first of the fleet
+# What every moving vehicle (bus, BRT, shuttle) measures: message key -> Vehicle attribute.
+VEHICLE_MEASURES: dict[str, dict[str, str]] = {
+    "loc": {"name": "location", "type": "Point"},
+    "speed": {"name": "speed", "type": "Number", "unitCode": "KMH"},
+    "heading": {"name": "heading", "type": "Number", "unitCode": "DD"},
+    "status": {"name": "serviceStatus", "type": "Text"},
+}
 
 IntArray = NDArray[np.int64]
 FloatArray = NDArray[np.float64]
@@ -363,10 +370,7 @@ def devices(city: City, day: Day | None, tenant: str) -> list[DeviceCreate]:
                     entity_type="Vehicle",
                     entity_id=f"urn:ngsi-ld:Vehicle:{device_id}",
                     attributes={
-                        "loc": {"name": "location", "type": "Point"},
-                        "speed": {"name": "speed", "type": "Number", "unitCode": "KMH"},
-                        "heading": {"name": "heading", "type": "Number", "unitCode": "DD"},
-                        "status": {"name": "serviceStatus", "type": "Text"},
+                        **VEHICLE_MEASURES,
                     },
                     static_attributes=static,
                     transport="http",
@@ -454,10 +458,7 @@ def _shuttle_devices(day: Day, tenant: str) -> list[DeviceCreate]:
                 entity_type="Vehicle",
                 entity_id=f"urn:ngsi-ld:Vehicle:{device_id}",
                 attributes={
-                    "loc": {"name": "location", "type": "Point"},
-                    "speed": {"name": "speed", "type": "Number", "unitCode": "KMH"},
-                    "heading": {"name": "heading", "type": "Number", "unitCode": "DD"},
-                    "status": {"name": "serviceStatus", "type": "Text"},
+                    **VEHICLE_MEASURES,
                     "run": {"name": "vehicleRunningStatus", "type": "Text"},
                     "trips": {"name": "currentTripCount", "type": "Integer"},
                     "desc": {"name": "description", "type": "Text"},
