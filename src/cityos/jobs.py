@@ -258,7 +258,9 @@ def run_job(
     try:
         affected = int(job.run(context))
         outcome = JobOutcome(job.name, "ok", affected, time.perf_counter() - started)
-        _log().info("job_done", job=job.name, affected=affected, seconds=round(outcome.seconds, 3))
+        # a run that changed nothing is routine (complaints_outbox runs every 30 s): debug only
+        emit = _log().info if affected else _log().debug
+        emit("job_done", job=job.name, affected=affected, seconds=round(outcome.seconds, 3))
     except Exception as exc:  # noqa: BLE001 - a job's failure must not stop the runner
         error = f"{type(exc).__name__}: {exc}"[:500]
         outcome = JobOutcome(job.name, "failed", 0, time.perf_counter() - started, error)
