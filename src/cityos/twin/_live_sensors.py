@@ -152,7 +152,9 @@ def simulate_day(
     )
     total = parking_supply(city)["total"]
     zones = np.flatnonzero(total > 0)
-    occupied = np.minimum(np.round(parked[:, zones] / scale), total[zones]).astype(np.int64)
+    # parked_cars can dip below zero in a zone where more cars leave than the household stock
+    # put there (a synthetic-population artefact): a car park never holds fewer than 0.
+    occupied = np.clip(np.round(parked[:, zones] / scale), 0, total[zones]).astype(np.int64)
     trajectories, capacity = _shuttles(city, a, skims, params, scale, seed, shuttles)
     return Day(
         scale=scale,
