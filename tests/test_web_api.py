@@ -52,9 +52,20 @@ def test_pages_have_no_inline_script_or_style(client: TestClient) -> None:
 
 
 def test_message_catalogues_have_the_same_keys_and_cover_the_pages() -> None:
-    ko = json.loads((static_dir() / "i18n" / "ko.json").read_text(encoding="utf-8"))
-    en = json.loads((static_dir() / "i18n" / "en.json").read_text(encoding="utf-8"))
+    i18n = static_dir() / "i18n"
+    ko = json.loads((i18n / "ko.json").read_text(encoding="utf-8"))
+    en = json.loads((i18n / "en.json").read_text(encoding="utf-8"))
     assert set(ko) == set(en)
+    # Feature catalogues (<bundle>.<lang>.json, named by a page's i18n-bundles meta): the same
+    # keys in both languages, none shadowing the base catalogue.
+    for ko_path in sorted(i18n.glob("*.ko.json")):
+        bundle = json.loads(ko_path.read_text(encoding="utf-8"))
+        en_path = ko_path.with_name(ko_path.name.replace(".ko.json", ".en.json"))
+        bundle_en = json.loads(en_path.read_text(encoding="utf-8"))
+        assert set(bundle) == set(bundle_en), ko_path.name
+        assert not set(bundle) & set(ko), ko_path.name
+        ko |= bundle
+        en |= bundle_en
     assert all(isinstance(v, str) and v for v in [*ko.values(), *en.values()])
     used: set[str] = set()
     for path in Path(static_dir()).rglob("*"):

@@ -1,6 +1,8 @@
 // Message catalogues (static/i18n/<lang>.json), locale-aware formatting and the language switch.
 // Korean is the default; the choice is kept in localStorage. Elements name their message with
 // data-i18n="<key>" (text) and data-i18n-attr="<attr>:<key>;…" (attributes).
+// A page may add feature catalogues (static/i18n/<bundle>.<lang>.json) by naming them in
+// <meta name="i18n-bundles" content="complaints,polls">, so each feature keeps its own messages.
 
 const LANGS = ["ko", "en"];
 const STORE_KEY = "cityos.lang";
@@ -29,10 +31,23 @@ export function formatDateTime(value, options = { dateStyle: "medium", timeStyle
   return new Intl.DateTimeFormat(locale(), options).format(date);
 }
 
+function bundles() {
+  const meta = document.querySelector('meta[name="i18n-bundles"]');
+  if (!meta) return [];
+  return meta.content.split(",").map((name) => name.trim()).filter(Boolean);
+}
+
+async function fetchCatalogue(path) {
+  const response = await fetch(path);
+  if (!response.ok) throw new Error(`message catalogue ${path}: HTTP ${response.status}`);
+  return response.json();
+}
+
 async function load(code) {
   if (!catalogues[code]) {
-    const response = await fetch(`/static/i18n/${code}.json`);
-    catalogues[code] = await response.json();
+    const paths = [`/static/i18n/${code}.json`, ...bundles().map((b) => `/static/i18n/${b}.${code}.json`)];
+    const parts = await Promise.all(paths.map(fetchCatalogue));
+    catalogues[code] = Object.assign({}, ...parts);
   }
 }
 
