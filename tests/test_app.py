@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 from fastapi.testclient import TestClient
 
 from cityos import __version__, db
@@ -42,3 +46,32 @@ def test_openapi_lists_the_hub(client: TestClient) -> None:
 def test_database_is_at_head_after_start(client: TestClient, settings: Settings) -> None:
     assert db.current_revision(settings) == db.head_revision()
     assert db.upgrade(settings) == db.head_revision()  # idempotent
+
+
+def test_the_server_does_not_load_the_twins_numerical_stack() -> None:
+    """A hub-only server (live twin off) must not pay for numba/scipy: about 125 MB of RSS.
+
+    The twin is imported when it runs (live mode, a scenario run), not by the app itself.
+    """
+    code = (
+        "import sys, cityos.app\n"
+        "heavy = sorted(m for m in ('numba', 'llvmlite', 'scipy', 'sklearn', 'kiwipiepy',"
+        " 'matplotlib') if m in sys.modules)\n"
+        "print(','.join(heavy))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert out.stdout.strip() == ""
+
+
+def test_malloc_arenas_are_capped_unless_the_environment_says_otherwise() -> None:
+    code = "from cityos._memory import limit_malloc_arenas; print(limit_malloc_arenas())"
+    env = {k: v for k, v in os.environ.items() if k != "MALLOC_ARENA_MAX"}
+    run = [sys.executable, "-c", code]
+    capped = subprocess.run(run, capture_output=True, text=True, check=True, env=env)
+    assert capped.stdout.strip() == ("True" if sys.platform.startswith("linux") else "False")
+    kept = subprocess.run(
+        run, capture_output=True, text=True, check=True, env={**env, "MALLOC_ARENA_MAX": "8"}
+    )
+    assert kept.stdout.strip() == "False"

@@ -111,8 +111,10 @@ def up(
             f"  트윈 / twin      {base}/ngsi-ld/v1/entities?type=TrafficFlowObserved "
             f"(synthetic, {settings.twin_speed:g}x)"
         )
+    from cityos._memory import limit_malloc_arenas
     from cityos.web import end_streams_soon
 
+    limit_malloc_arenas()  # before the server starts its threads; see cityos._memory
     application = create_app(settings)
 
     class Server(uvicorn.Server):

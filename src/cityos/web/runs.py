@@ -16,8 +16,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from cityos.twin._kpi_labels import KPI_LABELS
 from cityos.twin._report_targets import compare_rows
-from cityos.twin.report import KPI_LABELS
 
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 SUMMARY = ("population", "trips", "private_cars", "mean_commute_time_min", "runtime_s")
