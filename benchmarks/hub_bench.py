@@ -134,8 +134,11 @@ def database(backend: str) -> Iterator[str]:
 
 
 @contextmanager
-def server(url: str) -> Iterator[tuple[str, subprocess.Popen[bytes], str]]:
+def server(url: str, *, history: bool = True) -> Iterator[tuple[str, subprocess.Popen[bytes], str]]:
     """Run ``cityos up`` on ``url`` with authentication on; yield base URL, process, API key.
+
+    ``history=False`` runs the hub without the temporal history (``CITYOS_TEMPORAL_HISTORY``),
+    the broker as issue 2 defines it, to show what the history costs a write.
 
     The key is a device key made with ``cityos keys create`` (read and write everywhere), so
     every request pays for authentication as it would in service.
@@ -146,6 +149,7 @@ def server(url: str) -> Iterator[tuple[str, subprocess.Popen[bytes], str]]:
         "CITYOS_SEED_CITY": "false",
         "CITYOS_LOG_LEVEL": "warning",
         "CITYOS_TWIN_LIVE": "off",  # the live twin's writes and CPU are not the hub's load
+        "CITYOS_TEMPORAL_HISTORY": "true" if history else "false",
     }
     cityos = Path(sys.executable).with_name("cityos")
     made = subprocess.run(
@@ -420,6 +424,23 @@ def bench_backend(backend: str, entities: int, seconds: int) -> list[Result]:
                 "VmRSS after all runs",
             )
         )
+    # The same first load on a hub without the temporal history (issue 3's feature): what the
+    # broker itself does, and so what the history costs. Interleaved with the run above in
+    # time only by seconds, so the ratio is fair on a noisy machine.
+    with database(backend) as url, server(url, history=False) as (base, proc, key):
+        bare, bare_rates = load(base, key, entities, random.Random(42), connections=2)
+    results.insert(
+        1,
+        Result(
+            "batch upsert (new), 1,000/request, 2 connections, temporal history off",
+            bare,
+            "entities/s",
+            "≥ 20,000 (SQLite)",
+            bare >= 20_000 if backend == "sqlite" else None,
+            f"median request {statistics.median(bare_rates):,.0f} entities/s; with history "
+            f"/ without = {rate / bare:.2f}",
+        ),
+    )
     return results
 
 
