@@ -113,12 +113,12 @@ def test_a_poll_runs_end_to_end_with_live_results_and_exports(
     assert bars.nth(2).locator(".bar-count").inner_text() == "0표 (0%)"
     assert watcher.locator("#poll-results-body progress").nth(0).get_attribute("value") == "1"
 
-    # Closed: the stream's final message, the closed state, and both exports.
+    # Closed: the stream's final message redraws the page (closed state, exports), no reload.
     r = http.post(f"/api/v1/polls/{pid}/close", headers=people.operator.headers)
     assert r.status_code == 200, r.text
-    watcher.reload()
-    watcher.wait_for_selector("body[data-ready='yes']")
-    ballots(watcher, 2)
+    watcher.wait_for_selector("#poll-exports", timeout=5000)
+    watcher.wait_for_selector("#poll-results-body .results[data-state='closed']", timeout=5000)
+    assert watcher.locator("#poll-results-body .ballots").inner_text() == "최종 결과 · 총 2표"
     assert watcher.locator("#poll-problem").inner_text().startswith("투표가 마감되었습니다")
     check_page(watcher, "poll-closed")
     with watcher.expect_download() as download:

@@ -37,8 +37,9 @@ function share(value) {
 // then the instant-runoff rounds and the winner.
 export function resultsView(results, options) {
   const label = (id) => pick(options.find((o) => o.id === Number(id)) || {}, "label");
-  const box = el("div", { class: "results", "data-ballots": String(results.ballots) });
-  box.append(el("p", { class: "ballots", text: t("polls.results.ballots", { count: formatNumber(results.ballots) }) }));
+  const box = el("div", { class: "results", "data-ballots": String(results.ballots), "data-state": results.state });
+  const total = t("polls.results.ballots", { count: formatNumber(results.ballots) });
+  box.append(el("p", { class: "ballots", text: results.state === "closed" ? `${t("polls.results.final")} · ${total}` : total }));
   if (results.kind === "ranked") box.append(el("p", { class: "hint", text: t("polls.results.first") }));
   const list = el("ul", { class: "bars" });
   for (const option of results.options) {
@@ -254,13 +255,17 @@ async function voteProblem(poll, names) {
   return null;
 }
 
-function resultsSection(poll) {
+function resultsSection(poll, onClosed) {
   const section = el("section", { class: "card", id: "poll-results", "aria-labelledby": "poll-results-heading" }, el("h3", { id: "poll-results-heading", text: t("polls.results") }));
   const slot = el("div", { id: "poll-results-body", "aria-live": "polite" });
   section.append(slot);
   if (poll.state === "closed" || (poll.state === "open" && poll.live_results)) {
     slot.append(el("p", { class: "hint", text: t("civic.loading") }));
-    follow("poll", poll.id, (results) => slot.replaceChildren(resultsView(results, poll.options)));
+    follow("poll", poll.id, (results) => {
+      slot.replaceChildren(resultsView(results, poll.options));
+      // Closed while shown: redraw the page (closed message, exports) without a reload.
+      if (results.state === "closed" && poll.state !== "closed") onClosed();
+    });
     if (poll.state === "open") section.append(el("p", { class: "hint", text: t("polls.results.live") }));
   } else {
     slot.append(el("p", { class: "hint", text: t("polls.results.later", { time: seoulTime(poll.closes_at) }) }));
@@ -316,7 +321,7 @@ async function detail(body, pollId, notice = null) {
         el("dd", { id: "poll-closes", text: seoulTime(poll.closes_at) }),
       ),
       state,
-      resultsSection(poll),
+      resultsSection(poll, () => detail(body, pollId)),
     ),
   );
 }
