@@ -88,9 +88,14 @@ def open_page(page: Any, server: LiveServer, hash_: str) -> None:
 
 
 def check_page(page: Any, name: str, *, width: int = 360) -> None:
-    """axe-core: no serious or critical violation; at ``width`` px no horizontal scroll; a
-    screenshot in test-artifacts/."""
+    """axe-core in both themes: no serious or critical violation; at ``width`` px no
+    horizontal scroll; a screenshot in test-artifacts/."""
     assert run_axe(page) == []
+    page.locator("#theme-switch").click()
+    page.wait_for_function("() => document.documentElement.dataset.theme === 'dark'")
+    assert run_axe(page) == [], "dark theme"
+    page.locator("#theme-switch").click()
+    page.wait_for_function("() => document.documentElement.dataset.theme === 'light'")
     size = page.viewport_size
     page.set_viewport_size({"width": width, "height": 740})
     page.wait_for_timeout(200)
