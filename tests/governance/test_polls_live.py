@@ -104,10 +104,37 @@ def test_a_vote_is_pushed_to_the_stream_as_aggregates(
         assert next(stream)["ballots"] == 2
         closed = http.post(f"/api/v1/polls/{poll['id']}/close", headers=people.operator.headers)
         assert closed.status_code == 200
-        final = next(stream)  # at the next recount (REFRESH_S), then the stream ends
+        final = next(stream)  # pushed by the close, then the stream ends
         assert final["state"] == "closed"
         assert final["ballots"] == 2
         assert list(stream) == []
+
+
+def test_closing_early_sends_the_final_results_and_ends_the_stream_at_once(
+    http: httpx.Client, people: People, server: LiveServer
+) -> None:
+    poll = new_poll(http, people)
+    voter = people.resident()
+    # The read timeout (5 s) is well under the stream's recount (REFRESH_S, 15 s): the final
+    # message must come from the close itself.
+    assert live.REFRESH_S > 5
+    with httpx.stream("GET", f"{server.url}/api/v1/polls/{poll['id']}/live", timeout=5) as r:
+        stream = events(r.iter_lines())
+        assert next(stream)["ballots"] == 0
+        r2 = http.post(
+            f"/api/v1/polls/{poll['id']}/votes", json={"choices": [1]}, headers=voter.headers
+        )
+        assert r2.status_code == 201
+        assert next(stream)["ballots"] == 1
+        closed = http.post(f"/api/v1/polls/{poll['id']}/close", headers=people.operator.headers)
+        assert closed.status_code == 200
+        assert closed.json()["state"] == "closed"
+        final = next(stream)
+        assert final["state"] == "closed"
+        assert [o["votes"] for o in final["options"]] == [1, 0]
+        assert list(stream) == []  # ended by the server, within the read timeout
+    again = http.post(f"/api/v1/polls/{poll['id']}/close", headers=people.operator.headers)
+    assert again.status_code == 409  # closing twice is still refused
 
 
 def test_no_stream_for_a_poll_that_hides_results_until_closing(

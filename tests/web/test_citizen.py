@@ -47,7 +47,11 @@ def test_citizen_home_fits_360_px_and_labels_what_is_coming(
     assert page.locator("#traffic-detail").inner_text() == "교통 정보 없음"
     assert page.locator("#er-card").is_hidden()  # no ER in the hub: no card, no placeholder
     assert page.locator("#services li").count() == 7
-    assert all("준비 중" in text for text in page.locator("#services li").all_inner_texts())
+    # A service with its own tab links to it; the others are labelled as coming.
+    for item in page.locator("#services li").all():
+        assert item.locator("a").count() == 1 or "준비 중" in item.inner_text()
+    assert page.locator("#services a[href='#polls']").inner_text() == "여론조사"
+    assert page.locator("#services a[href='#proposals']").inner_text() == "시민 제안"
     page.screenshot(path=str(Path("test-artifacts").resolve() / "citizen-home-360.png"))
 
 

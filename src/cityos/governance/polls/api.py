@@ -128,10 +128,23 @@ def read_poll(poll_id: str, identity: Identity, principal: OptionalUser) -> Poll
 
 
 @router.post("/{poll_id}/close", summary="Close a poll now (operators)")
-def close_poll(poll_id: str, principal: StaffUser, identity: Identity) -> PollRead:
-    """End voting at once; results then become public."""
-    with identity.engine.begin() as connection:
-        poll = service.close_poll(connection, poll_id=poll_id, operator=principal, now=identity.now)
+async def close_poll(
+    request: Request, poll_id: str, principal: StaffUser, identity: Identity
+) -> PollRead:
+    """End voting at once; results then become public, and open live streams get the final
+    results and end (not at their next recount)."""
+
+    def close() -> service.Poll:
+        with identity.engine.begin() as connection:
+            return service.close_poll(
+                connection, poll_id=poll_id, operator=principal, now=identity.now
+            )
+
+    poll = await run_in_threadpool(close)
+    feed = live.feed_of(request.app)
+    if feed.watched(poll_id):
+        feed.publish(poll_id, await run_in_threadpool(_results, identity, poll))
+        feed.end(poll_id)
     return _read(poll, identity.now, None)
 
 

@@ -4,7 +4,8 @@ The vote route publishes the poll's new results (aggregates only, never a ballot
 event loop right after its transaction commits; every stream of that poll gets an
 ``event: results`` with the :class:`~cityos.governance.polls.schemas.PollResults` JSON.
 Votes committed by another worker process reach a stream at its next refresh (every
-``REFRESH_S`` seconds it recounts and sends the results if they changed). A stream opens only
+``REFRESH_S`` seconds it recounts and sends the results if they changed). Closing a poll early
+sends the final results to this process's streams and ends them at once. A stream opens only
 while the poll's results may be shown (closed, or ``live_results`` on) and ends when the
 poll closes, after sending the final results. A browser that falls ``MAX_QUEUE`` messages
 behind is disconnected (its EventSource reconnects and gets the current results first).
@@ -63,6 +64,12 @@ class PollFeed:
                 queue.put_nowait(None)
             else:
                 queue.put_nowait(data)
+
+    def end(self, poll_id: str) -> None:
+        """End every stream of one poll after what is queued (it closed early)."""
+        for queue in list(self.streams.get(poll_id, ())):
+            self.unsubscribe(poll_id, queue)
+            queue.put_nowait(None)
 
     def close(self) -> None:
         """End every stream (the application is stopping)."""

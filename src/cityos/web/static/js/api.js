@@ -25,7 +25,7 @@ function csrf() {
   return match ? decodeURIComponent(match[1]) : null;
 }
 
-export async function request(method, url, { json, form, headers = {}, accept, retried = false } = {}) {
+export async function request(method, url, { json, form, body, headers = {}, accept, retried = false } = {}) {
   const init = { method, headers: { ...headers }, credentials: "same-origin" };
   if (accept) init.headers.Accept = accept;
   if (json !== undefined) {
@@ -33,6 +33,8 @@ export async function request(method, url, { json, form, headers = {}, accept, r
     init.body = JSON.stringify(json);
   } else if (form !== undefined) {
     init.body = new URLSearchParams(form);
+  } else if (body !== undefined) {
+    init.body = body; // raw (an image upload); the caller sets Content-Type
   }
   if (!["GET", "HEAD"].includes(method)) {
     const token = csrf();
@@ -50,17 +52,18 @@ export async function request(method, url, { json, form, headers = {}, accept, r
       credentials: "same-origin",
       headers: { "X-CSRF-Token": csrf() },
     });
-    if (refreshed.ok) return request(method, url, { json, form, headers, accept, retried: true });
+    if (refreshed.ok) return request(method, url, { json, form, body, headers, accept, retried: true });
   }
   const type = response.headers.get("content-type") || "";
-  const body = type.includes("json") ? await response.json() : await response.text();
-  if (!response.ok) throw new ApiError(response.status, body);
-  return body;
+  const answer = type.includes("json") ? await response.json() : await response.text();
+  if (!response.ok) throw new ApiError(response.status, answer);
+  return answer;
 }
 
 export const get = (url, options) => request("GET", url, options);
 export const post = (url, options) => request("POST", url, options);
 export const del = (url, options) => request("DELETE", url, options);
+export const patch = (url, options) => request("PATCH", url, options);
 
 // Headers of a hub read: the tenant (NGSILD-Tenant) and the layer's @context as a JSON-LD Link.
 export function hubHeaders(query, tenant) {

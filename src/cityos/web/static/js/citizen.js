@@ -6,6 +6,8 @@ import * as i18n from "./i18n.js";
 import { formatDateTime, formatNumber, t } from "./i18n.js";
 import { TILE_KINDS, meanPm25, pm25Grade, tileDetailText, tileValueText, valueOf } from "./kpi.js";
 import { labelOf, layerFeatures, linkIndex } from "./map.js";
+import * as polls from "./polls.js";
+import * as proposals from "./proposals.js";
 import * as theme from "./theme.js";
 
 const SERVICES = ["complaints", "polls", "proposals", "er", "trip", "walking", "events"];
@@ -42,14 +44,25 @@ function setText(element, text, key = null) {
   element.textContent = text;
 }
 
+// Views by the hash's first segment (#polls/<id> is the polls view); a feature module shows
+// its own pages (show) and stops its streams and maps when left (leave).
+const VIEWS = { home: null, polls, proposals, account: null };
+let shown = null;
+let started = false; // feature views are drawn once we know who is logged in
+
 function route() {
-  const view = location.hash === "#account" ? "account" : "home";
-  for (const name of ["home", "account"]) {
-    $(`view-${name}`).hidden = name !== view;
-    const tab = $(`tab-${name}`);
-    if (name === view) tab.setAttribute("aria-current", "page");
+  const name = location.hash.slice(1).split("/")[0];
+  const view = name in VIEWS ? name : "home";
+  for (const key of Object.keys(VIEWS)) {
+    $(`view-${key}`).hidden = key !== view;
+    const tab = $(`tab-${key}`);
+    if (key === view) tab.setAttribute("aria-current", "page");
     else tab.removeAttribute("aria-current");
   }
+  if (!started) return null;
+  if (shown && shown !== view) VIEWS[shown]?.leave();
+  shown = view;
+  return VIEWS[view]?.show(location.hash);
 }
 
 function services() {
@@ -58,6 +71,15 @@ function services() {
     ...SERVICES.map((key) => {
       const li = document.createElement("li");
       const name = document.createElement("strong");
+      // A service with a tab of its own links to it; the others are still to come.
+      if ($(`tab-${key}`)) {
+        const link = document.createElement("a");
+        link.href = `#${key}`;
+        link.textContent = t(`service.${key}`);
+        name.append(link);
+        li.append(name);
+        return li;
+      }
       name.textContent = t(`service.${key}`);
       const badge = document.createElement("span");
       badge.className = "badge";
@@ -338,6 +360,8 @@ async function main() {
     traffic();
     showEmergency();
     showAccount(auth.current());
+    polls.pulse();
+    route();
   });
   services();
   forms();
@@ -347,6 +371,13 @@ async function main() {
   $("er-locate").addEventListener("click", () => locate(true));
   locate(false);
   await Promise.all([auth.refreshMe(), airQuality(), traffic(), emergency()]);
+  // Who is logged in decides what the civic pages offer: they are drawn once that is known.
+  auth.onChange(() => {
+    polls.pulse();
+    route();
+  });
+  started = true;
+  await Promise.all([polls.pulse(), route()]);
   document.body.dataset.ready = "yes";
 }
 
