@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -18,9 +17,9 @@ from cityos.governance.models import requests
 from cityos.hub.service import delete_entity
 from cityos.jobs import JobContext, find
 from tests.governance.conftest import City, pothole
+from tests.hub.test_seed import shared_dir
 
 HUB_AUTH = "on"  # the copy must be readable by anyone, as open data
-SDM = Path(__file__).resolve().parents[3] / "shared" / "smart-data-models"
 COMMON = "https://smart-data-models.github.io/data-models/common-schema.json"
 LINK = (
     f'<{hub_copy.ISSUE_TRACKING_CONTEXT}>; rel="http://www.w3.org/ns/json-ld#context"; '
@@ -29,9 +28,10 @@ LINK = (
 
 
 def sdm_validator() -> Draft202012Validator:
-    schema_path = SDM / "dataModel.IssueTracking" / "service_requests" / "schema.json"
+    sdm = shared_dir() / "smart-data-models"
+    schema_path = sdm / "dataModel.IssueTracking" / "service_requests" / "schema.json"
     schema = json.loads(schema_path.read_text())
-    common = json.loads((SDM / "common-schema.json").read_text())
+    common = json.loads((sdm / "common-schema.json").read_text())
     registry = Registry().with_resources(  # type: ignore[call-arg]
         [
             (COMMON, DRAFT202012.create_resource(common)),

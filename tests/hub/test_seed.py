@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from functools import cache
@@ -30,13 +31,20 @@ GEOD = Geod(ellps="WGS84")
 
 
 def shared_dir() -> Path:
-    """Return the shared reference directory ``<repo>/../shared``, or fail saying why."""
-    path = REPO.parent / "shared"
+    """Return the shared reference directory, or fail saying why.
+
+    ``CITYOS_SHARED_DIR`` names it; by default it is ``<repo>/../shared`` (the project's
+    layout: the repository checked out beside ``shared/``).
+    """
+    named = os.environ.get("CITYOS_SHARED_DIR")
+    path = Path(named) if named else REPO.parent / "shared"
     if not (path / "smart-data-models" / "common-schema.json").is_file():
         pytest.fail(
-            f"shared reference data not found at {path} (expected <repo>/../shared with "
-            "smart-data-models/common-schema.json); check out the shared directory next to the "
-            "repository",
+            f"shared reference data not found at {path} (it must hold "
+            "smart-data-models/common-schema.json): check the repository out beside the "
+            "shared directory (<repo>/../shared), or set CITYOS_SHARED_DIR to it. / 공유 참조 "
+            "데이터(smart-data-models)를 찾을 수 없습니다: 저장소를 shared 디렉터리 옆에 두거나 "
+            "CITYOS_SHARED_DIR을 설정하세요.",
             pytrace=False,
         )
     return path
