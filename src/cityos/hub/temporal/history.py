@@ -6,7 +6,6 @@ from cityos.hub.store.base import EntityQuery, HubStore
 from cityos.hub.temporal._db import read_db
 from cityos.hub.temporal.aggregate import Periods, aggregate
 from cityos.hub.temporal.params import TemporalParams
-from cityos.hub.temporal.qfilter import unsupported
 from cityos.hub.temporal.query import TemporalPage, read_instances, select_entities
 
 
@@ -24,13 +23,9 @@ def query_history(
     ``q`` is checked against the instances in the time window (GS CIM 009 5.7.4.4, see
     :mod:`cityos.hub.temporal.qfilter`): an entity is listed when its instances in the
     window satisfy it, with all its instances of the asked attributes in the window.
-    ``scopeQ`` and geo-queries would have to be checked the same way and are refused (400)
-    rather than checked against the entities' current state.
+    The geo-query and ``scopeQ`` are checked the same way, on the GeoProperty and scope
+    instances of the window (:mod:`cityos.hub.temporal.geoscope`).
     """
-    if query.scope_q is not None:
-        raise unsupported("scopeQ")
-    if query.geo is not None:
-        raise unsupported("a geo-query (georel, geometry, coordinates)")
     with read_db(store) as db:
         entities, total = select_entities(db, tenant, query, params, need_history=need_history)
         page = TemporalPage(entities, total)

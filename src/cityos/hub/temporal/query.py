@@ -1,7 +1,8 @@
 """Read temporal history: which entities match, and their instances, one page at a time.
 
-Entities are selected in SQL on ``hub_temporal_entities`` (types, ids, idPattern) and must
-hold at least one instance of the asked attributes in the time window; the page is ordered
+Entities are selected in SQL on ``hub_temporal_entities`` (types, ids, idPattern; ``q``,
+the geo-query and ``scopeQ`` on the instances in the window) and must hold at least one
+instance of the asked attributes in the time window; the page is ordered
 by entity id. Instances are read per attribute series on the (series, ts) index, at most
 ``instance_limit`` per series; when a series has more, every series of the page is cut at
 one common instant and the page is partial (the caller answers 206 with Content-Range,
@@ -17,6 +18,7 @@ import orjson
 
 from cityos.hub.store.base import EntityQuery
 from cityos.hub.temporal._db import Db
+from cityos.hub.temporal.geoscope import geo_sql, scope_sql
 from cityos.hub.temporal.params import TemporalParams, TimeWindow
 from cityos.hub.temporal.qfilter import temporal_q_sql
 
@@ -130,6 +132,14 @@ def _entity_where(
     clauses.append(f"EXISTS (SELECT 1 FROM hub_temporal_series s WHERE {' AND '.join(series)})")
     if query.q is not None:  # on the instances in the window (5.7.4.4)
         sql, more = temporal_q_sql(db, query.q, params.window)
+        clauses.append(sql)
+        values.extend(more)
+    if query.geo is not None:  # on the GeoProperty instances in the window (S3)
+        sql, more = geo_sql(db, tenant, query.geo, params.window)
+        clauses.append(sql)
+        values.extend(more)
+    if query.scope_q is not None:  # on the scopes valid in the window (S4)
+        sql, more = scope_sql(db, tenant, query.scope_q, params.window)
         clauses.append(sql)
         values.extend(more)
     return " AND ".join(clauses), values
