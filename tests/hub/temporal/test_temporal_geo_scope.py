@@ -267,6 +267,11 @@ def test_entity_writes_record_scope_changes(client: TestClient) -> None:
     )
     assert r.status_code == 204, r.text
     everything = {"type": "Bus", "idPattern": ".*ts-live"}
+    # 4.5.6: the scope's history is a Property whose observedAt copies modifiedAt
+    r = client.get(f"{NGSI}/temporal/entities/{eid}", params={"options": "sysAttrs"})
+    scopes = r.json()["scope"]
+    assert [i["value"] for i in scopes] == [["/Old"], ["/New"]]
+    assert all(i["observedAt"] == i["modifiedAt"] for i in scopes)
     windows = {
         "all": {},
         "before the replace": {"timerel": "before", "timeAt": between},

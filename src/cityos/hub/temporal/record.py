@@ -130,8 +130,9 @@ def changed_instances(change: Change) -> list[Row]:
     """Return the rows of the instances ``change`` created or modified (none for a delete).
 
     A change of the entity's ``scope`` is an instance of the series ``SCOPE_IRI`` (its
-    value the scopes, ``[]`` once removed), so ``scopeQ`` on temporal queries can tell which
-    scope was valid when (GS CIM 009 4.18, 5.7.4.4 S4).
+    value the scopes, ``[]`` once removed, its observedAt the modifiedAt: GS CIM 009
+    4.5.6), so ``scopeQ`` on temporal queries can tell which scope was valid when (4.18,
+    5.7.4.4 S4).
     """
     after = change.after
     if after is None:
@@ -148,7 +149,8 @@ def changed_instances(change: Change) -> list[Row]:
     scope = after.get("scope") or []
     before = [] if change.before is None else change.before.get("scope") or []
     if list(scope) != list(before):
-        inst = {"type": "Property", "value": list(scope)}
+        # 4.5.6: from the Core API, observedAt "should be set as a copy of" modifiedAt
+        inst = {"type": "Property", "value": list(scope), "observedAt": stamp}
         rows.append(instance_row(entity_id, SCOPE_IRI, inst, stamp))
     return rows
 
