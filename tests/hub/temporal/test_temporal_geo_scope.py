@@ -80,10 +80,15 @@ SCOPE_FIXTURES: list[dict[str, Any]] = [
     {"id": B + "xx", "scope": [scope("/X", "2026-03-01T10:00:00Z")]},
     {"id": B + "bare"},
     {"id": B + "both", "scope": [scope(["/A/B", "/C"], "2026-03-01T10:00:00Z")]},
-    {"id": B + "mid", "scope": [scope("/M", "2026-03-01T12:10:00Z")]},
+    {
+        "id": B + "mid",
+        "scope": [scope("/M", "2026-03-01T12:10:00Z")],
+        "speed": [speed(1, "2026-03-01T12:05:00Z"), speed(2, "2026-03-01T12:15:00Z")],
+    },
     {
         "id": B + "rep",
         "scope": [scope("/R", "2026-03-01T10:00:00Z"), scope("/S", "2026-03-01T12:30:00Z")],
+        "speed": [speed(1, "2026-03-01T12:15:00Z"), speed(2, "2026-03-01T12:45:00Z")],
     },
     {"id": B + "late", "scope": [scope("/Z", "2026-03-01T14:00:00Z")]},
     {  # replaced before the window: /OLD is no longer valid in it
@@ -234,6 +239,24 @@ def test_scope_q_is_checked_on_the_scopes_valid_in_the_window(
     fleet: TestClient, scope_q: str, expected: list[str]
 ) -> None:
     assert ids(scoped(fleet, scope_q)) == expected
+
+
+@pytest.mark.parametrize(
+    ("scope_q", "entity", "speeds"),
+    [
+        ("/M", "mid", [2]),  # set at 12:10: the 12:05 reading is not under it
+        ("/R", "rep", [1]),  # replaced at 12:30
+        ("/S", "rep", [2]),  # valid from 12:30
+        ("/R|/S", "rep", [1, 2]),
+        ("/A/B", "ab", [1]),  # valid since before the window
+    ],
+)
+def test_scope_q_answers_the_instances_observed_under_a_matching_scope(
+    fleet: TestClient, scope_q: str, entity: str, speeds: list[int]
+) -> None:
+    r = scoped(fleet, scope_q, attrs="speed")
+    body = {e["id"].rsplit("-", 1)[1]: e for e in r.json()}
+    assert [i["value"] for i in body[entity]["speed"]] == speeds
 
 
 def test_scope_history_is_shown_and_checked(fleet: TestClient) -> None:

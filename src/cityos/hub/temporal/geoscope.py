@@ -16,7 +16,9 @@ GS CIM 009 v1.8, 5.7.4.4 (Query Temporal Evolution of Entities), steps S3 and S4
   (4.18: "until the time it has been explicitly removed by an update or delete"); an
   entity matches when one scope instance valid at some time in the window matches the
   whole ``scopeQ`` (patterns joined by ``;`` must be matched by that one instance's
-  scopes). The scope's history is the series of the attribute ``SCOPE_IRI``, recorded by
+  scopes), and the answer keeps the instances observed while a matching scope was valid
+  (annex C.5.16: a scope set in the window bounds the instances from then on). The
+  scope's history is the series of the attribute ``SCOPE_IRI``, recorded by
   entity writes and by ``POST /temporal/entities`` with a ``scope`` member; an entity
   without scope history is judged on its current scope (``hub_entities``).
 
@@ -26,6 +28,7 @@ Both give an SQL condition on the entity row ``e`` of ``hub_temporal_entities``.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -105,8 +108,28 @@ def _scopes(value: Any) -> list[str]:
     return [s for s in items if isinstance(s, str)]
 
 
-def scope_sql(db: Db, tenant: str, scope_q: ScopeExpr, window: TimeWindow) -> tuple[str, list[Any]]:
-    """Return SQL true when a scope of ``e`` valid in the window matches ``scope_q``."""
+@dataclass(frozen=True)
+class ScopeMatch:
+    """The entities a ``scopeQ`` selects, and when a matching scope was valid [µs].
+
+    ``valid`` has the intervals (start, end; None: open) of the entities judged on their
+    scope history; an entity judged on its current scope has none (no bound).
+    """
+
+    ids: frozenset[str]
+    valid: dict[str, list[tuple[int, int | None]]] = field(default_factory=dict)
+
+    def keeps(self, entity_id: str, at: int) -> bool:
+        """Return whether an instance of the entity at ``at`` lies where a matching scope
+        was valid (always, for an entity without scope history)."""
+        spans = self.valid.get(entity_id)
+        if spans is None:
+            return True
+        return any(start <= at and (end is None or at < end) for start, end in spans)
+
+
+def match_scopes(db: Db, tenant: str, scope_q: ScopeExpr, window: TimeWindow) -> ScopeMatch:
+    """Return the entities one of whose scopes valid in the window matches ``scope_q``."""
     column = f"t.{window.column}"
     end = []
     params: list[Any] = [tenant, SCOPE_IRI]
@@ -123,16 +146,16 @@ def scope_sql(db: Db, tenant: str, scope_q: ScopeExpr, window: TimeWindow) -> tu
     for entity_id, at, raw in rows:
         body = raw if isinstance(raw, dict) else orjson.loads(raw)
         history.setdefault(entity_id, []).append((db.micros(at), _scopes(body.get("value"))))
-    matched: set[str] = set()
+    valid: dict[str, list[tuple[int, int | None]]] = {}
     for entity_id, instances in history.items():
-        for i, (_, scopes) in enumerate(instances):
+        for i, (at, scopes) in enumerate(instances):
             # valid until the next instance; it counts when that is after the window starts
             following = instances[i + 1][0] if i + 1 < len(instances) else None
             if window.start is not None and following is not None and following <= window.start:
                 continue
             if scopes and scope_matches(scope_q, scopes):
-                matched.add(entity_id)
-                break
+                valid.setdefault(entity_id, []).append((at, following))
+    matched = set(valid)
     # an entity whose scope has no history: its current scope (GS CIM 009 4.18)
     with_history = set(history)
     recorded = db.rows(
@@ -150,4 +173,9 @@ def scope_sql(db: Db, tenant: str, scope_q: ScopeExpr, window: TimeWindow) -> tu
         scopes = list(raw) if isinstance(raw, list) else _scopes(orjson.loads(raw))
         if scopes and scope_matches(scope_q, scopes):
             matched.add(entity_id)
-    return _id_set(db, matched)
+    return ScopeMatch(frozenset(matched), valid)
+
+
+def scope_sql(db: Db, match: ScopeMatch) -> tuple[str, list[Any]]:
+    """Return SQL true when ``e`` is one of the entities ``match`` selected."""
+    return _id_set(db, match.ids)

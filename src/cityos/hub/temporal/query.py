@@ -18,7 +18,7 @@ import orjson
 
 from cityos.hub.store.base import EntityQuery
 from cityos.hub.temporal._db import Db
-from cityos.hub.temporal.geoscope import geo_sql, scope_sql
+from cityos.hub.temporal.geoscope import ScopeMatch, geo_sql, scope_sql
 from cityos.hub.temporal.params import TemporalParams, TimeWindow
 from cityos.hub.temporal.qfilter import temporal_q_sql
 
@@ -96,7 +96,13 @@ def _types_sql(db: Db, query: EntityQuery) -> tuple[str, list[Any]]:
 
 
 def _entity_where(
-    db: Db, tenant: str, query: EntityQuery, params: TemporalParams, *, need_history: bool
+    db: Db,
+    tenant: str,
+    query: EntityQuery,
+    params: TemporalParams,
+    *,
+    need_history: bool,
+    scopes: ScopeMatch | None,
 ) -> tuple[str, list[Any]]:
     clauses = ["e.tenant = %s"]
     values: list[Any] = [tenant]
@@ -138,8 +144,8 @@ def _entity_where(
         sql, more = geo_sql(db, tenant, query.geo, params.window)
         clauses.append(sql)
         values.extend(more)
-    if query.scope_q is not None:  # on the scopes valid in the window (S4)
-        sql, more = scope_sql(db, tenant, query.scope_q, params.window)
+    if scopes is not None:  # on the scopes valid in the window (S4)
+        sql, more = scope_sql(db, scopes)
         clauses.append(sql)
         values.extend(more)
     return " AND ".join(clauses), values
@@ -187,9 +193,13 @@ def select_entities(
     params: TemporalParams,
     *,
     need_history: bool = True,
+    scopes: ScopeMatch | None = None,
 ) -> tuple[list[TemporalEntity], int | None]:
-    """Return one page of entities with history matching ``query`` (and the count if asked)."""
-    where, values = _entity_where(db, tenant, query, params, need_history=need_history)
+    """Return one page of entities with history matching ``query`` (and the count if asked);
+    ``scopes``: the entities ``query.scope_q`` selected (:func:`match_scopes`)."""
+    where, values = _entity_where(
+        db, tenant, query, params, need_history=need_history, scopes=scopes
+    )
     rows = db.rows(
         f"SELECT e.entity_id, e.types FROM hub_temporal_entities e WHERE {where} "
         "ORDER BY e.entity_id LIMIT %s OFFSET %s",
