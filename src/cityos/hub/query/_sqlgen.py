@@ -136,6 +136,10 @@ class SQLite:
     def text(self, kind: F) -> F:
         return sql("(@ = 'text')", kind)
 
+    def instant(self, kind: F, value: F, op: str, lit: Any) -> F:
+        """Compare with a DateTime/Date/Time literal as instants; not pushed down here."""
+        raise Unsupported("date/time literals are compared as instants")
+
 
 class Postgres:
     """PostgreSQL 15 JSONB; strings order by code point (COLLATE "C"); no regex pushdown."""
@@ -219,3 +223,7 @@ class Postgres:
 
     def text(self, kind: F) -> F:
         return sql("(jsonb_typeof(@) = 'string')", kind)
+
+    def instant(self, kind: F, value: F, op: str, lit: Any) -> F:
+        """Compare with a DateTime/Date/Time literal as instants; not pushed down here."""
+        raise Unsupported("date/time literals are compared as instants")

@@ -29,6 +29,7 @@ from cityos.hub.query._sqlgen import (
     join,
     sql,
 )
+from cityos.hub.query._temporal import parse_temporal
 from cityos.hub.query.ast import (
     And,
     AttrPath,
@@ -65,8 +66,8 @@ def _scalar(d: Dialect, arm: Arm, lit: Num | Bool | Str, op: str) -> F:
         return d.boolean(arm.kind, arm.value, lit.value)
     if isinstance(lit, Num):
         return d.number(arm.kind, arm.value, op, lit.value)
-    if lit.temporal is not None:
-        raise Unsupported("date/time literals are compared as instants")
+    if lit.temporal is not None:  # a dialect may compare instants (the temporal API's do)
+        return d.instant(arm.kind, arm.value, op, lit)
     return d.string(arm.kind, arm.value, op, lit.value)
 
 
@@ -143,6 +144,12 @@ def _instance(d: Dialect, term: Compare | Match | Exists, inst: F) -> F:
     on = _on_target(d, term, sql("@ IS NOT NULL", target), d.elements(target), "plain")
     branches.append(sql(f"((@ IS NULL OR @ NOT IN ({known})) AND @)", kind, kind, on))
     return join(" AND ", [*guards, join(" OR ", branches)])
+
+
+def compile_instance(d: Dialect, term: Compare | Match | Exists, inst: F) -> F:
+    """Return the condition that one attribute instance (the JSON ``inst``) satisfies
+    ``term``, positively for ``!attr`` (the temporal API tests stored instances with it)."""
+    return _instance(d, term, inst)
 
 
 def _language(d: Dialect, term: Compare | Match | Exists, inst: F) -> F:
@@ -223,6 +230,15 @@ def _regexp(pattern: str, text: Any) -> int:
     return int(isinstance(text, str) and _regex(pattern).search(text) is not None)
 
 
+def _instant(text: Any, kind: Any) -> int | None:
+    if not isinstance(text, str):
+        return None
+    seen = parse_temporal(text)
+    return seen.ordinal if seen is not None and seen.kind == kind else None
+
+
 def register_sqlite_functions(conn: sqlite3.Connection) -> None:
-    """Register ``cityos_regexp(pattern, text)`` (Python ``re.search``) on ``conn``."""
+    """Register ``cityos_regexp(pattern, text)`` (Python ``re.search``) and
+    ``cityos_instant(text, kind)`` (the ordinal of a DateTime/Date/Time, else NULL)."""
     conn.create_function("cityos_regexp", 2, _regexp, deterministic=True)
+    conn.create_function("cityos_instant", 2, _instant, deterministic=True)

@@ -20,6 +20,7 @@ from cityos.hub.model import (
     Expander,
     check_attribute_name,
     check_entity_id,
+    check_scope,
     expand_instance,
     expand_types,
     is_uri,
@@ -29,6 +30,7 @@ from cityos.hub.temporal._db import Db
 from cityos.hub.temporal._times import MICROS_PER_HOUR, text_micros
 from cityos.hub.temporal.params import bad
 from cityos.hub.temporal.record import (
+    SCOPE_IRI,
     Row,
     TemporalRecorder,
     instance_pk,
@@ -48,10 +50,35 @@ def recorder_of(store: HubStore) -> TemporalRecorder:
     return TemporalRecorder()
 
 
+def _scope_rows(entity_id: str, raw: Any, ctx: Expander, *, now: str) -> list[Row]:
+    """Return the history rows of a temporal entity's ``scope``: a list of Property
+    instances (``{"type": "Property", "value": "/A/B", "observedAt": …}``), or scopes as
+    on ``/entities`` (one instance at ``now``)."""
+    items = raw if isinstance(raw, list) and raw and isinstance(raw[0], Mapping) else [raw]
+    rows: list[Row] = []
+    for item in items:
+        if isinstance(item, Mapping):
+            if item.get("type", "Property") != "Property" or "value" not in item:
+                raise bad(
+                    "a scope instance is a Property with a value, e.g. "
+                    '{"type": "Property", "value": "/Sejong/Hansol", "observedAt": "…"}',
+                    "scope 인스턴스는 value가 있는 Property여야 합니다. 예: "
+                    '{"type": "Property", "value": "/Sejong/Hansol", "observedAt": "…"}',
+                )
+            inst = expand_instance(dict(item), "scope", SCOPE_IRI, ctx, now=now)
+        else:
+            inst = {"type": "Property", "value": raw}
+        check_scope(inst["value"])  # kept as given: a scope or a list of them
+        rows.append(instance_row(entity_id, SCOPE_IRI, inst, now))
+    return rows
+
+
 def _attribute_rows(
     entity_id: str, body: Mapping[str, Any], ctx: Expander, *, now: str
 ) -> list[Row]:
     rows: list[Row] = []
+    if "scope" in body:
+        rows.extend(_scope_rows(entity_id, body["scope"], ctx, now=now))
     for name, raw in body.items():
         if name in ENTITY_KEYWORDS:
             continue

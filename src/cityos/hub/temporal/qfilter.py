@@ -9,13 +9,15 @@ entity has no instance of ``attr`` in the window. The SQL is a condition on the 
 row ``e`` of ``hub_temporal_entities`` and runs on SQLite and PostgreSQL alike, on the
 (series, time) index.
 
-The supported subset (4.9): comparisons ``== != > >= < <=`` of a top-level attribute with a
-number, a boolean or a string (a Relationship's object for ``==``/``!=``), ranges
-``a..b`` and lists ``a,b`` of numbers or of strings, patterns ``~=`` / ``!~=`` on string
-values, existence ``attr`` / ``!attr``, and ``;`` ``|`` with parentheses. The rest —
-sub-attributes and keywords (``attr.sub``, ``attr.observedAt``), ``[..]`` trails and
-language maps, DateTime/Date/Time literals — is refused with 400 rather than checked
-against anything but the window's instances (:class:`TemporalQUnsupported`).
+Plain terms (a top-level attribute compared with a number, a boolean or a string, ranges,
+lists, ``~=`` patterns, existence) are compiled here on the indexed columns (``t.num``);
+terms with a sub-attribute or keyword path (``speed.unitCode``, ``speed.observedAt``), a
+``[..]`` trail (``address[city]``, ``name[ko]``, ``name[*]``) or a DateTime/Date/Time
+literal are compiled by the entity query compiler on the one stored instance
+(:mod:`cityos.hub.temporal._qpaths`), with the same semantics as ``/entities``. Refused
+with 400 (:func:`unsupported`), naming the construct: the keywords the stored instance does
+not hold (``createdAt``, ``modifiedAt``, ``deletedAt``, ``instanceId``: they are columns or
+not kept) and names the SQLite JSON path cannot quote.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from __future__ import annotations
 from typing import Any
 
 from cityos.hub.errors import BadRequestData
+from cityos.hub.query import sql as entity_sql
+from cityos.hub.query._sqlgen import F, Unsupported
 from cityos.hub.query.ast import (
     And,
     Bool,
@@ -37,9 +41,12 @@ from cityos.hub.query.ast import (
     ValueList,
 )
 from cityos.hub.temporal._db import Db
+from cityos.hub.temporal._qpaths import TemporalPostgres, TemporalSQLite, render
 from cityos.hub.temporal.params import TimeWindow
 
 _SQL_OPS = {"==": "=", "!=": "<>", ">": ">", ">=": ">=", "<": "<", "<=": "<="}
+# Keywords a stored instance does not carry (columns, or never kept with the instance).
+_NOT_STORED = frozenset({"createdAt", "modifiedAt", "deletedAt", "instanceId"})
 
 
 def unsupported(what: str) -> BadRequestData:
@@ -47,13 +54,13 @@ def unsupported(what: str) -> BadRequestData:
     return BadRequestData(
         f"{what} is not supported in temporal queries: a temporal query's filters must be "
         "checked against the attribute instances in the time window (GS CIM 009 5.7.4.4), "
-        "and CityOS does that for q's comparisons of an attribute's value only (== != > >= "
-        "< <=, ranges a..b, lists a,b, ~= patterns, attr, !attr, ; | and parentheses); "
+        "and CityOS does that for values, sub-attributes, observedAt/unitCode/datasetId, "
+        "[..] paths and date/time literals, but not for this; "
         "query /entities to filter on the current state / "
         f"{what}은(는) 시간 질의에서 지원하지 않습니다: 시간 질의의 필터는 시간 범위 안의 "
-        "속성 인스턴스에 대해 검사해야 하며, CityOS는 q의 속성 값 비교(== != > >= < <=, "
-        "범위 a..b, 목록 a,b, ~= 패턴, attr, !attr, ; | 와 괄호)만 그렇게 검사합니다. 현재 "
-        "상태로 거르려면 /entities를 질의하세요"
+        "속성 인스턴스에 대해 검사해야 하며, CityOS는 값, 하위 속성, observedAt/unitCode/"
+        "datasetId, [..] 경로와 날짜·시간 값은 그렇게 검사하지만 이것은 검사하지 못합니다. "
+        "현재 상태로 거르려면 /entities를 질의하세요"
     )
 
 
@@ -106,8 +113,6 @@ class _Compiler:
                 return f"(t.kind = 'Property' AND t.instance->'value' = '{flag}'::jsonb)"
             return f"(t.kind = 'Property' AND json_type(t.instance, '$.value') = '{flag}')"
         assert isinstance(lit, Str)
-        if lit.temporal is not None:
-            raise unsupported(f"the DateTime/Date/Time value {lit}")
         text = lit.value
         value = self._param(text)
         elements = self._elements("string", sql_op, text)
@@ -209,13 +214,14 @@ class _Compiler:
         """Return SQL for one term: an instance in the window satisfies it (or, for
         ``!attr``, the entity has none of ``attr`` in the window)."""
         path = term.path
-        if path.sub:
-            raise unsupported(f"the sub-attribute or keyword path {path}")
-        if path.trail:
-            raise unsupported(f"the [..] trail in {path}")
         outer, self.params = self.params, []
         try:
-            condition = None if isinstance(term, Exists) else self._instance_condition(term)
+            if _needs_entity_compiler(term):
+                condition: str | None = self._path_condition(term)
+            elif isinstance(term, Exists):
+                condition = None
+            else:
+                condition = self._instance_condition(term)
             sql, window_params = self._exists(path.name, condition)
             outer.extend([*window_params, *self.params])
         finally:
@@ -223,6 +229,23 @@ class _Compiler:
         if isinstance(term, Exists) and term.negated:
             return f"NOT {sql}"
         return sql
+
+    def _path_condition(self, term: Compare | Match | Exists) -> str:
+        """Return SQL true when the stored instance ``t.instance`` satisfies ``term``
+        (positively, for ``!attr.sub``), compiled as the entity query compiles one
+        instance."""
+        keyword = term.path.keyword
+        if keyword in _NOT_STORED:
+            raise unsupported(f"the keyword {keyword} in {term.path}")
+        dialect = TemporalPostgres() if self.db.postgres else TemporalSQLite()
+        positive = Exists(term.path) if isinstance(term, Exists) else term
+        try:
+            fragment = entity_sql.compile_instance(dialect, positive, F("t.instance"))
+        except Unsupported as exc:
+            raise unsupported(f"{term} ({exc})") from exc
+        text, params = render(fragment)
+        self.params.extend(params)
+        return text
 
     def compile(self, expr: QExpr) -> str:
         if isinstance(expr, And):
@@ -232,6 +255,21 @@ class _Compiler:
         if isinstance(expr, Compare | Match | Exists):
             return self.term(expr)
         raise unsupported(f"the query {expr}")
+
+
+def _needs_entity_compiler(term: Compare | Match | Exists) -> bool:
+    """Return whether ``term`` has a path or literal only the entity compiler handles."""
+    if term.path.sub or term.path.trail:
+        return True
+    if not isinstance(term, Compare):
+        return False
+    value = term.value
+    items: tuple[Any, ...] = (value,)
+    if isinstance(value, Range):
+        items = (value.low, value.high)
+    elif isinstance(value, ValueList):
+        items = value.items
+    return any(isinstance(i, Str) and i.temporal is not None for i in items)
 
 
 def temporal_q_sql(db: Db, expr: QExpr, window: TimeWindow) -> tuple[str, list[Any]]:

@@ -1,7 +1,8 @@
 """Read temporal history: which entities match, and their instances, one page at a time.
 
-Entities are selected in SQL on ``hub_temporal_entities`` (types, ids, idPattern) and must
-hold at least one instance of the asked attributes in the time window; the page is ordered
+Entities are selected in SQL on ``hub_temporal_entities`` (types, ids, idPattern; ``q``,
+the geo-query and ``scopeQ`` on the instances in the window) and must hold at least one
+instance of the asked attributes in the time window; the page is ordered
 by entity id. Instances are read per attribute series on the (series, ts) index, at most
 ``instance_limit`` per series; when a series has more, every series of the page is cut at
 one common instant and the page is partial (the caller answers 206 with Content-Range,
@@ -17,6 +18,7 @@ import orjson
 
 from cityos.hub.store.base import EntityQuery
 from cityos.hub.temporal._db import Db
+from cityos.hub.temporal.geoscope import ScopeMatch, geo_sql, scope_sql
 from cityos.hub.temporal.params import TemporalParams, TimeWindow
 from cityos.hub.temporal.qfilter import temporal_q_sql
 
@@ -94,7 +96,13 @@ def _types_sql(db: Db, query: EntityQuery) -> tuple[str, list[Any]]:
 
 
 def _entity_where(
-    db: Db, tenant: str, query: EntityQuery, params: TemporalParams, *, need_history: bool
+    db: Db,
+    tenant: str,
+    query: EntityQuery,
+    params: TemporalParams,
+    *,
+    need_history: bool,
+    scopes: ScopeMatch | None,
 ) -> tuple[str, list[Any]]:
     clauses = ["e.tenant = %s"]
     values: list[Any] = [tenant]
@@ -130,6 +138,14 @@ def _entity_where(
     clauses.append(f"EXISTS (SELECT 1 FROM hub_temporal_series s WHERE {' AND '.join(series)})")
     if query.q is not None:  # on the instances in the window (5.7.4.4)
         sql, more = temporal_q_sql(db, query.q, params.window)
+        clauses.append(sql)
+        values.extend(more)
+    if query.geo is not None:  # on the GeoProperty instances in the window (S3)
+        sql, more = geo_sql(db, tenant, query.geo, params.window)
+        clauses.append(sql)
+        values.extend(more)
+    if scopes is not None:  # on the scopes valid in the window (S4)
+        sql, more = scope_sql(db, scopes)
         clauses.append(sql)
         values.extend(more)
     return " AND ".join(clauses), values
@@ -177,9 +193,13 @@ def select_entities(
     params: TemporalParams,
     *,
     need_history: bool = True,
+    scopes: ScopeMatch | None = None,
 ) -> tuple[list[TemporalEntity], int | None]:
-    """Return one page of entities with history matching ``query`` (and the count if asked)."""
-    where, values = _entity_where(db, tenant, query, params, need_history=need_history)
+    """Return one page of entities with history matching ``query`` (and the count if asked);
+    ``scopes``: the entities ``query.scope_q`` selected (:func:`match_scopes`)."""
+    where, values = _entity_where(
+        db, tenant, query, params, need_history=need_history, scopes=scopes
+    )
     rows = db.rows(
         f"SELECT e.entity_id, e.types FROM hub_temporal_entities e WHERE {where} "
         "ORDER BY e.entity_id LIMIT %s OFFSET %s",

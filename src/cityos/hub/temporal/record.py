@@ -123,20 +123,36 @@ def instance_row(entity_id: str, attr: str, inst: dict[str, Any], stamp: str) ->
     )
 
 
+SCOPE_IRI = "https://uri.etsi.org/ngsi-ld/scope"
+
+
 def changed_instances(change: Change) -> list[Row]:
-    """Return the rows of the instances ``change`` created or modified (none for a delete)."""
+    """Return the rows of the instances ``change`` created or modified (none for a delete).
+
+    A change of the entity's ``scope`` is an instance of the series ``SCOPE_IRI`` (its
+    value the scopes, ``[]`` once removed, its observedAt the modifiedAt: GS CIM 009
+    4.5.6), so ``scopeQ`` on temporal queries can tell which scope was valid when (4.18,
+    5.7.4.4 S4).
+    """
     after = change.after
     if after is None:
         return []
     stamp = after["modifiedAt"]
     created = change.before is None
     entity_id = after["id"]
-    return [
+    rows = [
         instance_row(entity_id, attr, inst, stamp)
         for attr, instances in after["attrs"].items()
         for inst in instances
         if created or inst.get("modifiedAt") == stamp
     ]
+    scope = after.get("scope") or []
+    before = [] if change.before is None else change.before.get("scope") or []
+    if list(scope) != list(before):
+        # 4.5.6: from the Core API, observedAt "should be set as a copy of" modifiedAt
+        inst = {"type": "Property", "value": list(scope), "observedAt": stamp}
+        rows.append(instance_row(entity_id, SCOPE_IRI, inst, stamp))
+    return rows
 
 
 def hourly(series: Iterable[int], rows: Iterable[Row]) -> dict[tuple[int, int], list[float]]:
