@@ -122,6 +122,9 @@ class Settings(BaseSettings):
     twin_live: Literal["on", "off"] | None = None
     twin_speed: float = Field(default=60.0, gt=0, le=100_000)
     twin_scale: float = Field(default=0.05, ge=0.001, le=1.0)
+    # The simulated time of day live mode starts at, "HH:MM" in Asia/Seoul; None is now.
+    # Set it to replay a chosen hour (a demonstration of the morning peak, a test).
+    twin_start: str | None = Field(default=None, pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
     # Where `cityos twin run` writes a run without --out, and what the scenario page lists.
     twin_runs_dir: Path = Path("var/twin-runs")
     # Hardening (cityos.security, docs/security.md). Rate limits: token buckets per client IP

@@ -23,7 +23,7 @@ from cityos.app import create_app
 from cityos.config import Settings
 from cityos.twin import _live_sensors as sensors
 from cityos.twin.city import load_city
-from cityos.twin.live import TwinLive, live_enabled
+from cityos.twin.live import TwinLive, live_enabled, start_minute
 from tests.hub.test_seed import local_registry, vendored_schemas
 
 TRANSPORT = "https://raw.githubusercontent.com/smart-data-models/dataModel.Transportation/master/context.jsonld"
@@ -60,6 +60,9 @@ def live_settings(database_url: str) -> Settings:
         twin_live="on",
         twin_speed=1200.0,  # 20 simulated minutes per real second
         twin_scale=SCALE,
+        # A fixed hour, so what the tests see does not depend on when they run: 07:30 KST,
+        # the morning peak (buses, shuttles and traffic all running, car parks filling).
+        twin_start="07:30",
     )
 
 
@@ -281,3 +284,13 @@ def test_a_simulated_day_is_cached_on_disk(monkeypatch: pytest.MonkeyPatch, tmp_
     third, cached = sensors.cached_day(city, scale=SCALE, cache_dir=tmp_path)
     assert not cached
     assert (third.intensity == first.intensity).all()  # the same seed, the same day
+
+
+def test_the_start_time_is_checked_and_read_as_a_minute_of_the_day() -> None:
+    assert start_minute(None) is None
+    assert start_minute("00:00") == 0
+    assert start_minute("07:30") == 450
+    assert start_minute("23:59") == 1439
+    for bad in ("24:00", "7:30", "07:60", "noon", ""):
+        with pytest.raises(ValueError, match="twin_start"):
+            Settings(twin_start=bad)

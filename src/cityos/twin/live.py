@@ -55,6 +55,14 @@ def live_enabled(settings: Settings) -> bool:
     return settings.twin_live == "on"
 
 
+def start_minute(text: str | None) -> int | None:
+    """Return the minute of the day of an "HH:MM" setting (``twin_start``), or None."""
+    if text is None:
+        return None
+    hours, minutes = text.split(":")
+    return int(hours) * 60 + int(minutes)
+
+
 class TwinLive:
     """The thread that simulates the day and plays its sensors into the ingest writer."""
 
@@ -69,6 +77,7 @@ class TwinLive:
         tenant: str = DEFAULT_TENANT,
         seed: int = 42,
         cache_dir: Path | None = None,
+        start_minute: int | None = None,
     ) -> None:
         if speed <= 0:
             raise ValueError("speed must be > 0 (simulated minutes per real minute)")
@@ -80,6 +89,8 @@ class TwinLive:
         self.tenant = tenant
         self.seed = seed
         self.cache_dir = cache_dir
+        # simulated minute of the day (KST) the play starts at; None: the current minute
+        self.start_minute = start_minute
         self.state = "starting"  # starting -> simulating -> playing (or failed) -> stopped
         self.day: sensors.Day | None = None
         self.steps = 0  # steps played
@@ -149,7 +160,9 @@ class TwinLive:
         from cityos.twin import _live_sensors as sensors
 
         clock = datetime.now(KST)
-        start_min = clock.hour * 60 + clock.minute
+        start_min = self.start_minute
+        if start_min is None:
+            start_min = clock.hour * 60 + clock.minute
         started = time.monotonic()
         step_s = max(60.0 / self.speed, MIN_STEP_S)
         last = -1
@@ -224,6 +237,7 @@ def start(
         speed=settings.twin_speed,
         scale=settings.twin_scale,
         cache_dir=None if settings.mode == "test" else CACHE_DIR,
+        start_minute=start_minute(settings.twin_start),
     )
     runner.start()
     log.info("twin_live_started", speed=settings.twin_speed, scale=settings.twin_scale)
