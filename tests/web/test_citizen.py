@@ -47,7 +47,12 @@ def test_citizen_home_fits_360_px_and_labels_what_is_coming(
     assert page.locator("#traffic-detail").inner_text() == "교통 정보 없음"
     assert page.locator("#er-card").is_hidden()  # no ER in the hub: no card, no placeholder
     assert page.locator("#services li").count() == 7
-    assert all("준비 중" in text for text in page.locator("#services li").all_inner_texts())
+    # Complaints are here (a link to the form); the other services are labelled as coming.
+    assert page.locator("#services li a").all_inner_texts() == ["민원"]
+    assert page.locator("#services li a").get_attribute("href") == "#complaint-new"
+    coming = page.locator("#services li:not(:has(a))").all_inner_texts()
+    assert len(coming) == 6
+    assert all("준비 중" in text for text in coming)
     page.screenshot(path=str(Path("test-artifacts").resolve() / "citizen-home-360.png"))
 
 

@@ -2,6 +2,7 @@
 // issues fill), registration, login and my account (consents, export of my data, deletion).
 import { del, get, hubHeaders, post } from "./api.js";
 import * as auth from "./auth.js";
+import * as complaints from "./complaints.js";
 import * as i18n from "./i18n.js";
 import { formatDateTime, formatNumber, t } from "./i18n.js";
 import { TILE_KINDS, meanPm25, pm25Grade, tileDetailText, tileValueText, valueOf } from "./kpi.js";
@@ -9,6 +10,9 @@ import { labelOf, layerFeatures, linkIndex } from "./map.js";
 import * as theme from "./theme.js";
 
 const SERVICES = ["complaints", "polls", "proposals", "er", "trip", "walking", "events"];
+// Feature modules with a section of their own: viewFor(hash) names their section (view-<name>),
+// service.key/href link the home's service list to them, init() starts them.
+const FEATURES = [complaints];
 const PURPOSES = [{ purpose: "walking_rewards", version: "2026-1" }];
 const $ = (id) => document.getElementById(id);
 // Where "nearest" is measured from when the browser's position is not shared: 세종시청.
@@ -43,10 +47,13 @@ function setText(element, text, key = null) {
 }
 
 function route() {
-  const view = location.hash === "#account" ? "account" : "home";
-  for (const name of ["home", "account"]) {
-    $(`view-${name}`).hidden = name !== view;
+  const feature = FEATURES.map((f) => f.viewFor(location.hash)).find(Boolean);
+  const view = feature || (location.hash === "#account" ? "account" : "home");
+  for (const section of document.querySelectorAll("main > section[id^='view-']")) {
+    const name = section.id.slice("view-".length);
+    section.hidden = name !== view;
     const tab = $(`tab-${name}`);
+    if (!tab) continue;
     if (name === view) tab.setAttribute("aria-current", "page");
     else tab.removeAttribute("aria-current");
   }
@@ -59,6 +66,14 @@ function services() {
       const li = document.createElement("li");
       const name = document.createElement("strong");
       name.textContent = t(`service.${key}`);
+      const live = FEATURES.find((f) => f.service?.key === key);
+      if (live) {
+        const link = document.createElement("a");
+        link.href = live.service.href;
+        link.append(name);
+        li.append(link);
+        return li;
+      }
       const badge = document.createElement("span");
       badge.className = "badge";
       badge.textContent = t("citizen.coming");
@@ -344,6 +359,7 @@ async function main() {
   auth.onChange(showAccount);
   window.addEventListener("hashchange", route);
   route();
+  for (const feature of FEATURES) feature.init();
   $("er-locate").addEventListener("click", () => locate(true));
   locate(false);
   await Promise.all([auth.refreshMe(), airQuality(), traffic(), emergency()]);
