@@ -210,13 +210,26 @@ def test_the_writing_routes_are_rate_limited(city: City, settings: Settings) -> 
         assert int(r.headers["retry-after"]) >= 1
 
 
-def test_the_open311_post_is_unchanged_for_a_duplicate_join(city: City) -> None:
-    """The join the app offers is the existing +1 route."""
+def test_my_complaints_list_the_joined_ones_on_request(city: City) -> None:
+    """A +1 (the join the app offers) lists the complaint under ?joined=true, marked joined."""
     first = file(city, f"보도블록이 들떠 있어요 {datetime.now(UTC).timestamp()}")
     citizen = city.make_user()
     r = city.client.post(f"{BASE}/requests/{first}/join.json", headers=citizen)
     assert r.status_code == 200, r.text
     assert r.json()[0]["supporters"] == 1
+    filed = city.client.post(
+        f"{BASE}/requests.json",
+        json={"service_code": "other", "address_string": "조치원읍", "duplicate_action": "new"},
+        headers=citizen,
+    )
+    assert filed.status_code == 201, filed.text
+    own = filed.json()[0]["service_request_id"]
+    plain = city.client.get("/complaints/me/requests", headers=citizen).json()
+    assert [(m["service_request_id"], "joined" in m) for m in plain] == [(own, False)]
+    both = city.client.get("/complaints/me/requests?joined=true", headers=citizen).json()
+    assert [(m["service_request_id"], m["joined"]) for m in both] == [(own, False), (first, True)]
+    other = city.make_user()
+    assert city.client.get("/complaints/me/requests?joined=true", headers=other).json() == []
 
 
 def test_the_citizen_app_knows_the_codes_states_and_photo_limits_the_server_uses() -> None:

@@ -280,9 +280,15 @@ def test_a_duplicate_is_offered_joined_and_a_transition_reaches_both(
     assert run_axe(first) == []
     shot(first, "timeline-360")
 
-    # The citizen who joined is told too.
+    # The citizen who joined is told too, and finds it among their complaints, marked joined.
     second.locator("#complaints-to-list").click()
     wait_text(second, "#complaint-notes", f"민원 {request_id}번이 '배정' 단계가 되었습니다")
+    joined = second.locator(f"#complaint-{request_id}").inner_text()
+    assert "배정" in joined, joined
+    assert "공감(+1)" in joined, joined
+    assert second.locator("#complaints-list-status").inner_text() == (
+        "신고한 민원 0건 · 공감한 민원 1건"
+    )
     second.locator("#lang-switch").click()
     wait_text(second, "#complaint-notes", f"Complaint {request_id} is now 'assigned'")
     assert first.script_errors == []

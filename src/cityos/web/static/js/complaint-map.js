@@ -17,7 +17,9 @@ function loadLeaflet() {
     const css = document.createElement("link");
     css.rel = "stylesheet";
     css.href = "/static/vendor/leaflet/leaflet.css";
-    document.head.append(css);
+    // Before the app's styles, as on the dashboard: app.css's theme rules for Leaflet's
+    // controls and background must win over leaflet.css's defaults.
+    document.head.insertBefore(css, document.head.querySelector('link[rel="stylesheet"]'));
     const script = document.createElement("script");
     script.src = "/static/vendor/leaflet/leaflet.js";
     script.addEventListener("load", () => resolve(globalThis.L));

@@ -551,16 +551,19 @@ async function showList() {
   }
   let mine = [];
   try {
-    [mine] = await Promise.all([get("/complaints/me/requests"), loadNotifications()]);
+    [mine] = await Promise.all([get("/complaints/me/requests?joined=true"), loadNotifications()]);
   } catch (error) {
     status.textContent = messageOf(error);
     return;
   }
-  state.mine = new Set(mine.map((r) => r.service_request_id));
+  state.mine = new Set(mine.filter((r) => !r.joined).map((r) => r.service_request_id));
   const notes = state.notifications.slice(0, 20);
   $("complaint-notes").replaceChildren(...notificationItems(notes));
   $("complaint-notes-empty").hidden = Boolean(notes.length);
-  status.textContent = mine.length ? t("complaints.list.count", { count: formatNumber(mine.length) }) : t("complaints.list.empty");
+  const joined = mine.filter((r) => r.joined).length;
+  status.textContent = mine.length
+    ? t("complaints.list.count", { count: formatNumber(mine.length - joined), joined: formatNumber(joined) })
+    : t("complaints.list.empty");
   list.replaceChildren(
     ...mine.map((r) =>
       el(
@@ -570,6 +573,7 @@ async function showList() {
           el("strong", { text: `${t("complaints.number", { id: r.service_request_id })} · ${serviceName(r.service_code)}` })),
         " ",
         statusBadge(r.workflow_status),
+        ...(r.joined ? [" ", el("span", { text: t("complaints.joined"), className: "badge" })] : []),
         el("p", { className: "hint", text: seoul(r.requested_datetime) }),
         el("p", { className: "quote", text: r.description || t("complaints.nodescription") }),
       ),
