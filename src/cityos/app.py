@@ -15,6 +15,7 @@ from starlette.responses import JSONResponse, Response
 from cityos import __version__, db
 from cityos.config import Settings, get_settings, is_loopback
 from cityos.governance.api import router as open311_router
+from cityos.governance.citizen_api import router as complaint_writing_router
 from cityos.governance.civic import api as civic_api
 from cityos.governance.operator_api import router as complaints_router
 from cityos.hub import api as hub_api
@@ -164,6 +165,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(ingest_router)
     app.include_router(open311_router)
     app.include_router(complaints_router)
+    app.include_router(complaint_writing_router)
     civic_api.install(app)  # polls and proposals (issue 7)
     install_web(app)
 

@@ -311,6 +311,11 @@ def _request(row: Row, context_id: str, device: dict[str, str]) -> tuple[str, di
             "/complaints/me/notifications/999999/read",
             {},
         ),
+        "POST /complaints/suggest": ("/complaints/suggest", {"json": {"description": ""}}),
+        "POST /complaints/duplicates": (
+            "/complaints/duplicates",
+            {"json": {"service_code": "road", "lat": "36.48", "long": "127.289"}},
+        ),
         "GET /api/v1/zones": ("/api/v1/zones", {}),
         "GET /api/v1/residences/me": ("/api/v1/residences/me", {}),
         "PUT /api/v1/residences/{user_id}": ("/api/v1/residences/999999", {"json": {}}),

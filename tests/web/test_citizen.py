@@ -47,11 +47,14 @@ def test_citizen_home_fits_360_px_and_labels_what_is_coming(
     assert page.locator("#traffic-detail").inner_text() == "교통 정보 없음"
     assert page.locator("#er-card").is_hidden()  # no ER in the hub: no card, no placeholder
     assert page.locator("#services li").count() == 7
-    # A service with its own tab links to it; the others are labelled as coming.
-    for item in page.locator("#services li").all():
-        assert item.locator("a").count() == 1 or "준비 중" in item.inner_text()
+    # A service with a page of its own links to it; the others are labelled as coming.
+    assert page.locator("#services li a").all_inner_texts() == ["민원", "여론조사", "시민 제안"]
+    assert page.locator("#services a[href='#complaint-new']").inner_text() == "민원"
     assert page.locator("#services a[href='#polls']").inner_text() == "여론조사"
     assert page.locator("#services a[href='#proposals']").inner_text() == "시민 제안"
+    coming = page.locator("#services li:not(:has(a))").all_inner_texts()
+    assert len(coming) == 4
+    assert all("준비 중" in text for text in coming)
     page.screenshot(path=str(Path("test-artifacts").resolve() / "citizen-home-360.png"))
 
 

@@ -76,13 +76,14 @@ async def service_definition(request: Request, code: str, fmt: str) -> Response:
     return respond(fmt, "service_definition", documents.definition(found))
 
 
-def _classifier(request: Request) -> Any:
+def classifier_of(request: Request) -> Any:
+    """Return the complaint classifier (the app's test override, else the installed one)."""
     return getattr(request.app.state, "complaint_classifier", None) or installed_classifier()
 
 
 def _route(request: Request, new: intake.NewRequest) -> tuple[Service, Suggestion]:
     """Return the service (suggested by the classifier when none was named)."""
-    classifier = _classifier(request)
+    classifier = classifier_of(request)
     if classifier is None:
         raise BadRequest(
             "service_code is required: automatic routing is not installed here "

@@ -66,3 +66,9 @@ class UnsupportedMedia(ComplaintError):
     """415: a photo that is not JPEG or PNG."""
 
     status = 415
+
+
+class Unavailable(ComplaintError):
+    """503: a part this route needs (the complaint classifier) is not installed here."""
+
+    status = 503

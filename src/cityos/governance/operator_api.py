@@ -25,7 +25,7 @@ from cityos.governance.api import base_of, now_of
 from cityos.governance.catalog import DEPARTMENTS
 from cityos.governance.errors import BadRequest, Forbidden, Unauthorized
 from cityos.governance.intake import text_field
-from cityos.governance.models import STATUS_KO, Status, notifications, requests
+from cityos.governance.models import STATUS_KO, Status, notifications, requests, supporters
 from cityos.governance.outbox import after_change
 from cityos.governance.render import respond
 from cityos.identity.dependencies import engine_for
@@ -185,21 +185,34 @@ async def events(request: Request, request_id: str) -> Response:
     return respond("json", "events", await run_in_threadpool(find))
 
 
-@router.get("/me/requests", summary="The complaints I filed")
+@router.get("/me/requests", summary="The complaints I filed (and, with ?joined=true, joined)")
 async def my_requests(request: Request) -> Response:
-    """Return the caller's own complaints, newest first."""
+    """Return the caller's own complaints, newest first; ``?joined=true`` adds those joined.
+
+    With ``joined=true`` every entry says ``joined`` (false: filed by the caller; true: the
+    caller's +1 to someone else's complaint).
+    """
     user = await _person(request)
     base = base_of(request)
+    joined = request.query_params.get("joined") == "true"
 
     def find() -> list[dict[str, Any]]:
+        mine = requests.c.reporter_id == user.id
+        supported = sa.select(supporters.c.request_id).where(
+            supporters.c.supporter == f"user:{user.id}"
+        )
+        where = sa.or_(mine, requests.c.id.in_(supported)) if joined else mine
         with engine_for(request.app).connect() as connection:
             rows = connection.execute(
-                sa.select(requests)
-                .where(requests.c.reporter_id == user.id)
-                .order_by(requests.c.id.desc())
-                .limit(500)
+                sa.select(requests).where(where).order_by(requests.c.id.desc()).limit(500)
             ).all()
-        return [documents.request(r, service.service_of(r), base) for r in rows]
+        answers = []
+        for r in rows:
+            entry = documents.request(r, service.service_of(r), base)
+            if joined:
+                entry["joined"] = r.reporter_id != user.id
+            answers.append(entry)
+        return answers
 
     return respond("json", "service_requests", await run_in_threadpool(find))
 

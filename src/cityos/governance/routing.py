@@ -31,6 +31,7 @@ class Suggestion:
     service_code: str
     confidence: float
     department: str
+    alternatives: tuple[tuple[str, float], ...] = ()  # runners-up (code, confidence), best first
 
 
 @cache
@@ -65,14 +66,41 @@ def _fields(answer: Any) -> tuple[Any, Any, Any]:
     )
 
 
+def _score(value: Any) -> float:
+    try:
+        return min(max(float(value), 0.0), 1.0)
+    except (TypeError, ValueError):
+        return 0.0
+
+
+def _runners_up(answer: Any, best: str) -> tuple[tuple[str, float], ...]:
+    """Return the known codes the classifier ranked after ``best`` (its ``top3``, if any)."""
+    ranked = answer.get("top3") if isinstance(answer, Mapping) else getattr(answer, "top3", None)
+    if not isinstance(ranked, tuple | list):
+        return ()
+    out: list[tuple[str, float]] = []
+    for item in ranked:
+        if isinstance(item, Mapping):
+            code, confidence = item.get("service_code"), item.get("confidence")
+        elif isinstance(item, tuple | list) and len(item) >= 2:
+            code, confidence = item[0], item[1]
+        else:
+            code, confidence = getattr(item, "service_code", None), getattr(item, "confidence", 0)
+        if str(code) in BY_CODE and str(code) != best and str(code) not in dict(out):
+            out.append((str(code), _score(confidence)))
+    return tuple(out)
+
+
 def suggest(text: str, classifier: Classifier) -> Suggestion | None:
     """Return the classifier's suggestion for ``text``, or None if it gave no usable code."""
-    code, confidence, department = _fields(classifier(text))
+    answer = classifier(text)
+    code, confidence, department = _fields(answer)
     service = BY_CODE.get(str(code)) if code is not None else None
     if service is None:
         return None
-    try:
-        score = min(max(float(confidence), 0.0), 1.0)
-    except (TypeError, ValueError):
-        score = 0.0
-    return Suggestion(service.code, score, str(department or service.department))
+    return Suggestion(
+        service.code,
+        _score(confidence),
+        str(department or service.department),
+        _runners_up(answer, service.code),
+    )

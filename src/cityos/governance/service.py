@@ -72,8 +72,20 @@ def find_duplicate(
     connection: Connection, *, new: NewRequest, service: Service, now: datetime
 ) -> Duplicate | None:
     """Return the nearest open complaint of the same code, ≤100 m, ≤7 days, similar text."""
+    found = find_duplicates(connection, new=new, service=service, now=now, limit=1)
+    return found[0] if found else None
+
+
+def find_duplicates(
+    connection: Connection, *, new: NewRequest, service: Service, now: datetime, limit: int = 5
+) -> list[Duplicate]:
+    """Return the open complaints a new one probably repeats, nearest first (at most ``limit``).
+
+    The same rule as :func:`find_duplicate` (same code, ≤100 m, ≤7 days, similar text), so
+    what the citizen app offers before filing is what the POST would answer 409 for.
+    """
     if new.lat is None or new.lon is None:
-        return None
+        return []
     open_states = [s.value for s in Status if s.open311 == "open"]
     # A bounding box of ±0.002° (≥ 170 m at 36.5° N) lets the index do the coarse work.
     rows = connection.execute(
@@ -87,14 +99,14 @@ def find_duplicate(
         )
         .order_by(requests.c.id)
     ).all()
-    best: Duplicate | None = None
+    found: list[Duplicate] = []
     for row in rows:
         d = distance_m(new.lat, new.lon, row.lat, row.lon)
         score = duplicates.similarity(new.description, row.description)
-        near = d <= duplicates.RADIUS_M and score >= duplicates.SIMILAR
-        if near and (best is None or d < best.distance_m):
-            best = Duplicate(row.id, d, score)
-    return best
+        if d <= duplicates.RADIUS_M and score >= duplicates.SIMILAR:
+            found.append(Duplicate(row.id, d, score))
+    found.sort(key=lambda dup: (dup.distance_m, dup.request_id))
+    return found[:limit]
 
 
 def create(

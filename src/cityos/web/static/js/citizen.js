@@ -2,6 +2,7 @@
 // issues fill), registration, login and my account (consents, export of my data, deletion).
 import { del, get, hubHeaders, post } from "./api.js";
 import * as auth from "./auth.js";
+import * as complaints from "./complaints.js";
 import * as i18n from "./i18n.js";
 import { formatDateTime, formatNumber, t } from "./i18n.js";
 import { TILE_KINDS, meanPm25, pm25Grade, tileDetailText, tileValueText, valueOf } from "./kpi.js";
@@ -47,15 +48,20 @@ function setText(element, text, key = null) {
 // Views by the hash's first segment (#polls/<id> is the polls view); a feature module shows
 // its own pages (show) and stops its streams and maps when left (leave).
 const VIEWS = { home: null, polls, proposals, account: null };
+// Feature modules that route themselves (viewFor(hash) names their section; init() once).
+const FEATURES = [complaints];
 let shown = null;
 let started = false; // feature views are drawn once we know who is logged in
 
 function route() {
   const name = location.hash.slice(1).split("/")[0];
-  const view = name in VIEWS ? name : "home";
-  for (const key of Object.keys(VIEWS)) {
-    $(`view-${key}`).hidden = key !== view;
+  const feature = FEATURES.map((f) => f.viewFor(location.hash)).find(Boolean);
+  const view = feature || (name in VIEWS ? name : "home");
+  for (const section of document.querySelectorAll("main > section[id^='view-']")) {
+    const key = section.id.slice("view-".length);
+    section.hidden = key !== view;
     const tab = $(`tab-${key}`);
+    if (!tab) continue;
     if (key === view) tab.setAttribute("aria-current", "page");
     else tab.removeAttribute("aria-current");
   }
@@ -71,10 +77,11 @@ function services() {
     ...SERVICES.map((key) => {
       const li = document.createElement("li");
       const name = document.createElement("strong");
-      // A service with a tab of its own links to it; the others are still to come.
-      if ($(`tab-${key}`)) {
+      // A service with a page of its own links to it; the others are still to come.
+      const feature = FEATURES.find((f) => f.service?.key === key);
+      if (feature || $(`tab-${key}`)) {
         const link = document.createElement("a");
-        link.href = `#${key}`;
+        link.href = feature ? feature.service.href : `#${key}`;
         link.textContent = t(`service.${key}`);
         name.append(link);
         li.append(name);
@@ -368,6 +375,7 @@ async function main() {
   auth.onChange(showAccount);
   window.addEventListener("hashchange", route);
   route();
+  for (const feature of FEATURES) feature.init();
   $("er-locate").addEventListener("click", () => locate(true));
   locate(false);
   await Promise.all([auth.refreshMe(), airQuality(), traffic(), emergency()]);
