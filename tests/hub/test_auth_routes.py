@@ -300,6 +300,7 @@ def _request(row: Row, context_id: str, device: dict[str, str]) -> tuple[str, di
         ),
         "GET /open311/v2/media/{media_id}": ("/open311/v2/media/nothing", {}),
         "GET /complaints/queue": ("/complaints/queue", {}),
+        "GET /complaints/stats": ("/complaints/stats", {}),
         "POST /complaints/requests/{request_id}/transitions": (
             "/complaints/requests/999999/transitions",
             {"json": {"status": "assigned"}},
