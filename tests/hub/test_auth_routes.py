@@ -254,6 +254,7 @@ def _request(row: Row, context_id: str, device: dict[str, str]) -> tuple[str, di
         "GET /": ("/", {}),
         "GET /citizen": ("/citizen", {}),
         "GET /scenarios": ("/scenarios", {}),
+        "GET /operator": ("/operator", {}),
         "GET /web/layers": ("/web/layers", {}),
         "GET /web/tiles": ("/web/tiles", {}),
         "GET /web/runs": ("/web/runs", {}),
