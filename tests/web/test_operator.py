@@ -229,6 +229,9 @@ def test_the_stats_page_draws_hot_spots_charts_and_topics(
     assert page.locator("#trending h3").count() == 1
     assert page.locator("#by-zone tbody tr").count() == 24
     assert run_axe(page) == []
+    page.locator("#theme-switch").click()
+    page.wait_for_function("() => document.documentElement.dataset.theme === 'dark'")
+    assert run_axe(page) == []
 
     # A bad window is refused with the API's message.
     page.fill("#s-from", "2026-12-31")

@@ -71,10 +71,12 @@ export function barTable(container, { id, title, rows, columns = [], valueTitle 
     const th = el("th", row.label);
     th.scope = "row";
     const value = el("td", null, "bar-cell");
+    const track = el("span", null, "bar-track");
+    track.setAttribute("aria-hidden", "true");
     const bar = el("span", null, "bar");
-    bar.setAttribute("aria-hidden", "true");
     bar.style.width = `${(100 * row.value) / max}%`;
-    value.append(bar, el("span", formatNumber(row.value), "bar-value"));
+    track.append(bar);
+    value.append(track, el("span", formatNumber(row.value), "bar-value"));
     tr.append(th, value, ...columns.map((c) => el("td", formatNumber(row[c.key] ?? 0), "num")));
     body.append(tr);
   }
