@@ -29,7 +29,7 @@ def test_pages_are_served_with_the_app_policy(client: TestClient) -> None:
 
 
 def test_every_asset_a_page_names_is_served(client: TestClient) -> None:
-    for path in ("/", "/citizen", "/scenarios"):
+    for path in ("/", "/citizen", "/scenarios", "/operator"):
         html = client.get(path).text
         assets = re.findall(r'(?:src|href)="(/static/[^"]+)"', html)
         assert assets
@@ -43,7 +43,7 @@ def test_every_asset_a_page_names_is_served(client: TestClient) -> None:
 
 def test_pages_have_no_inline_script_or_style(client: TestClient) -> None:
     """The CSP forbids inline code; a page that relied on it would break in the browser."""
-    for path in ("/", "/citizen", "/scenarios"):
+    for path in ("/", "/citizen", "/scenarios", "/operator"):
         html = client.get(path).text
         assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", html)
         assert "<style" not in html

@@ -254,6 +254,7 @@ def _request(row: Row, context_id: str, device: dict[str, str]) -> tuple[str, di
         "GET /": ("/", {}),
         "GET /citizen": ("/citizen", {}),
         "GET /scenarios": ("/scenarios", {}),
+        "GET /operator": ("/operator", {}),
         "GET /web/layers": ("/web/layers", {}),
         "GET /web/tiles": ("/web/tiles", {}),
         "GET /web/runs": ("/web/runs", {}),
@@ -300,6 +301,7 @@ def _request(row: Row, context_id: str, device: dict[str, str]) -> tuple[str, di
         ),
         "GET /open311/v2/media/{media_id}": ("/open311/v2/media/nothing", {}),
         "GET /complaints/queue": ("/complaints/queue", {}),
+        "GET /complaints/stats": ("/complaints/stats", {}),
         "POST /complaints/requests/{request_id}/transitions": (
             "/complaints/requests/999999/transitions",
             {"json": {"status": "assigned"}},

@@ -158,7 +158,7 @@ def test_the_keyboard_reaches_every_hub_entity(page: Any, server: LiveServer) ->
     open_dashboard(page, server)
     # Tab order: the skip link first, then the header's link and buttons in reading order.
     order = []
-    for _ in range(6):
+    for _ in range(7):
         page.keyboard.press("Tab")
         order.append(
             page.evaluate(
@@ -169,6 +169,7 @@ def test_the_keyboard_reaches_every_hub_entity(page: Any, server: LiveServer) ->
         "#main",
         "/citizen",
         "/scenarios",
+        "/operator",
         "login-open",
         "theme-switch",
         "lang-switch",

@@ -5,6 +5,9 @@
 - ``POST /complaints/requests/{id}/transitions`` (operator of the department, admin): move a
   complaint on (접수 → 배정 → 처리중 → 완료 / 반려) with a status note; 409 if not allowed.
 - ``GET /complaints/requests/{id}/events``: every transition (operators, and the reporter).
+- ``GET /complaints/stats`` (operator, admin): the administration dashboard's figures
+  (:mod:`cityos.governance.stats`): by code, zone, day and week, H3 hot spots, SLA
+  breaches, trending topics; counts only.
 - ``GET /complaints/me/requests``, ``GET /complaints/me/notifications``,
   ``POST /complaints/me/notifications/{id}/read``: what a citizen filed and was told.
 
@@ -13,16 +16,19 @@ Errors are Open311 error lists (JSON) like the rest of the complaint API.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 from fastapi import APIRouter, BackgroundTasks, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from cityos.governance import documents, service
+from cityos.governance import documents, service, stats
 from cityos.governance._http import Open311Route, read_fields, user_of
 from cityos.governance.api import base_of, now_of
-from cityos.governance.catalog import DEPARTMENTS
+from cityos.governance.catalog import BY_CODE, DEPARTMENTS, codes_text
+from cityos.governance.civic.zones import all_zones, get_zone
 from cityos.governance.errors import BadRequest, Forbidden, Unauthorized
 from cityos.governance.intake import text_field
 from cityos.governance.models import STATUS_KO, Status, notifications, requests, supporters
@@ -271,3 +277,71 @@ async def read_notification(request: Request, notification_id: str) -> Response:
 
         raise NotFound("No such notification of yours.", "해당 알림이 없습니다.")
     return respond("json", "notifications", [{"id": int(notification_id), "read": True}])
+
+
+def _day(name: str, text: str | None, default: date) -> date:
+    if text is None or text == "":
+        return default
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise BadRequest(
+            f"{name}={text[:20]!r} is not a date; write YYYY-MM-DD (a day in Asia/Seoul).",
+            f"{name}={text[:20]!r}은(는) 날짜가 아닙니다. YYYY-MM-DD(서울 기준 날짜)로 쓰세요.",
+        ) from None
+
+
+def stats_query(params: Mapping[str, str], now: datetime) -> stats.Query:
+    """Read ``from``, ``to``, ``zone``, ``service_code``, ``resolution``; 400 if one is wrong."""
+    today = stats.seoul_day(now)
+    last = _day("to", params.get("to"), today)
+    first = _day("from", params.get("from"), last - timedelta(days=27))
+    if first > last:
+        raise BadRequest(
+            f"from ({first}) is after to ({last}); swap them.",
+            f"from({first})이 to({last})보다 늦습니다. 두 날짜를 바꾸세요.",
+        )
+    if (last - first).days + 1 > stats.MAX_DAYS:
+        raise BadRequest(
+            f"The window is {(last - first).days + 1} days; at most {stats.MAX_DAYS}.",
+            f"기간이 {(last - first).days + 1}일입니다. 최대 {stats.MAX_DAYS}일까지 됩니다.",
+        )
+    zone = None
+    if zone_text := params.get("zone"):
+        zone = get_zone(zone_text) or next(
+            (z for z in all_zones() if zone_text in (z.name_ko, z.name_en)), None
+        )
+        if zone is None:
+            raise BadRequest(
+                f"Unknown zone {zone_text[:40]!r}: use a legal-dong code or name of one of "
+                "Sejong's 24 eup/myeon/dong (e.g. 36110101 or 반곡동).",
+                f"알 수 없는 지역 {zone_text[:40]!r}입니다. 세종 24개 읍·면·동의 법정동 코드나 "
+                "이름을 쓰세요(예: 36110101, 반곡동).",
+            )
+    code = params.get("service_code") or None
+    if code is not None and code not in BY_CODE:
+        raise BadRequest(
+            f"Unknown service_code {code[:40]!r}; one of {codes_text()}.",
+            f"알 수 없는 service_code {code[:40]!r}입니다: {codes_text()}.",
+        )
+    resolution_text = params.get("resolution") or "8"
+    if resolution_text not in {str(r) for r in stats.RESOLUTIONS}:
+        raise BadRequest(
+            f"resolution={resolution_text[:10]!r}: the hot spots use H3 resolution 8 or 9.",
+            f"resolution={resolution_text[:10]!r}: 핫스팟은 H3 해상도 8 또는 9만 씁니다.",
+        )
+    return stats.Query(first, last, zone, code, int(resolution_text))
+
+
+@router.get("/stats", summary="The administration dashboard's complaint statistics")
+async def statistics(request: Request) -> Response:
+    """Return complaint counts by code, zone and time, H3 hot spots, SLA breaches, topics."""
+    await _staff(request)
+    now = now_of(request)
+    query = stats_query(request.query_params, now)
+
+    def find() -> dict[str, Any]:
+        with engine_for(request.app).connect() as connection:
+            return stats.compute(connection, query=query, now=now)
+
+    return respond("json", "stats", await run_in_threadpool(find))

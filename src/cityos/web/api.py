@@ -1,4 +1,4 @@
-"""The web app's HTTP routes: the two pages, the layer registry and the basemap GeoJSON.
+"""The web app's HTTP routes: the pages, the layer registry and the basemap GeoJSON.
 
 Pages and static files are public (they hold no data); every piece of city data the pages
 show is read through the hub's own routes (``/ngsi-ld/v1``) and so follows the hub's access
@@ -40,6 +40,12 @@ def dashboard_page() -> HTMLResponse:
 def citizen_page() -> HTMLResponse:
     """Serve the mobile-first citizen app: today's city, registration, login, my account."""
     return _page("citizen.html")
+
+
+@router.get("/operator", summary="Operator pages (web page)", response_class=HTMLResponse)
+def operator_page() -> HTMLResponse:
+    """Serve the operators' complaint queue and administration dashboard (data needs a login)."""
+    return _page("operator.html")
 
 
 @router.get("/web/layers", summary="The map's layer registry")

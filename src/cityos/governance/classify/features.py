@@ -60,6 +60,17 @@ def content_morphemes(texts: Iterable[str]) -> list[str]:
     return docs
 
 
+def nouns(texts: Iterable[str], *, tags: frozenset[str] = frozenset({"NNG"})) -> list[list[str]]:
+    """Return, per text, its nouns (Kiwi tags ``tags``, default general nouns), 2+ characters.
+
+    One-character nouns are mostly dependent or vague (것, 곳, 앞) and say little alone.
+    """
+    analyser = kiwi()
+    with _analysis_lock:
+        analysed = list(analyser.tokenize([normalize(t) for t in texts]))
+    return [[t.form for t in tokens if t.tag in tags and len(t.form) >= 2] for tokens in analysed]
+
+
 class MorphemeAnalyzer(BaseEstimator, TransformerMixin):
     """A scikit-learn step that turns raw complaint texts into content-morpheme strings."""
 
