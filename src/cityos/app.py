@@ -14,6 +14,7 @@ from starlette.responses import JSONResponse, Response
 
 from cityos import __version__, db
 from cityos.config import Settings, get_settings, is_loopback
+from cityos.governance import catalog as complaint_catalog
 from cityos.governance.api import router as open311_router
 from cityos.governance.citizen_api import router as complaint_writing_router
 from cityos.governance.civic import api as civic_api
@@ -39,6 +40,7 @@ from cityos.observability import (
     metrics_endpoint,
 )
 from cityos.security import install_security
+from cityos.security.outbound import policy_of
 from cityos.twin import live as twin_live
 from cityos.web import install as install_web
 from cityos.web import start as start_web
@@ -112,7 +114,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.contexts.add_stored(record["url"], record["body"])
         if settings.seed_city:
             await run_in_threadpool(_seed, app)
-        app.state.notifications = await start_notifications(app.state.store, app.state.contexts)
+        app.state.notifications = await start_notifications(
+            app.state.store, app.state.contexts, outbound_policy=policy_of(settings)
+        )
         app.state.ingest = ingest_runtime.start(app, settings)
         app.state.twin_live = twin_live.start(
             app.state.ingest.ingester, app.state.ingest.engine, app.state.contexts.core, settings
@@ -155,6 +159,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     department_scopes(settings)  # a bad CITYOS_DEPARTMENT_SCOPES entry stops start-up here
+    # Which department handles which complaint type; a bad file stops start-up here too.
+    complaint_catalog.use(settings.complaint_departments_file)
     app.state.principal_cache = PrincipalCache(settings.auth_cache_seconds)
     app.state.identity_clock = None  # tests set a clock; present, it is found without a miss
     app.state.metrics = Metrics()

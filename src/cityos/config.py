@@ -141,6 +141,15 @@ class Settings(BaseSettings):
     cors_origins: list[str] = Field(default_factory=list)
     # The deployment is reached over HTTPS through a proxy: send HSTS, mark cookies Secure.
     behind_tls: bool = False
+    # Outbound requests on a caller's say-so (complaint webhooks, NGSI-LD notifications) to
+    # loopback, private, link-local or metadata addresses are refused (SSRF, docs/security.md)
+    # except to these host names and CIDR blocks, e.g. ["10.20.0.0/16", "hooks.city.local"].
+    # None means "127.0.0.0/8, ::1 and localhost in development and test modes, none in
+    # production".
+    outbound_allow: list[str] | None = None
+    # Complaints (docs/governance/complaints.md, "Departments"): a JSON file naming which
+    # department handles which service code; None: the table shipped with CityOS.
+    complaint_departments_file: Path | None = None
     # Privacy (cityos.privacy). Data-encryption keys as "<key id>:<base64 of 32 bytes>"; the
     # first encrypts, all decrypt. Empty: one key derived from CITYOS_SECRET_KEY (id "s0").
     data_keys: list[str] = Field(default_factory=list, repr=False)
@@ -237,6 +246,26 @@ class Settings(BaseSettings):
                 raise SettingsError(
                     f"CITYOS_CORS_ORIGINS: {origin!r} is not an origin like "
                     "https://app.example.kr (scheme, host, optional port; no '*', no path)"
+                )
+        return value
+
+    @field_validator("outbound_allow")
+    @classmethod
+    def _outbound_allow_readable(cls, value: list[str] | None) -> list[str] | None:
+        if value is None:
+            return None
+        for entry in value:
+            text = entry.strip().strip("[]")
+            try:
+                ipaddress.ip_network(text, strict=False)
+                continue
+            except ValueError:
+                pass
+            if not re.fullmatch(r"(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?\.?", text):
+                raise SettingsError(
+                    f"CITYOS_OUTBOUND_ALLOW: {entry!r}는 CIDR(예: 10.20.0.0/16)이나 호스트 이름이 "
+                    f"아닙니다. / {entry!r} is neither a CIDR block (e.g. 10.20.0.0/16, ::1) nor "
+                    "a host name (e.g. hooks.city.local)"
                 )
         return value
 

@@ -197,7 +197,7 @@ def test_the_classifier_suggests_the_code_when_none_is_given(
     assert "suggested" in answer["service_notice"]
     shown = city.client.get(f"{BASE}/requests/{answer['service_request_id']}.json").json()[0]
     assert shown["service_code"] == "parking"
-    assert shown["agency_responsible"] == "교통과"
+    assert shown["agency_responsible"] == "교통과 (Transport Division)"
     assert shown["service_code_suggested"] is True
     assert classifier == ["소화전 앞 불법주차 차량이 있어요"]
 

@@ -1,5 +1,6 @@
-"""Open311 GeoReport v2 at /open311/v2: every method, both formats, validated against the
-published schemas; every kind of bad input answers an Open311 error list, never a 500."""
+"""Open311 GeoReport v2 at /open311/v2: every method, both formats, validated against
+CityOS's own schemas written from the spec (tests/governance/schemas/open311/); every kind of
+bad input answers an Open311 error list, never a 500. docs/conformance.md records the check."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from cityos.governance import service
 from cityos.governance.catalog import SERVICES
 from tests.governance.conftest import BASE, SEJONG, SEOUL, City, from_xml, post, pothole, validate
 
@@ -67,9 +69,13 @@ def test_post_then_read_by_id_token_and_filters(city: City, fmt: str) -> None:
     r = pothole(city, **{"attribute[hazard]": "yes", "attribute[size]": "large"})
     assert r.status_code == 201, r.text
     created = r.json()
-    validate("request-response", created)
-    request_id, token = created[0]["service_request_id"], created[0]["token"]
+    validate("post-answer", created)
+    request_id = created[0]["service_request_id"]
+    # A realtime service answers its id and, as the spec says, then no token.
+    assert "token" not in created[0]
     assert "도로과" in created[0]["service_notice"]
+    with city.engine.connect() as connection:
+        token = service.token_of(connection, request_id=int(request_id))
 
     r = city.client.get(f"{BASE}/requests/{request_id}.{fmt}")
     assert r.status_code == 200
@@ -79,12 +85,12 @@ def test_post_then_read_by_id_token_and_filters(city: City, fmt: str) -> None:
     assert request["status"] == "open"
     assert request["workflow_status"] == "received"
     assert request["service_code"] == "road"
-    assert request["agency_responsible"] == "도로과"
+    assert request["agency_responsible"] == "도로과 (Road Division)"
     assert request["lat"] == pytest.approx(SEJONG[0])
     assert request["requested_datetime"].endswith("+09:00")  # shown in Asia/Seoul
 
     tokens = body(city.client.get(f"{BASE}/tokens/{token}.{fmt}"), fmt, answer=True)
-    validate("token-response", tokens)
+    validate("token-answer", tokens)
     assert tokens[0]["service_request_id"] == request_id
 
     listed = body(city.client.get(f"{BASE}/requests.{fmt}", params={"service_code": "road"}), fmt)
@@ -105,7 +111,9 @@ def test_post_with_an_address_only_and_with_xml_answer(city: City) -> None:
     r = post(city, "xml", service_code="waste", address_string="세종시 한누리대로 2130 앞")
     assert r.status_code == 201, r.text
     created = from_xml(r.content, answer=True)
-    validate("request-response", created)
+    validate("post-answer", created)
+    assert created[0]["account_id"] is None
+    assert "token" not in created[0]
     request_id = created[0]["service_request_id"]
     assert request_id.isdigit()
     joined = city.client.post(f"{BASE}/requests/{request_id}/join.xml", data={"api_key": "x"})
@@ -133,7 +141,7 @@ BAD_POSTS: list[tuple[dict[str, Any], int, str]] = [
     ({"service_code": "road", "lat": "abc", "long": "127.3"}, 400, "lat must be a number"),
     ({"service_code": "road", "lat": "nan", "long": "127.3"}, 400, "lat must be a number"),
     ({"service_code": "road", "lat": "95", "long": "127.3"}, 400, "lat must be a number"),
-    ({"service_code": "pothole", "address_string": "x"}, 400, "unknown"),
+    ({"service_code": "pothole", "address_string": "x"}, 404, "unknown"),  # spec: 404
     ({"address_string": "나성동"}, 400, "Send service_code, or a description"),
     ({"service_code": "road", "address_string": "x", "description": "가" * 4001}, 400, "4000"),
     ({"service_code": "road", "address_string": "x", "description": "a\x00b"}, 400, "control"),
@@ -237,6 +245,10 @@ def test_a_key_made_by_cityos_keys_create_posts_and_a_revoked_one_does_not(city:
         b"<requested_datetime>2026-12-01T09:00:00+09:00</requested_datetime></request>"
         b"</service_requests>",
         b"<errors><error><code>x</code><description>d</description></error></errors>",
+        b"<service_requests><request><service_request_id>1</service_request_id>"
+        b"<status>open</status><service_code>road</service_code>"
+        b"<requested_datetime>2026-12-01T09:00:00</requested_datetime></request>"
+        b"</service_requests>",  # a date-time without its zone
     ],
 )
 def test_the_xsd_refuses_what_the_spec_does_not_allow(document: bytes) -> None:
@@ -248,3 +260,61 @@ def test_the_xsd_refuses_what_the_spec_does_not_allow(document: bytes) -> None:
 
     with pytest.raises(xmlschema.XMLSchemaValidationError):
         xsd("georeport-v2").validate(io.BytesIO(document))
+
+
+@pytest.mark.parametrize("fmt", ["json", "xml"])
+def test_jurisdiction_id_on_every_method(city: City, fmt: str) -> None:
+    """sejong.go.kr, an empty value or none is served; any other jurisdiction is a 404."""
+    created = pothole(city).json()[0]["service_request_id"]
+    with city.engine.connect() as connection:
+        token = service.token_of(connection, request_id=int(created))
+    urls = ["services", "services/road", "requests", f"requests/{created}", f"tokens/{token}"]
+    for url in urls:
+        for ours in ("sejong.go.kr", "SEJONG.GO.KR", ""):
+            r = city.client.get(f"{BASE}/{url}.{fmt}", params={"jurisdiction_id": ours})
+            assert r.status_code == 200, (url, ours, r.text)
+        r = city.client.get(f"{BASE}/{url}.{fmt}", params={"jurisdiction_id": "sfgov.org"})
+        assert_error(r, 404, fmt, says="sejong.go.kr")
+    fields = {"service_code": "park", "address_string": "세종호수공원", "duplicate_action": "new"}
+    assert post(city, fmt, **fields, jurisdiction_id="").status_code == 201
+    assert_error(post(city, fmt, **fields, jurisdiction_id="sfgov.org"), 404, fmt)
+
+
+def test_service_request_id_overrides_the_other_filters(city: City) -> None:
+    request_id = pothole(city).json()[0]["service_request_id"]
+    ignored = {"status": "closed", "service_code": "nope", "start_date": "yesterday"}
+    r = city.client.get(
+        f"{BASE}/requests.json", params={"service_request_id": request_id, **ignored}
+    )
+    assert r.status_code == 200, r.text
+    assert [x["service_request_id"] for x in r.json()] == [request_id]
+
+
+def test_xml_answers_carry_the_declaration_and_content_type_the_spec_shows(city: City) -> None:
+    for url in ("discovery.xml", "services.xml", "services/road.xml", "requests.xml"):
+        r = city.client.get(f"{BASE}/{url}")
+        assert r.headers["content-type"] == "text/xml; charset=utf-8"
+        assert r.content.startswith(b'<?xml version="1.0" encoding="utf-8"?>\n<')
+    r = city.client.get(f"{BASE}/services.json")
+    assert r.headers["content-type"] == "application/json; charset=utf-8"
+
+
+@pytest.mark.parametrize(
+    ("name", "document"),
+    [
+        ("post-answer", [{"service_request_id": "1", "token": "t"}]),  # both: spec says one
+        ("requests", [{"service_request_id": "1", "status": "open", "service_code": "road",
+                       "service_name": "x", "requested_datetime": "2026-12-01T09:00:00"}]),
+        ("requests", [{"service_request_id": "1", "status": "open", "service_code": "road",
+                       "service_name": "x", "requested_datetime": "2026-12-01T09:00:00Z",
+                       "adress": "typo"}]),
+        ("service-definition", {"service_code": "x", "attributes": [
+            {"variable": True, "code": "a", "datatype": "singlevaluelist", "required": False,
+             "order": 1, "description": "d"}]}),  # a list datatype without values
+        ("services", [{"service_code": "x", "service_name": "y", "metadata": "yes",
+                       "type": "realtime"}]),
+    ],
+)  # fmt: skip
+def test_the_json_schema_refuses_what_the_spec_does_not_allow(name: str, document: Any) -> None:
+    with pytest.raises(AssertionError):
+        validate(name, document)

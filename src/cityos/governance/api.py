@@ -28,6 +28,7 @@ from cityos.governance.outbox import after_change
 from cityos.governance.render import respond
 from cityos.governance.routing import Suggestion, installed_classifier, suggest
 from cityos.identity.dependencies import engine_for
+from cityos.security import outbound
 
 router = APIRouter(prefix="/open311/v2", tags=["open311"], route_class=Open311Route)
 
@@ -106,13 +107,21 @@ def _route(request: Request, new: intake.NewRequest) -> tuple[Service, Suggestio
     return BY_CODE[suggestion.service_code], suggestion
 
 
-def _post_answer(
-    request_id: int, token: str, notice: str, suggestion: Suggestion | None
-) -> dict[str, Any]:
+def _check_webhook(request: Request, url: str) -> None:
+    """Refuse (400) a webhook_url aimed at this server or its internal network (SSRF)."""
+    try:
+        outbound.check_url(url, outbound.policy_of(request.app.state.settings))
+    except outbound.UnsafeTarget as error:
+        raise BadRequest(error.detail, error.detail_ko) from None
+
+
+def _post_answer(request_id: int, notice: str, suggestion: Suggestion | None) -> dict[str, Any]:
+    # Every service is "realtime": the answer names the new request's id and, as GeoReport v2
+    # says, then no token (the token stays stored; GET tokens/{token} still answers for it).
     answer: dict[str, Any] = {
         "service_request_id": str(request_id),
-        "token": token,
         "service_notice": notice,
+        "account_id": None,
     }
     if suggestion is not None:
         answer["service_code"] = suggestion.service_code
@@ -131,6 +140,8 @@ async def post_request(request: Request, fmt: str, background: BackgroundTasks) 
         raise BadRequest("Send api_key only once.", "api_key는 한 번만 보내세요.")
     who = await caller(request, api_key)
     new, found = intake.read(fields)
+    if new.webhook_url is not None:
+        _check_webhook(request, new.webhook_url)
     suggestion: Suggestion | None = None
     if found is None:
         chosen, suggestion = await run_in_threadpool(_route, request, new)
@@ -142,7 +153,7 @@ async def post_request(request: Request, fmt: str, background: BackgroundTasks) 
     engine = engine_for(request.app)
     supporter = who.actor
 
-    def store() -> tuple[int, str, str]:
+    def store() -> tuple[int, str]:
         with engine.begin() as connection:
             duplicate = None
             if new.duplicate_action != "new":
@@ -151,14 +162,13 @@ async def post_request(request: Request, fmt: str, background: BackgroundTasks) 
                 count = service.join(
                     connection, request_id=duplicate.request_id, supporter=supporter, now=now
                 )
-                token = service.token_of(connection, request_id=duplicate.request_id)
                 notice = (
                     f"같은 문제(요청 {duplicate.request_id}, {duplicate.distance_m:.0f} m)에 "
                     f"공감(+1)했습니다. 신고 {count + 1}건. / Joined request "
                     f"{duplicate.request_id} ({duplicate.distance_m:.0f} m away); "
                     f"{count + 1} reports."
                 )
-                return duplicate.request_id, token, notice
+                return duplicate.request_id, notice
             if duplicate is not None:
                 raise _duplicate_offer(duplicate)
             request_id = service.create(
@@ -177,11 +187,11 @@ async def post_request(request: Request, fmt: str, background: BackgroundTasks) 
                     f" 유형은 자동 추천되었습니다: {chosen.name} / The service code was suggested "
                     f"automatically: {chosen.code}."
                 )
-            return request_id, str(row.token), notice
+            return request_id, notice
 
-    request_id, token, notice = await run_in_threadpool(store)
+    request_id, notice = await run_in_threadpool(store)
     background.add_task(after_change, request.app, [request_id], base_of(request))
-    answer = _post_answer(request_id, token, notice, suggestion)
+    answer = _post_answer(request_id, notice, suggestion)
     return respond(fmt, "service_requests", [answer], status=201)
 
 
@@ -223,22 +233,25 @@ async def get_requests(request: Request, fmt: str) -> Response:
     fmt = check_format(request)
     _jurisdiction(request)
     ids = [service.parse_id(i) for i in _list(request, "service_request_id")]
-    codes = _list(request, "service_code")
-    for code in codes:
-        intake.service_code(code)
-    statuses = _list(request, "status")
-    for status in statuses:
-        if status not in ("open", "closed"):
+    codes: list[str] = []
+    statuses: list[str] = []
+    start = end = None
+    if not ids:  # GeoReport v2: service_request_id "overrides all other arguments"
+        codes, statuses = _list(request, "service_code"), _list(request, "status")
+        for code in codes:
+            intake.service_code(code)
+        for status in statuses:
+            if status not in ("open", "closed"):
+                raise BadRequest(
+                    "status is open, closed or both (comma-separated).",
+                    "status는 open, closed 또는 둘 다(쉼표로 구분)입니다.",
+                )
+        start, end = _dates(request, "start_date"), _dates(request, "end_date")
+        if start and end and (end < start or (end - start).days > 90):
             raise BadRequest(
-                "status is open, closed or both (comma-separated).",
-                "status는 open, closed 또는 둘 다(쉼표로 구분)입니다.",
+                "end_date must follow start_date, at most 90 days later.",
+                "end_date는 start_date 이후, 90일 이내여야 합니다.",
             )
-    start, end = _dates(request, "start_date"), _dates(request, "end_date")
-    if start and end and (end < start or (end - start).days > 90):
-        raise BadRequest(
-            "end_date must follow start_date, at most 90 days later.",
-            "end_date는 start_date 이후, 90일 이내여야 합니다.",
-        )
     filters = service.Filters(ids=ids, codes=codes, start=start, end=end, statuses=statuses)
     now, base = now_of(request), base_of(request)
 

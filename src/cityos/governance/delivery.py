@@ -8,11 +8,20 @@ A sender *claims* a row by moving ``next_attempt_at`` past a lease, so two worke
 send one event at once. A failure is retried with exponential back-off (1 min, 2, 4 … capped
 at 6 h); after :data:`MAX_ATTEMPTS` the row is marked failed and kept for the operator.
 Delivery is at-least-once: receivers de-duplicate by ``event_id``.
+
+Before each attempt the URL is checked again (:mod:`cityos.security.outbound`): its host is
+resolved, every address must be public or allowed, and the request goes to the checked
+address (the ``Host`` header and TLS server name stay the URL's), so a name that re-binds to
+an internal address after registration reaches nothing. A refused target fails the row at
+once (a retry would be refused too); a name that does not resolve is retried.
 """
 
 from __future__ import annotations
 
+import ipaddress
 from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import orjson
@@ -20,6 +29,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from cityos.governance.models import webhooks
+from cityos.security import outbound
 
 MAX_ATTEMPTS = 10
 LEASE = timedelta(minutes=2)  # a claimed row is not sent again by another worker for this long
@@ -58,13 +68,36 @@ def _claim(engine: Engine, *, now: datetime, ids: list[int] | None) -> list[sa.R
     return claimed
 
 
-def _send(client: httpx.Client, row: sa.Row) -> str | None:
-    """POST one event; return None on 2xx, else why it failed."""
+def pinned(url: str, address: outbound.IPAddress) -> tuple[str, dict[str, str], dict[str, Any]]:
+    """Return ``url`` aimed at the checked ``address``, its Host header and TLS server name."""
+    parts = urlsplit(url)
+    host = str(parts.hostname)
+    literal = f"[{address}]" if isinstance(address, ipaddress.IPv6Address) else str(address)
+    netloc = literal if parts.port is None else f"{literal}:{parts.port}"
+    original = parts.netloc.rpartition("@")[2]
+    extensions: dict[str, Any] = {"sni_hostname": host} if parts.scheme == "https" else {}
+    return urlunsplit(parts._replace(netloc=netloc)), {"Host": original}, extensions
+
+
+class Refused(Exception):
+    """The webhook URL is not allowed (SSRF check); the row fails without retries."""
+
+
+def _send(client: httpx.Client, row: sa.Row, policy: outbound.OutboundPolicy) -> str | None:
+    """POST one event; return None on 2xx, else why it failed (Refused: never retry)."""
+    try:
+        addresses = outbound.resolve_checked(row.url, policy)
+    except outbound.UnresolvedHost as error:
+        return error.detail[:500]
+    except outbound.UnsafeTarget as error:
+        raise Refused(error.detail[:500]) from None
+    url, host, extensions = pinned(row.url, addresses[0])
     try:
         response = client.post(
-            row.url,
+            url,
             content=orjson.dumps(row.payload),
-            headers={"Content-Type": "application/json", "User-Agent": "CityOS-Open311"},
+            headers={"Content-Type": "application/json", "User-Agent": "CityOS-Open311", **host},
+            extensions=extensions,
         )
     except httpx.HTTPError as error:
         return f"{type(error).__name__}: {error}"[:500]
@@ -77,19 +110,23 @@ def deliver_due(
     engine: Engine,
     *,
     now: datetime,
+    policy: outbound.OutboundPolicy,
     ids: list[int] | None = None,
     transport: httpx.BaseTransport | None = None,
 ) -> int:
-    """Send the due webhook rows (or only ``ids``); return how many were delivered."""
+    """Send the due webhook rows (or only ``ids``) where ``policy`` allows; return how many."""
     rows = _claim(engine, now=now, ids=ids)
     if not rows:
         return 0
     delivered = 0
     with httpx.Client(timeout=TIMEOUT, transport=transport, follow_redirects=False) as client:
         for row in rows:
-            error = _send(client, row)
             attempts = int(row.attempts) + 1
             values: dict[str, object]
+            try:
+                error = _send(client, row, policy)
+            except Refused as refused:
+                error, attempts = f"refused: {refused}", MAX_ATTEMPTS
             if error is None:
                 values = {"attempts": attempts, "delivered_at": now, "last_error": None}
                 delivered += 1

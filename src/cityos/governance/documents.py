@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
-from cityos.governance.catalog import SERVICES, Service
+from cityos.governance.catalog import SERVICES, Service, agency_of, handler_named
 from cityos.governance.intake import JURISDICTION
 from cityos.governance.models import STATUS_KO, Status
 
@@ -106,9 +106,13 @@ def media_url(row: sa.Row[Any], base_url: str) -> str | None:
 def service_notice(service: Service, row: sa.Row[Any]) -> str:
     """Return what the citizen can expect: who handles it and by when (SLA)."""
     due = seoul(row.expected_at)
+    # The department the complaint was routed to when filed (the table may have changed).
+    agency_ko = row.department or service.department
+    found = handler_named(agency_ko)
+    agency_en = found.name_en if found is not None else agency_ko
     return (
-        f"{service.department}에서 처리하며 목표 완료 시각은 {due}입니다. / "
-        f"Handled by {service.department}; target completion {due}."
+        f"{agency_ko}에서 처리하며 목표 완료 시각은 {due}입니다. / "
+        f"Handled by the {agency_en}; target completion {due}."
     )
 
 
@@ -122,7 +126,7 @@ def request(row: sa.Row[Any], service: Service, base_url: str) -> dict[str, Any]
         "service_name": service.name,
         "service_code": service.code,
         "description": mask_contacts(row.description),
-        "agency_responsible": service.department,
+        "agency_responsible": agency_of(row.department or service.department),
         "service_notice": service_notice(service, row),
         "requested_datetime": seoul(row.requested_at),
         "updated_datetime": seoul(row.updated_at),

@@ -22,7 +22,7 @@ from sqlalchemy.engine import Engine
 
 from cityos.config import Settings
 from cityos.governance import documents
-from cityos.governance.catalog import BY_CODE
+from cityos.governance.catalog import BY_CODE, agency_of
 from cityos.governance.intake import JURISDICTION
 from cityos.governance.models import Status, requests
 from cityos.hub.api._http import DEFAULT_TENANT
@@ -69,7 +69,7 @@ def entity(row: sa.Row[Any], base_url: str) -> dict[str, Any]:
         "jurisdiction_id": _prop(JURISDICTION),
         "service_code": _prop(service.code),
         "service_name": _prop(service.name),
-        "agency_responsible": _prop(service.department),
+        "agency_responsible": _prop(agency_of(row.department or service.department)),
         "service_notice": _prop(documents.service_notice(service, row)),
         "status": _prop(status.open311),
         "requested_datetime": _time(row.requested_at),

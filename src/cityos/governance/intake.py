@@ -50,8 +50,11 @@ class NewRequest:
 
 
 def check_jurisdiction(value: str | None) -> None:
-    """Refuse (404) a jurisdiction other than Sejong's; none at all is Sejong."""
-    if value is not None and value.strip().lower() != JURISDICTION:
+    """Refuse (404) a jurisdiction other than Sejong's; none (or an empty one) is Sejong.
+
+    GeoReport v2 ("Optional Arguments"): an empty parameter is the same as none at all.
+    """
+    if value is not None and value.strip() and value.strip().lower() != JURISDICTION:
         raise NotFound(
             f"jurisdiction_id {value[:60]!r} is not served here; use {JURISDICTION!r} or leave it "
             "out.",
@@ -183,13 +186,19 @@ def attributes(
     return given
 
 
-def service_code(value: str | None) -> Service | None:
-    """Return the named service, None if none is named, or refuse an unknown code (400)."""
+def service_code(
+    value: str | None, *, unknown: type[BadRequest | NotFound] = BadRequest
+) -> Service | None:
+    """Return the named service, None if none is named, or refuse an unknown code.
+
+    A POST names a resource that must exist, so GeoReport v2 answers 404 there
+    (``unknown=NotFound``); a filter of GET Service Requests is a 400.
+    """
     if value is None or not value.strip():
         return None
     found = BY_CODE.get(value.strip())
     if found is None:
-        raise BadRequest(
+        raise unknown(
             f"service_code {value.strip()[:40]!r} is unknown; use one of: {codes_text()}.",
             f"service_code {value.strip()[:40]!r}은(는) 없는 유형입니다. 다음 중 하나를 쓰세요: "
             f"{codes_text()}.",
@@ -217,7 +226,7 @@ def read(fields: Mapping[str, str | list[str]]) -> tuple[NewRequest, Service | N
             )
     flat = {k: v for k, v in ((n, single(fields, n)) for n in KNOWN) if v is not None}
     check_jurisdiction(flat.get("jurisdiction_id"))
-    found = service_code(flat.get("service_code"))
+    found = service_code(flat.get("service_code"), unknown=NotFound)
     description = text_field("description", flat.get("description"), MAX_DESCRIPTION)
     lat, lon, address = location(flat)
     action = (flat.get("duplicate_action") or "ask").strip()

@@ -27,7 +27,7 @@ from starlette.concurrency import run_in_threadpool
 from cityos.governance import documents, service, stats
 from cityos.governance._http import Open311Route, read_fields, user_of
 from cityos.governance.api import base_of, now_of
-from cityos.governance.catalog import BY_CODE, DEPARTMENTS, codes_text
+from cityos.governance.catalog import BY_CODE, codes_text, department_names
 from cityos.governance.civic.zones import all_zones, get_zone
 from cityos.governance.errors import BadRequest, Forbidden, Unauthorized
 from cityos.governance.intake import text_field
@@ -97,15 +97,16 @@ async def queue(request: Request) -> Response:
     """Return the open complaints of the caller's department (admins: ?department=)."""
     user = await _staff(request)
     department = request.query_params.get("department") or user.department
+    known = department_names()
     if department is None:
         raise BadRequest(
-            f"Name the department (?department=); one of {', '.join(DEPARTMENTS)}.",
-            f"부서를 지정하세요(?department=): {', '.join(DEPARTMENTS)}.",
+            f"Name the department (?department=); one of {', '.join(known)}.",
+            f"부서를 지정하세요(?department=): {', '.join(known)}.",
         )
-    if department not in DEPARTMENTS:
+    if department not in known:
         raise BadRequest(
-            f"Unknown department {department[:40]!r}; one of {', '.join(DEPARTMENTS)}.",
-            f"알 수 없는 부서 {department[:40]!r}입니다: {', '.join(DEPARTMENTS)}.",
+            f"Unknown department {department[:40]!r}; one of {', '.join(known)}.",
+            f"알 수 없는 부서 {department[:40]!r}입니다: {', '.join(known)}.",
         )
     _may_work(user, department)
     now, base = now_of(request), base_of(request)

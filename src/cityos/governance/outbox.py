@@ -16,6 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from cityos.governance import delivery, hub_copy
 from cityos.identity.dependencies import engine_for
 from cityos.observability import log
+from cityos.security.outbound import policy_of
 
 
 def _sync(app: Any, request_ids: list[int], base_url: str) -> None:
@@ -37,7 +38,8 @@ def _sync(app: Any, request_ids: list[int], base_url: str) -> None:
         ids = delivery.pending_ids(engine, request_id=request_id)
         if ids:
             transport = getattr(app.state, "complaint_webhook_transport", None)
-            delivery.deliver_due(engine, now=now, ids=ids, transport=transport)
+            policy = policy_of(app.state.settings)
+            delivery.deliver_due(engine, now=now, policy=policy, ids=ids, transport=transport)
 
 
 async def after_change(app: Any, request_ids: list[int], base_url: str) -> None:
@@ -67,5 +69,5 @@ def run_job(engine: Any, app_state: Any, settings: Any, now: datetime) -> int:
             now=now,
         )
     transport = getattr(app_state, "complaint_webhook_transport", None)
-    done += delivery.deliver_due(engine, now=now, transport=transport)
+    done += delivery.deliver_due(engine, now=now, policy=policy_of(settings), transport=transport)
     return done

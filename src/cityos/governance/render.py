@@ -17,6 +17,7 @@ from starlette.responses import Response
 
 FORMATS = ("json", "xml")
 MEDIA_TYPES = {"json": "application/json; charset=utf-8", "xml": "text/xml; charset=utf-8"}
+XML_DECLARATION = b'<?xml version="1.0" encoding="utf-8"?>\n'
 ITEM_NAMES = {
     "attributes": "attribute",
     "values": "value",
@@ -52,7 +53,8 @@ def to_xml(root: str, document: Any) -> bytes:
     """Return ``document`` (a dict or a list) as an Open311 XML document under ``root``."""
     element = ET.Element(root)
     _fill(element, document)
-    return ET.tostring(element, encoding="utf-8", xml_declaration=True)
+    # The declaration as the spec writes it (double quotes), which naive clients match on.
+    return XML_DECLARATION + ET.tostring(element, encoding="unicode").encode("utf-8")
 
 
 def respond(fmt: str, root: str, document: Any, *, status: int = 200) -> Response:

@@ -34,7 +34,7 @@ import h3
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from cityos.governance.catalog import BY_CODE, DEPARTMENTS, SERVICES
+from cityos.governance.catalog import BY_CODE, SERVICES, department_names, department_table
 from cityos.governance.civic.zones import Zone, all_zones, zone_at
 from cityos.governance.documents import mask_contacts, seoul
 from cityos.governance.models import Status, requests
@@ -218,7 +218,7 @@ def _by_code(codes: dict[str, Counter[str]]) -> list[dict[str, Any]]:
                 "service_code": code,
                 "name_ko": service.name_ko if service else code,
                 "name_en": service.name_en if service else code,
-                "department": service.department if service else None,
+                "department": department_table().for_code(code).name_ko if service else None,
                 "count": sum(counts.values()),
                 "open": sum(counts[s] for s in OPEN),
                 "closed": counts[Status.CLOSED.value],
@@ -271,7 +271,7 @@ def hot_spots(
 def _sla(rows: dict[tuple[Any, ...], list[int]]) -> dict[str, Any]:
     names = ("open", "open_overdue", "answered", "answered_late")
     by_code: dict[str, list[int]] = {s.code: [0, 0, 0, 0] for s in SERVICES}
-    by_department: dict[str, list[int]] = {d: [0, 0, 0, 0] for d in DEPARTMENTS}
+    by_department: dict[str, list[int]] = {d: [0, 0, 0, 0] for d in department_names()}
     for (code, department), sums in rows.items():
         for table, key in ((by_code, code), (by_department, department)):
             table[key] = [a + b for a, b in zip(table.get(key, [0, 0, 0, 0]), sums, strict=True)]

@@ -12,6 +12,7 @@ import httpx
 import orjson
 
 from cityos.hub.errors import LdContextNotAvailable
+from cityos.security import outbound
 
 CONTEXTS_DIR = files("cityos") / "data" / "contexts"
 CORE_CONTEXT_FILE = "etsi/ngsi-ld-core-context-v1.9.jsonld"
@@ -99,8 +100,12 @@ class ContextFetcher:
         *,
         max_bytes: int = 1024 * 1024,
         transport: httpx.BaseTransport | None = None,
+        policy: outbound.OutboundPolicy | None = None,
     ) -> None:
         self.timeout = timeout
+        # A request's @context URL is the caller's say-so: no internal addresses (SSRF),
+        # checked on every request, redirects included (cityos.security.outbound).
+        self.policy = policy
         self.max_bytes = max_bytes
         self._transport = transport
         self._client: httpx.Client | None = None
@@ -145,10 +150,23 @@ class ContextFetcher:
             raise LdContextNotAvailable(f"@context {url} is not JSON") from None
         return context_of_document(document, f"@context {url}")
 
+    def _check(self, request: httpx.Request) -> None:
+        """Refuse a request (or a redirect) to an internal address, before it is sent."""
+        if self.policy is None:
+            return
+        try:
+            outbound.resolve_checked(str(request.url), self.policy, name="@context")
+        except outbound.UnsafeTarget as error:
+            raise LdContextNotAvailable(
+                f"@context {str(request.url)[:200]} is not fetched: {error.detail} / "
+                f"{error.detail_ko}"
+            ) from None
+
     def _http(self) -> httpx.Client:
         with self._lock:
             if self._client is None:
                 self._client = httpx.Client(
+                    event_hooks={"request": [self._check]},
                     timeout=httpx.Timeout(self.timeout),
                     follow_redirects=True,
                     max_redirects=5,

@@ -45,6 +45,7 @@ from cityos.hub._context_terms import (
     apply_processed,
 )
 from cityos.hub.errors import BadRequestData, LdContextNotAvailable
+from cityos.security import outbound
 
 __all__ = [
     "BUILTIN_CONTEXT_FILES",
@@ -95,7 +96,11 @@ class ContextResolver:
         self._cache_size = cache_size
         self._remote_cache_size = remote_cache_size
         self._failure_ttl = failure_ttl
-        self._fetcher = ContextFetcher(timeout, transport=transport) if allow_network else None
+        self._fetcher = (
+            ContextFetcher(timeout, transport=transport, policy=outbound.policy_of(settings))
+            if allow_network
+            else None
+        )
         self._core = self._process_core()
         self._core_only = self._build(None, "null")
 

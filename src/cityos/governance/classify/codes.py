@@ -1,17 +1,14 @@
 """The twelve Open311 service codes of issue 7 and the Sejong department that handles each.
 
 The department table is a suggestion for the operator who routes a complaint, not an order:
-it follows the usual split of a Korean city hall's work (도로과 for roads, 자원순환과 for
-waste, 상하수도사업소 for water …) and is kept as data in ``data/complaints/departments.json``
-so the city can correct it without touching code (docs/governance/classifier.md).
+it is the governance configuration of :mod:`cityos.governance.departments` (the packaged
+``data/complaints/departments.json`` or the deployment's ``CITYOS_COMPLAINT_DEPARTMENTS_FILE``),
+so a suggestion names the queue the complaint will land in (docs/governance/complaints.md).
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
-from functools import cache
-from importlib import resources
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,10 +47,13 @@ CODES: tuple[str, ...] = tuple(s.code for s in SERVICE_CODES)
 BY_CODE: dict[str, ServiceCode] = {s.code: s for s in SERVICE_CODES}
 
 
-@cache
 def departments() -> dict[str, Department]:
-    """Return the suggested responsible department of every service code."""
-    raw = json.loads(
-        resources.files("cityos").joinpath("data/complaints/departments.json").read_text("utf-8")
-    )
-    return {code: Department(**raw["departments"][code]) for code in CODES}
+    """Return the responsible department of every service code (the configured table)."""
+    from cityos.governance.catalog import department_table
+
+    table = department_table()
+    out = {}
+    for code in CODES:
+        handler = table.for_code(code)
+        out[code] = Department(handler.id, handler.name_ko, handler.name_en)
+    return out

@@ -33,8 +33,10 @@ from cityos.hub.api._http import (
 from cityos.hub.errors import BadRequestData, InvalidRequest, Unauthorized
 from cityos.hub.model import is_uri
 from cityos.hub.subscriptions import notification_writer, schema, service
+from cityos.hub.subscriptions.dispatcher import SERVER_OWNED
 from cityos.hub.subscriptions.index import SubscriptionIndex
 from cityos.identity.models import Role
+from cityos.security import outbound
 
 router = APIRouter(prefix="/ngsi-ld/v1", tags=["NGSI-LD subscriptions"])
 SubscriptionId = Annotated[str, Path(description="Subscription id (a URI)")]
@@ -52,6 +54,24 @@ def _index(request: Request) -> SubscriptionIndex:
     writer = notification_writer(store_of(request))
     assert writer is not None
     return writer.index
+
+
+def _check_endpoint(request: Request, body: dict[str, Any]) -> None:
+    """Refuse (400) an endpoint aimed at this server or its internal network (SSRF) and the
+    ids CityOS keeps for its own subscriptions (docs/security.md, "Outbound requests")."""
+    if str(body.get("id", "")).startswith(SERVER_OWNED):
+        raise BadRequestData(
+            f"subscription ids starting with {SERVER_OWNED} are CityOS's own; choose another id "
+            f"/ {SERVER_OWNED}로 시작하는 구독 id는 CityOS 전용입니다. 다른 id를 쓰세요"
+        )
+    uri = body["notification"]["endpoint"]["uri"]
+    policy = outbound.policy_of(request.app.state.settings)
+    try:
+        outbound.check_url(
+            uri, policy, name="notification.endpoint.uri", schemes=outbound.NOTIFY_SCHEMES
+        )
+    except outbound.UnsafeTarget as error:
+        raise BadRequestData(f"{error.detail} / {error.detail_ko}") from None
 
 
 def _caller(grant: Grant, request: Request) -> tuple[str | None, bool]:
@@ -101,6 +121,7 @@ async def create_subscription(request: Request) -> Response:
         raise InvalidRequest("the body must be a JSON object / 본문은 JSON 객체여야 합니다")
     ctx = await request_context(request, raw, media)
     body = schema.validate(raw, ctx)
+    _check_endpoint(request, body)
     owner_types = _check_reach(grant, body)
     row = await blocking(
         service.create,
@@ -214,6 +235,7 @@ async def update_subscription(request: Request, subscription_id: SubscriptionId)
         ctx = await blocking(resolver_of(request).resolve, row.body["context"])
     merged = schema.merge(row.body, raw)
     body = schema.validate(merged, ctx, creating=False)
+    _check_endpoint(request, body)
     if row.owner_types is not None:
         _check_reach(grant, body)
     await blocking(service.replace, store, _index(request), tenant=tenant, body=body)

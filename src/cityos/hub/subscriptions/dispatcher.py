@@ -25,6 +25,7 @@ from typing import Any, TypeVar
 
 import orjson
 
+from cityos.config import get_settings
 from cityos.hub._time import utc_now
 from cityos.hub.render import render_entity
 from cityos.hub.store.base import EntityQuery, HubStore
@@ -34,6 +35,7 @@ from cityos.hub.subscriptions.matcher import NotificationWriter, notification
 from cityos.hub.subscriptions.senders import DeliveryFailed, HttpSender, MqttSender
 from cityos.hub.typeq import TypeSelection
 from cityos.observability import log
+from cityos.security import outbound
 
 T = TypeVar("T")
 DEFAULT_TENANT = "urn:ngsi-ld:tenant:default"
@@ -43,6 +45,9 @@ LEASE = 15.0  # [s] a crashed process's subscriptions are taken over after this
 BATCH = 200  # rows read per round trip
 PERIODIC_MAX = 10_000  # entities in one periodic notification
 FLUSH = 50  # delivered rows deleted per transaction (at most this many resent after a crash)
+# Ids of the subscriptions CityOS makes for itself (the web map's live feed); callers may not
+# take them (hub API), and their endpoints are not a caller's say-so (no SSRF check).
+SERVER_OWNED = "urn:ngsi-ld:Subscription:cityos-"
 STOP_WAIT = 5.0  # [s] stop() waits at most this long for each step of the shutdown
 
 
@@ -84,8 +89,11 @@ class Dispatcher:
         writer: NotificationWriter,
         *,
         poll: float = 1.0,
+        outbound_policy: outbound.OutboundPolicy | None = None,
     ) -> None:
         self.store = store
+        # SSRF check before sending to a caller's endpoint (cityos.security.outbound)
+        self.outbound = outbound_policy or outbound.policy_of(get_settings())
         self.index = index
         self.writer = writer
         self.poll = poll
@@ -320,6 +328,7 @@ class Dispatcher:
         sender: LocalSender | MqttSender | HttpSender = self.local.get(uri) or (
             self.mqtt if uri.startswith("mqtt") else self.http
         )
+        refused = None if sender is self.local.get(uri) else await self._refused(sub_id, uri)
         done: list[int] = []
         stats: dict[str, Any] = {"sent": 0, "failed": 0, "ok": None, "bad": None, "error": None}
         ok = True
@@ -330,6 +339,8 @@ class Dispatcher:
                     if wait > 0:
                         await asyncio.sleep(wait)
                 try:
+                    if refused is not None:
+                        raise refused
                     await sender.send(sub.endpoint, self._payload(sub, text), headers)
                 except DeliveryFailed as error:
                     failures = self._failures.get(key, 0) + 1
@@ -353,6 +364,20 @@ class Dispatcher:
             if done or stats["failed"]:  # also when cancelled: these were accepted
                 await asyncio.shield(self._flush(tenant, sub_id, done, stats))
         return ok
+
+    async def _refused(self, sub_id: str, uri: str) -> DeliveryFailed | None:
+        """Return why ``uri`` may not be called now (its host resolved and checked), or None.
+
+        Subscriptions CityOS made for itself (the web map's feed to its own notify route)
+        are not a caller's say-so and are not checked.
+        """
+        if sub_id.startswith(SERVER_OWNED):
+            return None
+        try:
+            await outbound.resolve_checked_async(uri, self.outbound)
+        except outbound.UnsafeTarget as error:
+            return DeliveryFailed(f"refused: {error.detail}")
+        return None
 
     def _flush(
         self, tenant: str, sub_id: str, seqs: list[int], stats: dict[str, Any]
@@ -418,14 +443,16 @@ class Dispatcher:
             self._start_flush()
 
 
-async def start_notifications(store: HubStore, resolver: Any) -> Dispatcher:
+async def start_notifications(
+    store: HubStore, resolver: Any, *, outbound_policy: outbound.OutboundPolicy | None = None
+) -> Dispatcher:
     """Start this process's dispatcher; the store's writer uses the app's @context resolver."""
     from cityos.hub.subscriptions import add_notification_writer
 
     writer = add_notification_writer(store, resolver)
     writer.index.resolver = resolver  # knows the contexts stored through /jsonldContexts
     writer.index.version = -1
-    dispatcher = Dispatcher(store, writer.index, writer)
+    dispatcher = Dispatcher(store, writer.index, writer, outbound_policy=outbound_policy)
     writer.wake = dispatcher.wake
     await dispatcher.start()
     return dispatcher
