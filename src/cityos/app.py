@@ -111,7 +111,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.contexts.add_stored(record["url"], record["body"])
         if settings.seed_city:
             await run_in_threadpool(_seed, app)
-        app.state.notifications = await start_notifications(app.state.store, app.state.contexts)
+        app.state.notifications = await start_notifications(
+            app.state.store,
+            app.state.contexts,
+            retry_first=settings.notify_retry_initial,
+            retry_max=settings.notify_retry_max,
+            timeout=settings.notify_timeout,
+        )
         app.state.ingest = ingest_runtime.start(app, settings)
         app.state.twin_live = twin_live.start(
             app.state.ingest.ingester, app.state.ingest.engine, app.state.contexts.core, settings
