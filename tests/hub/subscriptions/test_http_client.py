@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import uvloop
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -97,7 +98,10 @@ class Scripted:
 OK = b"HTTP/1.1 204 No Content\r\n\r\n"
 
 
-def send(sender: HttpSender, url: str, *bodies: bytes) -> list[str | None]:
+LOOPS = {"asyncio": asyncio.new_event_loop, "uvloop": uvloop.new_event_loop}  # cityos up: uvloop
+
+
+def send(sender: HttpSender, url: str, *bodies: bytes, loop: str = "asyncio") -> list[str | None]:
     """Send each body in turn; return None for a success or the failure's text."""
 
     async def run() -> list[str | None]:
@@ -111,7 +115,8 @@ def send(sender: HttpSender, url: str, *bodies: bytes) -> list[str | None]:
         await sender.close()
         return out
 
-    return asyncio.run(run())
+    with asyncio.Runner(loop_factory=LOOPS[loop]) as runner:
+        return runner.run(run())
 
 
 @pytest.fixture
@@ -121,8 +126,10 @@ def server() -> Iterator[Scripted]:
     made.close()
 
 
-def test_requests_reuse_one_kept_alive_connection(server: Scripted) -> None:
-    assert send(HttpSender(), server.url, b"{1}", b"{22}", b"{333}") == [None, None, None]
+@pytest.mark.parametrize("loop", LOOPS)
+def test_requests_reuse_one_kept_alive_connection(server: Scripted, loop: str) -> None:
+    sent = send(HttpSender(), server.url, b"{1}", b"{22}", b"{333}", loop=loop)
+    assert sent == [None, None, None]
     assert server.connections == 1
     first = server.requests[0].decode()
     assert first.startswith("POST /notify?x=1 HTTP/1.1\r\n")
@@ -141,10 +148,11 @@ def test_requests_reuse_one_kept_alive_connection(server: Scripted) -> None:
     ],
     ids=["length", "chunked", "until-close", "http-1.0"],
 )
-def test_each_answer_framing_is_read(answer: bytes) -> None:
+@pytest.mark.parametrize("loop", LOOPS)
+def test_each_answer_framing_is_read(answer: bytes, loop: str) -> None:
     server = Scripted([answer, OK], close_after=answer.startswith(b"HTTP/1.0"))
     try:
-        assert send(HttpSender(), server.url, b"{}", b"{}") == [None, None]
+        assert send(HttpSender(), server.url, b"{}", b"{}", loop=loop) == [None, None]
     finally:
         server.close()
 
