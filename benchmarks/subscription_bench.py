@@ -198,6 +198,7 @@ class _Receiver:
 
     def __init__(self) -> None:
         self.arrivals: dict[str, float] = {}  # "<subscription>|<pm25>" -> monotonic [s]
+        self.by_value: dict[str, list[float]] = {}  # "<pm25>" -> arrival times [s]
         self.count = 0
         self.cond = threading.Condition()
         self.process = subprocess.Popen(
@@ -214,6 +215,7 @@ class _Receiver:
             key, stamp = line.rsplit(" ", 1)
             with self.cond:
                 self.arrivals[key] = float(stamp)
+                self.by_value.setdefault(key.rsplit("|", 1)[1], []).append(float(stamp))
                 self.count += 1
                 self.cond.notify_all()
 
@@ -310,7 +312,7 @@ def fanout(backend: str, writes: int, subscriptions: int = 100) -> dict[str, flo
             )
             assert r.status_code == 204, r.text
             receiver.wait(before + subscriptions)
-            arrived = [t for k, t in receiver.arrivals.items() if k.endswith(f"|{value}")]
+            arrived = receiver.by_value.get(str(value), [])
             assert len(arrived) == subscriptions, f"{len(arrived)} of {subscriptions} arrived"
             if value >= 0:
                 fan.append((max(arrived) - t0) * 1000)
