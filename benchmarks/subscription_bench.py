@@ -10,11 +10,14 @@
 2. **Notification latency at 100 subscriptions** (target: p95 ≤ 50 ms): a CityOS app (with
    its dispatcher) and a real HTTP receiver on this machine; 100 subscriptions each watch
    one entity; each write's latency is from just before the PATCH request to the
-   notification's arrival at the receiver. Also: one write fanned out to 100 subscriptions
-   (time until the last of the 100 arrived).
+   notification's arrival at the receiver.
+3. **Fan-out** (target: p95 ≤ 50 ms): one write of an entity that 100 subscriptions watch,
+   all sending to the same HTTP receiver; the time from just before the PATCH request to
+   the arrival of the last of its 100 notifications.
 
     .venv/bin/python benchmarks/subscription_bench.py                 # both backends
     .venv/bin/python benchmarks/subscription_bench.py --backend sqlite --no-record
+    .venv/bin/python benchmarks/subscription_bench.py --case fanout --no-record
 
 Results are printed and appended to ``docs/benchmarks.md`` with the date, machine and commit.
 """
@@ -195,6 +198,7 @@ class _Receiver:
 
     def __init__(self) -> None:
         self.arrivals: dict[str, float] = {}  # "<subscription>|<pm25>" -> monotonic [s]
+        self.by_value: dict[str, list[float]] = {}  # "<pm25>" -> arrival times [s]
         self.count = 0
         self.cond = threading.Condition()
         self.process = subprocess.Popen(
@@ -211,6 +215,7 @@ class _Receiver:
             key, stamp = line.rsplit(" ", 1)
             with self.cond:
                 self.arrivals[key] = float(stamp)
+                self.by_value.setdefault(key.rsplit("|", 1)[1], []).append(float(stamp))
                 self.count += 1
                 self.cond.notify_all()
 
@@ -231,7 +236,7 @@ def percentile(values: list[float], p: float) -> float:
 
 
 def latency(backend: str, samples: int) -> dict[str, float]:
-    """Return p50/p95 [ms] write→receiver with 100 subscriptions, and the fan-out time."""
+    """Return p50/p95 [ms] write→receiver with 100 subscriptions, each on its own entity."""
     receiver = _Receiver()
     out: dict[str, float] = {}
     with database(backend) as url, TestClient(create_app(settings_for(url))) as client:
@@ -264,76 +269,112 @@ def latency(backend: str, samples: int) -> dict[str, float]:
             time.sleep(0.005)
         out["p50"] = statistics.median(lat)
         out["p95"] = percentile(lat, 95)
-        # fan-out: 100 more subscriptions on entity 0, then writes to entity 0
-        for _ in range(99):
-            r = client.post(
-                "/ngsi-ld/v1/subscriptions",
-                json={
-                    "type": "Subscription",
-                    "entities": [{"type": TYPE, "id": f"urn:ngsi-ld:{TYPE}:0"}],
-                    "notification": {"format": "keyValues", "endpoint": {"uri": receiver.url}},
-                },
-            )
-            assert r.status_code == 201
-        fan = []
-        for j in range(20):
-            value = samples + j
-            before = receiver.count
-            t0 = time.monotonic()
-            r = client.patch(
-                f"/ngsi-ld/v1/entities/urn:ngsi-ld:{TYPE}:0/attrs",
-                json={"pm25": {"type": "Property", "value": value}},
-            )
-            receiver.wait(before + 100)
-            last = max(t for k, t in receiver.arrivals.items() if k.endswith(f"|{value}"))
-            fan.append((last - t0) * 1000)
-        out["fan_p50"] = statistics.median(fan)
-        out["fan_p95"] = percentile(fan, 95)
     receiver.close()
     return out
 
 
+def fanout(backend: str, writes: int, subscriptions: int = 100) -> dict[str, float]:
+    """Return p50/p95 [ms] from a write to the last of its ``subscriptions`` notifications.
+
+    Also ``fan_cpu``: the CPU time [ms] of this process (the app: API, writer, dispatcher)
+    per write and its notifications — on a shared machine a steadier figure than the wall
+    time. The receiver runs in its own process and is not counted.
+
+    Every subscription watches the same entity and sends to the same receiver (one origin),
+    so each write queues ``subscriptions`` outbox rows in its transaction and the dispatcher
+    sends them as ``subscriptions`` HTTP requests.
+    """
+    receiver = _Receiver()
+    eid = f"urn:ngsi-ld:{TYPE}:0"
+    with database(backend) as url, TestClient(create_app(settings_for(url))) as client:
+        body = {"id": eid, "type": TYPE, "pm25": {"type": "Property", "value": -1}}
+        assert client.post("/ngsi-ld/v1/entities", json=body).status_code == 201
+        for _ in range(subscriptions):
+            r = client.post(
+                "/ngsi-ld/v1/subscriptions",
+                json={
+                    "type": "Subscription",
+                    "entities": [{"type": TYPE, "id": eid}],
+                    "notification": {"format": "keyValues", "endpoint": {"uri": receiver.url}},
+                },
+            )
+            assert r.status_code == 201, r.text
+        fan = []
+        cpu = 0.0
+        for value in range(-writes // 5, writes):  # the first fifth warms up, not counted
+            if value == 0:
+                cpu = time.process_time()
+            before = receiver.count
+            t0 = time.monotonic()
+            r = client.patch(
+                f"/ngsi-ld/v1/entities/{eid}/attrs",
+                json={"pm25": {"type": "Property", "value": value}},
+            )
+            assert r.status_code == 204, r.text
+            receiver.wait(before + subscriptions)
+            arrived = receiver.by_value.get(str(value), [])
+            assert len(arrived) == subscriptions, f"{len(arrived)} of {subscriptions} arrived"
+            if value >= 0:
+                fan.append((max(arrived) - t0) * 1000)
+        cpu = (time.process_time() - cpu) / writes * 1000
+    receiver.close()
+    return {"fan_p50": statistics.median(fan), "fan_p95": percentile(fan, 95), "fan_cpu": cpu}
+
+
 def main() -> None:
-    """Run both benchmarks on the chosen backends, print and record the results."""
+    """Run the chosen cases on the chosen backends, print and record the results."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--backend", choices=("sqlite", "postgresql", "both"), default="both")
+    parser.add_argument(
+        "--case", choices=("write", "latency", "fanout", "all"), default="all", help="what to run"
+    )
     parser.add_argument("--writes", type=int, default=400, help="writes per round")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--samples", type=int, default=500, help="latency samples")
+    parser.add_argument("--fanout-writes", type=int, default=50, help="fan-out samples")
     parser.add_argument("--no-record", action="store_true")
     args = parser.parse_args()
     backends = ("sqlite", "postgresql") if args.backend == "both" else (args.backend,)
     rows = []
     for backend in backends:
-        cost = write_cost(backend, (0, 10, 10_000), args.writes, args.rounds)
-        lat = latency(backend, args.samples)
-        ratio = cost[10_000] / cost[10]
-        rows += [
-            (backend, "write, 0 subscriptions", f"{cost[0]:.3f} ms", "—", "—"),
-            (backend, "write, 10 subscriptions", f"{cost[10]:.3f} ms", "—", "—"),
-            (backend, "write, 10,000 subscriptions", f"{cost[10_000]:.3f} ms", "—", "—"),
-            (
-                backend,
-                "write cost 10,000 / 10 subscriptions",
-                f"{ratio:.2f}×",
-                "≤ 2×",
-                "yes" if ratio <= 2 else "**no**",
-            ),
-            (
-                backend,
-                "latency write→receiver, 100 subscriptions",
-                f"p50 {lat['p50']:.1f} ms, p95 {lat['p95']:.1f} ms",
-                "p95 ≤ 50 ms",
-                "yes" if lat["p95"] <= 50 else "**no**",
-            ),
-            (
-                backend,
-                "one write fanned out to 100 subscriptions (last arrival)",
-                f"p50 {lat['fan_p50']:.1f} ms, p95 {lat['fan_p95']:.1f} ms",
-                "—",
-                "—",
-            ),
-        ]
+        if args.case in ("write", "all"):
+            cost = write_cost(backend, (0, 10, 10_000), args.writes, args.rounds)
+            ratio = cost[10_000] / cost[10]
+            rows += [
+                (backend, "write, 0 subscriptions", f"{cost[0]:.3f} ms", "—", "—"),
+                (backend, "write, 10 subscriptions", f"{cost[10]:.3f} ms", "—", "—"),
+                (backend, "write, 10,000 subscriptions", f"{cost[10_000]:.3f} ms", "—", "—"),
+                (
+                    backend,
+                    "write cost 10,000 / 10 subscriptions",
+                    f"{ratio:.2f}×",
+                    "≤ 2×",
+                    "yes" if ratio <= 2 else "**no**",
+                ),
+            ]
+        if args.case in ("latency", "all"):
+            lat = latency(backend, args.samples)
+            rows.append(
+                (
+                    backend,
+                    "latency write→receiver, 100 subscriptions",
+                    f"p50 {lat['p50']:.1f} ms, p95 {lat['p95']:.1f} ms",
+                    "p95 ≤ 50 ms",
+                    "yes" if lat["p95"] <= 50 else "**no**",
+                )
+            )
+        if args.case in ("fanout", "all"):
+            fan = fanout(backend, args.fanout_writes)
+            rows.append(
+                (
+                    backend,
+                    "one write fanned out to 100 subscriptions (last arrival)",
+                    f"p50 {fan['fan_p50']:.1f} ms, p95 {fan['fan_p95']:.1f} ms "
+                    f"(CPU {fan['fan_cpu']:.1f} ms per write)",
+                    "p95 ≤ 50 ms",
+                    "yes" if fan["fan_p95"] <= 50 else "**no**",
+                )
+            )
     out = Table(title="CityOS subscriptions")
     for column in ("backend", "measure", "result", "target", "met"):
         out.add_column(column)
@@ -353,6 +394,9 @@ def main() -> None:
         "exactly one subscription matches each write",
         f"- latency: {args.samples} PATCH requests through the app (TestClient, one process) "
         "to a local HTTP receiver, one at a time",
+        f"- fan-out: {args.fanout_writes} PATCH requests of one entity watched by 100 "
+        "subscriptions (after 1/5 as many unmeasured), one at a time, each until the last of "
+        "its 100 notifications arrived",
         "",
         "| backend | measure | result | target | met |",
         "|---|---|---|---|---|",

@@ -241,7 +241,8 @@ def running_cityos(database_url: str, context_files: dict[str, str], log: Path) 
         )
         base_url = f"http://127.0.0.1:{port}"
         try:
-            wait_healthy(base_url, process, timeout=60)
+            # a fresh database is migrated first; on a shared, loaded machine that took > 60 s
+            wait_healthy(base_url, process, timeout=240)
             yield base_url
         finally:
             process.terminate()

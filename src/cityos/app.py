@@ -115,7 +115,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if settings.seed_city:
             await run_in_threadpool(_seed, app)
         app.state.notifications = await start_notifications(
-            app.state.store, app.state.contexts, outbound_policy=policy_of(settings)
+            app.state.store,
+            app.state.contexts,
+            outbound_policy=policy_of(settings),
+            retry_first=settings.notify_retry_initial,
+            retry_max=settings.notify_retry_max,
+            timeout=settings.notify_timeout,
         )
         app.state.ingest = ingest_runtime.start(app, settings)
         app.state.twin_live = twin_live.start(

@@ -103,7 +103,9 @@ class Settings(BaseSettings):
     ingest_dead_letter_retention_days: int = Field(default=30, ge=1, le=36500)
     # Most instances of one attribute a temporal query returns before it pages (206).
     temporal_max_instances: int = Field(default=1000, ge=1, le=1_000_000)
-    # Subscriptions (docs/hub/subscriptions.md): retry back-off of a failing endpoint [s].
+    # Subscriptions (docs/hub/subscriptions.md): retry back-off of a failing endpoint [s]:
+    # the first retry after notify_retry_initial, each next wait doubled, at most
+    # notify_retry_max.
     notify_retry_initial: float = Field(default=0.5, gt=0, le=60)
     notify_retry_max: float = Field(default=30.0, gt=0, le=3600)
     # Timeout of one notification delivery (HTTP request or MQTT publish) [s].
@@ -281,6 +283,19 @@ class Settings(BaseSettings):
                 f"CITYOS_RETENTION_DAYS: {odd} are not kinds like 'steps' (a-z, 0-9, _; <= 40)"
             )
         return {**DEFAULT_RETENTION_DAYS, **value}
+
+    @model_validator(mode="after")
+    def _retry_initial_within_max(self) -> Settings:
+        if self.notify_retry_initial > self.notify_retry_max:
+            raise SettingsError(
+                f"CITYOS_NOTIFY_RETRY_INITIAL({self.notify_retry_initial:g}초)이 "
+                f"CITYOS_NOTIFY_RETRY_MAX({self.notify_retry_max:g}초)보다 깁니다: 첫 재시도 "
+                "간격은 최대 간격 이하여야 합니다. / CITYOS_NOTIFY_RETRY_INITIAL "
+                f"({self.notify_retry_initial:g} s) is longer than CITYOS_NOTIFY_RETRY_MAX "
+                f"({self.notify_retry_max:g} s): the first retry wait must not exceed the "
+                "longest one; lower the first or raise the maximum."
+            )
+        return self
 
     @model_validator(mode="after")
     def _auth_off_only_on_loopback(self) -> Settings:

@@ -42,6 +42,8 @@ ingest_dead_letters = sa.Table(
     sa.Column("topic", sa.Text),
     sa.Column("payload", sa.LargeBinary, nullable=False),
     sa.Column("payload_size", sa.Integer, nullable=False),
+    # migration 0010: the retention purge deletes by received_at
+    sa.Index("ingest_dead_letters_received_at", "received_at"),
 )
 
 

@@ -315,8 +315,13 @@ async def stream(request: Request, feed: LiveFeed, subscriber: Subscriber) -> As
     try:
         yield b"retry: 2000\n: connected\n\n"
         while True:
+            # asyncio.timeout, not wait_for: Python 3.11's wait_for returns the message and
+            # swallows a cancellation (the browser left, the server stops) that arrives in
+            # the loop iteration where the message was queued (CPython gh-86296), and the
+            # stream then went on; see docs/hub/subscriptions.md, "Shutdown".
             try:
-                message = await asyncio.wait_for(subscriber.queue.get(), KEEP_ALIVE_S)
+                async with asyncio.timeout(KEEP_ALIVE_S):
+                    message = await subscriber.queue.get()
             except TimeoutError:
                 if await request.is_disconnected():
                     return

@@ -16,6 +16,7 @@ class Receiver:
         self.received: list[dict[str, Any]] = []
         self.headers: list[dict[str, str]] = []
         self.times: list[float] = []  # time.perf_counter() at arrival
+        self.attempts: list[tuple[float, str]] = []  # (perf_counter, subscription) of each POST
         self.status = 204
         self.delay = 0.0  # [s] before answering (a slow receiver keeps deliveries in flight)
         self.port = 0
@@ -37,6 +38,10 @@ class Receiver:
                 except ValueError:  # the sender gave up mid-request (e.g. shutting down)
                     return
                 status = receiver.status
+                with receiver._cond:
+                    subscription = str(body.get("subscriptionId"))
+                    receiver.attempts.append((time.perf_counter(), subscription))
+                    receiver._cond.notify_all()
                 if receiver.delay:
                     time.sleep(receiver.delay)
                 if 200 <= status < 300:
@@ -76,8 +81,20 @@ class Receiver:
                 self._cond.wait(left)
             return list(self.received)
 
+    def wait_for_attempts(self, count: int, timeout: float = 10.0) -> list[tuple[float, str]]:
+        """Wait until ``count`` POSTs (accepted or refused) came in; return them all."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while len(self.attempts) < count:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                self._cond.wait(left)
+            return list(self.attempts)
+
     def clear(self) -> None:
         with self._cond:
+            self.attempts.clear()
             self.received.clear()
             self.headers.clear()
             self.times.clear()

@@ -5,8 +5,9 @@ One asyncio task (started in the app's lifespan) wakes when a write committed no
 with queued rows it takes the subscription's delivery lease (so one process at a time sends
 it when several share the database), then sends its rows oldest first, one at a time; a row
 is deleted only once the receiver accepted it. A failure stops that subscription's queue and
-retries it after an exponential back-off (``BACKOFF_FIRST`` doubling up to ``BACKOFF_MAX``);
-its later rows wait, so a receiver gets every notification of an entity in order.
+retries it after an exponential back-off (``notify_retry_initial`` doubling up to
+``notify_retry_max``, both settings); its later rows wait, so a receiver gets every
+notification of an entity in order.
 ``throttling`` spaces sends; periodic subscriptions (``timeInterval``) queue the current
 state of their entities every interval. All state is in the database: a restarted process
 continues where the last one stopped (at-least-once: a row sent but not yet deleted when the
@@ -32,15 +33,20 @@ from cityos.hub.store.base import EntityQuery, HubStore
 from cityos.hub.subscriptions import repository
 from cityos.hub.subscriptions.index import Compiled, SubscriptionIndex
 from cityos.hub.subscriptions.matcher import NotificationWriter, notification
-from cityos.hub.subscriptions.senders import DeliveryFailed, HttpSender, MqttSender
+from cityos.hub.subscriptions.senders import (
+    DEFAULT_TIMEOUT,
+    DeliveryFailed,
+    HttpSender,
+    MqttSender,
+)
 from cityos.hub.typeq import TypeSelection
 from cityos.observability import log
 from cityos.security import outbound
 
 T = TypeVar("T")
 DEFAULT_TENANT = "urn:ngsi-ld:tenant:default"
-BACKOFF_FIRST = 0.5  # [s]
-BACKOFF_MAX = 60.0  # [s]
+RETRY_FIRST = 0.5  # [s] first retry of a failing endpoint (Settings.notify_retry_initial)
+RETRY_MAX = 30.0  # [s] longest wait between retries (Settings.notify_retry_max)
 LEASE = 15.0  # [s] a crashed process's subscriptions are taken over after this
 BATCH = 200  # rows read per round trip
 PERIODIC_MAX = 10_000  # entities in one periodic notification
@@ -55,9 +61,9 @@ Rows = list[tuple[int, str]]  # (seq, notification) of one subscription, oldest 
 _Delivered = tuple[str, str, list[int], dict[str, Any]]  # tenant, subscription, seqs, stats
 
 
-def backoff(failures: int) -> float:
-    """Return the wait [s] before retry number ``failures`` (0.5, 1, 2, … capped at 60)."""
-    return float(min(BACKOFF_MAX, BACKOFF_FIRST * 2 ** max(0, failures - 1)))
+def backoff(failures: int, first: float = RETRY_FIRST, most: float = RETRY_MAX) -> float:
+    """Return the wait [s] before retry number ``failures``: first, 2 × first, … at most most."""
+    return float(min(most, first * 2 ** min(64, max(0, failures - 1))))
 
 
 class LocalSender:
@@ -90,6 +96,9 @@ class Dispatcher:
         *,
         poll: float = 1.0,
         outbound_policy: outbound.OutboundPolicy | None = None,
+        retry_first: float = RETRY_FIRST,
+        retry_max: float = RETRY_MAX,
+        timeout: float = DEFAULT_TIMEOUT,
     ) -> None:
         self.store = store
         # SSRF check before sending to a caller's endpoint (cityos.security.outbound)
@@ -97,9 +106,11 @@ class Dispatcher:
         self.index = index
         self.writer = writer
         self.poll = poll
+        self.retry_first = retry_first  # [s]
+        self.retry_max = retry_max  # [s]
         self.worker = f"dispatcher-{uuid.uuid4()}"
-        self.http = HttpSender()
-        self.mqtt = MqttSender()
+        self.http = HttpSender(timeout)
+        self.mqtt = MqttSender(timeout)
         self._event = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None
@@ -234,22 +245,24 @@ class Dispatcher:
                 assert sub.periodic is not None
                 self._next_periodic[key] = now + sub.periodic
                 await self._queue_periodic(sub)
-        skip = set(self._busy) | {k for k, t in self._retry_at.items() if now < t}
+        busy = set(self._busy)
+        skip = busy | {k for k, t in self._retry_at.items() if now < t}
         clock = time.time()
 
         def take(db: repository.Db) -> tuple[dict[tuple[str, str], Rows], list[tuple[str, str]]]:
-            batches, seen_busy = {}, []
-            for key in sorted(repository.pending(db)):  # one lock order: no deadlocks
-                if key in skip:
-                    seen_busy.append(key)
-                    continue
-                if repository.claim(db, *key, worker=self.worker, now=clock, until=clock + LEASE):
-                    batches[key] = repository.queued(db, *key, BATCH)
-            return batches, seen_busy
+            waiting = repository.pending(db)
+            free = [key for key in waiting if key not in skip]
+            mine = repository.claim_many(
+                db, free, worker=self.worker, now=clock, until=clock + LEASE
+            )
+            return repository.queued_many(db, mine, BATCH), [k for k in waiting if k in busy]
 
         batches, seen_busy = await self._write(DEFAULT_TENANT, take)
-        # a subscription still sending when its new rows were seen needs a round when it ends
-        self._again.update(key for key in seen_busy if key in self._busy)
+        for key in seen_busy:
+            if key in self._busy:  # still sending: it needs a round when it ends
+                self._again.add(key)
+            else:  # it ended while its new rows were read here: nothing else wakes a round
+                self._event.set()
         for key, rows in batches.items():
             if rows and key not in self._busy and not self._stopping:
                 self._busy[key] = asyncio.create_task(self._drain(key, rows))
@@ -303,7 +316,7 @@ class Dispatcher:
             raise
         except Exception:  # noqa: BLE001 - retried at the next round
             log.exception("notification_delivery_crashed", subscription=key[1])
-            self._retry_at[key] = time.monotonic() + BACKOFF_FIRST
+            self._retry_later(key, self.retry_first)
             more = False
         finally:
             self._busy.pop(key, None)
@@ -345,7 +358,9 @@ class Dispatcher:
                 except DeliveryFailed as error:
                     failures = self._failures.get(key, 0) + 1
                     self._failures[key] = failures
-                    self._retry_at[key] = time.monotonic() + backoff(failures)
+                    self._retry_later(key, backoff(failures, self.retry_first, self.retry_max))
+                    if stats["sent"]:  # the earlier rows' success comes before this failure
+                        stats["ok"] = utc_now()
                     stats.update(failed=1, bad=utc_now(), error=str(error)[:500])
                     log.warning("notification_failed", subscription=sub_id, error=str(error)[:200])
                     ok = False
@@ -355,13 +370,15 @@ class Dispatcher:
                 self._retry_at.pop(key, None)
                 done.append(seq)
                 stats["sent"] += 1
-                stats["ok"] = utc_now()
                 if len(done) >= FLUSH:
+                    stats["ok"] = utc_now()
                     await self._flush(tenant, sub_id, done, stats)
                     done = []
                     stats = {"sent": 0, "failed": 0, "ok": None, "bad": None, "error": None}
         finally:
             if done or stats["failed"]:  # also when cancelled: these were accepted
+                if stats["sent"]:
+                    stats["ok"] = stats["ok"] or utc_now()
                 await asyncio.shield(self._flush(tenant, sub_id, done, stats))
         return ok
 
@@ -378,6 +395,12 @@ class Dispatcher:
         except outbound.UnsafeTarget as error:
             return DeliveryFailed(f"refused: {error.detail}")
         return None
+
+    def _retry_later(self, key: tuple[str, str], wait: float) -> None:
+        """Hold a subscription back for ``wait`` seconds, then start a round for it."""
+        self._retry_at[key] = time.monotonic() + wait
+        if not self._stopping:  # a round at the due time, not at the next poll
+            asyncio.get_running_loop().call_later(wait, self._event.set)
 
     def _flush(
         self, tenant: str, sub_id: str, seqs: list[int], stats: dict[str, Any]
@@ -405,18 +428,12 @@ class Dispatcher:
         self._batch = None
 
         def write(db: repository.Db) -> None:
-            for tenant, sub_id, seqs, stats in sorted(entries, key=lambda e: (e[0], e[1])):
-                repository.delivered(db, seqs)
-                repository.record(
-                    db,
-                    tenant,
-                    sub_id,
-                    sent=stats["sent"],
-                    failed=stats["failed"],
-                    last_success=stats["ok"],
-                    last_failure=stats["bad"],
-                    last_error=stats["error"],
-                )
+            # Locks in the order every writer takes them: the subscriptions' rows, sorted,
+            # then their outbox rows (deleting a subscription does the same; the reverse
+            # order deadlocked with it on PostgreSQL).
+            ordered = sorted(entries, key=lambda e: (e[0], e[1]))
+            repository.record_many(db, [(t, s, stats) for t, s, _, stats in ordered])
+            repository.delivered(db, [seq for _, _, seqs, _ in ordered for seq in seqs])
 
         async def run() -> None:
             try:
@@ -444,15 +461,35 @@ class Dispatcher:
 
 
 async def start_notifications(
-    store: HubStore, resolver: Any, *, outbound_policy: outbound.OutboundPolicy | None = None
+    store: HubStore,
+    resolver: Any,
+    *,
+    outbound_policy: outbound.OutboundPolicy | None = None,
+    retry_first: float = RETRY_FIRST,
+    retry_max: float = RETRY_MAX,
+    timeout: float = DEFAULT_TIMEOUT,
 ) -> Dispatcher:
-    """Start this process's dispatcher; the store's writer uses the app's @context resolver."""
+    """Start this process's dispatcher; the store's writer uses the app's @context resolver.
+
+    ``retry_first``/``retry_max`` [s]: the back-off of a failing endpoint
+    (``notify_retry_initial``/``notify_retry_max``); ``timeout`` [s]: one delivery attempt
+    (``notify_timeout``) unless the endpoint's own ``timeout`` says otherwise;
+    ``outbound_policy``: which endpoints may be called (cityos.security.outbound).
+    """
     from cityos.hub.subscriptions import add_notification_writer
 
     writer = add_notification_writer(store, resolver)
     writer.index.resolver = resolver  # knows the contexts stored through /jsonldContexts
     writer.index.version = -1
-    dispatcher = Dispatcher(store, writer.index, writer, outbound_policy=outbound_policy)
+    dispatcher = Dispatcher(
+        store,
+        writer.index,
+        writer,
+        outbound_policy=outbound_policy,
+        retry_first=retry_first,
+        retry_max=retry_max,
+        timeout=timeout,
+    )
     writer.wake = dispatcher.wake
     await dispatcher.start()
     return dispatcher

@@ -163,29 +163,15 @@ def load_all(db: Db) -> list[SubscriptionRow]:
     return [_row(r) for r in db.execute(f"SELECT {_COLUMNS} FROM hub_subscriptions").fetchall()]
 
 
-def record(
-    db: Db,
-    tenant: str,
-    sub_id: str,
-    *,
-    sent: int,
-    failed: int,
-    last_success: str | None,
-    last_failure: str | None,
-    last_error: str | None,
-) -> None:
-    """Add delivery results to a subscription's statistics."""
-    last = max((t for t in (last_success, last_failure) if t), default=None)
-    db.execute(
-        "UPDATE hub_subscriptions SET times_sent = times_sent + ?, "
-        "times_failed = times_failed + ?, "
-        "last_notification = COALESCE(?, last_notification), "
-        "last_success = COALESCE(?, last_success), "
-        "last_failure = COALESCE(?, last_failure), "
-        "last_error = COALESCE(?, last_error) "
-        "WHERE tenant = ? AND id = ?",
-        (sent, failed, last, last_success, last_failure, last_error, tenant, sub_id),
-    )
+_RECORD = (
+    "UPDATE hub_subscriptions SET times_sent = times_sent + ?, "
+    "times_failed = times_failed + ?, "
+    "last_notification = COALESCE(?, last_notification), "
+    "last_success = COALESCE(?, last_success), "
+    "last_failure = COALESCE(?, last_failure), "
+    "last_error = COALESCE(?, last_error) "
+    "WHERE tenant = ? AND id = ?"
+)
 
 
 def enqueue(db: Db, rows: Sequence[tuple[str, str, str | None, bytes | str, str]]) -> None:
@@ -213,8 +199,40 @@ def queued(db: Db, tenant: str, sub_id: str, limit: int) -> list[tuple[int, str]
     return [(int(r[0]), r[1]) for r in rows]
 
 
+def queued_many(
+    db: Db, keys: Sequence[tuple[str, str]], limit: int
+) -> dict[tuple[str, str], list[tuple[int, str]]]:
+    """Return the oldest undelivered rows of several subscriptions, at most ``limit`` each.
+
+    One statement on PostgreSQL (a lateral join walks each subscription's queue index), so
+    a write fanned out to many subscriptions costs one round trip here, not one each;
+    SQLite answers in-process and reads one subscription at a time.
+    """
+    found: dict[tuple[str, str], list[tuple[int, str]]] = {key: [] for key in keys}
+    if not keys:
+        return found
+    if not db.postgres:
+        return {key: queued(db, *key, limit) for key in keys}
+    rows = db.execute(
+        "SELECT k.tenant, k.id, o.seq, o.notification "
+        "FROM unnest(?::text[], ?::text[]) AS k(tenant, id) CROSS JOIN LATERAL ("
+        "SELECT seq, notification FROM hub_outbox "
+        "WHERE tenant = k.tenant AND subscription_id = k.id ORDER BY seq LIMIT ?) AS o "
+        "ORDER BY o.seq",
+        ([t for t, _ in keys], [s for _, s in keys], limit),
+    ).fetchall()
+    for tenant, sub_id, seq, text in rows:
+        found[(tenant, sub_id)].append((int(seq), text))
+    return found
+
+
 def delivered(db: Db, seqs: list[int]) -> None:
     """Delete outbox rows whose receiver accepted them."""
+    if not seqs:
+        return
+    if db.postgres:  # one statement, whatever the count
+        db.execute("DELETE FROM hub_outbox WHERE seq = ANY(?)", (seqs,))
+        return
     db.executemany("DELETE FROM hub_outbox WHERE seq = ?", [(s,) for s in seqs])
 
 
@@ -236,6 +254,49 @@ def claim(db: Db, tenant: str, sub_id: str, *, worker: str, now: float, until: f
         (worker, until, tenant, sub_id, worker, now),
     )
     return bool(cur.rowcount)
+
+
+def claim_many(
+    db: Db, keys: Sequence[tuple[str, str]], *, worker: str, now: float, until: float
+) -> list[tuple[str, str]]:
+    """Take (or renew) the leases of several subscriptions; return those taken, sorted.
+
+    PostgreSQL: one statement that locks the rows in (tenant, id) order, the order every
+    process locks them in, so two processes claiming at once cannot deadlock. SQLite: one
+    statement per subscription (in-process, and its writer lock serialises claims).
+    """
+    ordered = sorted(set(keys))
+    if not ordered:
+        return []
+    if not db.postgres:
+        return [k for k in ordered if claim(db, *k, worker=worker, now=now, until=until)]
+    rows = db.execute(
+        "UPDATE hub_subscriptions AS s SET lease_owner = ?, lease_until = ? FROM ("
+        "SELECT tenant, id FROM hub_subscriptions "
+        "WHERE (tenant, id) IN (SELECT * FROM unnest(?::text[], ?::text[])) "
+        "AND (lease_owner IS NULL OR lease_owner = ? OR lease_until < ?) "
+        "ORDER BY tenant, id FOR UPDATE) AS free "
+        "WHERE s.tenant = free.tenant AND s.id = free.id RETURNING s.tenant, s.id",
+        (worker, until, [t for t, _ in ordered], [i for _, i in ordered], worker, now),
+    ).fetchall()
+    return sorted((r[0], r[1]) for r in rows)
+
+
+def record_many(db: Db, results: Sequence[tuple[str, str, dict[str, Any]]]) -> None:
+    """Add the delivery results (tenant, subscription id, statistics) of several subscriptions.
+
+    ``statistics`` holds ``sent``, ``failed``, ``ok`` (last success), ``bad`` (last failure)
+    and ``error`` (its reason), as :func:`record` takes them. One pipelined batch on
+    PostgreSQL.
+    """
+    rows: list[Sequence[Any]] = []
+    for tenant, sub_id, stats in results:
+        last = max((t for t in (stats["ok"], stats["bad"]) if t), default=None)
+        rows.append(
+            (stats["sent"], stats["failed"], last, stats["ok"], stats["bad"], stats["error"])
+            + (tenant, sub_id)
+        )
+    db.executemany(_RECORD, rows)
 
 
 def release(db: Db, worker: str) -> None:

@@ -13,16 +13,18 @@ protocol and QoS; user and password come from the URI (``mqtt://user:pass@host:1
 from __future__ import annotations
 
 import asyncio
+import ssl
 import threading
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-import httpx
 import orjson
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-DEFAULT_TIMEOUT = 10.0  # [s] per attempt, unless endpoint.timeout [ms] says otherwise
+from cityos.hub.subscriptions._http import HttpError, Origin, Target
+
+DEFAULT_TIMEOUT = 5.0  # [s] per attempt (Settings.notify_timeout), unless endpoint.timeout [ms]
 
 
 class DeliveryFailed(Exception):
@@ -38,81 +40,69 @@ def info(endpoint: dict[str, Any], key: str, default: str) -> str:
 
 
 class HttpSender:
-    """POSTs notifications over a keep-alive connection pool per endpoint origin.
+    """POSTs notifications over kept-alive connections, at most ``POOL`` per endpoint origin.
 
-    One pool per ``scheme://host:port`` with at most ``POOL`` connections, and at most
-    ``POOL`` requests in flight to it (the rest wait on a semaphore, not in httpcore's
-    queue, whose cost per request grows with the queue times the connections). At most
-    ``ORIGINS`` pools are kept; the least recently used idle one is closed beyond that.
+    One :class:`~cityos.hub.subscriptions._http.Origin` per ``scheme://host:port`` with at
+    most ``POOL`` connections and requests in flight (the rest wait their turn). At most
+    ``ORIGINS`` origins are kept; the least recently used idle one is closed beyond that.
     """
 
     POOL = 8  # connections (and requests in flight) per origin
     ORIGINS = 256
 
-    def __init__(self) -> None:
-        self._pools: dict[str, _Pool] = {}  # insertion order = least recently used first
+    def __init__(self, timeout: float = DEFAULT_TIMEOUT, tls: ssl.SSLContext | None = None) -> None:
+        self.timeout = timeout  # [s] per request unless the endpoint's ``timeout`` [ms] is set
+        self.tls = tls or ssl.create_default_context()  # https: the system's CA certificates
+        self._origins: dict[tuple[str, str, int], Origin] = {}  # least recently used first
+        self._targets: dict[str, Target] = {}  # parsed endpoint URIs
 
-    def _pool(self, uri: str) -> _Pool:
-        parts = urlsplit(uri)
-        origin = f"{parts.scheme}://{parts.netloc}".lower()
-        pool = self._pools.pop(origin, None)
-        if pool is None:
-            pool = _Pool(self.POOL)
-            if len(self._pools) >= self.ORIGINS:
+    def _target(self, uri: str) -> Target:
+        target = self._targets.get(uri)
+        if target is None:
+            if len(self._targets) >= 4 * self.ORIGINS:
+                self._targets.clear()
+            target = self._targets[uri] = Target.parse(uri)
+        return target
+
+    def _origin(self, target: Target) -> Origin:
+        key = (target.scheme, target.host, target.port)
+        origin = self._origins.pop(key, None)
+        if origin is None:
+            origin = Origin(target, self.POOL, self.tls)
+            if len(self._origins) >= self.ORIGINS:
                 self._evict()
-        self._pools[origin] = pool  # now the most recently used
-        return pool
+        self._origins[key] = origin  # now the most recently used
+        return origin
 
     def _evict(self) -> None:
-        for origin, pool in self._pools.items():
-            if pool.busy == 0:
-                del self._pools[origin]
-                task = asyncio.ensure_future(pool.client.aclose())
-                _closing.add(task)
-                task.add_done_callback(_closing.discard)
+        for key, origin in self._origins.items():
+            if origin.busy == 0:
+                del self._origins[key]
+                origin.close()
                 return
 
     async def send(self, endpoint: dict[str, Any], body: bytes, headers: dict[str, str]) -> None:
         """POST ``body``; raise DeliveryFailed unless the receiver answers 2xx."""
         timeout = endpoint.get("timeout")
-        pool = self._pool(endpoint["uri"])
-        pool.busy += 1
         try:
-            async with pool.gate:
-                response = await pool.client.post(
-                    endpoint["uri"],
-                    content=body,
-                    headers=headers,
-                    timeout=DEFAULT_TIMEOUT if timeout is None else timeout / 1000,
-                )
-        except httpx.HTTPError as error:
+            target = self._target(endpoint["uri"])
+            status, answer = await self._origin(target).post(
+                target, headers, body, self.timeout if timeout is None else timeout / 1000
+            )
+        except TimeoutError:
+            raise DeliveryFailed("Timeout: no answer within the timeout") from None
+        except (HttpError, OSError) as error:
             raise DeliveryFailed(f"{type(error).__name__}: {error}") from None
-        finally:
-            pool.busy -= 1
-        if not 200 <= response.status_code < 300:
-            raise DeliveryFailed(f"HTTP {response.status_code}: {response.text[:200]}")
+        if not 200 <= status < 300:
+            text = answer.decode("utf-8", errors="replace")
+            raise DeliveryFailed(f"HTTP {status}: {text[:200]}")
 
     async def close(self) -> None:
-        """Close every connection pool."""
-        pools = list(self._pools.values())
-        self._pools.clear()
-        for pool in pools:
-            await pool.client.aclose()
-
-
-_closing: set[asyncio.Future[None]] = set()  # evicted pools being closed
-
-
-class _Pool:
-    """One origin's HTTP client, its in-flight limit, and how many sends use it."""
-
-    def __init__(self, size: int) -> None:
-        self.client = httpx.AsyncClient(
-            timeout=DEFAULT_TIMEOUT,
-            limits=httpx.Limits(max_connections=size, max_keepalive_connections=size),
-        )
-        self.gate = asyncio.Semaphore(size)
-        self.busy = 0
+        """Close every connection."""
+        origins = list(self._origins.values())
+        self._origins.clear()
+        for origin in origins:
+            origin.close()
 
 
 class _Broker:
@@ -147,7 +137,8 @@ class _Broker:
 class MqttSender:
     """Publishes notifications, keeping one connection per broker, protocol and user."""
 
-    def __init__(self) -> None:
+    def __init__(self, timeout: float = DEFAULT_TIMEOUT) -> None:
+        self.timeout = timeout  # [s] for a PUBACK unless the endpoint's ``timeout`` [ms] is set
         self._brokers: dict[tuple[Any, ...], _Broker] = {}
         self._lock = threading.Lock()
 
@@ -160,7 +151,7 @@ class MqttSender:
         tls = parts.scheme == "mqtts"
         port = parts.port or (8883 if tls else 1883)
         key = (parts.hostname, port, version, user, pw, tls)
-        timeout = endpoint.get("timeout", DEFAULT_TIMEOUT * 1000) / 1000
+        timeout = endpoint.get("timeout", self.timeout * 1000) / 1000
         with self._lock:
             broker = self._brokers.get(key)
             if broker is None:
