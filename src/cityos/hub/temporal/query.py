@@ -290,8 +290,9 @@ def read_instances(
                     found.reverse()
         return None
     # The page ends at the last instance returned of the series that were cut (6.3.10):
-    # forward, every series keeps t <= end (the next page is after=<end>); backward, t >= end
-    # (the next page is before=<end>).
+    # forward, every series keeps t <= end (the next page, after=<end>, includes end, 4.11,
+    # so the instances at end come again); backward, t >= end (the next page is before=<end>,
+    # exclusive: no repeats).
     if descending:
         end = max(cuts)
         start = window.end if window.end is not None else max(firsts)
