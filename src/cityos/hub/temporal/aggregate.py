@@ -145,11 +145,14 @@ def period_origin(db: Db, series: list[int], window: TimeWindow) -> int | None:
     if window.start is not None:
         return window.start
     column = f"t.{window.column}"
-    in_sql, in_params = db.in_list("t.series", series)
+    in_sql, in_params = db.in_list("s.pk", series)
     cond, cond_params = window_sql(db, column, window)
+    # each series' first instance from the (series, ts) index, not a scan of the window
     ((first,),) = db.rows(
-        f"SELECT {_micros_sql(db, f'min({column})')} FROM hub_temporal t WHERE {in_sql} AND {cond}",
-        [*in_params, *cond_params],
+        f"SELECT {_micros_sql(db, 'min(f.first)')} FROM (SELECT (SELECT {column} "
+        f"FROM hub_temporal t WHERE t.series = s.pk AND {cond} ORDER BY {column} LIMIT 1) "
+        f"AS first FROM hub_temporal_series s WHERE {in_sql}) f",
+        [*cond_params, *in_params],
     )
     return None if first is None else int(first)
 
