@@ -71,19 +71,17 @@ class History:
         end: int | None,
         period: int | None,
         method: str,
-        *,
-        after: bool = False,
     ) -> list[list[Any]]:
         """Return [[value, start, end], …] computed with numpy (µs bounds after T0)."""
         times = self.times[sensor]
         values = np.array(self.values[sensor], dtype=object)
         keep = np.ones(len(times), dtype=bool)
         if start is not None:
-            keep &= (times > start) if after else (times >= start)
+            keep &= times >= start  # 4.11: after and between include timeAt
         if end is not None:
             keep &= times < end
         times, values = times[keep], values[keep]
-        origin = start if start is not None else -int(T0.timestamp() * 1_000_000)
+        origin = start if start is not None else self.first(end)
         if period is None:
             buckets = np.zeros(len(times), dtype=np.int64)
         else:
@@ -116,6 +114,14 @@ class History:
                 hi = lo + period if end is None else min(lo + period, end)
             out.append([result, iso(lo), iso(hi)])
         return out
+
+    def first(self, end: int | None) -> int:
+        """Return the earliest reading of all sensors before ``end`` [µs after T0]: where
+        the periods of a window without timeAt start (the sensors are queried together)."""
+        return min(
+            int(times[times < end].min() if end is not None else times.min())
+            for times in self.times.values()
+        )
 
 
 @pytest.fixture(scope="module")
@@ -185,10 +191,10 @@ WINDOWS = [
         None,
         True,
     ),
-    # after is strict (t > timeAt): an instance exactly at an hour start is out, so roll-ups
-    # (which count it) are not used
-    ({"timerel": "after", "timeAt": "2026-11-25T02:00:00Z"}, 2 * HOUR, None, "PT1H", HOUR, False),
-    ({"timerel": "before", "timeAt": "2026-11-25T03:00:00Z"}, None, 3 * HOUR, "PT1H", HOUR, True),
+    # after includes timeAt (4.11), as the roll-up of the hour starting at timeAt does
+    ({"timerel": "after", "timeAt": "2026-11-25T02:00:00Z"}, 2 * HOUR, None, "PT1H", HOUR, True),
+    # without timeAt the periods start at the first reading, off the hour: raw instances
+    ({"timerel": "before", "timeAt": "2026-11-25T03:00:00Z"}, None, 3 * HOUR, "PT1H", HOUR, False),
     (
         {
             "timerel": "between",
@@ -227,7 +233,7 @@ WINDOWS = [
         4 * HOUR,
         "P1D",
         24 * HOUR,
-        True,
+        False,
     ),
 ]
 
@@ -250,9 +256,9 @@ def test_aggregations_equal_numpy(
         window["timerel"],
         None if start is None else absolute + start,
         None if end is None else absolute + end,
-        start_open=window["timerel"] == "after",
     )
-    assert uses_rollups(tw, Aggregation(tuple(methods.split(",")), period)) == (
+    origin = absolute + (start if start is not None else history.first(end))
+    assert uses_rollups(tw, Aggregation(tuple(methods.split(",")), period), origin) == (
         rollups and methods == ROLLUP
     )
     found = _query(client, methods, duration, window)
@@ -261,9 +267,7 @@ def test_aggregations_equal_numpy(
         level = found[sensor]["level"]
         assert level["type"] == "Property"
         for method in methods.split(","):
-            want = history.expected(
-                sensor, start, end, period, method, after=window["timerel"] == "after"
-            )
+            want = history.expected(sensor, start, end, period, method)
             assert want  # every window holds readings: nothing is compared vacuously
             _check(level[method], want, method)
 
@@ -330,3 +334,88 @@ def test_simplified_and_normalized_agree_with_the_data(
     keep = (times >= 2 * HOUR) & (times < 2 * HOUR + 600_000_000)
     want = [[v, stamp(t)] for t, v, k in zip(times, history.values["s3"], keep, strict=True) if k]
     assert got == want
+
+
+def _vehicle(client: TestClient, name: str, readings: dict[str, list[tuple[str, float]]]) -> str:
+    eid = f"urn:ngsi-ld:Vehicle:{name}"
+    body: dict[str, Any] = {"id": eid, "type": "Vehicle"}
+    for attr, pairs in readings.items():
+        body[attr] = [{"type": "Property", "value": v, "observedAt": t} for t, v in pairs]
+    r = client.post(f"{NGSI}/temporal/entities", json=body)
+    assert r.status_code == 201, r.text
+    return eid
+
+
+def test_periods_without_time_at_start_at_the_first_instance(client: TestClient) -> None:
+    """The ETSI suite's 020_11 data: periods from the first instance (12:03), not the hour."""
+    eid = _vehicle(
+        client,
+        "agg-020-11",
+        {
+            "speed": [("2020-08-01T12:03:00Z", 120), ("2020-08-01T12:05:00Z", 80)],
+            "fuelLevel": [
+                ("2020-08-01T12:03:00Z", 67),
+                ("2020-08-01T13:05:00Z", 53),
+                ("2020-08-01T14:07:00Z", 40),
+            ],
+        },
+    )
+    params = {"options": "aggregatedValues", "aggrMethods": "avg,max", "aggrPeriodDuration": "PT1H"}
+    body = client.get(f"{NGSI}/temporal/entities/{eid}", params=params).json()
+    assert body["speed"]["avg"] == [[100.0, "2020-08-01T12:03:00Z", "2020-08-01T13:03:00Z"]]
+    assert body["fuelLevel"]["max"] == [
+        [67.0, "2020-08-01T12:03:00Z", "2020-08-01T13:03:00Z"],
+        [53.0, "2020-08-01T13:03:00Z", "2020-08-01T14:03:00Z"],
+        [40.0, "2020-08-01T14:03:00Z", "2020-08-01T15:03:00Z"],
+    ]
+    # before: the first instance in the window, the last period cut at timeAt
+    before = {**params, "timerel": "before", "timeAt": "2020-08-01T14:00:00Z", "attrs": "fuelLevel"}
+    body = client.get(f"{NGSI}/temporal/entities/{eid}", params=before).json()
+    assert body["fuelLevel"]["avg"] == [
+        [67.0, "2020-08-01T12:03:00Z", "2020-08-01T13:03:00Z"],
+        [53.0, "2020-08-01T13:03:00Z", "2020-08-01T14:00:00Z"],
+    ]
+    # P1D: one period from the first instance
+    day = {**params, "aggrMethods": "min", "aggrPeriodDuration": "P1D", "attrs": "fuelLevel"}
+    body = client.get(f"{NGSI}/temporal/entities/{eid}", params=day).json()
+    assert body["fuelLevel"]["min"] == [[40.0, "2020-08-01T12:03:00Z", "2020-08-02T12:03:00Z"]]
+
+
+def test_a_first_instance_on_the_hour_uses_roll_ups_and_agrees_with_raw(
+    client: TestClient,
+) -> None:
+    """Roll-ups answer a window without timeAt only when its first instance is on an hour;
+    then the roll-up and raw paths give the same periods and numbers."""
+    eid = _vehicle(
+        client,
+        "agg-hour",
+        {
+            "speed": [
+                ("2020-08-02T10:00:00Z", 10),
+                ("2020-08-02T10:30:00Z", 20),
+                ("2020-08-02T11:10:00Z", 40),
+                ("2020-08-02T12:59:59Z", 5),
+            ]
+        },
+    )
+    origin = int(datetime(2020, 8, 2, 10, tzinfo=UTC).timestamp() * 1_000_000)
+    window = TimeWindow()
+    assert uses_rollups(window, Aggregation(("avg",), HOUR), origin)
+    assert not uses_rollups(window, Aggregation(("avg",), HOUR), origin + 60_000_000)
+    assert not uses_rollups(window, Aggregation(("distinctCount",), HOUR), origin)
+    url = f"{NGSI}/temporal/entities/{eid}"
+    base = {"options": "aggregatedValues", "aggrPeriodDuration": "PT1H"}
+    rolled = client.get(url, params={**base, "aggrMethods": ROLLUP}).json()["speed"]
+    raw = client.get(url, params={**base, "aggrMethods": ALL}).json()["speed"]
+    want = [
+        [15.0, "2020-08-02T10:00:00Z", "2020-08-02T11:00:00Z"],
+        [40.0, "2020-08-02T11:00:00Z", "2020-08-02T12:00:00Z"],
+        [5.0, "2020-08-02T12:00:00Z", "2020-08-02T13:00:00Z"],
+    ]
+    assert rolled["avg"] == want
+    assert raw["avg"] == want
+    assert (
+        rolled["totalCount"]
+        == raw["totalCount"]
+        == [[2, *want[0][1:]], [1, *want[1][1:]], [1, *want[2][1:]]]
+    )

@@ -2,8 +2,10 @@
 
 The broker here returns at most 7 instances per attribute. A longer history is cut at the
 last instance returned of the attributes that were cut, for every attribute of the page;
-following the Content-Range (timerel=after its end, or before its end with lastN: both
-strict) walks the whole history without gaps or repeats.
+following the Content-Range walks the whole history without gaps: backward (lastN) with
+timerel=before its end (exclusive: no repeats), forward with timerel=after its end, which
+4.11 makes inclusive, so the instances exactly at a page's end come again at the top of the
+next page (and only those).
 """
 
 from __future__ import annotations
@@ -66,9 +68,13 @@ def test_a_short_history_is_answered_whole(loaded: TestClient) -> None:
     assert len(r.json()["a"]) == 5
 
 
-def test_pages_forward_cover_the_history_once(loaded: TestClient) -> None:
+def test_pages_forward_cover_the_history_repeating_only_the_page_ends(
+    loaded: TestClient,
+) -> None:
     url = f"{NGSI}/temporal/entities/urn:ngsi-ld:Sensor:p1"
     seen: dict[str, list[int]] = {"a": [], "b": []}
+    ends: list[str] = []
+    stamps: dict[str, dict[int, str]] = {"a": {}, "b": {}}
     params: dict[str, str] = {}
     pages = 0
     while True:
@@ -78,6 +84,7 @@ def test_pages_forward_cover_the_history_once(loaded: TestClient) -> None:
         for name in seen:
             assert len(body.get(name, [])) <= LIMIT
             seen[name] += [i["value"] for i in body.get(name, [])]
+            stamps[name].update({i["value"]: i["observedAt"] for i in body.get(name, [])})
         if r.status_code == 200:
             assert "content-range" not in r.headers
             break
@@ -90,8 +97,14 @@ def test_pages_forward_cover_the_history_once(loaded: TestClient) -> None:
         for name in seen:
             assert all(i["observedAt"] <= end for i in body.get(name, []))
         params = {"timerel": "after", "timeAt": end}
+        ends.append(end)
         assert pages < 20
-    assert seen == {"a": list(range(30)), "b": list(range(10))}
+    for name, full in (("a", list(range(30))), ("b", list(range(10)))):
+        assert sorted(set(seen[name])) == full
+        repeated = sorted(v for v in set(seen[name]) if seen[name].count(v) > 1)
+        assert repeated == sorted(v for v in full if stamps[name][v] in ends)
+        assert all(seen[name].count(v) <= 2 for v in full)
+    assert len(seen["a"]) == 30 + len(ends)  # each page end of a comes twice
     assert pages == 5  # a decides: 7 per page, 30 instances
 
 

@@ -189,3 +189,41 @@ def test_an_empty_entity_id_in_the_url_is_a_bad_request(client: TestClient) -> N
         r = client.request(method, path, json={"level": reading(1, 0)})
         assert r.status_code == 400, (method, path, r.text)
         assert "no entity id" in r.json()["detail"]
+
+
+def test_an_observed_at_with_a_zone_offset_is_refused_where_history_is_written(
+    client: TestClient,
+) -> None:
+    """4.6.3: a DateTime is UTC ending in Z; the error names the UTC instant to send."""
+    eid = "urn:ngsi-ld:WaterQualityObserved:offset"
+    offset = {"type": "Property", "value": 50, "observedAt": "2026-03-01T02:00:00+03:00"}
+    r = client.post(TEMPORAL, json={"id": eid, "type": "WaterQualityObserved", "ph": [offset]})
+    assert r.status_code == 400, r.text
+    problem = r.json()
+    assert problem["type"].endswith("BadRequestData")
+    assert "2026-02-28T23:00:00Z" in problem["detail"]
+    assert "오프셋" in problem["detail"]
+    assert client.get(f"{TEMPORAL}/{eid}").status_code == 404  # nothing written
+    scoped = {"type": "Property", "value": "/Sejong", "observedAt": "2026-03-01T02:00:00+0300"}
+    r = client.post(TEMPORAL, json={"id": eid, "type": "T", "scope": [scoped]})
+    assert r.status_code == 400, r.text
+    # in Z, and with a fraction, the same instant is accepted
+    good = {**offset, "observedAt": "2026-02-28T23:00:00.000Z"}
+    assert client.post(TEMPORAL, json={"id": eid, "type": "T", "ph": [good]}).status_code == 201
+    r = client.post(f"{TEMPORAL}/{eid}/attrs", json={"ph": [{**offset, "value": 51}]})
+    assert r.status_code == 400, r.text
+    (instance,) = history(client, eid)["ph"]
+    r = client.patch(
+        f"{TEMPORAL}/{eid}/attrs/ph/{instance['instanceId']}",
+        json={"value": 52, "observedAt": "2026-03-01T02:00:00-01:30"},
+    )
+    assert r.status_code == 400, r.text
+    assert [i["value"] for i in history(client, eid)["ph"]] == [50]
+    # a value that is not a date-time at all is still the plain format error
+    bad = {**offset, "observedAt": "2026-13-01T02:00:00+03:00"}
+    r = client.post(f"{TEMPORAL}/{eid}/attrs", json={"ph": [bad]})
+    assert r.status_code == 400, r.text
+    assert "오프셋" not in r.json()["detail"]
+    # the Core API keeps accepting offsets (ingestion and the twin send local times)
+    core = {"id": f"{eid}:core", "type": "T", "ph": offset}
+    assert client.post(f"{NGSI}/entities", json=core).status_code == 201

@@ -82,10 +82,23 @@ def test_retrieve_gives_every_instance_oldest_first_with_instance_ids(city: Test
 @pytest.mark.parametrize(
     ("params", "expected"),
     [
-        ({"timerel": "after", "timeAt": at(20)}, [13, 14, 15]),
+        # 4.11: after includes timeAt, before excludes it, between is [timeAt, endTimeAt)
+        ({"timerel": "after", "timeAt": at(20)}, [12, 13, 14, 15]),
+        ({"timerel": "after", "timeAt": at(21)}, [13, 14, 15]),
         ({"timerel": "after", "timeAt": at(19)}, [12, 13, 14, 15]),
         ({"timerel": "before", "timeAt": at(20)}, [10, 11]),
         ({"timerel": "between", "timeAt": at(10), "endTimeAt": at(30)}, [11, 12]),
+        # the same instant spelt with a fraction hits the same bounds
+        ({"timerel": "after", "timeAt": at(20).replace("Z", ".000Z")}, [12, 13, 14, 15]),
+        ({"timerel": "before", "timeAt": at(20).replace("Z", ".000Z")}, [10, 11]),
+        (
+            {
+                "timerel": "between",
+                "timeAt": at(10).replace("Z", ".000Z"),
+                "endTimeAt": at(30).replace("Z", ".000Z"),
+            },
+            [11, 12],
+        ),
         ({"timerel": "between", "timeAt": at(11), "endTimeAt": at(12)}, []),
         ({"lastN": "2"}, [14, 15]),
         ({"lastN": "2", "timerel": "before", "timeAt": at(25)}, [11, 12]),

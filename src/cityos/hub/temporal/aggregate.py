@@ -1,15 +1,17 @@
 """Aggregate history in SQL: per attribute series and period (GS CIM 009 v1.8, 4.5.19).
 
-Periods are ``aggrPeriodDuration`` long and start at ``timeAt`` (for ``timerel=before``, at
-the epoch, so PT1H periods are UTC hours); without a duration the whole window is one period.
-Two paths give the same numbers: whole, aligned hours are summed from the hourly roll-ups
-(count, sum, sum of squares, min, max kept per series and hour), anything else is computed
-from the raw instances. The database groups the rows into periods (and, on PostgreSQL,
-gathers each series' periods into arrays, so a 30-day hourly answer for 100 sensors is 100
-rows, not 72,000); the methods' values are then computed with numpy from the same sums in
-both paths. ``stddev`` is the sample standard deviation (n − 1). Numeric methods use the
-instances whose value is a number; ``totalCount`` counts every instance and
-``distinctCount`` the distinct values.
+Periods are ``aggrPeriodDuration`` long and start where the query's time range starts: at
+``timeAt`` (``after``, ``between``), else (``before``, no ``timerel``) at the earliest instance
+in the window of the series asked for together (the ETSI suite's 020_11; 4.5.19 only says "as
+many periods as there are in the time range of the query"); without a duration the whole window
+is one period. Two paths give the same numbers: periods of whole hours that start on a whole
+UTC hour are summed from the hourly roll-ups (count, sum, sum of squares, min, max kept per
+series and hour), anything else is computed from the raw instances. The database groups the
+rows into periods (and, on PostgreSQL, gathers each series' periods into arrays, so a 30-day
+hourly answer for 100 sensors is 100 rows, not 72,000); the methods' values are then computed
+with numpy from the same sums in both paths. ``stddev`` is the sample standard deviation (n −
+1). Numeric methods use the instances whose value is a number; ``totalCount`` counts every
+instance and ``distinctCount`` the distinct values.
 """
 
 from __future__ import annotations
@@ -119,12 +121,11 @@ class Periods:
         )
 
 
-def uses_rollups(window: TimeWindow, aggregation: Aggregation) -> bool:
-    """Return True when the hourly roll-ups give exactly the asked aggregation."""
+def uses_rollups(window: TimeWindow, aggregation: Aggregation, origin: int | None) -> bool:
+    """Return True when the hourly roll-ups give exactly the asked aggregation (``origin``:
+    where the periods start [µs])."""
     hour = MICROS_PER_HOUR
     if window.column != "ts" or not set(aggregation.methods) <= ROLLUP_METHODS:
-        return False
-    if window.start_open:  # after: an instance exactly at timeAt is out, its hour's roll-up in
         return False
     if aggregation.period is None:  # one period: both ends must be known and whole hours
         return (
@@ -133,13 +134,27 @@ def uses_rollups(window: TimeWindow, aggregation: Aggregation) -> bool:
             and window.start % hour == 0
             and window.end % hour == 0
         )
-    if aggregation.period % hour:
+    if aggregation.period % hour or origin is None or origin % hour:
         return False
     return all(edge is None or edge % hour == 0 for edge in (window.start, window.end))
 
 
-def _origin(window: TimeWindow) -> int:
-    return window.start if window.start is not None else 0
+def period_origin(db: Db, series: list[int], window: TimeWindow) -> int | None:
+    """Return where the periods start [µs]: ``timeAt``, or the earliest instance of
+    ``series`` in the window (None if there is none)."""
+    if window.start is not None:
+        return window.start
+    column = f"t.{window.column}"
+    in_sql, in_params = db.in_list("s.pk", series)
+    cond, cond_params = window_sql(db, column, window)
+    # each series' first instance from the (series, ts) index, not a scan of the window
+    ((first,),) = db.rows(
+        f"SELECT {_micros_sql(db, 'min(f.first)')} FROM (SELECT (SELECT {column} "
+        f"FROM hub_temporal t WHERE t.series = s.pk AND {cond} ORDER BY {column} LIMIT 1) "
+        f"AS first FROM hub_temporal_series s WHERE {in_sql}) f",
+        [*cond_params, *in_params],
+    )
+    return None if first is None else int(first)
 
 
 def aggregate(
@@ -148,10 +163,14 @@ def aggregate(
     """Return the periods of each series that hold instances, oldest first."""
     if not series:
         return {}
-    if uses_rollups(window, aggregation):
-        grouped, params, extremes = _rollup_sql(db, series, window, aggregation)
+    origin = period_origin(db, series, window) if aggregation.period is not None else None
+    if aggregation.period is not None and origin is None:
+        return {}  # no instance in the window
+    rollups = uses_rollups(window, aggregation, origin)
+    if rollups:
+        grouped, params, extremes = _rollup_sql(db, series, window, aggregation, origin)
     else:
-        grouped, params, extremes = _instances_sql(db, series, window, aggregation)
+        grouped, params, extremes = _instances_sql(db, series, window, aggregation, origin)
     wanted = {"b"} | {name for m in aggregation.methods for name in _NEEDS[m]}
     found = _collect(
         db,
@@ -159,19 +178,20 @@ def aggregate(
         params,
         names=tuple(n for n in _COLUMNS if n in wanted) + (("t_min", "t_max") if extremes else ()),
     )
-    if uses_rollups(window, aggregation) and "totalCount" in aggregation.methods:
-        _add_text_counts(db, series, window, aggregation, found)
+    if rollups and "totalCount" in aggregation.methods:
+        _add_text_counts(db, series, window, aggregation, origin, found)
     return {
-        sid: _periods(cols, kind, window, aggregation.period) for sid, (cols, kind) in found.items()
+        sid: _periods(cols, kind, window, aggregation.period, origin)
+        for sid, (cols, kind) in found.items()
     }
 
 
 def _bucket(
-    db: Db, column: str, aggregation: Aggregation, window: TimeWindow
+    db: Db, column: str, aggregation: Aggregation, origin: int | None
 ) -> tuple[str, list[Any]]:
-    if aggregation.period is None:
+    if aggregation.period is None or origin is None:
         return "0", []
-    return db.bucket(column), [_origin(window), aggregation.period]
+    return db.bucket(column), [origin, aggregation.period]
 
 
 def _micros_sql(db: Db, expression: str) -> str:
@@ -181,10 +201,10 @@ def _micros_sql(db: Db, expression: str) -> str:
 
 
 def _instances_sql(
-    db: Db, series: list[int], window: TimeWindow, aggregation: Aggregation
+    db: Db, series: list[int], window: TimeWindow, aggregation: Aggregation, origin: int | None
 ) -> tuple[str, list[Any], bool]:
     column = f"t.{window.column}"
-    bucket, bucket_params = _bucket(db, column, aggregation, window)
+    bucket, bucket_params = _bucket(db, column, aggregation, origin)
     distinct = (
         f"count(DISTINCT {db.value_json()})" if "distinctCount" in aggregation.methods else "0"
     )
@@ -202,7 +222,7 @@ def _instances_sql(
 
 
 def _rollup_sql(
-    db: Db, series: list[int], window: TimeWindow, aggregation: Aggregation
+    db: Db, series: list[int], window: TimeWindow, aggregation: Aggregation, origin: int | None
 ) -> tuple[str, list[Any], bool]:
     in_sql, in_params = db.in_list("h.series", series)
     cond, cond_params = window_sql(db, "h.hour", window)
@@ -212,9 +232,9 @@ def _rollup_sql(
         # roll-up hours are whole seconds: their epoch in µs is exact in a double, and
         # double arithmetic is several times cheaper than numeric here
         bucket = "floor((date_part('epoch', h.hour) * 1000000 - %s) / %s)::bigint"
-        bucket_params = [_origin(window), aggregation.period]
+        bucket_params = [origin, aggregation.period]
     else:
-        bucket, bucket_params = db.bucket("h.hour"), [_origin(window), aggregation.period]
+        bucket, bucket_params = db.bucket("h.hour"), [origin, aggregation.period]
     if aggregation.period == MICROS_PER_HOUR:  # one roll-up row is one period: no grouping
         sql = (
             f"SELECT h.series AS series, {bucket} AS b, h.n AS total_count, "
@@ -272,10 +292,11 @@ def _add_text_counts(
     series: list[int],
     window: TimeWindow,
     aggregation: Aggregation,
+    origin: int | None,
     found: dict[int, tuple[dict[str, Any], str]],
 ) -> None:
     """Add the non-numeric instances (which roll-ups do not count) to ``totalCount``."""
-    bucket, bucket_params = _bucket(db, "t.ts", aggregation, window)
+    bucket, bucket_params = _bucket(db, "t.ts", aggregation, origin)
     in_sql, in_params = db.in_list("t.series", series)
     cond, cond_params = window_sql(db, "t.ts", window)
     for sid, b, count, kind in db.rows(
@@ -298,15 +319,17 @@ def _add_text_counts(
         found[int(sid)] = (cols, known[1] if known else kind)
 
 
-def _periods(cols: dict[str, Any], kind: str, window: TimeWindow, period: int | None) -> Periods:
+def _periods(
+    cols: dict[str, Any], kind: str, window: TimeWindow, period: int | None, origin: int | None
+) -> Periods:
     buckets = np.asarray(cols["b"], dtype=np.int64)
-    if period is None:
+    if period is None or origin is None:
         lo = window.start if window.start is not None else cols["t_min"][0]
         hi = window.end if window.end is not None else cols["t_max"][0]
         starts = np.full(len(buckets), lo, dtype=np.int64)
         ends = np.full(len(buckets), hi, dtype=np.int64)
     else:
-        starts = _origin(window) + buckets * period
+        starts = origin + buckets * period
         ends = starts + period
         if window.end is not None:
             ends = np.minimum(ends, window.end)

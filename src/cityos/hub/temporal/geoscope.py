@@ -49,7 +49,7 @@ def _window(db: Db, column: str, window: TimeWindow) -> tuple[list[str], list[An
     parts: list[str] = []
     params: list[Any] = []
     if window.start is not None:
-        parts.append(f"{column} {'>' if window.start_open else '>='} %s")
+        parts.append(f"{column} >= %s")
         params.append(db.instant(window.start))
     if window.end is not None:
         parts.append(f"{column} < %s")

@@ -1,10 +1,9 @@
 """Read the temporal query parameters (GS CIM 009 v1.8, 6.18.3.2, 6.19.3.1; 4.11, 4.5.19).
 
-``timerel`` picks a time interval on the ``timeproperty``: ``before`` is t < timeAt,
-``after`` is t > timeAt and ``between`` is timeAt ≤ t < endTimeAt (as Stellio does), so
-``after=<end of a page>`` and ``before=<end of a backward page>`` continue a paged history
-without repeating an instance, and consecutive ``between`` windows neither overlap nor leave
-gaps.
+``timerel`` picks a time interval on the ``timeproperty`` (4.11: ``before`` uses timeAt as
+an exclusive bound, ``after`` as an inclusive one, ``between`` includes its lower and excludes
+its upper bound): ``before`` is t < timeAt, ``after`` is t ≥ timeAt and ``between`` is
+timeAt ≤ t < endTimeAt, so consecutive ``between`` windows neither overlap nor leave gaps.
 Every refusal is a BadRequestData in English and Korean that says how to fix the request.
 """
 
@@ -52,10 +51,9 @@ class TimeWindow:
     """Which instances a temporal query looks at: start to end on one time property [µs]."""
 
     timerel: str | None = None
-    start: int | None = None  # lower bound (inclusive unless ``start_open``)
+    start: int | None = None  # inclusive lower bound
     end: int | None = None  # exclusive upper bound
     timeproperty: str = "observedAt"
-    start_open: bool = False  # timerel=after: t > start
 
     @property
     def column(self) -> str:
@@ -154,7 +152,7 @@ def parse_window(params: Mapping[str, Any]) -> TimeWindow:
                 "endTimeAt goes with timerel=between only",
                 "endTimeAt은 timerel=between에서만 쓸 수 있습니다",
             )
-        return TimeWindow(timerel, time_at, None, prop, start_open=True)
+        return TimeWindow(timerel, time_at, None, prop)
     if params.get("endTimeAt") is None:
         raise bad(
             "timerel=between needs endTimeAt as well as timeAt",

@@ -7,13 +7,14 @@ roll-ups of the hours it touched from the raw instances, so roll-ups stay exact.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 import orjson
 from psycopg.types.json import Jsonb
 
-from cityos.hub._time import utc_now
+from cityos.hub._time import parse_datetime, utc_now
 from cityos.hub.errors import BadRequestData, Conflict, ResourceNotFound
 from cityos.hub.model import (
     ENTITY_KEYWORDS,
@@ -40,6 +41,28 @@ from cityos.hub.temporal.record import (
 )
 
 VALUE_KEYWORDS = ("value", "object", "languageMap", "vocab", "valueList", "objectList", "json")
+_ZONE_OFFSET = re.compile(r"[+-]\d{2}:?\d{2}$")
+
+
+def _check_utc(item: object, name: str) -> None:
+    """Refuse an instance whose ``observedAt`` carries a zone offset instead of ``Z``.
+
+    4.6.3: a DateTime is expressed in UTC, ``YYYY-MM-DDThh:mm:ssZ``. Writes through the
+    Core API (/entities, ingestion) keep accepting offsets and record them as sent; history
+    written directly must be in the standard's form.
+    """
+    if not isinstance(item, Mapping):
+        return  # expand_instance says what is wrong
+    observed = item.get("observedAt")
+    if isinstance(observed, str) and _ZONE_OFFSET.search(observed):
+        utc = parse_datetime(observed, field=f"{name}.observedAt")  # 400 if not a date-time
+        fix = utc.strftime("%Y-%m-%dT%H:%M:%S") + (f".{utc:%f}Z" if utc.microsecond else "Z")
+        raise bad(
+            f"{name}.observedAt {observed!r} has a zone offset; an NGSI-LD DateTime is in "
+            f"UTC ending in Z (4.6.3): send {fix}",
+            f"{name}.observedAt {observed!r}에 시간대 오프셋이 있습니다. NGSI-LD DateTime은 "
+            f"Z로 끝나는 UTC입니다(4.6.3). {fix}(으)로 보내세요",
+        )
 
 
 def recorder_of(store: HubStore) -> TemporalRecorder:
@@ -65,6 +88,7 @@ def _scope_rows(entity_id: str, raw: Any, ctx: Expander, *, now: str) -> list[Ro
                     "scope 인스턴스는 value가 있는 Property여야 합니다. 예: "
                     '{"type": "Property", "value": "/Sejong/Hansol", "observedAt": "…"}',
                 )
+            _check_utc(item, "scope")
             inst = expand_instance(dict(item), "scope", SCOPE_IRI, ctx, now=now)
         else:
             inst = {"type": "Property", "value": raw}
@@ -91,6 +115,7 @@ def _attribute_rows(
                 f"속성 {name!r}에 인스턴스가 없습니다. 속성 인스턴스 목록을 주세요",
             )
         for item in items:
+            _check_utc(item, name)
             inst = expand_instance(item, name, iri, ctx, now=now)
             rows.append(instance_row(entity_id, iri, inst, now))
     return rows
@@ -294,6 +319,7 @@ def patch_instance(
     with store.transaction(tenant) as tx:
         db = _db(tx)
         series, pk, old, old_ts = _find_instance(db, tenant, entity_id, iri, instance)
+        _check_utc(body, attr)
         patch = {k: v for k, v in body.items() if k not in ("@context", "instanceId")}
         patch.setdefault("type", old.get("type", "Property"))
         if patch["type"] != old.get("type"):

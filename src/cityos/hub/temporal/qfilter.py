@@ -197,7 +197,7 @@ class _Compiler:
         parts = ["s.tenant = e.tenant", "s.entity_id = e.entity_id", "s.attr = %s"]
         params: list[Any] = [attr]
         if window.start is not None:
-            parts.append(f"{column} {'>' if window.start_open else '>='} %s")
+            parts.append(f"{column} >= %s")
             params.append(self.db.instant(window.start))
         if window.end is not None:
             parts.append(f"{column} < %s")

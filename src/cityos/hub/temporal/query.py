@@ -70,7 +70,7 @@ def window_sql(db: Db, column: str, window: TimeWindow) -> tuple[str, list[Any]]
     parts: list[str] = []
     params: list[Any] = []
     if window.start is not None:
-        parts.append(f"{column} {'>' if window.start_open else '>='} %s")
+        parts.append(f"{column} >= %s")
         params.append(db.instant(window.start))
     if window.end is not None:
         parts.append(f"{column} < %s")
@@ -166,7 +166,7 @@ def _holds_data(
     params: list[Any] = []
     start = ""
     if window.start is not None:
-        start = f" AND {column} {'>' if window.start_open else '>='} %s"
+        start = f" AND {column} >= %s"
         params.append(db.instant(window.start))
     first = f"(SELECT {column} FROM {table} WHERE {series} = s.pk{start} ORDER BY {column} LIMIT 1)"
     if window.end is None:
@@ -179,7 +179,7 @@ def _hour_floor(window: TimeWindow) -> TimeWindow:
     """Return the window widened to whole hours (roll-up rows are stamped by hour start)."""
     hour = 3_600_000_000
     start = None if window.start is None else window.start - window.start % hour
-    return TimeWindow(window.timerel, start, window.end, window.timeproperty, False)
+    return TimeWindow(window.timerel, start, window.end, window.timeproperty)
 
 
 def _types_of(db: Db, raw: Any) -> list[str]:
@@ -290,8 +290,9 @@ def read_instances(
                     found.reverse()
         return None
     # The page ends at the last instance returned of the series that were cut (6.3.10):
-    # forward, every series keeps t <= end (the next page is after=<end>); backward, t >= end
-    # (the next page is before=<end>).
+    # forward, every series keeps t <= end (the next page, after=<end>, includes end, 4.11,
+    # so the instances at end come again); backward, t >= end (the next page is before=<end>,
+    # exclusive: no repeats).
     if descending:
         end = max(cuts)
         start = window.end if window.end is not None else max(firsts)
