@@ -13,7 +13,8 @@ _DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[
 
 def utc_now() -> str:
     """Return the current instant as an NGSI-LD DateTime string in UTC."""
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    # isoformat is ~3x cheaper than strftime; same text ("…T…:…:….ffffffZ", always µs)
+    return datetime.now(UTC).isoformat(timespec="microseconds")[:-6] + "Z"
 
 
 @lru_cache(maxsize=4096)
