@@ -118,6 +118,21 @@ class MetricsMiddleware:
     def __init__(self, app: ASGIApp, *, metrics: Metrics) -> None:
         self.app = app
         self.metrics = metrics
+        # (method, route, status) -> the labelled counter and histogram: ``labels()`` checks
+        # and locks on every call; the label sets are few (route templates), so keep them.
+        self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+
+    def _labelled(self, method: str, route: str, status: int) -> tuple[Any, Any]:
+        key = (method, route, status)
+        found = self._children.get(key)
+        if found is None:
+            found = (
+                self.metrics.requests.labels(method, route, str(status)),
+                self.metrics.latency.labels(method, route),
+            )
+            if len(self._children) < 10_000:  # bounded, should a client invent methods
+                self._children[key] = found
+        return found
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -135,10 +150,9 @@ class MetricsMiddleware:
         try:
             await self.app(scope, receive, send_wrapper)
         finally:
-            route = _route_template(scope)
-            method = scope["method"]
-            self.metrics.requests.labels(method, route, str(status)).inc()
-            self.metrics.latency.labels(method, route).observe(time.perf_counter() - started)
+            requests, latency = self._labelled(scope["method"], _route_template(scope), status)
+            requests.inc()
+            latency.observe(time.perf_counter() - started)
 
 
 async def metrics_endpoint(request: Request) -> Response:

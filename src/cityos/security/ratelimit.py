@@ -117,12 +117,19 @@ class ClientNames:
     def __init__(self, secret_key: str) -> None:
         self.secret_key = secret_key
         self._known: OrderedDict[str, str | None] = OrderedDict()
+        self._keys: dict[str, str] = {}  # API key -> its bucket key
 
     def of(self, headers: Headers) -> str | None:
         """Return ``user:<id>`` or ``key:<digest>`` for the request's credential, else None."""
         credential = headers.get("x-api-key")
         if credential is not None:
-            return "key:" + hashlib.sha256(credential.encode()).hexdigest()[:32]
+            key_name = self._keys.get(credential)
+            if key_name is None:  # a device sends the same key with every request: hash it once
+                key_name = "key:" + hashlib.sha256(credential.encode()).hexdigest()[:32]
+                if len(self._keys) >= MAX_KNOWN_CREDENTIALS:
+                    self._keys.clear()
+                self._keys[credential] = key_name
+            return key_name
         authorization = headers.get("authorization")
         if authorization is not None:
             scheme, _, token = authorization.partition(" ")
