@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn, TypeVar
 
 import psycopg
 import pytest
@@ -34,6 +36,20 @@ def postgres_available() -> str | None:
     except psycopg.Error as exc:
         return f"PostgreSQL unreachable at {PG_ADMIN_URL}: {exc}"
     return None
+
+
+T = TypeVar("T")
+
+
+def run_async(coro: Coroutine[Any, Any, T]) -> T:
+    """Run ``coro`` to completion on a new event loop in a thread of its own.
+
+    ``asyncio.run`` in the test's own thread fails once the browser tests have started:
+    the sync Playwright fixture keeps an event loop running in the main thread for the whole
+    session, so a test that runs after them (in any order) must not rely on there being none.
+    """
+    with ThreadPoolExecutor(1, thread_name_prefix="test-loop") as pool:
+        return pool.submit(asyncio.run, coro).result()
 
 
 def unavailable(service: str, why: str) -> NoReturn:

@@ -3,7 +3,6 @@ allow-list lets through, and that a name is judged by the addresses it resolves 
 
 from __future__ import annotations
 
-import asyncio
 import ipaddress
 import socket
 
@@ -12,6 +11,7 @@ import pytest
 from cityos.config import Settings
 from cityos.security import outbound
 from cityos.security.outbound import OutboundPolicy, UnsafeTarget, check_url, policy_of
+from tests.conftest import run_async
 
 STRICT = OutboundPolicy()
 
@@ -124,7 +124,7 @@ def test_a_name_is_refused_by_the_addresses_it_resolves_to() -> None:
         outbound.resolve_checked(f"http://{name}:8000/hook", STRICT)
     assert found[0] in refused.value.detail
     with pytest.raises(UnsafeTarget):
-        asyncio.run(outbound.resolve_checked_async(f"http://{name}:8000/n", STRICT))
+        run_async(outbound.resolve_checked_async(f"http://{name}:8000/n", STRICT))
     allowed = OutboundPolicy.parse([f"{found[0]}/32"])
     assert [str(a) for a in outbound.resolve_checked(f"http://{name}/", allowed)] == found
 

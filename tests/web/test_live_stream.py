@@ -23,6 +23,7 @@ from cityos.hub.context import ContextResolver
 from cityos.hub.store import open_store
 from cityos.web import live
 from cityos.web.live import LiveFeed, stream
+from tests.conftest import run_async
 
 TENANT = "urn:ngsi-ld:tenant:default"
 
@@ -74,7 +75,7 @@ def test_a_cancellation_racing_a_message_ends_the_stream(feed: LiveFeed) -> None
         await events.aclose()
         return cancelled, subscriber.queue.qsize()
 
-    cancelled, left = asyncio.run(race())
+    cancelled, left = run_async(race())
     assert cancelled
     assert left == 1  # the message was not taken from the queue by the cancelled wait
     assert not feed.subscribers  # the stream's end unsubscribed it
@@ -95,7 +96,7 @@ def test_keep_alive_then_end_when_the_browser_left(
                 break
         return got
 
-    stayed = asyncio.run(read(disconnected=False))
+    stayed = run_async(read(disconnected=False))
     assert stayed[1:] == [b": keep-alive\n\n", b": keep-alive\n\n"]
-    assert asyncio.run(read(disconnected=True))[1:] == []  # no keep-alive after it left
+    assert run_async(read(disconnected=True))[1:] == []  # no keep-alive after it left
     assert not feed.subscribers
