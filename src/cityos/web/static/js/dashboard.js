@@ -8,6 +8,7 @@ import { CityMap, classColor, labelOf } from "./map.js";
 import { get } from "./api.js";
 import * as theme from "./theme.js";
 import { connectLive } from "./live.js";
+import { bindLoginDialog } from "./login.js";
 
 const state = { tenant: "", tiles: [] };
 let live = null;
@@ -133,30 +134,7 @@ function kpis(map) {
 }
 
 function loginDialog() {
-  const dialog = document.getElementById("login-dialog");
-  const form = document.getElementById("login-form");
-  const error = document.getElementById("login-error");
-  document.getElementById("login-open").addEventListener("click", () => {
-    error.textContent = "";
-    dialog.showModal();
-  });
-  document.getElementById("login-cancel").addEventListener("click", () => dialog.close());
-  form.addEventListener("submit", async (event) => {
-    event.preventDefault();
-    error.textContent = "";
-    try {
-      await auth.login(form.username.value, form.password.value);
-      form.reset();
-      dialog.close();
-    } catch (err) {
-      error.textContent = `${t("auth.failed")} ${err.message}`;
-    }
-  });
-  document.getElementById("logout").addEventListener("click", () => auth.logout());
-  auth.onChange((me) => {
-    document.getElementById("who").textContent = me ? auth.describe(me) : "";
-    document.getElementById("login-open").hidden = Boolean(me);
-    document.getElementById("logout").hidden = !me;
+  bindLoginDialog(() => {
     document.getElementById("tenant-section").hidden = !auth.hasRole("operator", "admin");
   });
 }

@@ -6,6 +6,7 @@ import * as i18n from "./i18n.js";
 import { formatDateTime, formatNumber, t } from "./i18n.js";
 import * as theme from "./theme.js";
 import { addBasemap, renderStats } from "./operator_stats.js";
+import { bindLoginDialog } from "./login.js";
 
 const SEOUL = { dateStyle: "medium", timeStyle: "short", timeZone: "Asia/Seoul" };
 // The workflow (governance/models.py TRANSITIONS): which actions a state allows.
@@ -368,30 +369,7 @@ async function start() {
 }
 
 function loginDialog() {
-  const dialog = document.getElementById("login-dialog");
-  const form = document.getElementById("login-form");
-  const error = document.getElementById("login-error");
-  document.getElementById("login-open").addEventListener("click", () => {
-    error.textContent = "";
-    dialog.showModal();
-  });
-  document.getElementById("login-cancel").addEventListener("click", () => dialog.close());
-  form.addEventListener("submit", async (event) => {
-    event.preventDefault();
-    error.textContent = "";
-    try {
-      await auth.login(form.username.value, form.password.value);
-      form.reset();
-      dialog.close();
-    } catch (err) {
-      error.textContent = `${t("auth.failed")} ${err.message}`;
-    }
-  });
-  document.getElementById("logout").addEventListener("click", () => auth.logout());
-  auth.onChange((me) => {
-    document.getElementById("who").textContent = me ? auth.describe(me) : "";
-    document.getElementById("login-open").hidden = Boolean(me);
-    document.getElementById("logout").hidden = !me;
+  bindLoginDialog(() => {
     state.stats = null;
     state.selected = null;
     renderDetail();
