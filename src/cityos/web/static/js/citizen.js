@@ -7,6 +7,7 @@ import * as i18n from "./i18n.js";
 import { formatDateTime, formatNumber, t } from "./i18n.js";
 import { TILE_KINDS, meanPm25, pm25Grade, tileDetailText, tileValueText, valueOf } from "./kpi.js";
 import { labelOf, layerFeatures, linkIndex } from "./map.js";
+import { locate as whereAmI } from "./position.js";
 import * as polls from "./polls.js";
 import * as proposals from "./proposals.js";
 import * as theme from "./theme.js";
@@ -201,31 +202,19 @@ function showEmergency() {
   $("er-status").textContent = "";
 }
 
-// The browser's position, only when the user allows it: used at once when permission was
-// already granted, otherwise asked for only when the user presses "use my location".
+// The browser's position for the nearest ER (position.js: asked for only on "use my location"
+// unless permission was already granted).
 function locate(ask) {
-  if (!("geolocation" in navigator)) return;
-  const go = () =>
-    navigator.geolocation.getCurrentPosition(
-      (position) => {
-        state.position = { lon: position.coords.longitude, lat: position.coords.latitude };
-        showEmergency();
-      },
-      () => {
-        if (ask) $("er-status").textContent = t("citizen.er.nolocation");
-      },
-      { timeout: 10000, maximumAge: 300000 },
-    );
-  if (ask) {
-    go();
-    return;
-  }
-  navigator.permissions
-    ?.query({ name: "geolocation" })
-    .then((status) => {
-      if (status.state === "granted") go();
-    })
-    .catch(() => {});
+  whereAmI(ask, {
+    found: (point) => {
+      state.position = { lon: point.lon, lat: point.lat };
+      showEmergency();
+    },
+    failed: () => {
+      $("er-status").textContent = t("citizen.er.nolocation");
+    },
+    maximumAge: 300000,
+  });
 }
 
 async function consents() {

@@ -7,6 +7,7 @@ import * as auth from "./auth.js";
 import * as i18n from "./i18n.js";
 import { formatDateTime, formatNumber, lang, t } from "./i18n.js";
 import { PinMap } from "./complaint-map.js";
+import { locate as whereAmI } from "./position.js";
 
 // The 12 Open311 service codes (cityos.governance.catalog), in the catalogue's order.
 export const CODES = ["road", "parking", "traffic", "waste", "streetlight", "park", "water",
@@ -140,34 +141,20 @@ async function ensureMap() {
   state.map.resize();
 }
 
-// The device's position: used at once when the citizen already allowed it; otherwise only
-// asked for when they press "my location".
+// The device's position for the pin (position.js: used at once when the citizen already
+// allowed it; otherwise only asked for when they press "my location").
 function locate(ask) {
-  if (!("geolocation" in navigator)) {
-    if (ask) $("complaint-where-error").textContent = t("complaints.where.nolocation");
-    return;
-  }
-  const go = () =>
-    navigator.geolocation.getCurrentPosition(
-      async (position) => {
-        await ensureMap();
-        state.map.place({ lat: position.coords.latitude, lon: position.coords.longitude }, { centre: true });
-      },
-      () => {
-        if (ask) $("complaint-where-error").textContent = t("complaints.where.nolocation");
-      },
-      { timeout: 10000, maximumAge: 60000 },
-    );
-  if (ask) {
-    go();
-    return;
-  }
-  navigator.permissions
-    ?.query({ name: "geolocation" })
-    .then((status) => {
-      if (status.state === "granted" && !state.point) go();
-    })
-    .catch(() => {});
+  whereAmI(ask, {
+    found: async (point) => {
+      await ensureMap();
+      state.map.place(point, { centre: true });
+    },
+    failed: () => {
+      $("complaint-where-error").textContent = t("complaints.where.nolocation");
+    },
+    maximumAge: 60000,
+    skip: () => Boolean(state.point),
+  });
 }
 
 // The classifier's suggestion while the citizen types (POST /complaints/suggest).
