@@ -58,6 +58,11 @@ from pathlib import Path
 AREA_TIMEOUT = 1200  # [s] a whole area; a hung test must not hang the run
 REPO = Path(__file__).resolve().parent.parent
 DOC = REPO / "docs" / "conformance.md"
+# Other public @contexts some tests name, as offline copies (their README says whence).
+OFFLINE_CONTEXTS = REPO / "scripts" / "conformance_contexts"
+EXTRA_CONTEXTS = {
+    "https://fiware.github.io/NGSI-LD_TestSuite/ldContext/testContext.jsonld": "testContext.jsonld",
+}
 
 # Area name -> folders (relative to the suite's TP/NGSI-LD) whose tests it runs.
 AREAS: dict[str, tuple[str, ...]] = {
@@ -154,10 +159,12 @@ def suite_context_files(suite: Path) -> dict[str, str]:
             and isinstance(node.value, ast.Constant)
         ):
             context_url = str(node.value.value)
+    extra = {url: str(OFFLINE_CONTEXTS / name) for url, name in EXTRA_CONTEXTS.items()}
     if not context_url:
-        return {}
+        return extra
     base = context_url.rsplit("/", 1)[0]
-    return {f"{base}/{path.name}": str(path) for path in sorted(folder.glob("*.jsonld"))}
+    own = {f"{base}/{path.name}": str(path) for path in sorted(folder.glob("*.jsonld"))}
+    return {**extra, **own}
 
 
 def suite_commit(suite: Path, given: str | None) -> str:

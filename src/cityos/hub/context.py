@@ -9,6 +9,7 @@ IRIs on input and compacted on output.  ``ContextResolver.resolve`` turns a requ
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections import OrderedDict
@@ -44,6 +45,7 @@ from cityos.hub._context_terms import (
     apply_context,
     apply_processed,
 )
+from cityos.hub._context_usage import ContextUsage
 from cityos.hub.errors import BadRequestData, LdContextNotAvailable
 from cityos.security import outbound
 
@@ -84,12 +86,16 @@ class ContextResolver:
         self._lock = threading.Lock()
         self._builtin: dict[str, Any] = {}  # parsed shipped files, by relative path
         self._configured: dict[str, Any] = {}
-        for url, path in files.items():
+        self._configured_paths = {url: Path(path) for url, path in files.items()}
+        for url, path in self._configured_paths.items():
             try:
-                self._configured[url] = read_file(url, Path(path))
+                self._configured[url] = read_file(url, path)
             except LdContextNotAvailable as error:
                 raise SettingsError(f"CITYOS_CONTEXT_FILES: {error.detail}") from None
         self._stored: dict[str, Any] = {}
+        self._local_ids: dict[str, str] = {}  # localId of a stored context -> its URL
+        # What /jsonldContexts reports: contexts first loaded by URL (kind Cached) and hits.
+        self.usage = ContextUsage(CORE_CONTEXT_URLS)
         self._remote: OrderedDict[str, Any] = OrderedDict()
         self._failures: dict[str, tuple[float, str]] = {}  # url -> (retry after, detail)
         self._contexts: OrderedDict[str, ActiveContext] = OrderedDict()
@@ -160,15 +166,80 @@ class ContextResolver:
             apply_context(ContextState(vocab="urn:x:"), context, lambda url: {})
         except ContextError as error:
             raise BadRequestData(f"invalid @context: {error.message}") from None
+        local_id = _hosted_id(url_or_id)
         with self._lock:
             self._stored[url_or_id] = context
+            if local_id is not None:
+                self._local_ids[local_id] = url_or_id
             self._contexts.clear()  # resolved contexts may have used the old version
+        self.usage.known(url_or_id)
 
     def remove_stored(self, url_or_id: str) -> None:
-        """Forget a stored context (no error if it is unknown)."""
+        """Forget a stored or cached context (no error if it is unknown).
+
+        A Cached one is loaded anew (and recorded again) the next time a request names it.
+        """
+        local_id = _hosted_id(url_or_id)
         with self._lock:
-            if self._stored.pop(url_or_id, None) is not None:
-                self._contexts.clear()
+            self._stored.pop(url_or_id, None)
+            self._remote.pop(url_or_id, None)
+            self._failures.pop(url_or_id, None)
+            if local_id is not None and self._local_ids.get(local_id) == url_or_id:
+                del self._local_ids[local_id]
+            self._contexts.clear()
+        self.usage.forget(url_or_id)
+
+    def note_use(self, context: str | dict[str, Any] | list[Any] | None) -> None:
+        """Count one use of each URL a request's @context names (``numberOfHits``)."""
+        if context is None or isinstance(context, dict):
+            return
+        urls = (context,) if isinstance(context, str) else context
+        for url in urls:
+            if isinstance(url, str) and url not in CORE_CONTEXT_URLS:
+                self.usage.hit(self._canonical(url))
+
+    def reload(self, url: str) -> Any:
+        """Load a cached context's document again from its origin (503 if it cannot be)."""
+        relative = BUILTIN_CONTEXT_FILES.get(url)
+        path = self._configured_paths.get(url)
+        if relative is not None:
+            context = read_builtin(relative)
+        elif path is not None:
+            context = read_file(url, path)
+        elif self._fetcher is None:
+            raise LdContextNotAvailable(f"@context {url} cannot be fetched (network disabled)")
+        else:
+            context = self._fetcher.fetch(url)
+        with self._lock:
+            if relative is not None:
+                self._builtin[relative] = context
+            elif path is not None:
+                self._configured[url] = context
+            else:
+                self._remote[url] = context
+            if url in self._stored:  # a Cached record registered at start-up
+                self._stored[url] = context
+            self._failures.pop(url, None)
+            self._contexts.clear()
+        return context
+
+    def reload_core(self) -> None:
+        """Process the shipped core context again (the hub keeps no other copy of it)."""
+        core = self._process_core()
+        with self._lock:
+            self._core = core
+            self._contexts.clear()
+        self._core_only = self._build(None, "null")
+
+    def _canonical(self, url: str) -> str:
+        """Return the URL a stored context is recorded under, for any host naming this hub."""
+        if "/jsonldContexts/" not in url:  # the common case, without the regular expression
+            return url
+        local_id = _hosted_id(url)
+        if local_id is None:
+            return url
+        with self._lock:
+            return self._local_ids.get(local_id, url)
 
     def clear(self) -> None:
         """Drop every cached remote document, failure and resolved context."""
@@ -204,16 +275,31 @@ class ContextResolver:
             with self._lock:
                 if relative not in self._builtin:
                     self._builtin[relative] = read_builtin(relative)
-                return self._builtin[relative]
+                context = self._builtin[relative]
+            self.usage.cached(url, context)
+            return context
         with self._lock:
-            for table in (self._configured, self._stored, self._remote):
+            if url in self._stored:
+                return self._stored[url]
+            local_id = _hosted_id(url)
+            if local_id is not None and local_id in self._local_ids:
+                # this hub's own hosted context, named through another host name (a proxy,
+                # localhost): served from the store, never fetched from ourselves
+                return self._stored[self._local_ids[local_id]]
+            for table in (self._configured, self._remote):
                 if url in table:
                     if table is self._remote:
                         self._remote.move_to_end(url)
-                    return table[url]
+                    context = table[url]
+                    break
+            else:
+                context = _MISSING
             failure = self._failures.get(url)
-            if failure is not None and failure[0] > time.monotonic():
-                raise LdContextNotAvailable(failure[1])
+        if context is not _MISSING:
+            self.usage.cached(url, context)
+            return context
+        if failure is not None and failure[0] > time.monotonic():
+            raise LdContextNotAvailable(failure[1])
         if self._fetcher is None:
             raise LdContextNotAvailable(f"@context {url} is not known offline (network disabled)")
         try:
@@ -227,7 +313,20 @@ class ContextResolver:
             self._remote[url] = context
             if len(self._remote) > self._remote_cache_size:
                 self._remote.popitem(last=False)
+        self.usage.cached(url, context)
         return context
+
+
+_MISSING = object()
+# A context hosted by this hub: its URL under any host name (behind a proxy the hub has
+# several), or the bare path, which JSON-LD resolves against the request's URL: this hub.
+_HOSTED_PATH = re.compile(r"^(?:https?://[^/?#]+)?/ngsi-ld/v1/jsonldContexts/([0-9a-f]{32})$")
+
+
+def _hosted_id(url: str) -> str | None:
+    """Return the localId if ``url`` names a context hosted at ``/ngsi-ld/v1/jsonldContexts``."""
+    match = _HOSTED_PATH.match(url)
+    return match.group(1) if match else None
 
 
 def _single_url(context: Any) -> str | None:

@@ -118,6 +118,13 @@ class LdContextNotAvailable(HubError):
     title = "JSON-LD context not available"
 
 
+class LdContextNotReloaded(LdContextNotAvailable):
+    """A Cached @context could not be fetched again (DELETE ?reload=true, GS CIM 009 5.13.5)."""
+
+    status = 504
+    title = "JSON-LD context not reloaded"
+
+
 class NotAcceptable(HubError):
     """No representation the client accepts can be produced (HTTP 406)."""
 

@@ -141,9 +141,11 @@ async def request_context(
     context = context_from_request(media, link, body)
     resolver = resolver_of(request)
     known = resolver.cached(context)
-    if known is not None:  # the common case: no thread hop for a dict lookup
-        return known
-    return await run_in_threadpool(resolver.resolve, context)
+    if known is None:
+        known = await run_in_threadpool(resolver.resolve, context)
+    if context is not None:  # numberOfHits of the contexts it names (/jsonldContexts)
+        resolver.note_use(context)
+    return known
 
 
 def json_response(

@@ -17,6 +17,7 @@ from fastapi import APIRouter, Path
 from starlette.requests import Request
 from starlette.responses import Response
 
+from cityos.hub._context_records import create_implicit
 from cityos.hub.api._auth import LOG_IN, Grant, authorize
 from cityos.hub.api._http import (
     DEFAULT_TENANT,
@@ -123,15 +124,34 @@ async def create_subscription(request: Request) -> Response:
     body = schema.validate(raw, ctx)
     _check_endpoint(request, body)
     owner_types = _check_reach(grant, body)
-    row = await blocking(
-        service.create,
-        store_of(request),
-        _index(request),
-        tenant=tenant,
-        body=body,
-        owner=owner,
-        owner_types=owner_types,
-    )
+    implicit = None
+    if "jsonldContext" not in body and ctx.source is not None and ctx.url is None:
+        # an inline @context (not one URL): kept as an ImplicitlyCreated /jsonldContexts
+        # entry whose URL the notifications name (GS CIM 009 v1.8, 5.2.12 and 5.13)
+        implicit = await blocking(
+            create_implicit,
+            store_of(request),
+            resolver_of(request),
+            str(request.base_url),
+            ctx.source,
+            tenant=tenant,
+        )
+        body["jsonldContext"] = implicit
+    try:
+        row = await blocking(
+            service.create,
+            store_of(request),
+            _index(request),
+            tenant=tenant,
+            body=body,
+            owner=owner,
+            owner_types=owner_types,
+        )
+    except Exception:
+        if implicit is not None:
+            await blocking(store_of(request).delete_context, implicit.rsplit("/", 1)[1])
+            resolver_of(request).remove_stored(implicit)
+        raise
     headers = {"Location": _location(row.id)}
     if tenant != DEFAULT_TENANT:
         headers["NGSILD-Tenant"] = tenant

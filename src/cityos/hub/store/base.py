@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
@@ -230,8 +230,11 @@ class HubStore(ABC):
         """Return discovery information for every (or the given) attribute."""
 
     @abstractmethod
-    def contexts(self) -> list[dict[str, Any]]:
-        """Return every stored @context record (id, url, kind, body, createdAt, …)."""
+    def contexts(self, tenant: str | None = None) -> list[dict[str, Any]]:
+        """Return the stored @context records (id, url, kind, body, createdAt, tenant, …).
+
+        With a tenant: only that tenant's and the shared ones (tenant NULL); else every one.
+        """
 
     @abstractmethod
     def put_context(self, record: dict[str, Any]) -> None:
@@ -240,6 +243,10 @@ class HubStore(ABC):
     @abstractmethod
     def delete_context(self, context_id: str) -> bool:
         """Delete a stored @context; return False if there was none."""
+
+    @abstractmethod
+    def count_context_hits(self, hits: Mapping[str, tuple[int, str]]) -> None:
+        """Add (count, last use) to the numberOfHits and lastUsage of each @context URL."""
 
 
 def attribute_kinds(entity: Entity) -> dict[str, str]:

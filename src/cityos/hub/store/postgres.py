@@ -6,7 +6,7 @@ types and attribute names are indexed arrays (GIN), geometries PostGIS geography
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -319,11 +319,13 @@ class PostgresStore(HubStore):
             ).fetchall()
         return [AttributeInfo(r[0], int(r[1]), set(r[2]), set(r[3])) for r in rows]
 
-    def contexts(self) -> list[dict[str, Any]]:
+    def contexts(self, tenant: str | None = None) -> list[dict[str, Any]]:
+        where = "" if tenant is None else "WHERE tenant IS NULL OR tenant = %s "
         with self.pool.connection() as conn:
             rows = conn.execute(
-                "SELECT id, url, kind, body, created_at, last_used_at, hits FROM hub_contexts "
-                "ORDER BY created_at"
+                "SELECT id, url, kind, body, created_at, last_used_at, hits, tenant "
+                f"FROM hub_contexts {where}ORDER BY created_at",
+                () if tenant is None else (tenant,),
             ).fetchall()
         return [
             {
@@ -334,6 +336,7 @@ class PostgresStore(HubStore):
                 "createdAt": _iso(r[4]),
                 "lastUsage": _iso(r[5]),
                 "numberOfHits": r[6],
+                "tenant": r[7],
             }
             for r in rows
         ]
@@ -342,14 +345,15 @@ class PostgresStore(HubStore):
         try:
             with self.pool.connection() as conn:
                 conn.execute(
-                    "INSERT INTO hub_contexts (id, url, kind, body, created_at) "
-                    "VALUES (%s, %s, %s, %s, %s)",
+                    "INSERT INTO hub_contexts (id, url, kind, body, created_at, tenant) "
+                    "VALUES (%s, %s, %s, %s, %s, %s)",
                     (
                         record["id"],
                         record["url"],
                         record["kind"],
                         Jsonb(record["body"]),
                         record["createdAt"],
+                        record.get("tenant"),
                     ),
                 )
         except psycopg.errors.UniqueViolation as exc:
@@ -359,3 +363,10 @@ class PostgresStore(HubStore):
         with self.pool.connection() as conn:
             cur = conn.execute("DELETE FROM hub_contexts WHERE id = %s", (context_id,))
             return cur.rowcount > 0
+
+    def count_context_hits(self, hits: Mapping[str, tuple[int, str]]) -> None:
+        with self.pool.connection() as conn, conn.cursor() as cur:
+            cur.executemany(
+                "UPDATE hub_contexts SET hits = hits + %s, last_used_at = %s WHERE url = %s",
+                [(count, last, url) for url, (count, last) in hits.items()],
+            )

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
@@ -585,10 +585,12 @@ class SQLiteStore(HubStore):
         wanted = sorted(counts) if attrs is None else [a for a in attrs if a in counts]
         return [AttributeInfo(a, counts[a], kinds[a], types.get(a, set())) for a in wanted]
 
-    def contexts(self) -> list[dict[str, Any]]:
+    def contexts(self, tenant: str | None = None) -> list[dict[str, Any]]:
+        where = "" if tenant is None else "WHERE tenant IS NULL OR tenant = ? "
         rows = self._conn().execute(
-            "SELECT id, url, kind, body, created_at, last_used_at, hits FROM hub_contexts "
-            "ORDER BY created_at"
+            "SELECT id, url, kind, body, created_at, last_used_at, hits, tenant "
+            f"FROM hub_contexts {where}ORDER BY created_at",
+            () if tenant is None else (tenant,),
         )
         return [
             {
@@ -599,6 +601,7 @@ class SQLiteStore(HubStore):
                 "createdAt": r[4],
                 "lastUsage": r[5],
                 "numberOfHits": r[6],
+                "tenant": r[7],
             }
             for r in rows
         ]
@@ -608,14 +611,15 @@ class SQLiteStore(HubStore):
         with self._write_lock:
             try:
                 conn.execute(
-                    "INSERT INTO hub_contexts (id, url, kind, body, created_at) "
-                    "VALUES (?, ?, ?, ?, ?)",
+                    "INSERT INTO hub_contexts (id, url, kind, body, created_at, tenant) "
+                    "VALUES (?, ?, ?, ?, ?, ?)",
                     (
                         record["id"],
                         record["url"],
                         record["kind"],
                         orjson.dumps(record["body"]).decode(),
                         record["createdAt"],
+                        record.get("tenant"),
                     ),
                 )
             except sqlite3.IntegrityError as exc:
@@ -627,3 +631,10 @@ class SQLiteStore(HubStore):
         with self._write_lock:
             cur = self._conn().execute("DELETE FROM hub_contexts WHERE id = ?", (context_id,))
         return cur.rowcount > 0
+
+    def count_context_hits(self, hits: Mapping[str, tuple[int, str]]) -> None:
+        with self._write_lock:
+            self._conn().executemany(
+                "UPDATE hub_contexts SET hits = hits + ?, last_used_at = ? WHERE url = ?",
+                [(count, last, url) for url, (count, last) in hits.items()],
+            )
