@@ -1,7 +1,7 @@
 """SQLite: hourly roll-ups are built from the raw history after the write, not during it.
 
-Revision ID: 0011_temporal_rollup_mark
-Revises: 0010_dead_letter_received_at
+Revision ID: 0012_temporal_rollup_mark
+Revises: 0011_context_tenant
 Create Date: 2026-12-01
 
 Until now every write also upserted ``hub_temporal_hourly`` (one row per numeric attribute
@@ -19,8 +19,8 @@ from __future__ import annotations
 
 from alembic import op
 
-revision = "0011_temporal_rollup_mark"
-down_revision = "0010_dead_letter_received_at"
+revision = "0012_temporal_rollup_mark"
+down_revision = "0011_context_tenant"
 branch_labels = None
 depends_on = None
 
