@@ -108,6 +108,13 @@ def _temporal_retention(context: JobContext) -> int:
     )
 
 
+def _temporal_rollup(context: JobContext) -> int:
+    """Fold the raw history written since the last run into the hourly roll-ups (SQLite)."""
+    from cityos.hub.temporal.rollup import fold
+
+    return fold(context.app_state.store)
+
+
 def _complaints_outbox(context: JobContext) -> int:
     """Write stale complaint copies to the hub and send due complaint webhooks."""
     from cityos.governance.outbox import run_job
@@ -128,6 +135,7 @@ def _dead_letter_retention(context: JobContext) -> int:
 JOBS: list[Job] = [
     Job(name="privacy_retention", every=timedelta(hours=1), run=_privacy_retention),
     Job(name="temporal_retention", every=timedelta(hours=1), run=_temporal_retention),
+    Job(name="temporal_rollup", every=timedelta(minutes=5), run=_temporal_rollup),
     Job(name="complaints_outbox", every=timedelta(seconds=30), run=_complaints_outbox),
     Job(name="dead_letter_retention", every=timedelta(hours=1), run=_dead_letter_retention),
 ]

@@ -8,6 +8,7 @@ from cityos.hub.temporal.aggregate import Periods, aggregate
 from cityos.hub.temporal.geoscope import match_scopes
 from cityos.hub.temporal.params import TemporalParams
 from cityos.hub.temporal.query import TemporalPage, read_instances, select_entities
+from cityos.hub.temporal.rollup import fold
 
 
 def query_history(
@@ -29,6 +30,8 @@ def query_history(
     instances observed while a matching scope was valid are answered (not bounded:
     aggregations, and entities judged on their current scope).
     """
+    if params.aggregation is not None:
+        fold(store)  # SQLite: the roll-ups hold every instance written so far
     with read_db(store) as db:
         scopes = None
         if query.scope_q is not None:

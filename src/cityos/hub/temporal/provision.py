@@ -39,6 +39,7 @@ from cityos.hub.temporal.record import (
     numeric,
     stored,
 )
+from cityos.hub.temporal.rollup import fold_pending
 
 VALUE_KEYWORDS = ("value", "object", "languageMap", "vocab", "valueList", "objectList", "json")
 _ZONE_OFFSET = re.compile(r"[+-]\d{2}:?\d{2}$")
@@ -155,6 +156,10 @@ def stored_types(store: HubStore, tenant: str, entity_id: str) -> list[str] | No
 
 
 def _db(tx: Transaction) -> Db:
+    """Return the transaction's connection; on SQLite with the roll-ups made complete first:
+    provision recomputes hours from raw rows, which must not count a pending row twice."""
+    if tx.backend == "sqlite":
+        fold_pending(tx.connection)
     return Db(tx.backend, tx.connection)
 
 

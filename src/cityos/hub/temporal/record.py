@@ -18,8 +18,10 @@ a series is named by a 63-bit hash of its four names (``series_id``) and describ
 never compute ids: they join through ``hub_temporal_series``. Ids a write resolved are
 remembered in a bounded cache only after its COMMIT, so a rolled-back allocation is never
 reused. Numeric Property values
-also update ``hub_temporal_hourly`` (count, sum, sum of squares, min, max per series and
-hour) in the same transaction, so hourly aggregations stay exact when raw instances expire.
+are summed per series and hour in ``hub_temporal_hourly`` (count, sum, sum of squares, min,
+max), so hourly aggregations stay exact when raw instances expire: on PostgreSQL in the same
+transaction, on SQLite folded in after the write (:mod:`cityos.hub.temporal.rollup`; a
+write there only appends rows, with keys above the roll-up mark).
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from psycopg.types.json import Jsonb
 
 from cityos.hub.store.base import Change, Entity, Transaction
 from cityos.hub.temporal._times import MICROS_PER_HOUR, from_micros, text_micros, to_micros
+from cityos.hub.temporal.rollup import next_pk
 
 INSTANCE_PREFIX = "urn:ngsi-ld:Instance:"
 # Committed series ids remembered per recorder (about 170 bytes each, measured with
@@ -138,14 +141,40 @@ def changed_instances(change: Change) -> list[Row]:
     if after is None:
         return []
     stamp = after["modifiedAt"]
+    stamp_us = text_micros(stamp)
     created = change.before is None
     entity_id = after["id"]
-    rows = [
-        instance_row(entity_id, attr, inst, stamp)
-        for attr, instances in after["attrs"].items()
-        for inst in instances
-        if created or inst.get("modifiedAt") == stamp
-    ]
+    rows: list[Row] = []
+    append = rows.append
+    for attr, instances in after["attrs"].items():
+        for inst in instances:
+            modified = inst.get("modifiedAt")
+            if modified == stamp:  # the common case, inlined: one write, one stamp
+                modified_us = stamp_us
+            elif created:
+                modified_us = text_micros(modified or stamp)
+            else:
+                continue
+            observed = inst.get("observedAt")
+            observed_us = text_micros(observed) if isinstance(observed, str) else None
+            value = inst.get("value")
+            kind = inst.get("type", "Property")
+            append(
+                (
+                    entity_id,
+                    attr,
+                    inst.get("datasetId") or "",
+                    kind,
+                    modified_us if observed_us is None else observed_us,
+                    observed_us,
+                    modified_us,
+                    modified_us,
+                    float(value)
+                    if kind == "Property" and type(value) in (float, int)
+                    else None,  # numeric(inst)
+                    inst,
+                )
+            )
     scope = after.get("scope") or []
     before = [] if change.before is None else change.before.get("scope") or []
     if list(scope) != list(before):
@@ -180,13 +209,8 @@ def hourly(series: Iterable[int], rows: Iterable[Row]) -> dict[tuple[int, int], 
 _SQLITE = {
     "series": "INSERT INTO hub_temporal_series (pk, tenant, entity_id, attr, dataset_id) "
     "VALUES (?, ?, ?, ?, ?)",
-    "insert": "INSERT INTO hub_temporal (series, kind, ts, observed_at, created_at, "
-    "modified_at, num, instance) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-    "hourly": "INSERT INTO hub_temporal_hourly (series, hour, n, total, total_sq, lo, hi) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (series, hour) DO UPDATE SET "
-    "n = n + excluded.n, total = total + excluded.total, "
-    "total_sq = total_sq + excluded.total_sq, lo = min(lo, excluded.lo), "
-    "hi = max(hi, excluded.hi)",
+    "insert": "INSERT INTO hub_temporal (pk, series, kind, ts, observed_at, created_at, "
+    "modified_at, num, instance) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
     "types": "INSERT INTO hub_temporal_entities (tenant, entity_id, types) VALUES (?, ?, ?) "
     "ON CONFLICT (tenant, entity_id) DO UPDATE SET types = excluded.types",
 }
@@ -319,16 +343,14 @@ class TemporalRecorder:
         else:
             conn = tx.connection
             dumps = orjson.dumps
+            first = next_pk(conn)  # roll-ups: folded in later (rollup.py)
             conn.executemany(
                 sql["insert"],
                 [
-                    (s, r[3], r[4], r[5], r[6], r[7], r[8], dumps(stored(r[9])))
-                    for s, r in zip(series, rows, strict=True)
+                    (first + i, s, r[3], r[4], r[5], r[6], r[7], r[8], dumps(stored(r[9])))
+                    for i, (s, r) in enumerate(zip(series, rows, strict=True))
                 ],
             )
-            sums = hourly(series, rows)
-            if sums:
-                conn.executemany(sql["hourly"], [(*key, *acc) for key, acc in sums.items()])
             if typed:
                 conn.executemany(
                     sql["types"],

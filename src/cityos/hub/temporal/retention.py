@@ -16,6 +16,7 @@ from cityos.hub.store.base import HubStore
 from cityos.hub.temporal._db import Db, read_db
 from cityos.hub.temporal._times import MICROS_PER_HOUR, to_micros
 from cityos.hub.temporal.partitions import month_partitions, utc_month_start
+from cityos.hub.temporal.rollup import fold_pending
 
 
 def retention_cutoff(*, keep_days: int, now: datetime) -> int:
@@ -59,6 +60,7 @@ def expire_history(store: HubStore, *, keep_days: int, now: datetime) -> int:
             deleted += db.run("DELETE FROM hub_temporal WHERE ts < %s", [db.instant(cutoff)])
         return deleted
     with store.transaction("urn:ngsi-ld:tenant:default") as tx:  # the write lock, one COMMIT
+        fold_pending(tx.connection)  # a pending row's numbers reach its roll-up before it goes
         db = Db("sqlite", tx.connection)
         return db.run("DELETE FROM hub_temporal WHERE ts < %s", [cutoff])
 
