@@ -12,6 +12,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from cityos.hub import join
+
 BASE = "/ngsi-ld/v1"
 ERR = "https://uri.etsi.org/ngsi-ld/errors/"
 BUILDING = "urn:ngsi-ld:Building:j1"
@@ -260,3 +262,14 @@ def test_geojson_inline_and_flat(client: TestClient) -> None:
     assert [f["id"] for f in r.json()["features"]] == [BUILDING, CITY]
     r = client.get(f"{BASE}/entities", params={"type": "Country", "join": "flat"}, headers=geo)
     assert [f["id"] for f in r.json()["features"]] == [COUNTRY, CITY]
+
+
+def test_too_many_linked_entities_is_refused(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(join, "MAX_LINKED_ENTITIES", 1)
+    assert get(client, BUILDING, join="inline")["locatedAt"]["entity"]["id"] == CITY
+    r = client.get(f"{BASE}/entities/{BUILDING}", params={"join": "inline", "joinLevel": "2"})
+    assert r.status_code == 403, r.text
+    assert r.json()["type"] == ERR + "TooManyResults"
+    assert KOREAN.search(r.json()["detail"])

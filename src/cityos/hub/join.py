@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from cityos.hub.errors import BadRequestData
+from cityos.hub.errors import BadRequestData, TooManyResults
 from cityos.hub.model import is_uri
 from cityos.hub.render import Compactor, RenderOptions, render_entity
 from cityos.hub.store.base import Entity, EntityQuery, HubStore
@@ -26,6 +26,10 @@ JoinKind = Literal["inline", "flat"]
 JOIN_VALUES = ("inline", "flat", "@none")
 DEFAULT_JOIN_LEVEL = 1
 MAX_JOIN_LEVEL = 20  # deeper graphs are answered up to this level (a bound on the work)
+# Linked entities one answer may carry: inline renders a target once per Relationship that
+# reaches it, so a dense graph grows geometrically with joinLevel; past this, 403.
+MAX_LINKED_ENTITIES = 10_000
+_IDS_PER_QUERY = 1000  # targets per store query (SQL parameters stay well under limits)
 _TOKEN = re.compile(r"\s*(?:([{}|,])|([^\s<>\"'=;()\[\]{},|]+))\s*")
 
 
@@ -133,6 +137,8 @@ def parse_linked_query(params: Mapping[str, Any]) -> LinkedQuery | None:
     None for no ``join`` or ``join=@none``; bad values, and a nested ``pick``/``omit`` deeper
     than ``joinLevel`` (5.7.2.4), are BadRequestData (English/Korean).
     """
+    if not params:  # the common retrieval without parameters
+        return None
     join = params.get("join")
     level = _join_level(params.get("joinLevel"))
     contained_by = _contained_by(params.get("containedBy"))
@@ -269,13 +275,15 @@ def link_entities(
 
     ``roots`` are the requested entities with their renderings (changed in place for
     inline). Returns, for flat, the distinct linked entities not among the roots, level by
-    level; for inline, []. Runs one store query per level, in ``tenant`` only.
+    level; for inline, []. Runs one store query per level (per 1000 targets), in
+    ``tenant`` only; more than MAX_LINKED_ENTITIES linked entities is TooManyResults.
     """
     seen = {e["id"] for e, _ in roots} | set(linked.contained_by)
     frontier = [
         _Node(e, r, linked.pick, linked.omit, frozenset({e["id"]}), opts.datasets) for e, r in roots
     ]
     extra: list[tuple[Entity, dict[str, Any]]] = []
+    count = 0
     base = dataclasses.replace(opts, attrs=None, pick=None, omit=(), datasets=None)
     for _ in range(linked.level):
         wanted: list[tuple[_Node, _Slot]] = [(n, s) for n in frontier for s in _slots(n, ctx)]
@@ -289,11 +297,7 @@ def link_entities(
             ids -= seen
         if not ids:
             break
-        found = {
-            e["id"]: e
-            for e in store.iter_all(tenant, EntityQuery(ids=tuple(sorted(ids)), limit=len(ids)))
-            if may_read(e["type"])
-        }
+        found = {e["id"]: e for e in _fetch(store, tenant, sorted(ids)) if may_read(e["type"])}
         frontier = []
         for node, slot in wanted:
             pick = _sub(node.pick, slot.iri, expand)
@@ -316,6 +320,9 @@ def link_entities(
                     embedded.append((target, None))
                     continue
                 frontier.append(_Node(entity, rendered, pick, omit, node.path | {target}))
+                count += 1
+                if count > MAX_LINKED_ENTITIES:
+                    raise _too_many()
                 embedded.append((target, rendered))
                 if linked.join == "flat":
                     seen.add(target)
@@ -325,6 +332,21 @@ def link_entities(
         if not frontier:
             break
     return extra
+
+
+def _fetch(store: HubStore, tenant: str, ids: list[str]) -> Iterator[Entity]:
+    """Yield the entities among ``ids`` in ``tenant``: one query (per 1000 ids)."""
+    for start in range(0, len(ids), _IDS_PER_QUERY):
+        chunk = tuple(ids[start : start + _IDS_PER_QUERY])
+        yield from store.iter_all(tenant, EntityQuery(ids=chunk, limit=len(chunk)))
+
+
+def _too_many() -> TooManyResults:
+    return TooManyResults(
+        f"join would answer more than {MAX_LINKED_ENTITIES} linked entities; lower joinLevel "
+        f"or limit / join 결과의 연결 엔터티가 {MAX_LINKED_ENTITIES}개를 넘습니다. joinLevel "
+        f"또는 limit을 줄이세요"
+    )
 
 
 def _expand_member(member: str, expand: Callable[[str], str]) -> str:
