@@ -140,11 +140,22 @@ def free_port() -> int:
         return port
 
 
+# Test data that still names the upstream home of the suite's compound @context (Easy Global
+# Market's NGSI-LD API data models, the V1.8 test-suite context) instead of the URL in
+# ``resources/variables.py`` (e.g. data/entities/country-simple-attributes.jsonld, used by
+# 018_20/018_21 and 019_22/019_23). Its terms are the suite's own: it maps to the same file.
+UPSTREAM_COMPOUND_CONTEXTS = (
+    "https://easy-global-market.github.io/ngsild-api-data-models/ngsildTestSuite/"
+    "ngsildTestSuiteV1.8-compound.jsonld",
+)
+
+
 def suite_context_files(suite: Path) -> dict[str, str]:
     """Map the suite's @context URLs to its own files, so the broker resolves them offline.
 
     The suite names its compound context in ``resources/variables.py``
     (``ngsild_test_suite_context``); its sibling files live under the same URL folder.
+    The upstream compound context (UPSTREAM_COMPOUND_CONTEXTS) maps to the same file.
     """
     folder = suite / "resources" / "jsonld-contexts"
     tree = ast.parse((suite / "resources" / "variables.py").read_text(encoding="utf-8"))
@@ -163,8 +174,10 @@ def suite_context_files(suite: Path) -> dict[str, str]:
     if not context_url:
         return extra
     base = context_url.rsplit("/", 1)[0]
-    own = {f"{base}/{path.name}": str(path) for path in sorted(folder.glob("*.jsonld"))}
-    return {**extra, **own}
+    files = {f"{base}/{path.name}": str(path) for path in sorted(folder.glob("*.jsonld"))}
+    if context_url in files:
+        files.update(dict.fromkeys(UPSTREAM_COMPOUND_CONTEXTS, files[context_url]))
+    return {**extra, **files}
 
 
 def suite_commit(suite: Path, given: str | None) -> str:

@@ -64,13 +64,19 @@ class Grant:
 
         Reads need one of the entity's types in scope, writes all of them.
         """
+        if not self.covers(entity_types):
+            raise self._refuse(what)
+
+    def covers(self, entity_types: Iterable[str]) -> bool:
+        """Return True when the scope covers an entity of these expanded types (see check_types).
+
+        Linked entity retrieval asks this of every linked entity, leaving out the others.
+        """
         if self.every_type:
-            return
+            return True
         types = list(entity_types)
         hits = [t in self.iris for t in types]
-        ok = bool(types) and (all(hits) if self.action == "write" else any(hits))
-        if not ok:
-            raise self._refuse(what)
+        return bool(types) and (all(hits) if self.action == "write" else any(hits))
 
     def check_selection(self, selection: TypeSelection | None) -> None:
         """Refuse (403) a query that could return an entity with no type in scope."""

@@ -174,7 +174,7 @@ def json_response(
 
 # Store calls that may scan many rows or write many entities: always off the event loop.
 _HEAVY_CALLS = frozenset(
-    {"query", "iter_all", "type_infos", "attribute_infos", "contexts", "run_batch"}
+    {"query", "iter_all", "type_infos", "attribute_infos", "contexts", "run_batch", "link_entities"}
 )
 
 

@@ -9,6 +9,7 @@ from typing import Any
 from cityos.hub.context import ActiveContext
 from cityos.hub.errors import BadRequestData, InvalidRequest, TooManyResults
 from cityos.hub.geo import parse_geo_query
+from cityos.hub.join import parse_projection_tree
 from cityos.hub.model import check_entity_id, is_uri
 from cityos.hub.query.qlang import parse_q
 from cityos.hub.query.scope import parse_scope_q
@@ -37,11 +38,14 @@ RENDER_OPTIONS = frozenset({"normalized", "concise", "keyValues", "simplified", 
 _MEMBER = re.compile(r"[^\s<>\"'=;()\[\]{},|]+")
 
 
-def parse_projection(value: str | list[str] | None, name: str) -> list[str] | None:
+def parse_projection(
+    value: str | list[str] | None, name: str, *, nested: bool = False
+) -> list[str] | None:
     """Return the members a ``pick`` or ``omit`` list names, checking its syntax (4.21).
 
-    Nested projections (``locatedAt{name}``) apply to linked entities, which need ``join``;
-    CityOS does not retrieve linked entities, so they are refused with BadRequestData.
+    Nested projections (``locatedAt{name}``) apply to linked entities, so they need
+    ``nested`` (a request with ``join``, see :mod:`cityos.hub.join`); else BadRequestData.
+    Of a nested member, ``pick`` keeps the Relationship and ``omit`` does not drop it.
     """
     if value is None:
         return None
@@ -49,10 +53,15 @@ def parse_projection(value: str | list[str] | None, name: str) -> list[str] | No
     members: list[str] = []
     for item in items:
         text = str(item)
+        if nested:
+            tree = parse_projection_tree(text, name)
+            members += tree.members if name == "pick" else tree.flat_members()
+            continue
         if "{" in text or "}" in text:
             raise BadRequestData(
-                f"{name}={text!r}: nested projections need join (linked entities), "
-                "which this broker does not support"
+                f"{name}={text!r}: nested projections apply to linked entities and need "
+                f"join=inline or join=flat / 중첩 투영은 연결 엔터티에 적용되므로 "
+                f"join=inline 또는 join=flat이 필요합니다"
             )
         for member in re.split(r"[,|]", text):  # 4.21: "," and "|" both separate
             member = member.strip()
@@ -233,6 +242,9 @@ def flatten_query_body(body: object) -> dict[str, Any]:
             if not isinstance(value, list | str):
                 raise BadRequestData(f"{key} must be a list of attribute names")
             params[key] = value
+    for key in ("join", "joinLevel", "containedBy"):  # linked entity retrieval (4.5.23)
+        if key in body:
+            params[key] = body[key]
     for key in ("q", "scopeQ", "lang"):
         if key in body:
             if not isinstance(body[key], str):

@@ -27,7 +27,8 @@ from cityos.hub.api._http import (
 from cityos.hub.api._params import parse_projection, render_options, split_list
 from cityos.hub.context import ActiveContext
 from cityos.hub.errors import BadRequestData, InvalidRequest, ResourceNotFound
-from cityos.hub.geojson import feature
+from cityos.hub.geojson import feature, feature_collection
+from cityos.hub.join import link_entities, parse_linked_query
 from cityos.hub.model import check_entity_id
 from cityos.hub.render import render_entity
 
@@ -109,6 +110,9 @@ RETRIEVE_PARAMS = query_docs(
     format="normalized, concise, keyValues",
     lang="Language for LanguageProperty",
     datasetId="Instances to keep (@none: default)",
+    join="Linked entities: inline (under each Relationship), flat (listed after), @none",
+    joinLevel="How many Relationship hops join follows (default 1)",
+    containedBy="Entity ids already retrieved: not fetched again (comma list)",
     geometryProperty="GeoProperty for Accept: application/geo+json (default location)",
 )
 
@@ -126,13 +130,14 @@ async def retrieve_entity(request: Request) -> Response:
     grant = await authorize(request, "read")
     tenant = tenant_of(request, must_exist=True)
     ctx = await request_context(request)
+    linked = parse_linked_query(params)
     opts = render_options(
         options_of(request),
         format,
         ctx,
         attrs=split_list(attrs),
-        pick=parse_projection(pick, "pick"),
-        omit=parse_projection(omit, "omit"),
+        pick=parse_projection(pick, "pick", nested=linked is not None),
+        omit=parse_projection(omit, "omit", nested=linked is not None),
         lang=lang,
         dataset_ids=split_list(datasetId),
     )
@@ -145,13 +150,23 @@ async def retrieve_entity(request: Request) -> Response:
         raise ResourceNotFound(f"entity {entity_id} has none of the attributes {attrs}")
     if not rendered:
         raise ResourceNotFound(f"pick/omit leave nothing of entity {entity_id}")
+    extra: list[tuple[dict[str, Any], dict[str, Any]]] = []  # join=flat: linked entities
+    if linked is not None:
+        extra = await blocking(
+            link_entities, store_of(request), tenant, [(entity, rendered)], ctx, opts, linked,
+            expand=ctx.expand, may_read=grant.covers,
+        )  # fmt: skip
     if media == "application/geo+json":
         geoproperty = request.query_params.get("geometryProperty", "location")
         rendered = feature(entity, rendered, ctx.expand(geoproperty), ctx)
+        if extra:  # join=flat lists the linked entities after this one (4.5.23)
+            more = [feature(e, r, ctx.expand(geoproperty), ctx) for e, r in extra]
+            rendered = feature_collection([rendered, *more])
         # GeoJSON has no Link to a @context of its own: it goes in the body (6.3.15)
         rendered["@context"] = ctx.body_value()
         return json_response(rendered, ctx=ctx, media=media)
-    return json_response(rendered, ctx=ctx, media=media)
+    body = [rendered, *(r for _, r in extra)] if extra else rendered
+    return json_response(body, ctx=ctx, media=media)
 
 
 @router.delete("/entities/{entity_id}", status_code=204, summary="Delete an entity")

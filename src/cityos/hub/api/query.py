@@ -30,6 +30,7 @@ from cityos.hub.api._params import (
 )
 from cityos.hub.context import ActiveContext
 from cityos.hub.geojson import feature, feature_collection
+from cityos.hub.join import link_entities, parse_linked_query
 from cityos.hub.render import render_entity
 from cityos.hub.store.base import EntityQuery, QueryPage
 
@@ -64,6 +65,7 @@ async def _answer(
     )
     # A scope limited to some types is checked against the query, never by dropping results.
     grant.check_selection(query.types)
+    linked = parse_linked_query(params)
     options = options_of(request)
     if isinstance(params.get("options"), str):
         options |= set(params["options"].split(","))
@@ -72,8 +74,8 @@ async def _answer(
         params.get("format"),
         ctx,
         attrs=split_list(params.get("attrs")),
-        pick=parse_projection(params.get("pick"), "pick"),
-        omit=parse_projection(params.get("omit"), "omit"),
+        pick=parse_projection(params.get("pick"), "pick", nested=linked is not None),
+        omit=parse_projection(params.get("omit"), "omit", nested=linked is not None),
         lang=params.get("lang"),
         dataset_ids=split_list(params.get("datasetId")),
     )
@@ -81,6 +83,11 @@ async def _answer(
     pairs = [(e, render_entity(e, ctx, opts)) for e in page.entities]
     # An entity of which pick/omit leave nothing is not in the answer (4.21).
     pairs = [(e, r) for e, r in pairs if r]
+    if linked is not None:  # inline: in place; flat: the linked entities after the page
+        pairs += await blocking(
+            link_entities, store_of(request), tenant, pairs, ctx, opts, linked,
+            expand=ctx.expand, may_read=grant.covers,
+        )  # fmt: skip
     rendered = [r for _, r in pairs]
     headers: dict[str, str] = {}
     if page.total is not None:
@@ -127,6 +134,15 @@ async def query_entities(
         str | None, Query(description="Instances to keep (@none: default)")
     ] = None,  # noqa: N803
     local: Annotated[str | None, Query(description="true: local entities only (all here)")] = None,
+    join: Annotated[
+        str | None, Query(description="Linked entities: inline, flat or @none (4.5.23)")
+    ] = None,
+    joinLevel: Annotated[  # noqa: N803
+        str | None, Query(description="Relationship hops join follows (default 1)")
+    ] = None,
+    containedBy: Annotated[  # noqa: N803
+        str | None, Query(description="Entity ids already retrieved (comma list)")
+    ] = None,
 ) -> Response:
     """Return the entities matching the query, one page, with count and page links."""
     ctx = await request_context(request)
