@@ -100,6 +100,7 @@ def test_traffic_card_is_the_share_of_jammed_counted_links(
         "4개 구간 중 정체 1 · 평균 속도 자유 흐름의 60%"
     )
     assert "grade-verybad" in (page.locator("#traffic-card").get_attribute("class") or "")
+    page.locator("#theme-switch").click()
     page.locator("#lang-switch").click()
     page.wait_for_function(
         "() => document.getElementById('traffic-value').textContent === '25% jammed'"
@@ -107,6 +108,8 @@ def test_traffic_card_is_the_share_of_jammed_counted_links(
     assert page.locator("#traffic-detail").inner_text() == (
         "1 of 4 links jammed · mean speed 60% of free flow"
     )
+    # In the dark theme the switch offers the light one, in the new language (js/page.js).
+    assert page.locator("#theme-switch").inner_text() == "Light theme"
     assert errors == []
 
 

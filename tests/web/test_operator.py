@@ -231,6 +231,7 @@ def test_the_stats_page_draws_hot_spots_charts_and_topics(
     assert run_axe(page) == []
     page.locator("#theme-switch").click()
     page.wait_for_function("() => document.documentElement.dataset.theme === 'dark'")
+    assert page.locator("#theme-switch").inner_text() == "밝은 화면"  # js/page.js
     assert run_axe(page) == []
 
     # A bad window is refused with the API's message.
