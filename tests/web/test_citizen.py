@@ -16,10 +16,13 @@ import httpx
 import pytest
 
 from cityos.web.layers import CITYOS, TRANSPORTATION
+from tests.conftest import STORAGE_INDEPENDENT
 from tests.web.conftest import LiveServer, run_axe
 from tests.web.test_domains import Hub, geo, prop, uid
 
-pytestmark = pytest.mark.slow
+# On SQLite only: what the citizen pages show; tests/identity and tests/privacy check
+# accounts and personal data on both backends (docs/testing.md).
+pytestmark = [pytest.mark.slow, STORAGE_INDEPENDENT]
 HUB_AUTH = "on"
 
 
