@@ -1,4 +1,21 @@
-"""Shared fixtures: a fresh database per test module on each backend, and an app client."""
+"""Shared fixtures: a fresh database per test module on each backend, and an app client.
+
+Every test that uses ``database_url`` (directly or through ``settings``, ``client``, a live
+server) runs once per backend, SQLite and PostgreSQL. ``@pytest.mark.backend(name)`` on a
+test, or in a module's ``pytestmark``, keeps only that backend's case and *deselects* the
+other (``pytest_collection_modifyitems`` below): it is neither run nor skipped, so with
+CI=true no test shows as skipped. Use it for
+
+- a test of one backend's own behaviour (``backend("postgresql")``: a PostGIS plan, a
+  PostgreSQL lock), and
+- a test whose point does not depend on storage, with :data:`STORAGE_INDEPENDENT`
+  (``backend("sqlite")``): a browser test of what a page does with the API's answers (the
+  API's own tests run on both backends and show those answers are the same), or a check of
+  a stream or a file that never reaches the database.
+
+A test that writes or reads stored data to show what the storage does keeps both backends.
+docs/testing.md has the rule and the list of what runs once.
+"""
 
 from __future__ import annotations
 
@@ -22,6 +39,9 @@ PG_ADMIN_URL = os.environ.get(
     "CITYOS_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
 IN_CI = os.environ.get("CI", "").lower() == "true"
+# Runs a test on SQLite only because what it checks is the same whatever stores the data
+# (module docstring, docs/testing.md); the PostgreSQL case is deselected, not skipped.
+STORAGE_INDEPENDENT = pytest.mark.backend("sqlite")
 
 
 def postgres_available() -> str | None:
@@ -229,12 +249,18 @@ def login_headers(client: TestClient, username: str) -> dict[str, str]:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Deselect the other backend's case of a ``@pytest.mark.backend(name)`` test.
 
-    A test of one backend's own behaviour is then neither run nor skipped on the other, so
-    with CI=true no backend test ever shows as skipped.
+    A test of one backend's own behaviour, or one whose point does not depend on storage
+    (:data:`STORAGE_INDEPENDENT`), is then neither run nor skipped on the other, so with
+    CI=true no backend test ever shows as skipped. A name that is no backend is an error
+    (it would deselect both cases).
     """
     keep, drop = [], []
     for item in items:
         marker = item.get_closest_marker("backend")
+        if marker is not None and (len(marker.args) != 1 or marker.args[0] not in BACKENDS):
+            raise pytest.UsageError(
+                f"{item.nodeid}: @pytest.mark.backend takes one of {BACKENDS}, not {marker.args}"
+            )
         callspec = getattr(item, "callspec", None)
         param = callspec.params.get("database_url") if callspec is not None else None
         (drop if marker and param is not None and param != marker.args[0] else keep).append(item)

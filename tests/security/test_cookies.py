@@ -14,8 +14,12 @@ from cityos.app import create_app
 from cityos.config import Settings
 from cityos.identity import service
 from cityos.identity.models import Role
-from tests.conftest import CALLER_PASSWORD
+from tests.conftest import CALLER_PASSWORD, STORAGE_INDEPENDENT
 
+# On SQLite only: how tokens travel (cookie flags, CSRF double-submit) does not depend on the
+# storage; tests/identity/test_api_auth.py checks sessions, refresh and logout on both backends
+# (docs/testing.md).
+pytestmark = STORAGE_INDEPENDENT
 HUB_AUTH = "on"
 TENANT = "urn:ngsi-ld:tenant:cookies"
 _names = itertools.count()

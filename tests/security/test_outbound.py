@@ -1,10 +1,15 @@
 """The SSRF check of callback URLs (cityos.security.outbound): what is refused, what the
-allow-list lets through, and that a name is judged by the addresses it resolves to."""
+allow-list lets through, that a name is judged by the addresses it resolves to, and how long
+CheckedHosts keeps a host's answer."""
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import socket
+from collections.abc import Callable, Coroutine
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
 import pytest
 
@@ -14,6 +19,7 @@ from cityos.security.outbound import OutboundPolicy, UnsafeTarget, check_url, po
 from tests.conftest import run_async
 
 STRICT = OutboundPolicy()
+T = TypeVar("T")
 
 REFUSED = [
     ("http://127.0.0.1/hook", "loopback"),
@@ -132,3 +138,110 @@ def test_a_name_is_refused_by_the_addresses_it_resolves_to() -> None:
 def test_a_name_that_does_not_resolve_is_a_retryable_refusal() -> None:
     with pytest.raises(outbound.UnresolvedHost, match="does not resolve"):
         outbound.resolve_checked("http://no-such-host.invalid/hook", STRICT)
+
+
+class CountingLoop(asyncio.SelectorEventLoop):
+    """The standard event loop; records the host of each DNS lookup it really makes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lookups: list[str] = []
+
+    async def getaddrinfo(self, host: Any, port: Any, **kwargs: Any) -> Any:
+        self.lookups.append(str(host))
+        return await super().getaddrinfo(host, port, **kwargs)
+
+
+def on_counting_loop(scenario: Callable[[CountingLoop], Coroutine[Any, Any, T]]) -> T:
+    """Run ``scenario(loop)`` on a CountingLoop in a thread of its own (see run_async)."""
+
+    def run() -> T:
+        loop = CountingLoop()
+        try:
+            return loop.run_until_complete(scenario(loop))
+        finally:
+            loop.close()
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(run).result()
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0  # [s]
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_checked_hosts_reuse_a_hosts_answer_until_it_expires() -> None:
+    name, found = _internal_name()
+    allowed = OutboundPolicy.parse([f"{found[0]}/32"])
+    clock = Clock()
+    hosts = outbound.CheckedHosts(ttl=5.0, clock=clock)
+
+    async def scenario(loop: CountingLoop) -> None:
+        answers = [await hosts.resolve_checked(f"http://{name}:8000/n{i}", allowed) for i in (1, 2)]
+        assert loop.lookups == [name]  # two paths on one host: one lookup
+        assert [[str(a) for a in answer] for answer in answers] == [found, found]
+        clock.now += 4.9
+        await hosts.resolve_checked(f"http://{name}:8000/n", allowed)
+        assert loop.lookups == [name]
+        clock.now += 0.2  # 5.1 s after the lookup: expired
+        await hosts.resolve_checked(f"http://{name}:8000/n", allowed)
+        assert loop.lookups == [name, name]
+        await hosts.resolve_checked(f"http://{name}:9000/n", allowed)  # another port
+        assert loop.lookups == [name, name, name]
+        # The URL's form is checked on every call, however fresh the host's answer.
+        with pytest.raises(UnsafeTarget, match="password"):
+            await hosts.resolve_checked(f"http://user:pw@{name}:8000/n", allowed)
+        assert len(loop.lookups) == 3
+
+    on_counting_loop(scenario)
+
+
+def test_a_refused_host_stays_refused_kept_and_checked_afresh() -> None:
+    name, found = _internal_name()
+    clock = Clock()
+    hosts = outbound.CheckedHosts(ttl=5.0, clock=clock)
+    url = f"http://{name}:8000/n"
+
+    async def scenario(loop: CountingLoop) -> list[str]:
+        details = []
+        for wait in (0.0, 1.0, 10.0):  # checked, kept (no lookup), expired and checked again
+            clock.now += wait
+            with pytest.raises(UnsafeTarget) as refused:
+                await hosts.resolve_checked(url, STRICT)
+            assert type(refused.value) is UnsafeTarget
+            details.append(refused.value.detail)
+        assert loop.lookups == [name, name]
+        # The same host under a policy that allows its address has an answer of its own.
+        allowed = OutboundPolicy.parse([f"{found[0]}/32"])
+        assert [str(a) for a in await hosts.resolve_checked(url, allowed)] == found
+        with pytest.raises(UnsafeTarget):
+            await hosts.resolve_checked(url, STRICT)
+        for _ in range(2):  # a name that does not resolve stays a retryable refusal
+            with pytest.raises(outbound.UnresolvedHost, match="does not resolve"):
+                await hosts.resolve_checked("http://no-such-host.invalid/n", STRICT)
+        assert loop.lookups == [name, name, name, "no-such-host.invalid"]
+        return details
+
+    details = on_counting_loop(scenario)
+    assert len(set(details)) == 1, details  # the same error each time
+    assert found[0] in details[0]
+
+
+def test_checked_hosts_keep_at_most_size_hosts() -> None:
+    allowed = OutboundPolicy.parse(["127.0.0.0/8"])
+    hosts = outbound.CheckedHosts(ttl=60.0, size=2, clock=Clock())
+
+    async def scenario(loop: CountingLoop) -> None:
+        for last in (1, 2, 3):
+            await hosts.resolve_checked(f"http://127.0.0.{last}/n", allowed)
+        assert len(hosts) == 2
+        await hosts.resolve_checked("http://127.0.0.3/n", allowed)  # kept
+        await hosts.resolve_checked("http://127.0.0.1/n", allowed)  # dropped first: looked up
+        assert loop.lookups == ["127.0.0.1", "127.0.0.2", "127.0.0.3", "127.0.0.1"]
+        assert len(hosts) == 2
+
+    on_counting_loop(scenario)

@@ -23,9 +23,12 @@ import pytest
 from PIL import Image
 
 from cityos.identity.models import Role
+from tests.conftest import STORAGE_INDEPENDENT
 from tests.web.conftest import ARTIFACTS, PASSWORD, LiveServer, run_axe, token
 
-pytestmark = pytest.mark.slow
+# On SQLite only: what the complaint pages do; tests/governance checks Open311, duplicates
+# and media on both backends (docs/testing.md).
+pytestmark = [pytest.mark.slow, STORAGE_INDEPENDENT]
 HUB_AUTH = "on"
 
 # Points in Sejong, one per test and far enough apart (> 100 m) that no test's complaint is

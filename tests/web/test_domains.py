@@ -16,9 +16,12 @@ import pytest
 
 from cityos.identity.models import Role
 from cityos.web.layers import CITYOS, GREEN_ENERGY, ISSUE_TRACKING, PARKING, TRANSPORTATION
+from tests.conftest import STORAGE_INDEPENDENT
 from tests.web.conftest import LiveServer, link, run_axe, token
 
-pytestmark = pytest.mark.slow
+# On SQLite only: how layers and tiles draw hub data; tests/hub and tests/test_web_api.py
+# check that data on both backends (docs/testing.md).
+pytestmark = [pytest.mark.slow, STORAGE_INDEPENDENT]
 HUB_AUTH = "on"
 POINT = {"type": "Point", "coordinates": [127.28, 36.49]}
 

@@ -11,9 +11,12 @@ import pytest
 
 from cityos.identity.models import Role
 from cityos.web.layers import ENVIRONMENT
+from tests.conftest import STORAGE_INDEPENDENT
 from tests.web.conftest import LiveServer, link, token
 
-pytestmark = pytest.mark.slow
+# On SQLite only: the chart and its range picker; tests/hub/temporal checks the history
+# queries on both backends (docs/testing.md).
+pytestmark = [pytest.mark.slow, STORAGE_INDEPENDENT]
 HUB_AUTH = "on"
 
 

@@ -1,4 +1,9 @@
-"""Live updates over real HTTP: a hub write reaches a Server-Sent Events stream, by the rules."""
+"""Live updates over real HTTP: a hub write reaches a Server-Sent Events stream, by the rules.
+
+The stream's tests run on both backends (a write's notifications are queued in the database
+and delivered from there); the browser's, which show what the page does with an event, on
+SQLite only (docs/testing.md).
+"""
 
 from __future__ import annotations
 
@@ -22,6 +27,7 @@ from cityos import db
 from cityos.identity import keys
 from cityos.identity.models import Role
 from cityos.web.layers import ENVIRONMENT, TRANSPORTATION
+from tests.conftest import STORAGE_INDEPENDENT
 from tests.web.conftest import LiveServer, free_port, link, token
 
 HUB_AUTH = "on"
@@ -168,6 +174,7 @@ def test_a_type_scoped_key_gets_only_its_types(server: LiveServer) -> None:
 
 
 @pytest.mark.slow
+@STORAGE_INDEPENDENT  # the page's part; the stream's tests above run on both
 def test_a_browser_sees_a_live_update_after_a_hub_write(page: Any, server: LiveServer) -> None:
     admin = token(server, Role.ADMIN)
     page.goto(server.url + "/")
@@ -267,6 +274,7 @@ def test_cityos_up_stops_promptly_with_a_stream_open(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
+@STORAGE_INDEPENDENT  # the page's part; the stream's tests above run on both
 def test_a_device_measurement_reaches_the_dashboard(page: Any, server: LiveServer) -> None:
     """Ingestion (HTTP device, UltraLight) → hub write → live stream → KPI tile and map."""
     admin = token(server, Role.ADMIN)

@@ -7,9 +7,12 @@ from typing import Any
 import pytest
 
 from cityos.identity.models import Role
+from tests.conftest import STORAGE_INDEPENDENT
 from tests.web.conftest import PASSWORD, LiveServer, run_axe
 
-pytestmark = pytest.mark.slow
+# On SQLite only: what the pages do with the API's answers; tests/hub, tests/interop (the
+# seeded Sejong) and tests/test_web_api.py check those on both backends (docs/testing.md).
+pytestmark = [pytest.mark.slow, STORAGE_INDEPENDENT]
 HUB_AUTH = "on"
 
 

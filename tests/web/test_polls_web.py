@@ -15,11 +15,14 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.conftest import STORAGE_INDEPENDENT
 from tests.governance._civic import BORAM, JOCHIWON, People
 from tests.web._civic_web import check_page, contexts, http, log_in, open_page, people, server
 from tests.web.conftest import LiveServer
 
-pytestmark = pytest.mark.slow
+# On SQLite only: what the poll pages do; tests/governance checks polls, their live results
+# and concurrent votes on both backends (docs/testing.md).
+pytestmark = [pytest.mark.slow, STORAGE_INDEPENDENT]
 
 
 def make_poll(http: httpx.Client, people: People, **fields: Any) -> dict[str, Any]:

@@ -17,11 +17,14 @@ from PIL import Image
 
 from cityos.governance.proposals import images
 from cityos.web import static_dir
+from tests.conftest import STORAGE_INDEPENDENT
 from tests.governance._civic import BORAM, BORAM_POINT, People
 from tests.web._civic_web import check_page, contexts, http, log_in, open_page, people, server
 from tests.web.conftest import LiveServer
 
-pytestmark = pytest.mark.slow
+# On SQLite only: what the proposal pages do; tests/governance checks proposals, comments
+# and images on both backends (docs/testing.md).
+pytestmark = [pytest.mark.slow, STORAGE_INDEPENDENT]
 SCRIPT_TITLE = (
     '<script>window.pwned = 1</script><img src=x id=pwned onerror="window.pwned=2">가로등'
 )

@@ -8,9 +8,10 @@ loopback, the cloud metadata service at 169.254.169.254, databases on the privat
 One check, used at registration (:func:`check_url`: a clear 400 naming the rule, in Korean
 and English) and again right before each send (:func:`resolve_checked`: the host's DNS
 answers, every one of them, so a name that re-binds to a private address after registration
-is still refused). Refused: a scheme other than the caller's list (http, https; mqtt, mqtts
-for subscriptions), user:password in an http(s) URL, ``localhost`` and metadata host names,
-and any address that is loopback, link-local (169.254/16, fe80::/10), private (10/8,
+is still refused; :class:`CheckedHosts` keeps that answer a few seconds per host).
+Refused: a scheme other than the caller's list (http, https; mqtt, mqtts for
+subscriptions), user:password in an http(s) URL, ``localhost`` and metadata host names, and
+any address that is loopback, link-local (169.254/16, fe80::/10), private (10/8,
 172.16/12, 192.168/16, fc00::/7), unspecified (0.0.0.0, ::), multicast, reserved, or an
 IPv4-mapped/6to4/NAT64 disguise of one of those — unless the allow-list says otherwise.
 
@@ -26,7 +27,9 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
-from collections.abc import Iterable
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -275,6 +278,12 @@ async def resolve_checked_async(
 ) -> list[IPAddress]:
     """:func:`resolve_checked` on the event loop's resolver (for the async senders)."""
     host, port = check_url(url, policy, name=name, schemes=schemes)
+    return await _resolve_host_async(name, host, port, policy)
+
+
+async def _resolve_host_async(
+    name: str, host: str, port: int, policy: OutboundPolicy
+) -> list[IPAddress]:
     try:
         infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except OSError as error:
@@ -283,3 +292,60 @@ async def resolve_checked_async(
     for address in addresses:
         check_address(name, host, address, policy)
     return addresses
+
+
+class CheckedHosts:
+    """:func:`resolve_checked_async` that keeps each host's answer for ``ttl`` seconds.
+
+    A sender that checks an endpoint before every delivery round would otherwise ask DNS
+    once per subscription and round: a hundred subscriptions to one receiver, a hundred
+    lookups. The URL's form (scheme, credentials, literal address) is still checked on
+    every call; what is kept, per (policy, name, host, port), is the resolved addresses or
+    the refusal, so a refused host stays refused, with the same error, until its entry
+    expires and it is resolved and checked afresh. At most ``size`` hosts are kept (the
+    least recently checked are dropped first). Not thread-safe: one per event loop.
+    """
+
+    def __init__(
+        self,
+        ttl: float = 5.0,
+        size: int = 256,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.ttl = ttl  # [s]
+        self.size = size
+        self.clock = clock
+        self._found: OrderedDict[
+            tuple[OutboundPolicy, str, str, int], tuple[float, list[IPAddress] | UnsafeTarget]
+        ] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._found)
+
+    async def resolve_checked(
+        self,
+        url: str,
+        policy: OutboundPolicy,
+        *,
+        name: str = "notification.endpoint.uri",
+        schemes: tuple[str, ...] = NOTIFY_SCHEMES,
+    ) -> list[IPAddress]:
+        """Check ``url`` as :func:`resolve_checked_async`, resolving its host at most once a ttl."""
+        host, port = check_url(url, policy, name=name, schemes=schemes)
+        key = (policy, name, host, port)
+        entry = self._found.get(key)
+        if entry is not None and entry[0] > self.clock():
+            self._found.move_to_end(key)
+            found = entry[1]
+        else:
+            try:
+                found = await _resolve_host_async(name, host, port, policy)
+            except UnsafeTarget as error:
+                found = error
+            self._found[key] = (self.clock() + self.ttl, found)
+            self._found.move_to_end(key)
+            while len(self._found) > self.size:
+                self._found.popitem(last=False)
+        if isinstance(found, UnsafeTarget):
+            raise type(found)(found.detail, found.detail_ko)  # a fresh one: no stacked traceback
+        return list(found)

@@ -16,16 +16,10 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-NGSI = "/ngsi-ld/v1"
+from tests.hub.temporal._window import IN, NGSI, OUT, WINDOW, ids, prop
+
 V = "urn:ngsi-ld:Vehicle:tg-"
 B = "urn:ngsi-ld:Bus:ts-"
-IN = "2026-03-01T12:00:00Z"
-OUT = "2026-01-05T00:00:00Z"
-WINDOW = {
-    "timerel": "between",
-    "timeAt": "2026-03-01T00:00:00Z",
-    "endTimeAt": "2026-03-02T00:00:00Z",
-}
 PARIS = [2.29, 48.85]
 BOX = [[[2.0, 48.5], [2.6, 48.5], [2.6, 49.2], [2.0, 49.2], [2.0, 48.5]]]
 NEAR_FAR = [[[9.9, 49.9], [10.1, 49.9], [10.1, 50.1], [9.9, 50.1], [9.9, 49.9]]]
@@ -39,12 +33,7 @@ def geo(kind: str, coordinates: Any, when: str = IN) -> dict[str, Any]:
     }
 
 
-def scope(value: Any, when: str) -> dict[str, Any]:
-    return {"type": "Property", "value": value, "observedAt": when}
-
-
-def speed(value: Any, when: str) -> dict[str, Any]:
-    return {"type": "Property", "value": value, "observedAt": when}
+scope = speed = prop  # a scope or a speed instance observed at ``when``
 
 
 GEO_FIXTURES: list[dict[str, Any]] = [
@@ -98,21 +87,10 @@ SCOPE_FIXTURES: list[dict[str, Any]] = [
 ]
 
 
-@pytest.fixture(scope="module")
-def fleet(client: TestClient) -> TestClient:
-    for body in GEO_FIXTURES:
-        r = client.post(f"{NGSI}/temporal/entities", json=body)
-        assert r.status_code == 201, r.text
-    for body in SCOPE_FIXTURES:
-        full = {"type": "Bus", "speed": [speed(1, "2026-03-01T12:05:00Z")], **body}
-        r = client.post(f"{NGSI}/temporal/entities", json=full)
-        assert r.status_code == 201, r.text
-    return client
-
-
-def ids(r: Any) -> list[str]:
-    assert r.status_code == 200, r.text
-    return sorted(e["id"].rsplit("-", 1)[1] for e in r.json())
+# SCOPE_FIXTURES are Buses with a speed at 12:05 unless they give their own.
+FLEET = GEO_FIXTURES + [
+    {"type": "Bus", "speed": [speed(1, "2026-03-01T12:05:00Z")], **body} for body in SCOPE_FIXTURES
+]
 
 
 def geo_query(client: TestClient, georel: str, kind: str, coordinates: Any, **more: str) -> Any:

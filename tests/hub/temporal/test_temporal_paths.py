@@ -1,8 +1,8 @@
 """Temporal ``q`` with sub-attribute paths, ``[..]`` trails and date/time literals.
 
 Each term is checked per instance in the time window (GS CIM 009 5.7.4.4), in SQL on both
-backends (the ``client`` fixture). Fixtures: instances inside the window (``IN``) and
-outside (``OUT``); an instance outside never satisfies a term.
+backends (the ``client`` fixture). ``FLEET``: instances inside the window (``IN``) and
+outside (``OUT``, both in _window.py); an instance outside never satisfies a term.
 """
 
 from __future__ import annotations
@@ -14,22 +14,10 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-NGSI = "/ngsi-ld/v1"
+from tests.hub.temporal._window import IN, OUT, ids, prop, query
+
 V = "urn:ngsi-ld:Vehicle:tp-"
-IN = "2026-03-01T12:00:00Z"
-OUT = "2026-01-05T00:00:00Z"
-WINDOW = {
-    "timerel": "between",
-    "timeAt": "2026-03-01T00:00:00Z",
-    "endTimeAt": "2026-03-02T00:00:00Z",
-}
-
-
-def prop(value: Any, when: str, **more: Any) -> dict[str, Any]:
-    return {"type": "Property", "value": value, "observedAt": when, **more}
-
-
-FIXTURES: list[dict[str, Any]] = [
+FLEET: list[dict[str, Any]] = [
     {
         "id": V + "kmh",
         "type": "Vehicle",
@@ -65,25 +53,6 @@ FIXTURES: list[dict[str, Any]] = [
         "departure": [prop("2026-01-01T00:00:00Z", IN), prop("2027-01-01T00:00:00Z", OUT)],
     },
 ]
-
-
-@pytest.fixture(scope="module")
-def fleet(client: TestClient) -> TestClient:
-    for body in FIXTURES:
-        r = client.post(f"{NGSI}/temporal/entities", json=body)
-        assert r.status_code == 201, r.text
-    return client
-
-
-def ids(r: Any) -> list[str]:
-    assert r.status_code == 200, r.text
-    return sorted(e["id"].rsplit("-", 1)[1] for e in r.json())
-
-
-def query(client: TestClient, q: str, **more: str) -> Any:
-    return client.get(
-        f"{NGSI}/temporal/entities", params={"type": "Vehicle", "q": q, **WINDOW, **more}
-    )
 
 
 @pytest.mark.parametrize(

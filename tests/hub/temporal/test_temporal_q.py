@@ -16,23 +16,11 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-NGSI = "/ngsi-ld/v1"
+from tests.hub.temporal._window import IN, NGSI, OUT, WINDOW, ids, prop, query, word
+
 V = "urn:ngsi-ld:Vehicle:"
-IN = "2026-03-01T12:00:00Z"
 IN2 = "2026-03-01T18:00:00Z"
-OUT = "2026-01-05T00:00:00Z"
-WINDOW = {
-    "timerel": "between",
-    "timeAt": "2026-03-01T00:00:00Z",
-    "endTimeAt": "2026-03-02T00:00:00Z",
-}
-
-
-def prop(value: Any, when: str, **more: Any) -> dict[str, Any]:
-    return {"type": "Property", "value": value, "observedAt": when, **more}
-
-
-FIXTURES: list[dict[str, Any]] = [
+FLEET: list[dict[str, Any]] = [
     {
         "id": V + "fast",
         "type": "Vehicle",
@@ -63,25 +51,6 @@ FIXTURES: list[dict[str, Any]] = [
     },
     {"id": V + "typed", "type": "Vehicle", "speed": [prop("30", IN)], "route": [prop("7", IN)]},
 ]
-
-
-@pytest.fixture(scope="module")
-def fleet(client: TestClient) -> TestClient:
-    for body in FIXTURES:
-        r = client.post(f"{NGSI}/temporal/entities", json=body)
-        assert r.status_code == 201, r.text
-    return client
-
-
-def ids(r: Any) -> list[str]:
-    assert r.status_code == 200, r.text
-    return sorted(e["id"].rsplit(":", 1)[1] for e in r.json())
-
-
-def query(client: TestClient, q: str, **more: str) -> Any:
-    return client.get(
-        f"{NGSI}/temporal/entities", params={"type": "Vehicle", "q": q, **WINDOW, **more}
-    )
 
 
 @pytest.mark.parametrize(
@@ -146,7 +115,7 @@ def test_the_answer_holds_the_windows_instances_of_the_matching_entities(
     fleet: TestClient,
 ) -> None:
     r = query(fleet, "speed>25", attrs="speed")
-    body = {e["id"].rsplit(":", 1)[1]: e for e in r.json()}
+    body = {word(e["id"]): e for e in r.json()}
     assert sorted(body) == ["fast", "multi"]
     # every instance in the window (not only the matching ones), none outside it
     assert [i["value"] for i in body["fast"]["speed"]] == [30]
@@ -164,7 +133,7 @@ def test_count_and_paging_follow_q(fleet: TestClient) -> None:
 
 def test_aggregation_with_q(fleet: TestClient) -> None:
     r = query(fleet, "speed>25", attrs="speed", options="aggregatedValues", aggrMethods="max")
-    body = {e["id"].rsplit(":", 1)[1]: e for e in r.json()}
+    body = {word(e["id"]): e for e in r.json()}
     assert sorted(body) == ["fast", "multi"]
     assert [p[0] for p in body["fast"]["speed"]["max"]] == [30]
 

@@ -55,6 +55,7 @@ FLUSH = 50  # delivered rows deleted per transaction (at most this many resent a
 # take them (hub API), and their endpoints are not a caller's say-so (no SSRF check).
 SERVER_OWNED = "urn:ngsi-ld:Subscription:cityos-"
 STOP_WAIT = 5.0  # [s] stop() waits at most this long for each step of the shutdown
+HOST_CHECK_TTL = 5.0  # [s] an endpoint host's SSRF check (DNS answer or refusal) is reused
 
 
 Rows = list[tuple[int, str]]  # (seq, notification) of one subscription, oldest first
@@ -101,8 +102,10 @@ class Dispatcher:
         timeout: float = DEFAULT_TIMEOUT,
     ) -> None:
         self.store = store
-        # SSRF check before sending to a caller's endpoint (cityos.security.outbound)
+        # SSRF check before sending to a caller's endpoint (cityos.security.outbound); each
+        # host's answer is kept HOST_CHECK_TTL seconds, not looked up per subscription and round
         self.outbound = outbound_policy or outbound.policy_of(get_settings())
+        self.checked_hosts = outbound.CheckedHosts(HOST_CHECK_TTL)
         self.index = index
         self.writer = writer
         self.poll = poll
@@ -385,13 +388,16 @@ class Dispatcher:
     async def _refused(self, sub_id: str, uri: str) -> DeliveryFailed | None:
         """Return why ``uri`` may not be called now (its host resolved and checked), or None.
 
+        The host's answer is at most HOST_CHECK_TTL seconds old (the form of ``uri`` is
+        checked every time); a policy swapped in ``self.outbound`` is checked afresh.
+
         Subscriptions CityOS made for itself (the web map's feed to its own notify route)
         are not a caller's say-so and are not checked.
         """
         if sub_id.startswith(SERVER_OWNED):
             return None
         try:
-            await outbound.resolve_checked_async(uri, self.outbound)
+            await self.checked_hosts.resolve_checked(uri, self.outbound)
         except outbound.UnsafeTarget as error:
             return DeliveryFailed(f"refused: {error.detail}")
         return None

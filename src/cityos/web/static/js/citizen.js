@@ -3,14 +3,13 @@
 import { del, get, hubHeaders, post } from "./api.js";
 import * as auth from "./auth.js";
 import * as complaints from "./complaints.js";
-import * as i18n from "./i18n.js";
 import { formatDateTime, formatNumber, t } from "./i18n.js";
 import { TILE_KINDS, meanPm25, pm25Grade, tileDetailText, tileValueText, valueOf } from "./kpi.js";
 import { labelOf, layerFeatures, linkIndex } from "./map.js";
+import { startPage } from "./page.js";
 import { locate as whereAmI } from "./position.js";
 import * as polls from "./polls.js";
 import * as proposals from "./proposals.js";
-import * as theme from "./theme.js";
 
 const SERVICES = ["complaints", "polls", "proposals", "er", "trip", "walking", "events"];
 const PURPOSES = [{ purpose: "walking_rewards", version: "2026-1" }];
@@ -342,15 +341,7 @@ function forms() {
 }
 
 async function main() {
-  theme.init();
-  await i18n.init();
-  const themeLabel = () => {
-    $("theme-switch").textContent = t(theme.theme() === "dark" ? "theme.light" : "theme.dark");
-  };
-  themeLabel();
-  theme.onChange(themeLabel);
-  i18n.onChange(() => {
-    themeLabel();
+  await startPage(() => {
     services();
     airQuality();
     traffic();

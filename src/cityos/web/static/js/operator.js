@@ -4,9 +4,9 @@ import { get, post } from "./api.js";
 import * as auth from "./auth.js";
 import * as i18n from "./i18n.js";
 import { formatDateTime, formatNumber, t } from "./i18n.js";
-import * as theme from "./theme.js";
 import { addBasemap, renderStats } from "./operator_stats.js";
 import { bindLoginDialog } from "./login.js";
+import { startPage } from "./page.js";
 
 const SEOUL = { dateStyle: "medium", timeStyle: "short", timeZone: "Asia/Seoul" };
 // The workflow (governance/models.py TRANSITIONS): which actions a state allows.
@@ -378,15 +378,7 @@ function loginDialog() {
 }
 
 async function main() {
-  theme.init();
-  await i18n.init();
-  const themeLabel = () => {
-    document.getElementById("theme-switch").textContent = t(theme.theme() === "dark" ? "theme.light" : "theme.dark");
-  };
-  themeLabel();
-  theme.onChange(themeLabel);
-  i18n.onChange(() => {
-    themeLabel();
+  await startPage(() => {
     fillCodes();
     renderQueue();
     renderDetail();

@@ -2,7 +2,7 @@
 import { get } from "./api.js";
 import * as i18n from "./i18n.js";
 import { formatDateTime, formatNumber, t } from "./i18n.js";
-import * as theme from "./theme.js";
+import { startPage } from "./page.js";
 
 const state = { runs: [], comparison: null };
 const SEOUL = { dateStyle: "medium", timeStyle: "short", timeZone: "Asia/Seoul" };
@@ -135,15 +135,7 @@ async function compare(event) {
 }
 
 async function main() {
-  theme.init();
-  await i18n.init();
-  const themeLabel = () => {
-    document.getElementById("theme-switch").textContent = t(theme.theme() === "dark" ? "theme.light" : "theme.dark");
-  };
-  themeLabel();
-  theme.onChange(themeLabel);
-  i18n.onChange(() => {
-    themeLabel();
+  await startPage(() => {
     renderRuns();
     renderComparison();
   });
