@@ -192,11 +192,6 @@ class _PostgresTransaction(Transaction):
         )
 
 
-def _end_autocommit(conn: psycopg.Connection[Any]) -> None:
-    """Return a connection to the pool as the pool made it (``_reading`` changes it)."""
-    conn.autocommit = False
-
-
 class PostgresStore(HubStore):
     """The hub on PostgreSQL + PostGIS."""
 
@@ -210,25 +205,19 @@ class PostgresStore(HubStore):
             url,
             min_size=1,
             max_size=pool_size,
-            kwargs={"options": "-c timezone=UTC -c jit=off"},  # JIT costs ~1 s per new jsonb query
-            reset=_end_autocommit,
+            # Autocommit: a read is its statement alone, no BEGIN and COMMIT round trips
+            # around it (under READ COMMITTED each statement has its own snapshot inside a
+            # transaction too). Writes open one explicitly: transaction() below, and every
+            # other borrower that writes (retention) uses conn.transaction() as well.
+            kwargs={
+                "options": "-c timezone=UTC -c jit=off",  # JIT costs ~1 s per new jsonb query
+                "autocommit": True,
+            },
             open=True,
         )
 
     def close(self) -> None:
         self.pool.close()
-
-    @contextmanager
-    def _reading(self) -> Iterator[psycopg.Connection[Any]]:
-        """Yield a pooled connection in autocommit mode, for reads.
-
-        A read is then its statement alone: no BEGIN and COMMIT round trips around it (under
-        READ COMMITTED each statement has its own snapshot inside a transaction too). The
-        pool's reset turns autocommit off again, so other borrowers find it as usual.
-        """
-        with self.pool.connection() as conn:
-            conn.autocommit = True
-            yield conn
 
     @contextmanager
     def transaction(self, tenant: str) -> Iterator[Transaction]:
@@ -241,7 +230,7 @@ class PostgresStore(HubStore):
     def tenant_exists(self, tenant: str) -> bool:
         if tenant in self._tenants:
             return True
-        with self._reading() as conn:
+        with self.pool.connection() as conn:
             row = conn.execute("SELECT 1 FROM hub_tenants WHERE name = %s", (tenant,))
             if row.fetchone() is None:
                 return False
@@ -249,7 +238,7 @@ class PostgresStore(HubStore):
         return True
 
     def get(self, tenant: str, entity_id: str) -> Entity | None:
-        with self._reading() as conn:
+        with self.pool.connection() as conn:
             row = conn.execute(
                 f"SELECT {_COLUMNS} FROM hub_entities e WHERE e.tenant = %s AND e.id = %s",
                 (tenant, entity_id),
@@ -293,7 +282,7 @@ class PostgresStore(HubStore):
         where, params, q_residual = self._where(tenant, query)
         keep = residual_filter(query, q_residual=q_residual, geo_in_sql=True)
         sql = f"SELECT {_COLUMNS} FROM hub_entities e WHERE {where} ORDER BY e.id"
-        with self._reading() as conn:
+        with self.pool.connection() as conn:
             if keep is None:
                 rows = conn.execute(
                     sql + " LIMIT %s OFFSET %s", [*params, query.limit, query.offset]
@@ -311,7 +300,7 @@ class PostgresStore(HubStore):
     def iter_all(self, tenant: str, query: EntityQuery) -> Iterator[Entity]:
         where, params, q_residual = self._where(tenant, query)
         keep = residual_filter(query, q_residual=q_residual, geo_in_sql=True)
-        with self._reading() as conn, conn.cursor() as cur:
+        with self.pool.connection() as conn, conn.cursor() as cur:
             for row in cur.stream(
                 f"SELECT {_COLUMNS} FROM hub_entities e WHERE {where} ORDER BY e.id", params
             ):
@@ -320,7 +309,7 @@ class PostgresStore(HubStore):
                     yield entity
 
     def entity_count(self, tenant: str) -> int:
-        with self._reading() as conn:
+        with self.pool.connection() as conn:
             row = conn.execute(
                 "SELECT count(*) FROM hub_entities WHERE tenant = %s", (tenant,)
             ).fetchone()
@@ -329,7 +318,7 @@ class PostgresStore(HubStore):
     def type_infos(self, tenant: str, types: list[str] | None = None) -> list[TypeInfo]:
         type_filter = "" if types is None else " AND t = ANY(%s)"
         params: list[Any] = [tenant] if types is None else [tenant, types]
-        with self._reading() as conn:
+        with self.pool.connection() as conn:
             counts: dict[str, int] = dict(
                 conn.execute(
                     "SELECT t, count(*) FROM hub_entities e, unnest(e.types) t "
@@ -351,7 +340,7 @@ class PostgresStore(HubStore):
     def attribute_infos(self, tenant: str, attrs: list[str] | None = None) -> list[AttributeInfo]:
         attr_filter = "" if attrs is None else " AND a.key = ANY(%s)"
         params: list[Any] = [tenant] if attrs is None else [tenant, attrs]
-        with self._reading() as conn:
+        with self.pool.connection() as conn:
             rows = conn.execute(
                 "SELECT a.key, count(DISTINCT e.id), array_agg(DISTINCT i->>'type'), "
                 "array_agg(DISTINCT t) FROM hub_entities e, jsonb_each(e.attrs) a, "
@@ -362,7 +351,7 @@ class PostgresStore(HubStore):
         return [AttributeInfo(r[0], int(r[1]), set(r[2]), set(r[3])) for r in rows]
 
     def contexts(self) -> list[dict[str, Any]]:
-        with self._reading() as conn:
+        with self.pool.connection() as conn:
             rows = conn.execute(
                 "SELECT id, url, kind, body, created_at, last_used_at, hits FROM hub_contexts "
                 "ORDER BY created_at"
