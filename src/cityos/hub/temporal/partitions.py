@@ -1,9 +1,11 @@
 """PostgreSQL's monthly partitions of ``hub_temporal``, made on demand.
 
 A partition is created the first time an instance of its month is written; creation runs
-in the writing transaction with ``CREATE TABLE IF NOT EXISTS`` under a transaction-scoped
-advisory lock, so two writers creating the same month wait for each other instead of
-failing. Partitions are named ``hub_temporal_yYYYYmMM``.
+in the writing transaction under a transaction-scoped advisory lock (``_CREATE_KEY``), so
+two writers creating the same month wait for each other instead of failing. A writer that
+checks its months holds ``_LOCK_KEY`` shared until it commits; retention takes it
+exclusively to drop old partitions, so no partition disappears under a writer, and writers
+do not wait for each other. Partitions are named ``hub_temporal_yYYYYmMM``.
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ from typing import Any
 
 from cityos.hub.temporal._times import from_micros
 
-_LOCK_KEY = 0x7E_3D_0A_11  # pg_advisory_xact_lock key for partition DDL
+_LOCK_KEY = 0x7E_3D_0A_11  # shared by writers, exclusive for retention's DROP
+_CREATE_KEY = 0x7E_3D_0A_12  # exclusive while a writer creates a partition
 
 
 def utc_month_start(year: int, month: int) -> datetime:
@@ -40,23 +43,28 @@ def ensure_month_partitions(conn: Any, months: set[tuple[int, int]]) -> set[tupl
     """Create the partitions of ``months`` that do not exist yet, in ``conn``'s transaction.
 
     Return the months whose partitions existed already (committed, so safe to remember);
-    one created here exists only if this transaction commits.
+    one created here exists only if this transaction commits. One statement when they all
+    exist: the shared lock is taken before pg_class is read (the sub-select depends on it).
     """
-    conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
-    existed = set()
-    for year, month in sorted(months):
-        start = utc_month_start(year, month)
-        end = utc_month_start(*_next(year, month))
-        exists = conn.execute(
-            "SELECT 1 FROM pg_class WHERE relname = %s", (partition_name(year, month),)
-        ).fetchone()
-        if exists:
-            existed.add((year, month))
-            continue
-        conn.execute(
-            f"CREATE TABLE {partition_name(year, month)} PARTITION OF hub_temporal "
-            f"FOR VALUES FROM ('{start.isoformat()}') TO ('{end.isoformat()}')"
-        )
+    names = {partition_name(*m): m for m in months}
+    (found,) = conn.execute(
+        "SELECT ARRAY(SELECT c.relname::text FROM pg_class c WHERE c.relname = ANY(%s) "
+        "AND l.locked IS NOT NULL) FROM (SELECT pg_advisory_xact_lock_shared(%s)::text "
+        "AS locked OFFSET 0) l",
+        (list(names), _LOCK_KEY),
+    ).fetchone()
+    existed = {names[name] for name in found}
+    missing = sorted(set(months) - existed)
+    if missing:
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (_CREATE_KEY,))
+        for year, month in missing:
+            start = utc_month_start(year, month)
+            end = utc_month_start(*_next(year, month))
+            # IF NOT EXISTS: a writer that created it committed while this one waited
+            conn.execute(
+                f"CREATE TABLE IF NOT EXISTS {partition_name(year, month)} PARTITION OF "
+                f"hub_temporal FOR VALUES FROM ('{start.isoformat()}') TO ('{end.isoformat()}')"
+            )
     return existed
 
 

@@ -33,10 +33,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from psycopg.types.json import Jsonb
+from psycopg.types.json import Json
 
 from cityos.hub.store.base import Change, Entity, Transaction
-from cityos.hub.temporal._times import MICROS_PER_HOUR, from_micros, text_micros, to_micros
+from cityos.hub.temporal._times import MICROS_PER_HOUR, text_micros, to_micros
 from cityos.hub.temporal.rollup import next_pk
 
 INSTANCE_PREFIX = "urn:ngsi-ld:Instance:"
@@ -214,18 +214,46 @@ _SQLITE = {
     "types": "INSERT INTO hub_temporal_entities (tenant, entity_id, types) VALUES (?, ?, ?) "
     "ON CONFLICT (tenant, entity_id) DO UPDATE SET types = excluded.types",
 }
+
+
+def _pg_instant(column: str) -> str:
+    """Return SQL turning µs since the epoch into timestamptz, exactly (no float step)."""
+    return (
+        f"(timestamptz 'epoch' + ({column} / 1000000) * interval '1 second' "
+        f"+ mod({column}, 1000000) * interval '1 microsecond')"
+    )
+
+
+# A PostgreSQL write's history is one statement: the rows of each table travel as one JSON
+# array parameter (json_to_recordset), so a write of one reading or of 8,000 costs one round
+# trip and one parse-bind-execute, where an executemany per table cost a statement per row.
+# The sub-statements touch different tables, so their order within the statement does not
+# matter; roll-up rows are unique per (series, hour), entity rows per entity.
 _POSTGRES = {
+    # in pk order: two writers describing the same series lock them in one order
     "series": "INSERT INTO hub_temporal_series (pk, tenant, entity_id, attr, dataset_id) "
-    "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (pk) DO NOTHING",
-    "insert": "INSERT INTO hub_temporal (series, kind, ts, observed_at, created_at, "
-    "modified_at, num, instance) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
-    "hourly": "INSERT INTO hub_temporal_hourly AS h (series, hour, n, total, total_sq, lo, hi) "
-    "VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (series, hour) DO UPDATE SET "
+    "SELECT s.pk, s.tenant, s.entity_id, s.attr, s.dataset_id FROM json_to_recordset(%s) AS "
+    "s(pk bigint, tenant text, entity_id text, attr text, dataset_id text) ORDER BY s.pk "
+    "ON CONFLICT (pk) DO NOTHING",
+    "write": "WITH history AS (INSERT INTO hub_temporal (series, kind, ts, observed_at, "
+    f"created_at, modified_at, num, instance) SELECT r.series, r.kind, {_pg_instant('r.ts')}, "
+    f"{_pg_instant('r.observed_at')}, {_pg_instant('r.created_at')}, "
+    f"{_pg_instant('r.modified_at')}, r.num, r.instance FROM json_to_recordset(%s) AS "
+    "r(series bigint, kind text, ts bigint, observed_at bigint, created_at bigint, "
+    "modified_at bigint, num double precision, instance jsonb)), "
+    "types AS (INSERT INTO hub_temporal_entities (tenant, entity_id, types) "
+    "SELECT t.tenant, t.entity_id, t.types FROM json_to_recordset(%s) AS "
+    "t(tenant text, entity_id text, types text[]) "
+    "ON CONFLICT (tenant, entity_id) DO UPDATE SET types = excluded.types) "
+    "INSERT INTO hub_temporal_hourly AS h (series, hour, n, total, total_sq, lo, hi) "
+    f"SELECT x.series, {_pg_instant('x.hour')}, x.n, x.total, x.total_sq, x.lo, x.hi "
+    "FROM json_to_recordset(%s) AS x(series bigint, hour bigint, n bigint, "
+    "total double precision, total_sq double precision, lo double precision, "
+    "hi double precision) "
+    "ON CONFLICT (series, hour) DO UPDATE SET "
     "n = h.n + excluded.n, total = h.total + excluded.total, "
     "total_sq = h.total_sq + excluded.total_sq, lo = least(h.lo, excluded.lo), "
     "hi = greatest(h.hi, excluded.hi)",
-    "types": "INSERT INTO hub_temporal_entities (tenant, entity_id, types) VALUES (%s, %s, %s) "
-    "ON CONFLICT (tenant, entity_id) DO UPDATE SET types = excluded.types",
 }
 
 
@@ -264,21 +292,14 @@ def _sqlite_series(conn: Any, tenant: str, missing: list[SeriesKey]) -> dict[Ser
 def _describe_postgres(conn: Any, resolved: dict[SeriesKey, int]) -> None:
     """Describe the series of ``resolved`` that are not described yet (PostgreSQL).
 
-    One lookup of the hashed ids first: a cache miss of a known series (the common case
-    once the cache has been forgotten) then costs one query instead of one INSERT each.
+    One statement for all of them: ``ON CONFLICT DO NOTHING`` makes a cache miss of a known
+    series (the common case once the cache has been forgotten) an index probe, no insert.
     """
-    known = {
-        pk
-        for (pk,) in conn.execute(
-            "SELECT pk FROM hub_temporal_series WHERE pk = ANY(%s)",
-            [list(resolved.values())],
-            binary=True,
-        )
-    }
-    new = sorted((s, *k) for k, s in resolved.items() if s not in known)
-    if new:  # in pk order: two writers describing the same series lock them in one order
-        with conn.cursor() as cur:
-            cur.executemany(_POSTGRES["series"], new)
+    rows = [
+        {"pk": s, "tenant": k[0], "entity_id": k[1], "attr": k[2], "dataset_id": k[3]}
+        for k, s in resolved.items()
+    ]
+    conn.execute(_POSTGRES["series"], [Json(rows)])
 
 
 def _types_changed(change: Change) -> Entity | None:
@@ -288,10 +309,6 @@ def _types_changed(change: Change) -> Entity | None:
     if change.before is None or change.before["type"] != after["type"]:
         return after
     return None
-
-
-def _pg_time(micros: int | None) -> Any:
-    return None if micros is None else from_micros(micros)
 
 
 class TemporalRecorder:
@@ -324,22 +341,29 @@ class TemporalRecorder:
         if postgres:
             self._ensure_partitions(tx, rows)
             history = [
-                (s, r[3], _pg_time(r[4]), _pg_time(r[5]), _pg_time(r[6]), _pg_time(r[7]))
-                + (r[8], Jsonb(stored(r[9])))
+                {
+                    "series": s,
+                    "kind": r[3],
+                    "ts": r[4],
+                    "observed_at": r[5],
+                    "created_at": r[6],
+                    "modified_at": r[7],
+                    "num": r[8],
+                    "instance": stored(r[9]),
+                }
                 for s, r in zip(series, rows, strict=True)
             ]
             hours = [
-                (s, from_micros(h), *acc) for (s, h), acc in sorted(hourly(series, rows).items())
+                {"series": s, "hour": h, "n": a[0], "total": a[1], "total_sq": a[2]}
+                | {"lo": a[3], "hi": a[4]}
+                for (s, h), a in sorted(hourly(series, rows).items())
             ]
-            types = [(tenant, e["id"], e["type"]) for e in typed]
-            with tx.connection.cursor() as cur:
-                for key, params in (
-                    ("insert", history),
-                    ("hourly", hours),
-                    ("types", types),
-                ):
-                    if params:
-                        cur.executemany(sql[key], params)
+            types = {  # one row per entity: the last types given win
+                e["id"]: {"tenant": tenant, "entity_id": e["id"], "types": e["type"]} for e in typed
+            }
+            tx.connection.execute(
+                sql["write"], [Json(history), Json(list(types.values())), Json(hours)]
+            )
         else:
             conn = tx.connection
             dumps = orjson.dumps

@@ -54,7 +54,7 @@ def expire_history(store: HubStore, *, keep_days: int, now: datetime) -> int:
     if store.backend == "postgresql":
         with store.pool.connection() as conn, conn.transaction():  # type: ignore[attr-defined]
             db = Db("postgresql", conn)
-            # the same lock the writers take to create partitions
+            # the lock writers hold shared while they write history: no partition drops under one
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (0x7E_3D_0A_11,))
             deleted = _drop_old_partitions(db, cutoff)
             deleted += db.run("DELETE FROM hub_temporal WHERE ts < %s", [db.instant(cutoff)])
