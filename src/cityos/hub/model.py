@@ -556,20 +556,18 @@ def expand_entity(
         raise BadRequestData("the entity has no 'id'; give a URI such as urn:ngsi-ld:Vehicle:A1")
     if "type" not in body and "@type" not in body:
         raise BadRequestData("the entity has no 'type'; give one such as 'Vehicle'")
-    if cache is None:
-        cache = ExpandCache(ctx)
-    elif cache.ctx is not ctx:  # its names and types were expanded with that context
+    if cache is not None and cache.ctx is not ctx:  # expanded with that context
         raise ValueError("an ExpandCache serves only the context it was made for")
     if entity_id is not None and not (id_checked and "id" in body):
         entity_id = check_entity_id(entity_id)
     raw_type = body.get("type", body.get("@type"))
-    type_iri = cache.types.get(raw_type) if type(raw_type) is str else None
-    if type_iri is not None:
+    if cache is None or type(raw_type) is not str:
+        types = expand_types(raw_type, ctx)
+    elif (type_iri := cache.types.get(raw_type)) is not None:
         types = [type_iri]
     else:
         types = expand_types(raw_type, ctx)
-        if type(raw_type) is str:
-            cache.types[raw_type] = types[0]
+        cache.types[raw_type] = types[0]
     entity: dict[str, Any] = {"id": entity_id, "type": types}
     if "scope" in body:
         entity["scope"] = check_scope(body["scope"])
