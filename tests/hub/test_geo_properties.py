@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pyproj import Geod
@@ -17,6 +18,7 @@ from cityos.hub.geo import (
     GeoQuery,
     parse_geo_query,
     parse_geojson_geometry,
+    validate_geojson_geometry,
 )
 
 GEOD = Geod(ellps="WGS84")
@@ -117,6 +119,46 @@ def test_any_nested_coordinates_give_a_geo_query_or_bad_request(georel, geometry
 )
 def test_any_json_gives_a_geometry_or_bad_request(value) -> None:  # type: ignore[no-untyped-def]
     assert_ok_or_400(lambda: parse_geojson_geometry(value))
+
+
+def _refusal(check) -> str | None:  # type: ignore[no-untyped-def]
+    try:
+        check()
+    except BadRequestData as error:
+        return error.detail
+    return None
+
+
+coordinate_items = st.one_of(numbers, st.booleans(), st.none(), st.text(max_size=2))
+# the edges of the WGS84 ranges, just inside and just outside, and the non-finite floats
+EDGES = [180.0, -180.0, 180.5, -180.5, 90.0, -90.0, 90.5, -90.5, -0.0, 1, math.nan, math.inf]
+
+
+@SETTINGS
+@given(
+    st.one_of(
+        st.lists(coordinate_items, max_size=4),
+        st.tuples(st.floats(allow_nan=True, allow_infinity=True), st.floats()).map(list),
+        st.tuples(st.floats(-200, 200), st.floats(-100, 100)).map(list),
+        json_values,
+    )
+)
+def test_point_check_refuses_what_the_full_parse_refuses(coords) -> None:  # type: ignore[no-untyped-def]
+    # validate_geojson_geometry takes a shortcut for [float, float] Points: it must accept
+    # exactly the Points the full parse accepts and refuse the others in the same words
+    value = {"type": "Point", "coordinates": coords}
+    assert _refusal(lambda: validate_geojson_geometry(value)) == _refusal(
+        lambda: parse_geojson_geometry(value)
+    )
+
+
+@pytest.mark.parametrize("lat", EDGES)
+@pytest.mark.parametrize("lon", EDGES)
+def test_point_check_at_the_range_edges(lon: float, lat: float) -> None:
+    value = {"type": "Point", "coordinates": [lon, lat]}
+    assert _refusal(lambda: validate_geojson_geometry(value)) == _refusal(
+        lambda: parse_geojson_geometry(value)
+    )
 
 
 lons = st.floats(min_value=-180, max_value=180)

@@ -299,7 +299,19 @@ def validate_geojson_geometry(value: object) -> None:
     position with finite, in-range coordinates is always a valid Point.
     """
     if isinstance(value, dict) and value.get("type") == "Point" and "coordinates" in value:
-        check_coordinates("Point", value["coordinates"], "GeoJSON geometry.coordinates", _Budget())
+        coords = value["coordinates"]
+        # The usual [lon, lat] of two floats in range is valid as it is (NaN fails the
+        # comparisons); anything else is checked in full, which words the error.
+        if type(coords) is list and len(coords) == 2:
+            lon, lat = coords
+            if (
+                type(lon) is float
+                and type(lat) is float
+                and -180.0 <= lon <= 180.0
+                and -90.0 <= lat <= 90.0
+            ):
+                return
+        check_coordinates("Point", coords, "GeoJSON geometry.coordinates", _Budget())
         return
     parse_geojson_geometry_normalised(value)
 

@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from cityos.hub._time import utc_now
 from cityos.hub.errors import AlreadyExists, BadRequestData, HubError, ResourceNotFound
-from cityos.hub.model import Expander, check_entity_id, expand_entity
+from cityos.hub.model import ExpandCache, Expander, check_entity_id, expand_entity
 from cityos.hub.service import check_fragment, merge_instances, merge_into
 from cityos.hub.store.base import Entity, HubStore, Transaction
 
@@ -52,19 +52,22 @@ def _prepare(
         what = "entity ids" if operation == "delete" else "entities"
         raise BadRequestData(f"the body of a batch {operation} must be a JSON array of {what}")
     items: list[_Item] = []
+    cache = ExpandCache(ctx)  # names, types and times checked once for the whole batch
     for raw in bodies:
         try:
             if operation == "delete":
                 items.append(_Item(check_entity_id(raw), raw))
                 continue
-            entity_id = check_entity_id(raw.get("id") if isinstance(raw, Mapping) else None)
+            mapping = isinstance(raw, (dict, Mapping))  # dict first: no ABC check
+            entity_id = check_entity_id(raw.get("id") if mapping else None)
             if operation == "merge":
-                if not isinstance(raw, Mapping):
+                if not mapping:
                     raise BadRequestData("each element must be a JSON object")
                 check_fragment(raw, ctx, now=now)  # a bad fragment is 400 before 404
                 items.append(_Item(entity_id, raw))
             else:
-                items.append(_Item(entity_id, raw, expand_entity(raw, ctx, now=now)))
+                entity = expand_entity(raw, ctx, now=now, cache=cache, id_checked=True)
+                items.append(_Item(entity_id, raw, entity))
         except HubError as error:
             result.fail(raw.get("id") if isinstance(raw, Mapping) else raw, error)
     return items

@@ -357,62 +357,107 @@ def expand_instance(
     return out
 
 
-_FAST_PROPERTY_KEYS = frozenset({"type", "value", "unitCode", "observedAt"})
-_FAST_RELATIONSHIP_KEYS = frozenset({"type", "object"})
-_FAST_GEO_KEYS = frozenset({"type", "value"})
+class ExpandCache:
+    """What one request already checked and expanded under one context, to reuse per entity.
+
+    A batch of sensor readings repeats the same attribute names, entity types and
+    observedAt values in every entity: each is checked and expanded once, then looked up.
+    The answers depend on the context, so a cache belongs to one context (``ctx``) and one
+    request: it is made for a batch and dropped with it, never shared or kept.
+    """
+
+    __slots__ = ("ctx", "names", "times", "types")
+
+    def __init__(self, ctx: Expander) -> None:
+        self.ctx = ctx
+        self.names: dict[str, str] = {}  # attribute name (checked) -> IRI
+        self.types: dict[str, str] = {}  # entity type term (checked) -> IRI
+        self.times: set[str] = set()  # observedAt values that passed check_datetime
 
 
-def _fast_instance(raw: dict[str, Any], name: str, iri: str, now: str) -> dict[str, Any] | None:
+_ABSENT: Any = object()
+
+
+def _fast_instance(
+    raw: dict[str, Any], name: str, iri: str, now: str, times: set[str] | None = None
+) -> dict[str, Any] | None:
     """Return the common simple shapes sensors send, or None for the general path.
 
     A Property with value/unitCode/observedAt, a Relationship to one URI, or a GeoProperty
     Point pass exactly the checks of ``expand_instance`` here, in a fraction of the time
     (batch upserts are dominated by these shapes); anything else, including every error,
-    goes through the general path so its message stays the same.
+    goes through the general path so its message stays the same. ``times`` holds
+    observedAt values already checked in this request (see ExpandCache).
     """
     kind = raw.get("type")
-    keys = raw.keys()
-    if kind == "Property" and keys <= _FAST_PROPERTY_KEYS and iri not in CORE_GEOPROPERTIES:
-        value = raw.get("value")
-        if value is None or value == NULL_URI:
+    size = len(raw)
+    if kind == "Property":
+        value = raw.get("value")  # None: absent or null, both errors of the general path
+        if value is None or (isinstance(value, str) and value == NULL_URI):
             return None
-        out: dict[str, Any] = {"type": "Property", "value": value}
-        if "unitCode" in raw:
-            unit = raw["unitCode"]
-            if not isinstance(unit, str) or not unit:
+        if iri in CORE_GEOPROPERTIES:
+            return None
+        if size == 2:
+            return {"type": "Property", "value": value, "createdAt": now, "modifiedAt": now}
+        unit = raw.get("unitCode", _ABSENT)
+        observed = raw.get("observedAt", _ABSENT)
+        # any other member (a sub-attribute, datasetId, …) takes the general path
+        if size == 4:
+            if unit is _ABSENT or observed is _ABSENT:
                 return None
-            out["unitCode"] = unit
-        if "observedAt" in raw:
-            check_datetime(raw["observedAt"], field=f"{name}.observedAt")
-            out["observedAt"] = raw["observedAt"]
-    elif kind == "Relationship" and keys <= _FAST_RELATIONSHIP_KEYS:
-        target = raw.get("object")
-        if not isinstance(target, str) or target == NULL_URI or not is_uri(target):
+        elif size != 3 or (unit is _ABSENT) is (observed is _ABSENT):
             return None
-        out = {"type": "Relationship", "object": target}
-    elif kind == "GeoProperty" and keys <= _FAST_GEO_KEYS:
+        if unit is not _ABSENT and (not isinstance(unit, str) or not unit):
+            return None
+        if observed is not _ABSENT and (
+            times is None or type(observed) is not str or observed not in times
+        ):
+            check_datetime(observed, field=f"{name}.observedAt")
+            if times is not None:
+                times.add(observed)
+        # the key order is this path's own (unitCode before observedAt), as stored so far
+        if observed is _ABSENT:
+            return {
+                "type": "Property",
+                "value": value,
+                "unitCode": unit,
+                "createdAt": now,
+                "modifiedAt": now,
+            }
+        if unit is _ABSENT:
+            return {
+                "type": "Property",
+                "value": value,
+                "observedAt": observed,
+                "createdAt": now,
+                "modifiedAt": now,
+            }
+        return {
+            "type": "Property",
+            "value": value,
+            "unitCode": unit,
+            "observedAt": observed,
+            "createdAt": now,
+            "modifiedAt": now,
+        }
+    if kind == "Relationship":
+        target = raw.get("object")
+        if size != 2 or not isinstance(target, str) or target == NULL_URI or not is_uri(target):
+            return None
+        return {"type": "Relationship", "object": target, "createdAt": now, "modifiedAt": now}
+    if kind == "GeoProperty":
         value = raw.get("value")
-        if not isinstance(value, dict) or value.get("type") != "Point":
+        if size != 2 or not isinstance(value, dict) or value.get("type") != "Point":
             return None
         validate_geojson_geometry(value)
-        out = {"type": "GeoProperty", "value": value}
-    else:
-        return None
-    out["createdAt"] = now
-    out["modifiedAt"] = now
-    return out
+        return {"type": "GeoProperty", "value": value, "createdAt": now, "modifiedAt": now}
+    return None
 
 
-def expand_attribute(
-    raw: object, name: str, ctx: Expander, *, now: str
-) -> tuple[str, list[dict[str, Any]]]:
-    """Return an attribute's IRI and its instances (several when datasetIds differ)."""
-    check_attribute_name(name)
-    iri = ctx.expand(name)
-    if isinstance(raw, dict):
-        fast = _fast_instance(raw, name, iri, now)
-        if fast is not None:
-            return iri, [fast]
+def _expand_instances(
+    raw: object, name: str, iri: str, ctx: Expander, now: str
+) -> list[dict[str, Any]]:
+    """Return an attribute's instances by the general path (several when datasetIds differ)."""
     raws = (
         raw
         if isinstance(raw, list)
@@ -430,19 +475,51 @@ def expand_attribute(
             which = f"datasetId {key!r}" if key else "no datasetId (the default instance)"
             raise BadRequestData(f"attribute {name!r} has two instances with {which}")
         seen.add(key)
-    return iri, instances
+    return instances
+
+
+def expand_attribute(
+    raw: object, name: str, ctx: Expander, *, now: str
+) -> tuple[str, list[dict[str, Any]]]:
+    """Return an attribute's IRI and its instances (several when datasetIds differ)."""
+    check_attribute_name(name)
+    iri = ctx.expand(name)
+    if isinstance(raw, dict):
+        fast = _fast_instance(raw, name, iri, now)
+        if fast is not None:
+            return iri, [fast]
+    return iri, _expand_instances(raw, name, iri, ctx, now)
 
 
 def expand_attributes(
-    body: Mapping[str, Any], ctx: Expander, *, now: str
+    body: Mapping[str, Any], ctx: Expander, *, now: str, cache: ExpandCache | None = None
 ) -> dict[str, list[dict[str, Any]]]:
-    """Return the internal ``attrs`` of every non-keyword member of an entity fragment."""
+    """Return the internal ``attrs`` of every non-keyword member of an entity fragment.
+
+    ``cache`` (made for this ``ctx``) carries names and date-times checked by earlier
+    entities of the same request.
+    """
+    if cache is None:
+        names: dict[str, str] = {}
+        times: set[str] = set()
+    else:
+        if cache.ctx is not ctx:  # its names were expanded with that context
+            raise ValueError("an ExpandCache serves only the context it was made for")
+        names, times = cache.names, cache.times
     attrs: dict[str, list[dict[str, Any]]] = {}
     for name, raw in body.items():
         if name in ENTITY_KEYWORDS:
             continue
-        iri, instances = expand_attribute(raw, name, ctx, now=now)
-        attrs[iri] = instances
+        iri = names.get(name)
+        if iri is None:
+            check_attribute_name(name)
+            iri = names[name] = ctx.expand(name)
+        if isinstance(raw, dict):
+            fast = _fast_instance(raw, name, iri, now, times)
+            if fast is not None:
+                attrs[iri] = [fast]
+                continue
+        attrs[iri] = _expand_instances(raw, name, iri, ctx, now)
     return attrs
 
 
@@ -458,25 +535,45 @@ def check_scope(value: object) -> list[str]:
 
 
 def expand_entity(
-    body: object, ctx: Expander, *, now: str, require_id: bool = True
+    body: object,
+    ctx: Expander,
+    *,
+    now: str,
+    require_id: bool = True,
+    cache: ExpandCache | None = None,
+    id_checked: bool = False,
 ) -> dict[str, Any]:
-    """Return an entity from a request body in internal form, or raise BadRequestData."""
-    if not isinstance(body, Mapping):
+    """Return an entity from a request body in internal form, or raise BadRequestData.
+
+    ``cache`` shares checked names, types and date-times between the entities of one
+    request; ``id_checked`` says the caller already passed ``body["id"]`` through
+    check_entity_id.
+    """
+    if not isinstance(body, (dict, Mapping)):  # dict first: no ABC check
         raise BadRequestData("an entity must be a JSON object with at least 'id' and 'type'")
     entity_id = body.get("id", body.get("@id"))
     if entity_id is None and require_id:
         raise BadRequestData("the entity has no 'id'; give a URI such as urn:ngsi-ld:Vehicle:A1")
     if "type" not in body and "@type" not in body:
         raise BadRequestData("the entity has no 'type'; give one such as 'Vehicle'")
-    entity: dict[str, Any] = {
-        "id": check_entity_id(entity_id) if entity_id is not None else None,
-        "type": expand_types(body.get("type", body.get("@type")), ctx),
-    }
+    if cache is not None and cache.ctx is not ctx:  # expanded with that context
+        raise ValueError("an ExpandCache serves only the context it was made for")
+    if entity_id is not None and not (id_checked and "id" in body):
+        entity_id = check_entity_id(entity_id)
+    raw_type = body.get("type", body.get("@type"))
+    if cache is None or type(raw_type) is not str:
+        types = expand_types(raw_type, ctx)
+    elif (type_iri := cache.types.get(raw_type)) is not None:
+        types = [type_iri]
+    else:
+        types = expand_types(raw_type, ctx)
+        cache.types[raw_type] = types[0]
+    entity: dict[str, Any] = {"id": entity_id, "type": types}
     if "scope" in body:
         entity["scope"] = check_scope(body["scope"])
     entity["createdAt"] = now
     entity["modifiedAt"] = now
-    entity["attrs"] = expand_attributes(body, ctx, now=now)
+    entity["attrs"] = expand_attributes(body, ctx, now=now, cache=cache)
     return entity
 
 

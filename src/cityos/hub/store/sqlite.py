@@ -83,9 +83,13 @@ def _bounds(geometry: dict[str, Any]) -> tuple[float, float, float, float]:
     return tuple(shape(geometry).bounds)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _SideRows:
-    """What an entity contributes to the side tables, to skip rewrites that change nothing."""
+    """What an entity contributes to the side tables, to skip rewrites that change nothing.
+
+    Never changed once made (not ``frozen``: that makes each construction three times
+    dearer, and a batch insert makes one per entity).
+    """
 
     types: tuple[str, ...]
     geo: tuple[tuple[str, str], ...]  # (attribute, GeoJSON text)
@@ -170,7 +174,18 @@ class _SQLiteTransaction(Transaction):
         row = self.conn.execute(f"SELECT coalesce(max(pk), 0) FROM {table}").fetchone()
         return int(row[0]) + 1
 
-    def _write_side_tables(self, rows: list[tuple[int, _SideRows]], *, which: set[str]) -> None:
+    def _write_side_tables(
+        self,
+        rows: list[tuple[int, _SideRows]],
+        *,
+        which: set[str],
+        shapes: list[dict[str, Any]] | None = None,
+    ) -> None:
+        """Insert the type and geometry rows of ``rows``.
+
+        ``shapes`` are the geometries of every ``side.geo`` entry, in order, when the caller
+        has them as objects (spares parsing the GeoJSON text again for the R*Tree boxes).
+        """
         if "types" in which:
             self.conn.executemany(
                 "INSERT INTO hub_entity_types (tenant, type, entity_pk) VALUES (?, ?, ?)",
@@ -183,9 +198,11 @@ class _SQLiteTransaction(Transaction):
                 "INSERT INTO hub_geo (pk, entity_pk, attr, geojson) VALUES (?, ?, ?, ?)",
                 [(first + i, pk, attr, text) for i, (pk, attr, text) in enumerate(geo)],
             )
+            if shapes is None:
+                shapes = [orjson.loads(text) for _, _, text in geo]
             boxes = []
-            for i, (_, _, text) in enumerate(geo):
-                min_lon, min_lat, max_lon, max_lat = _bounds(orjson.loads(text))
+            for i, shape_of in enumerate(shapes):
+                min_lon, min_lat, max_lon, max_lat = _bounds(shape_of)
                 boxes.append((first + i, min_lon, max_lon, min_lat, max_lat))
             self.conn.executemany(
                 "INSERT INTO hub_geo_rtree (pk, min_lon, max_lon, min_lat, max_lat) "
@@ -204,23 +221,57 @@ class _SQLiteTransaction(Transaction):
         self._ensure_tenant()
         first = self._next_pk("hub_entities")
         rows = []
-        for offset, entity in enumerate(entities):
-            pk = first + offset
-            self.pks[entity["id"]] = pk
-            self._wrote(entity)
+        side: list[tuple[int, _SideRows]] = []
+        shapes: list[dict[str, Any]] = []
+        # Work a batch of one kind of entity repeats is done once: attribute set ids by the
+        # entity's (attribute, kind) pairs in order, and the JSON text of each type list.
+        set_ids: dict[tuple[tuple[str, str], ...], int] = {}
+        type_texts: dict[tuple[str, ...], str] = {}
+        pks, tenant, after = self.pks, self.tenant, self._after
+        for pk, entity in enumerate(entities, first):
+            entity_id = entity["id"]
+            pks[entity_id] = pk
+            after[entity_id] = entity  # self._wrote(entity)
+            attrs = entity["attrs"]
+            pairs = []  # (attribute, kind of its first instance), as in _signature
+            found = []  # (attribute, GeoJSON geometry), as geometries() returns them
+            for iri, instances in attrs.items():
+                if instances:
+                    first_instance = instances[0]
+                    kind = first_instance["type"]
+                    pairs.append((iri, kind))
+                    if kind == "GeoProperty":
+                        found.append((iri, first_instance["value"]))
+                    if len(instances) > 1:
+                        for inst in instances[1:]:
+                            if inst.get("type") == "GeoProperty":
+                                found.append((iri, inst["value"]))
+            key = tuple(pairs)
+            geo = []
+            for attr, value in found:
+                geo.append((attr, orjson.dumps(value).decode()))
+                shapes.append(value)
+            set_id = set_ids.get(key)
+            if set_id is None:
+                set_id = set_ids[key] = self._attr_set(entity)
+            types = tuple(entity["type"])
+            types_text = type_texts.get(types)
+            if types_text is None:
+                types_text = type_texts[types] = orjson.dumps(entity["type"]).decode()
             rows.append(
                 (
                     pk,
-                    self.tenant,
-                    entity["id"],
-                    orjson.dumps(entity["type"]).decode(),
+                    tenant,
+                    entity_id,
+                    types_text,
                     orjson.dumps(entity["scope"]).decode() if "scope" in entity else None,
                     entity["createdAt"],
                     entity["modifiedAt"],
-                    orjson.dumps(entity["attrs"]).decode(),
-                    self._attr_set(entity),
+                    orjson.dumps(attrs).decode(),
+                    set_id,
                 )
             )
+            side.append((pk, _SideRows(types, tuple(geo))))
         try:
             self.conn.executemany(
                 "INSERT INTO hub_entities (pk, tenant, id, types, scopes, created_at, "
@@ -231,8 +282,7 @@ class _SQLiteTransaction(Transaction):
             raise AlreadyExists(
                 f"an entity among {[e['id'] for e in entities][:5]} already exists"
             ) from exc
-        side = [(row[0], _SideRows.of(e)) for row, e in zip(rows, entities, strict=True)]
-        self._write_side_tables(side, which={"types", "geo"})
+        self._write_side_tables(side, which={"types", "geo"}, shapes=shapes)
         for entity, (_, rows_of) in zip(entities, side, strict=True):
             self.side[entity["id"]] = rows_of
 

@@ -254,6 +254,10 @@ class SubscriptionIndex:
         self._tenants = {**self._tenants, tenant: rebuilt}
         self.version = version
 
+    def watches(self, tenant: str) -> bool:
+        """Return False when ``tenant`` has no subscription (its changes need no matching)."""
+        return tenant in self._tenants
+
     def candidates(
         self, tenant: str, types: Iterable[str], entity_id: str, attrs: Iterable[str]
     ) -> list[Compiled]:

@@ -198,6 +198,8 @@ class NotificationWriter:
         db = repository.Db(tx.connection, tx.backend)
         self.refresh(db)
         tenant = tx.tenant
+        if not self.index.watches(tenant):
+            return  # no subscription can match: skip working out each change's events
         rows = []
         now = datetime.now(UTC)
         stamp = utc_now()
