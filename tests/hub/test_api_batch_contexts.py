@@ -82,3 +82,25 @@ def test_no_overwrite_update_adds_new_attributes_and_reports_kept_ones(
         f"{NGSI}/entityOperations/update", params={"options": "noOverwrite"}, json=[new_only]
     )
     assert response.status_code == 204
+
+
+def test_json_ld_batch_with_a_link_header_is_refused_whole(client: TestClient) -> None:
+    """6.3.5 (ETSI 003_09_01): application/ld+json with a JSON-LD Link header is a 400 for
+    the request, and nothing of it is written."""
+    entity = _building(90, **{"@context": CORE})
+    link = f'<{CORE}>; rel="http://www.w3.org/ns/json-ld#context"; type="application/ld+json"'
+    response = client.post(
+        f"{NGSI}/entityOperations/create", json=[entity], headers={**LD, "Link": link}
+    )
+    assert response.status_code == 400
+    problem = response.json()
+    assert problem["type"] == "https://uri.etsi.org/ngsi-ld/errors/BadRequestData"
+    assert "Link" in problem["detail"] and "헤더" in problem["detail"]
+    assert client.get(f"{NGSI}/entities/{entity['id']}").status_code == 404
+    # a Link header of another relation is no @context: the batch goes through
+    other = client.post(
+        f"{NGSI}/entityOperations/create",
+        json=[entity],
+        headers={**LD, "Link": '<https://example.org/doc>; rel="describedby"'},
+    )
+    assert other.status_code == 201

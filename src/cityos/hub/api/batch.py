@@ -10,6 +10,7 @@ from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
+from cityos.hub._context_http import parse_link_header
 from cityos.hub.api._auth import Grant, authorize, body_types
 from cityos.hub.api._http import (
     blocking,
@@ -130,6 +131,15 @@ async def _context_groups(
     """
     if operation == "delete" or not isinstance(body, list):
         return [(await request_context(request, None, None), body)]
+    link = request.headers.get("link")
+    if media == "application/ld+json" and link and parse_link_header(link) is not None:
+        # 6.3.5: the whole request is malformed, not each of its entities
+        raise BadRequestData(
+            "a application/ld+json batch carries each entity's @context in the body, not in a "
+            "Link header: drop the Link header or send application/json / application/ld+json "
+            "배치는 각 엔터티의 @context를 본문에 담습니다. Link 헤더를 빼거나 "
+            "application/json으로 보내세요"
+        )
     if media != "application/ld+json":
         ctx = await request_context(request, None, media)
         kept = []
