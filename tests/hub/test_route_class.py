@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
+from fastapi.routing import APIRoute
 from fastapi.telemetry import get_telemetry_data
 from fastapi.testclient import TestClient
 from opentelemetry.trace import NoOpTracer, Tracer, TracerProvider
@@ -12,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from cityos.hub import api as hub_api
-from cityos.hub.api import entities
+from cityos.hub.api import entities, query
 from cityos.hub.api._route import HubRoute, takes_only_the_request
 from cityos.hub.errors import ResourceNotFound
 
@@ -95,3 +96,33 @@ def test_the_hot_entity_routes_are_request_only() -> None:
     ):
         assert (method, path) in direct
     assert ("DELETE", "/ngsi-ld/v1/entities/{entity_id}") not in direct  # typed parameters
+
+
+def test_a_hub_route_matches_every_path_as_fastapi_does() -> None:
+    """The quick refusal (literal prefix, slash count) never refuses a path the regex takes."""
+    paths = [
+        "/ngsi-ld/v1/entities",
+        "/ngsi-ld/v1/entities/",
+        "/ngsi-ld/v1/entities/urn:a:1",
+        "/ngsi-ld/v1/entities/urn:a:1/",
+        "/ngsi-ld/v1/entities/urn:a:1/attrs",
+        "/ngsi-ld/v1/entities/urn:a:1/attrs/speed",
+        "/ngsi-ld/v1/entities/urn:a:1/attrs/speed/x",
+        "/ngsi-ld/v1/entities//attrs/speed",
+        "/ngsi-ld/v1/entities/a/b/attrs/speed",
+        "/ngsi-ld/v1/entityOperations/query",
+        "/ngsi-ld/v1/entitiesX",
+        "/api/ngsi-ld/v1/entities/urn:a:1",
+        "/",
+    ]
+    for hub_route in [*entities.router.routes, *query.router.routes]:
+        assert isinstance(hub_route, HubRoute)
+        plain = APIRoute(hub_route.path, hub_route.endpoint, methods=hub_route.methods)
+        for path in paths:
+            for method in ("GET", "PATCH"):
+                for extra in ({}, {"root_path": "/api"}, {"fastapi": {}}):
+                    scope = {"type": "http", "method": method, "path": path, **extra}
+                    got, child = hub_route.matches(dict(scope))
+                    want, want_child = plain.matches(dict(scope))
+                    assert got == want, (hub_route.path, path, method, extra)
+                    assert child.get("path_params") == want_child.get("path_params")

@@ -21,8 +21,10 @@ from typing import Any
 
 from fastapi.routing import APIRoute
 from fastapi.telemetry import get_telemetry_data
+from starlette.convertors import StringConvertor
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import PARAM_REGEX, Match
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 Endpoint = Callable[[Request], Awaitable[Response]]
@@ -76,9 +78,37 @@ def direct_app(endpoint: Endpoint, fastapi_app: ASGIApp) -> ASGIApp:
 
 
 class HubRoute(APIRoute):
-    """An API route that calls a request-only endpoint without FastAPI's request handler."""
+    """An API route that calls a request-only endpoint without FastAPI's request handler.
+
+    It also turns a request down at once when its path cannot match: it does not start with
+    the route's literal part (what comes before the first parameter), or it has another
+    number of slashes than the route while no parameter of the route may hold a slash. The
+    regular expression would turn such a path down too, after a few calls; a request passes
+    by a dozen routes before it reaches ``PATCH …/attrs/{attr}``. Where the route is matched
+    on behalf of an included router (which may add a prefix) or under a ``root_path``,
+    FastAPI matches it as usual.
+    """
 
     def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
         super().__init__(path, endpoint, **kwargs)
         if takes_only_the_request(self):
             self.app = direct_app(endpoint, self.app)
+        found = PARAM_REGEX.search(self.path)
+        self.literal_prefix = self.path[: found.start()] if found else self.path
+        # A path's slash count, when every parameter is one segment ("str"); else -1.
+        one_segment = all(type(c) is StringConvertor for c in self.param_convertors.values())
+        self.slashes = self.path_format.count("/") if one_segment else -1
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        """Match as FastAPI does; a path outside the literal prefix is no match at once."""
+        if (
+            "fastapi" not in scope  # no included router is matching on its routes' behalf
+            and scope["type"] == "http"
+            and not scope.get("root_path")
+            and (
+                not scope["path"].startswith(self.literal_prefix)
+                or (self.slashes >= 0 and scope["path"].count("/") != self.slashes)
+            )
+        ):
+            return Match.NONE, {}
+        return super().matches(scope)
