@@ -35,7 +35,7 @@ from cityos.ingest.api import router as ingest_router
 from cityos.jobs import JobMetrics, JobRunner, jobs_enabled
 from cityos.observability import (
     Metrics,
-    MetricsMiddleware,
+    RequestMetrics,
     configure_logging,
     log,
     metrics_endpoint,
@@ -234,6 +234,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         summary="Prometheus metrics",
         include_in_schema=True,
     )
-    install_security(app, settings)
-    app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
+    install_security(app, settings, metrics=RequestMetrics(app.state.metrics))
     return app
