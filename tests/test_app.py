@@ -9,6 +9,7 @@ import sys
 from fastapi.testclient import TestClient
 
 from cityos import __version__, db
+from cityos.app import AppState
 from cityos.config import Settings
 
 
@@ -75,3 +76,20 @@ def test_malloc_arenas_are_capped_unless_the_environment_says_otherwise() -> Non
         run, capture_output=True, text=True, check=True, env={**env, "MALLOC_ARENA_MAX": "8"}
     )
     assert kept.stdout.strip() == "False"
+
+
+def test_app_state_values_are_plain_attributes_kept_in_step(client: TestClient) -> None:
+    """AppState mirrors each value into the instance, so reading it raises nothing inside."""
+    state = client.app.state  # type: ignore[attr-defined]
+    assert isinstance(state, AppState)
+    assert "store" in vars(state)  # found by the ordinary lookup, not by __getattr__
+    state.probe = 1
+    assert (state.probe, state["probe"], vars(state)["probe"]) == (1, 1, 1)
+    state["probe"] = 2
+    assert (state.probe, state["probe"]) == (2, 2)
+    del state["probe"]
+    assert not hasattr(state, "probe")
+    state.probe = 3
+    del state.probe
+    assert getattr(state, "probe", None) is None
+    assert "probe" not in list(state)

@@ -9,6 +9,7 @@ from typing import Any
 
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import State
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
@@ -34,7 +35,7 @@ from cityos.ingest.api import router as ingest_router
 from cityos.jobs import JobMetrics, JobRunner, jobs_enabled
 from cityos.observability import (
     Metrics,
-    MetricsMiddleware,
+    RequestMetrics,
     configure_logging,
     log,
     metrics_endpoint,
@@ -100,6 +101,31 @@ def _tune_garbage_collector() -> None:
     gc.set_threshold(50_000, 20, 100)
 
 
+class AppState(State):
+    """``app.state`` whose values are also plain instance attributes.
+
+    Starlette's ``State`` keeps values in a dict behind ``__getattr__``, which Python calls
+    only after the ordinary lookup failed: every ``app.state.store`` raised and caught an
+    ``AttributeError`` (with its formatted message) first. A request of the hub reads
+    ``app.state`` half a dozen times; mirrored into the instance's ``__dict__``, a value is
+    found by the ordinary lookup. The dict stays the source (``State`` methods read it).
+    """
+
+    def __setattr__(self, key: Any, value: Any) -> None:
+        super().__setattr__(key, value)
+        self.__dict__[key] = value
+
+    def __delattr__(self, key: Any) -> None:
+        super().__delattr__(key)
+        self.__dict__.pop(key, None)
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self.__setattr__(key, value)
+
+    def __delitem__(self, key: str) -> None:
+        self.__delattr__(key)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Return a configured CityOS application (the database is prepared on start-up)."""
     settings = settings or get_settings()
@@ -162,6 +188,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         openapi_url="/openapi.json",
         docs_url="/docs",
     )
+    app.state = AppState()
     app.state.settings = settings
     department_scopes(settings)  # a bad CITYOS_DEPARTMENT_SCOPES entry stops start-up here
     # Which department handles which complaint type; a bad file stops start-up here too.
@@ -207,6 +234,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         summary="Prometheus metrics",
         include_in_schema=True,
     )
-    install_security(app, settings)
-    app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
+    install_security(app, settings, metrics=RequestMetrics(app.state.metrics))
     return app

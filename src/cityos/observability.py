@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import sys
-import time
 from typing import Any
 
 import structlog
@@ -12,7 +11,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, G
 from prometheus_client import generate_latest as _generate_latest
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
 
 log = structlog.get_logger("cityos")
 
@@ -105,18 +104,17 @@ class Metrics:
         return Response(_generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)
 
 
-def _route_template(scope: Scope) -> str:
+def route_template(scope: Scope) -> str:
     """Return the matched route's path template, so metric labels stay few."""
     route = scope.get("route")
     path = getattr(route, "path", None)
     return str(path) if path else "unmatched"
 
 
-class MetricsMiddleware:
-    """Count and time every HTTP request by route template (pure ASGI, no body buffering)."""
+class RequestMetrics:
+    """Count and time HTTP requests by method, route template and status."""
 
-    def __init__(self, app: ASGIApp, *, metrics: Metrics) -> None:
-        self.app = app
+    def __init__(self, metrics: Metrics) -> None:
         self.metrics = metrics
         # (method, route, status) -> the labelled counter and histogram: ``labels()`` checks
         # and locks on every call; the label sets are few (route templates), so keep them.
@@ -134,25 +132,11 @@ class MetricsMiddleware:
                 self._children[key] = found
         return found
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        status = 500
-
-        async def send_wrapper(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_wrapper)
-        finally:
-            requests, latency = self._labelled(scope["method"], _route_template(scope), status)
-            requests.inc()
-            latency.observe(time.perf_counter() - started)
+    def record(self, scope: Scope, status: int, seconds: float) -> None:
+        """Count one answered request and its time [s] under its route template."""
+        requests, latency = self._labelled(scope["method"], route_template(scope), status)
+        requests.inc()
+        latency.observe(seconds)
 
 
 async def metrics_endpoint(request: Request) -> Response:

@@ -118,3 +118,34 @@ def test_the_allowed_origin_may_log_in_with_cookies(cors_client: TestClient) -> 
     )
     assert r.status_code == 401  # the origin passed; the credentials did not
     assert r.headers["access-control-allow-origin"] == ORIGIN
+
+
+def test_with_cors_limits_run_inside_it_and_headers_outside(settings: Settings) -> None:
+    """CORS sits between the two halves of the edge: a 413 or 429 gets CORS and security
+    headers, a preflight is answered before any limit and is still counted in the metrics."""
+    tight = settings.model_copy(
+        update={
+            "cors_origins": [ORIGIN],
+            "rate_limit": "on",
+            "rate_limit_ip_per_second": 0.001,
+            "rate_limit_ip_burst": 3,
+            "max_request_bytes": 1024,
+        }
+    )
+    here = ("127.0.0.1", 50000)  # /metrics answers a scraper on this host
+    with TestClient(create_app(tight), client=here) as client:
+        origin = {"Origin": ORIGIN}
+        too_big = client.post("/auth/token", content=b"x" * 2000, headers=origin)
+        assert too_big.status_code == 413
+        answers = [client.get("/auth/me", headers=origin) for _ in range(3)]
+        assert [r.status_code for r in answers] == [401, 401, 429]
+        preflight = client.options(
+            "/auth/me", headers={**origin, "Access-Control-Request-Method": "GET"}
+        )
+        assert preflight.status_code == 200  # not limited: CORS answered it first
+        for r in (too_big, answers[2], preflight):
+            assert r.headers["access-control-allow-origin"] == ORIGIN
+            assert r.headers["x-content-type-options"] == "nosniff"
+        metrics = client.get("/metrics").text
+        for status in ("413", "429", "200"):
+            assert f'route="unmatched",status="{status}"' in metrics

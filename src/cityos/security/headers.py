@@ -1,4 +1,4 @@
-"""Security headers on every response (pure ASGI middleware, no body buffering).
+"""Security headers on every response (added by :mod:`cityos.security.edge`, no buffering).
 
 - ``Content-Security-Policy`` for a same-origin web app: scripts, styles, images, fonts and
   connections from this origin only, no plugins, no framing, forms post here. The API docs
@@ -15,7 +15,7 @@ A header the route set itself is left as it is.
 
 from __future__ import annotations
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Scope
 
 APP_CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
@@ -57,27 +57,25 @@ _ADDED = {
 }
 
 
-class SecurityHeadersMiddleware:
-    """Add the security headers to every HTTP response."""
+# Every header name that may be added (lower-case bytes).
+_NAMES = frozenset(name for pairs in _ADDED.values() for name, _ in pairs)
 
-    def __init__(self, app: ASGIApp, *, behind_tls: bool) -> None:
-        self.app = app
-        self.behind_tls = behind_tls
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
+def security_headers(scope: Scope, *, behind_tls: bool) -> tuple[tuple[bytes, bytes], ...]:
+    """Return the raw security headers a response to this request gets."""
+    return _ADDED[scope["path"] in DOCS_PATHS, behind_tls or scope.get("scheme") == "https"]
+
+
+def add_security_headers(message: Message, added: tuple[tuple[bytes, bytes], ...]) -> None:
+    """Add ``added`` to an ``http.response.start`` message, but no header the route set itself.
+
+    What ``MutableHeaders.setdefault`` does for each header, in one pass; a response that
+    sets none of them (nearly all) gets them all without a set of its header names.
+    """
+    headers = message["headers"] = list(message["headers"])
+    for name, _ in headers:
+        if name in _NAMES:
+            present = {name for name, _ in headers}
+            headers.extend(pair for pair in added if pair[0] not in present)
             return
-        added = _ADDED[
-            scope["path"] in DOCS_PATHS, self.behind_tls or scope.get("scheme") == "https"
-        ]
-
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                # What MutableHeaders.setdefault does for each header, in one pass.
-                headers = message["headers"] = list(message["headers"])
-                present = {name for name, _ in headers}
-                headers.extend(pair for pair in added if pair[0] not in present)
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)
+    headers.extend(added)

@@ -26,9 +26,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import orjson
-from starlette.datastructures import Headers
 from starlette.requests import cookie_parser
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Scope
 
 from cityos.config import Settings
 from cityos.identity.cookies import ACCESS_COOKIE
@@ -119,9 +118,21 @@ class ClientNames:
         self._known: OrderedDict[str, str | None] = OrderedDict()
         self._keys: dict[str, str] = {}  # API key -> its bucket key
 
-    def of(self, headers: Headers) -> str | None:
-        """Return ``user:<id>`` or ``key:<digest>`` for the request's credential, else None."""
-        credential = headers.get("x-api-key")
+    def of(self, headers: list[tuple[bytes, bytes]]) -> str | None:
+        """Return ``user:<id>`` or ``key:<digest>`` for the request's credential, else None.
+
+        ``headers`` are the ASGI scope's (lower-case names); the first of each counts.
+        """
+        credential = authorization = cookie = None
+        for header, value in headers:
+            if header == b"x-api-key":
+                if credential is None:
+                    credential = value.decode("latin-1")
+            elif header == b"authorization":
+                if authorization is None:
+                    authorization = value.decode("latin-1")
+            elif header == b"cookie" and cookie is None:
+                cookie = value.decode("latin-1")
         if credential is not None:
             key_name = self._keys.get(credential)
             if key_name is None:  # a device sends the same key with every request: hash it once
@@ -130,12 +141,11 @@ class ClientNames:
                     self._keys.clear()
                 self._keys[credential] = key_name
             return key_name
-        authorization = headers.get("authorization")
         if authorization is not None:
             scheme, _, token = authorization.partition(" ")
             token = token.strip() if scheme.lower() == "bearer" else ""
         else:
-            token = cookie_parser(headers.get("cookie", "")).get(ACCESS_COOKIE, "")
+            token = cookie_parser(cookie or "").get(ACCESS_COOKIE, "")
         if not token:
             return None
         if token in self._known:
@@ -175,34 +185,29 @@ def _too_many(scope: Scope, wait: float) -> tuple[int, list[tuple[bytes, bytes]]
     return 429, headers, orjson.dumps(body)
 
 
-class RateLimitMiddleware:
-    """Refuse (429) requests beyond their IP's or their client's rate."""
+class RateLimiter:
+    """Which requests are beyond their IP's or their client's rate (answered 429)."""
 
     def __init__(
         self,
-        app: ASGIApp,
         *,
         limits: Limits,
         secret_key: str,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.app = app
         self.by_ip = TokenBuckets(limits.ip_rate, limits.ip_burst, clock=clock)
         self.by_client = TokenBuckets(limits.client_rate, limits.client_burst, clock=clock)
         self.names = ClientNames(secret_key)
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in EXEMPT_PATHS:
-            await self.app(scope, receive, send)
-            return
+    def refusal(self, scope: Scope) -> tuple[int, list[tuple[bytes, bytes]], bytes] | None:
+        """Take the request's tokens; return the 429 answer if it may not pass, else None."""
+        if scope["path"] in EXEMPT_PATHS:
+            return None
         client = scope.get("client")
         wait = self.by_ip.take(f"ip:{client[0] if client else '-'}")
-        name = self.names.of(Headers(scope=scope))
+        name = self.names.of(scope["headers"])
         if name is not None:
             wait = max(wait, self.by_client.take(name))
         if wait > 0:
-            status, headers, body = _too_many(scope, wait)
-            await send({"type": "http.response.start", "status": status, "headers": headers})
-            await send({"type": "http.response.body", "body": body})
-            return
-        await self.app(scope, receive, send)
+            return _too_many(scope, wait)
+        return None

@@ -19,7 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from cityos.hub.api._http import resolver_of, tenant_of
+from cityos.hub.api._http import header, resolver_of, tenant_of
 from cityos.hub.context import ActiveContext
 from cityos.hub.errors import BadRequestData, Forbidden, HubError, Unauthorized
 from cityos.hub.typeq import TypeSelection
@@ -115,14 +115,18 @@ async def principal_of(request: Request) -> Principal | None:
 
     A credential already checked in the last ``auth_cache_seconds`` costs a dict lookup.
     """
-    headers = request.headers
-    if "authorization" not in headers and "x-api-key" not in headers and "cookie" not in headers:
+    authorization = header(request, b"authorization")
+    api_key = header(request, b"x-api-key")
+    if authorization is not None or api_key is not None:
+        credentials = Credentials(authorization, api_key)  # headers first, as credentials_of
+    elif header(request, b"cookie") is None:
         return None  # the common anonymous read: no cookie parsing
-    try:
-        credentials = credentials_of(request.method, headers, request.cookies)
-    except IdentityError as error:  # a cookie without its CSRF token on a write
-        raise _hub_error(error) from None
-    authorization, api_key = credentials.authorization, credentials.api_key
+    else:
+        try:
+            credentials = credentials_of(request.method, request.headers, request.cookies)
+        except IdentityError as error:  # a cookie without its CSRF token on a write
+            raise _hub_error(error) from None
+        authorization, api_key = credentials.authorization, credentials.api_key
     if authorization is None and api_key is None:
         return None
     # Both at once is refused by authenticate (401); it is never cached.

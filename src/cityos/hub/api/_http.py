@@ -33,6 +33,20 @@ DEFAULT_TENANT = "urn:ngsi-ld:tenant:default"
 _TENANT = re.compile(r"^[A-Za-z0-9_\-.:]{1,64}$")
 
 
+def header(request: Request, name: bytes) -> str | None:
+    """Return the first value of the header ``name`` (lower-case bytes), else None.
+
+    What ``request.headers.get`` returns, without building a ``Headers`` object or raising
+    and catching a ``KeyError`` for each header a request does not carry (most of them:
+    ``NGSILD-Tenant``, ``Link``, ``Accept``, ``Authorization``). ASGI servers give header
+    names in lower case, as ``Headers`` assumes too.
+    """
+    for key, value in request.scope["headers"]:
+        if key == name:
+            return value.decode("latin-1")
+    return None
+
+
 def store_of(request: Request) -> HubStore:
     """Return the app's hub store."""
     store: HubStore = request.app.state.store
@@ -49,7 +63,7 @@ def tenant_of(request: Request, *, must_exist: bool) -> str:
     """Return the request's tenant; NonexistentTenant if reading one never written to."""
     if "\x00" in request.scope["path"] or b"%00" in request.scope["query_string"]:
         raise BadRequestData("the URL contains the NUL character (%00); remove it")
-    name = request.headers.get("ngsild-tenant")
+    name = header(request, b"ngsild-tenant")
     if name is None or name == "":
         return DEFAULT_TENANT
     if not _TENANT.match(name):
@@ -63,7 +77,7 @@ def tenant_of(request: Request, *, must_exist: bool) -> str:
 
 def accepted_type(request: Request, *, geojson: bool = False) -> str:
     """Return the response media type from Accept (406 if nothing fits)."""
-    accept = request.headers.get("accept", "")
+    accept = header(request, b"accept") or ""
     if not accept:
         return JSON
     best: tuple[float, str] | None = None
@@ -90,14 +104,14 @@ def accepted_type(request: Request, *, geojson: bool = False) -> str:
 
 async def read_json(request: Request, *, allow_merge_patch: bool = False) -> tuple[Any, str]:
     """Return the parsed body and its media type (415, 413 and 400 on bad bodies)."""
-    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    media = (header(request, b"content-type") or "").split(";")[0].strip().lower()
     allowed = [JSON, JSON_LD] + ([MERGE_PATCH] if allow_merge_patch else [])
     if media not in allowed:
         raise UnsupportedMediaType(
             f"Content-Type {media or '(none)'!r} is not supported; send {' or '.join(allowed)}"
         )
     limit: int = request.app.state.settings.max_payload_bytes
-    length = request.headers.get("content-length")
+    length = header(request, b"content-length")
     if length and length.isdigit() and int(length) > limit:
         raise PayloadTooLarge(f"the body is {length} bytes; the limit is {limit} bytes")
     chunks = []
@@ -137,7 +151,7 @@ async def request_context(
     request: Request, body: Any = None, media: str | None = None
 ) -> ActiveContext:
     """Resolve the request's @context (Link header or body) into an active context."""
-    link = request.headers.get("link")
+    link = header(request, b"link")
     context = context_from_request(media, link, body)
     resolver = resolver_of(request)
     known = resolver.cached(context)

@@ -25,6 +25,7 @@ from cityos.hub.api._http import (
     tenant_of,
 )
 from cityos.hub.api._params import parse_projection, render_options, split_list
+from cityos.hub.api._route import HubRoute
 from cityos.hub.context import ActiveContext
 from cityos.hub.errors import BadRequestData, InvalidRequest, ResourceNotFound
 from cityos.hub.geojson import feature, feature_collection
@@ -32,7 +33,7 @@ from cityos.hub.join import link_entities, parse_linked_query
 from cityos.hub.model import check_entity_id
 from cityos.hub.render import render_entity
 
-router = APIRouter(prefix="/ngsi-ld/v1", tags=["NGSI-LD entities"])
+router = APIRouter(prefix="/ngsi-ld/v1", tags=["NGSI-LD entities"], route_class=HubRoute)
 EntityId = Annotated[str, Path(description="Entity id (a URI), e.g. urn:ngsi-ld:Vehicle:A1")]
 AttrName = Annotated[str, Path(description="Attribute name (a term or a full IRI)")]
 BODY = {

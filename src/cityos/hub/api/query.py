@@ -28,13 +28,14 @@ from cityos.hub.api._params import (
     render_options,
     split_list,
 )
+from cityos.hub.api._route import HubRoute
 from cityos.hub.context import ActiveContext
 from cityos.hub.geojson import feature, feature_collection
 from cityos.hub.join import link_entities, parse_linked_query
 from cityos.hub.render import render_entity
 from cityos.hub.store.base import EntityQuery, QueryPage
 
-router = APIRouter(prefix="/ngsi-ld/v1", tags=["NGSI-LD query"])
+router = APIRouter(prefix="/ngsi-ld/v1", tags=["NGSI-LD query"], route_class=HubRoute)
 
 
 def _page_links(request: Request, query: EntityQuery, page: QueryPage) -> str | None:
