@@ -95,7 +95,8 @@ def test_json_ld_batch_with_a_link_header_is_refused_whole(client: TestClient) -
     assert response.status_code == 400
     problem = response.json()
     assert problem["type"] == "https://uri.etsi.org/ngsi-ld/errors/BadRequestData"
-    assert "Link" in problem["detail"] and "헤더" in problem["detail"]
+    assert "Link" in problem["detail"]
+    assert "헤더" in problem["detail"]
     assert client.get(f"{NGSI}/entities/{entity['id']}").status_code == 404
     # a Link header of another relation is no @context: the batch goes through
     other = client.post(

@@ -430,3 +430,23 @@ def test_an_attribute_type_that_is_no_attribute_type_is_refused(client: TestClie
         r = client.post(f"{BASE}/entities", json=body, headers=H)
         assert r.status_code == 400, declared  # a list here was a 500
         assert error_type(r) == "BadRequestData"
+
+
+def test_writes_to_entities_with_an_empty_id_are_400_and_reads_go_on(client: TestClient) -> None:
+    """054_02_02, 056_02_02 (6.5.3.3/6.5.3.4): PUT or PATCH ``/entities/`` names an empty
+    entity id: 400 BadRequestData, not the 405 of ``/entities``; GET and POST there keep
+    being redirected to ``/entities`` with their query."""
+    for method in ("PATCH", "PUT", "DELETE"):
+        r = client.request(method, f"{BASE}/entities/", json={"type": "Building"}, headers=H)
+        assert r.status_code == 400, (method, r.text)
+        assert r.json()["type"] == f"{ERR}BadRequestData"
+        assert "엔터티 ID" in r.json()["detail"]
+        assert "entityId" in r.json()["detail"]
+    entity_id = new_building(client, name={"type": "Property", "value": "slash"})
+    moved = client.get(
+        f"{BASE}/entities/?type=Building&limit=1000", headers=H, follow_redirects=False
+    )
+    assert moved.status_code == 307
+    assert moved.headers["location"].endswith("/ngsi-ld/v1/entities?type=Building&limit=1000")
+    found = client.get(f"{BASE}/entities/?type=Building&limit=1000", headers=H)
+    assert entity_id in [e["id"] for e in found.json()]

@@ -8,7 +8,7 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Path, Query
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 
 from cityos.hub import service
 from cityos.hub.api._auth import Grant, authorize, body_types, refuse_missing_entity_id
@@ -338,10 +338,25 @@ async def merge_entity(request: Request, entity_id: EntityId) -> Response:
     return Response(status_code=204)
 
 
-# (Not "/entities/": clients POST and GET there, reaching /entities by the slash redirect.)
 refuse_missing_entity_id(
     router,
     ("/entities//attrs", "/entities//attrs/", "/entities//attrs/{attr}"),
     methods=["POST", "PATCH", "PUT", "DELETE"],
     detail="the URL names no entity id: /entities/{entityId}/… needs one",
 )
+
+
+@router.api_route(
+    "/entities/", methods=["GET", "POST", "PATCH", "PUT", "DELETE"], include_in_schema=False
+)
+async def entities_slash(request: Request) -> Response:
+    """``/entities/``: GET and POST go on to ``/entities`` (the redirect Starlette gives any
+    such path; a route here would otherwise turn it into 405), while PATCH, PUT and DELETE name
+    an empty entity id, which is 400 (ETSI 054_02_02, 056_02_02), not 405."""
+    if request.method in ("GET", "HEAD", "POST"):
+        return RedirectResponse(str(request.url.replace(path=request.url.path[:-1])), 307)
+    await authorize(request, "write")
+    raise BadRequestData(
+        "the URL names no entity id: /entities/{entityId} needs one / "
+        "URL에 엔터티 ID가 없습니다: /entities/{entityId} 형식으로 보내세요"
+    )
