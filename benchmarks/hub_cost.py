@@ -35,6 +35,7 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -118,9 +119,12 @@ def entity_path(i: int) -> str:
     return f"/ngsi-ld/v1/entities/urn:ngsi-ld:AirQualityObserved:bench-{i}"
 
 
-async def hub_kinds(asgi: Asgi, count: int, batches: int, mark: Any) -> None:
-    """Run the counted hub requests, dumping callgrind's counts after each kind."""
-    rng = random.Random(11)
+Request = Callable[[], Awaitable[None]]
+
+
+def patch_and_get(asgi: Asgi, rng: random.Random) -> tuple[Request, Request]:
+    """Return the two measured single requests: PATCH ``pm25`` and GET, each of a random
+    seeded entity, failing loudly on any other answer than 204/200."""
 
     async def patch() -> None:
         body = orjson.dumps({"value": rng.randint(0, 90)})
@@ -134,6 +138,14 @@ async def hub_kinds(asgi: Asgi, count: int, batches: int, mark: Any) -> None:
         status, out = await asgi("GET", entity_path(rng.randrange(SEED_ENTITIES)))
         if status != 200:
             raise SystemExit(f"GET answered {status}: {out[:300]!r}")
+
+    return patch, get
+
+
+async def hub_kinds(asgi: Asgi, count: int, batches: int, mark: Any) -> None:
+    """Run the counted hub requests, dumping callgrind's counts after each kind."""
+    rng = random.Random(11)
+    patch, get = patch_and_get(asgi, rng)
 
     upserts = [
         orjson.dumps([air_quality(100_000 + b * BATCH + i, rng) for i in range(BATCH)])

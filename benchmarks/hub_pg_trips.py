@@ -31,7 +31,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -43,8 +42,8 @@ import psycopg
 from psycopg import pq
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from hub_bench import PG_ADMIN, air_quality  # noqa: E402
-from hub_cost import Asgi, entity_path  # noqa: E402
+from hub_bench import air_quality, database  # noqa: E402
+from hub_cost import Asgi, patch_and_get  # noqa: E402
 
 SEED_ENTITIES = 2_000
 BATCH = 1_000
@@ -181,19 +180,6 @@ def measured(tracer: Tracer, tally: Tally, count: int) -> Iterator[None]:
     tracer.collect(tally)
 
 
-@contextmanager
-def database() -> Iterator[str]:
-    """Yield the URL of a fresh PostgreSQL database; drop it afterwards."""
-    name = f"cityos_trips_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield PG_ADMIN.rsplit("/", 1)[0] + "/" + name
-    finally:
-        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
 def make_key(url: str) -> str:
     """Create a device key that reads and writes everything (migrates the database)."""
     cityos = Path(sys.executable).with_name("cityos")
@@ -278,18 +264,7 @@ async def run(args: argparse.Namespace, url: str, key: str, tracer: Tracer) -> d
                 raise SystemExit(f"seeding answered {status}: {out[:300]!r}")
         raw = Raw(url)
 
-        async def patch() -> None:
-            body = orjson.dumps({"value": rng.randint(0, 90)})
-            status, out = await asgi(
-                "PATCH", entity_path(rng.randrange(SEED_ENTITIES)) + "/attrs/pm25", body
-            )
-            if status != 204:
-                raise SystemExit(f"PATCH answered {status}: {out[:300]!r}")
-
-        async def get() -> None:
-            status, out = await asgi("GET", entity_path(rng.randrange(SEED_ENTITIES)))
-            if status != 200:
-                raise SystemExit(f"GET answered {status}: {out[:300]!r}")
+        patch, get = patch_and_get(asgi, rng)
 
         for _ in range(30):  # warm-up: caches, prepared statements, partitions
             await patch()
@@ -372,7 +347,7 @@ def main() -> None:
     parser.add_argument("--no-history", dest="history", action="store_false")
     parser.add_argument("--statements", action="store_true", help="list each statement")
     args = parser.parse_args()
-    with database() as url, tempfile.TemporaryDirectory(prefix="cityos-trips-") as tmp:
+    with database("postgresql") as url, tempfile.TemporaryDirectory(prefix="cityos-trips-") as tmp:
         key = make_key(url)
         tracer = Tracer(Path(tmp))
         tracer.install()
