@@ -141,40 +141,14 @@ def changed_instances(change: Change) -> list[Row]:
     if after is None:
         return []
     stamp = after["modifiedAt"]
-    stamp_us = text_micros(stamp)
     created = change.before is None
     entity_id = after["id"]
-    rows: list[Row] = []
-    append = rows.append
-    for attr, instances in after["attrs"].items():
-        for inst in instances:
-            modified = inst.get("modifiedAt")
-            if modified == stamp:  # the common case, inlined: one write, one stamp
-                modified_us = stamp_us
-            elif created:
-                modified_us = text_micros(modified or stamp)
-            else:
-                continue
-            observed = inst.get("observedAt")
-            observed_us = text_micros(observed) if isinstance(observed, str) else None
-            value = inst.get("value")
-            kind = inst.get("type", "Property")
-            append(
-                (
-                    entity_id,
-                    attr,
-                    inst.get("datasetId") or "",
-                    kind,
-                    modified_us if observed_us is None else observed_us,
-                    observed_us,
-                    modified_us,
-                    modified_us,
-                    float(value)
-                    if kind == "Property" and type(value) in (float, int)
-                    else None,  # numeric(inst)
-                    inst,
-                )
-            )
+    rows = [
+        instance_row(entity_id, attr, inst, stamp)
+        for attr, instances in after["attrs"].items()
+        for inst in instances
+        if created or inst.get("modifiedAt") == stamp
+    ]
     scope = after.get("scope") or []
     before = [] if change.before is None else change.before.get("scope") or []
     if list(scope) != list(before):
