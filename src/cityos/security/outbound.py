@@ -263,10 +263,7 @@ def resolve_checked(
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except OSError as error:
         raise _no_address(name, host, error) from None
-    addresses = _addresses(infos)
-    for address in addresses:
-        check_address(name, host, address, policy)
-    return addresses
+    return _checked_addresses(name, host, infos, policy)
 
 
 async def resolve_checked_async(
@@ -288,6 +285,13 @@ async def _resolve_host_async(
         infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except OSError as error:
         raise _no_address(name, host, error) from None
+    return _checked_addresses(name, host, infos, policy)
+
+
+def _checked_addresses(
+    name: str, host: str, infos: Iterable[tuple[Any, ...]], policy: OutboundPolicy
+) -> list[IPAddress]:
+    """Return the addresses of ``getaddrinfo``'s answer, refusing the target if any is unsafe."""
     addresses = _addresses(infos)
     for address in addresses:
         check_address(name, host, address, policy)
