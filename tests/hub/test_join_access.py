@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
-from cityos import db
 from cityos.config import Settings
-from cityos.identity import keys
-from cityos.identity.models import Role
 from tests.conftest import make_callers
 
 HUB_AUTH = "on"
@@ -29,20 +25,9 @@ def link(target: str) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def headers(client: TestClient, settings: Settings) -> dict[str, dict[str, str]]:
     """An admin that wrote a car linked to a trailer and a depot, and a Vehicle-only reader."""
-    made = make_callers(client, settings, tenant=TENANT)
-    engine = db.make_engine(settings)
-    try:
-        with engine.begin() as connection:
-            _, key = keys.create_api_key(
-                connection,
-                name="join vehicle reader",
-                role=Role.DEVELOPER,
-                scopes=keys.parse_scopes(f"tenants={TENANT};types=Vehicle"),
-                actor="test",
-                now=datetime.now(UTC),
-            )
-    finally:
-        engine.dispose()
+    made = make_callers(
+        client, settings, tenant=TENANT, developer_scopes=f"tenants={TENANT};types=Vehicle"
+    )
     entities = [
         {"id": CAR, "type": "Vehicle", "tows": link(TRAILER), "parkedAt": link(DEPOT)},
         {"id": TRAILER, "type": "Vehicle", "parkedAt": link(DEPOT)},
@@ -54,7 +39,7 @@ def headers(client: TestClient, settings: Settings) -> dict[str, dict[str, str]]
         headers=made["admin"] | {"NGSILD-Tenant": TENANT},
     )
     assert r.status_code == 201, r.text
-    return {"admin": made["admin"], "reader": {"X-API-Key": key}}
+    return {"admin": made["admin"], "reader": made["developer key"]}
 
 
 def test_a_linked_entity_out_of_scope_is_not_embedded(
