@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, ClassVar
 from urllib.parse import quote
 
 import pytest
 from fastapi.testclient import TestClient
 
+from tests.hub._http_server import serving
 from tests.hub.test_api_entities import BASE, ERR
 
 CONTEXT = {
@@ -107,14 +107,8 @@ class _ContextServer(BaseHTTPRequestHandler):
 @pytest.fixture(scope="module")
 def context_server() -> Iterator[str]:
     """Serve @context documents on 127.0.0.1 (allowed by the test-mode outbound policy)."""
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _ContextServer)
-    httpd.daemon_threads = True
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
-    httpd.server_close()
-    thread.join()
+    with serving(_ContextServer) as base:
+        yield base
 
 
 def _link(url: str) -> dict[str, str]:

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 
 from cityos.config import Settings
 from cityos.hub.context import ContextResolver
 from cityos.hub.errors import LdContextNotAvailable
+from tests.hub._http_server import serving
 
 TIMEOUT = 1.0  # [s] fetch timeout used by these tests (loopback fetches take ms; a busy
 # shared machine can still stall one for a few hundred ms)
@@ -51,29 +51,24 @@ class _Handler(BaseHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[str]:
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    httpd.daemon_threads = True
-    httpd.block_on_close = False
-    base = f"http://127.0.0.1:{httpd.server_address[1]}"
-    _Handler.documents = {
-        "/ctx.jsonld": {"@context": {"Tram": "https://sejong.example/Tram"}},
-        "/slow.jsonld": {"@context": {}},
-        "/nested.jsonld": {
-            "@context": [f"{base}/ctx.jsonld", {"line": "https://sejong.example/line"}]
-        },
-        "/cycle-a.jsonld": {"@context": [f"{base}/cycle-b.jsonld"]},
-        "/cycle-b.jsonld": {"@context": [f"{base}/cycle-a.jsonld"]},
-        "/nocontext.jsonld": {"Tram": "https://sejong.example/Tram"},
-        "/badterm.jsonld": {"@context": {"Tram": 5}},
-        "/counted.jsonld": {"@context": {"Bus": "https://sejong.example/Bus"}},
-        **{f"/chain-{i}.jsonld": {"@context": [f"{base}/chain-{i + 1}.jsonld"]} for i in range(12)},
-    }
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield base
-    httpd.shutdown()
-    httpd.server_close()
-    thread.join()
+    with serving(_Handler) as base:
+        _Handler.documents = {
+            "/ctx.jsonld": {"@context": {"Tram": "https://sejong.example/Tram"}},
+            "/slow.jsonld": {"@context": {}},
+            "/nested.jsonld": {
+                "@context": [f"{base}/ctx.jsonld", {"line": "https://sejong.example/line"}]
+            },
+            "/cycle-a.jsonld": {"@context": [f"{base}/cycle-b.jsonld"]},
+            "/cycle-b.jsonld": {"@context": [f"{base}/cycle-a.jsonld"]},
+            "/nocontext.jsonld": {"Tram": "https://sejong.example/Tram"},
+            "/badterm.jsonld": {"@context": {"Tram": 5}},
+            "/counted.jsonld": {"@context": {"Bus": "https://sejong.example/Bus"}},
+            **{
+                f"/chain-{i}.jsonld": {"@context": [f"{base}/chain-{i + 1}.jsonld"]}
+                for i in range(12)
+            },
+        }
+        yield base
 
 
 @pytest.fixture

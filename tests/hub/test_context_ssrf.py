@@ -4,15 +4,15 @@ addresses are refused (SSRF), redirects included, unless the allow-list names th
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 
 from cityos.config import Settings
 from cityos.hub.context import ContextResolver
 from cityos.hub.errors import LdContextNotAvailable
+from tests.hub._http_server import serving
 
 PRODUCTION = {"mode": "production", "secret_key": "s" * 40}
 
@@ -42,13 +42,8 @@ class _Handler(BaseHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[str]:
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
-    httpd.server_close()
-    thread.join()
+    with serving(_Handler) as base:
+        yield base
 
 
 def test_a_loopback_context_is_refused_in_production_before_any_request(server: str) -> None:
