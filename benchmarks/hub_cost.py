@@ -142,6 +142,33 @@ def patch_and_get(asgi: Asgi, rng: random.Random) -> tuple[Request, Request]:
     return patch, get
 
 
+def bench_app(url: str, *, history: bool) -> Any:
+    """Return the real ASGI app on ``url`` as the harnesses measure it: no seed city, live
+    twin or jobs, quiet logs, temporal history as asked."""
+    from cityos.app import create_app
+    from cityos.config import Settings
+
+    return create_app(
+        Settings(
+            database_url=url,
+            seed_city=False,
+            twin_live="off",
+            jobs="off",
+            log_level="warning",
+            temporal_history=history,
+        )
+    )
+
+
+async def seed(asgi: Asgi, rng: random.Random) -> None:
+    """Upsert the SEED_ENTITIES entities the PATCH and GET requests pick from."""
+    for start in range(0, SEED_ENTITIES, BATCH):
+        body = orjson.dumps([air_quality(start + i, rng) for i in range(BATCH)])
+        status, out = await asgi("POST", "/ngsi-ld/v1/entityOperations/upsert", body)
+        if status not in (201, 204):
+            raise SystemExit(f"seeding answered {status}: {out[:300]!r}")
+
+
 async def hub_kinds(asgi: Asgi, count: int, batches: int, mark: Any) -> None:
     """Run the counted hub requests, dumping callgrind's counts after each kind."""
     rng = random.Random(11)
@@ -232,20 +259,9 @@ class Marker:
 
 def child(args: argparse.Namespace) -> None:
     """Run inside valgrind: build the app, seed it, count each kind of request."""
-    from cityos.app import create_app
-    from cityos.config import Settings
-
     mark = Marker(Path(args.marker))
     folder = Path(args.folder)
-    settings = Settings(
-        database_url=f"sqlite:///{folder}/hub.db",
-        seed_city=False,
-        twin_live="off",
-        jobs="off",
-        log_level="warning",
-        temporal_history=args.history,
-    )
-    app = create_app(settings)
+    app = bench_app(f"sqlite:///{folder}/hub.db", history=args.history)
 
     async def run() -> None:
         async with app.router.lifespan_context(app):
@@ -253,12 +269,7 @@ def child(args: argparse.Namespace) -> None:
                 gc.unfreeze()
                 gc.set_threshold(700, 10, 10)
             asgi = Asgi(app, args.key)
-            rng = random.Random(42)
-            for start in range(0, SEED_ENTITIES, BATCH):
-                body = orjson.dumps([air_quality(start + i, rng) for i in range(BATCH)])
-                status, out = await asgi("POST", "/ngsi-ld/v1/entityOperations/upsert", body)
-                if status not in (201, 204):
-                    raise SystemExit(f"seeding answered {status}: {out[:300]!r}")
+            await seed(asgi, random.Random(42))
             await hub_kinds(asgi, args.requests, args.batches, mark)
 
     asyncio.run(run())

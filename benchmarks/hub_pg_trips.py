@@ -43,10 +43,8 @@ from psycopg import pq
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from hub_bench import air_quality, database  # noqa: E402
-from hub_cost import Asgi, patch_and_get  # noqa: E402
+from hub_cost import BATCH, SEED_ENTITIES, Asgi, bench_app, patch_and_get, seed  # noqa: E402
 
-SEED_ENTITIES = 2_000
-BATCH = 1_000
 TICK_US = 1_000_000 / os.sysconf("SC_CLK_TCK")
 
 
@@ -200,11 +198,11 @@ class Raw:
     def __init__(self, url: str) -> None:
         self.conn = psycopg.Connection.connect(url)  # traced like the hub's
         self.conn.execute("CREATE TABLE raw (id text PRIMARY KEY, type text, doc jsonb)")
-        seed = [air_quality(i, random.Random(i)) for i in range(SEED_ENTITIES)]
+        docs = [air_quality(i, random.Random(i)) for i in range(SEED_ENTITIES)]
         with self.conn.cursor() as cur:
             cur.executemany(
                 "INSERT INTO raw VALUES (%s, %s, %s)",
-                [(e["id"], e["type"], orjson.dumps(e).decode()) for e in seed],
+                [(e["id"], e["type"], orjson.dumps(e).decode()) for e in docs],
             )
         self.conn.commit()
         self.prefix = "urn:ngsi-ld:AirQualityObserved:bench-"
@@ -241,27 +239,12 @@ class Raw:
 
 async def run(args: argparse.Namespace, url: str, key: str, tracer: Tracer) -> dict[str, Tally]:
     """Seed the hub, then measure each kind of request, hub and raw alternating."""
-    from cityos.app import create_app
-    from cityos.config import Settings
-
-    settings = Settings(
-        database_url=url,
-        seed_city=False,
-        twin_live="off",
-        jobs="off",
-        log_level="warning",
-        temporal_history=args.history,
-    )
-    app = create_app(settings)
+    app = bench_app(url, history=args.history)
     tallies = {k: Tally() for k in ("patch", "raw_patch", "get", "raw_get", "upsert", "raw_upsert")}
     async with app.router.lifespan_context(app):
         asgi = Asgi(app, key)
         rng = random.Random(42)
-        for start in range(0, SEED_ENTITIES, BATCH):
-            body = orjson.dumps([air_quality(start + i, rng) for i in range(BATCH)])
-            status, out = await asgi("POST", "/ngsi-ld/v1/entityOperations/upsert", body)
-            if status not in (201, 204):
-                raise SystemExit(f"seeding answered {status}: {out[:300]!r}")
+        await seed(asgi, rng)
         raw = Raw(url)
 
         patch, get = patch_and_get(asgi, rng)
