@@ -151,6 +151,15 @@ def server(url: str, *, history: bool = True) -> Iterator[tuple[str, subprocess.
         "CITYOS_LOG_LEVEL": "warning",
         "CITYOS_TWIN_LIVE": "off",  # the live twin's writes and CPU are not the hub's load
         "CITYOS_TEMPORAL_HISTORY": "true" if history else "false",
+        # The rate limiter stays on (every request pays for its check, as in service), with
+        # budgets no load generator here reaches: at the default budget outside production
+        # (5,000 requests/s per key) a fast host's GETs were answered 429, and those cheap
+        # refusals were counted as throughput.
+        "CITYOS_RATE_LIMIT": "on",
+        "CITYOS_RATE_LIMIT_IP_PER_SECOND": "1000000",
+        "CITYOS_RATE_LIMIT_IP_BURST": "1000000",
+        "CITYOS_RATE_LIMIT_CLIENT_PER_SECOND": "1000000",
+        "CITYOS_RATE_LIMIT_CLIENT_BURST": "1000000",
     }
     cityos = Path(sys.executable).with_name("cityos")
     made = subprocess.run(
@@ -396,8 +405,12 @@ end
 """
 
 
-def wrk_rate(base: str, script: str, seconds: int) -> tuple[float, str]:
-    """Run wrk with a Lua script for ``seconds``; return requests/s and non-2xx count."""
+def wrk_rate(base: str, script: str, seconds: int) -> tuple[float, int]:
+    """Run wrk with a Lua script for ``seconds``; return requests/s and non-2xx count.
+
+    A run with any non-2xx answer measures something else than the hub's work (a 429 or a
+    404 is far cheaper than a read or a write): :func:`wrk_result` never counts it as met.
+    """
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
         handle.write(script)
     try:
@@ -411,7 +424,15 @@ def wrk_rate(base: str, script: str, seconds: int) -> tuple[float, str]:
         os.unlink(handle.name)
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    return rate, (bad.group(1) if bad else "0")
+    return rate, (int(bad.group(1)) if bad else 0)
+
+
+def wrk_result(name: str, rate: float, target: float, bad: int) -> Result:
+    """Return the row of a wrk throughput test; a run with non-2xx answers is never met."""
+    note = "wrk 16 connections; non-2xx 0"
+    if bad:
+        note = f"INVALID: {bad:,} non-2xx answers (see the server log); wrk 16 connections"
+    return Result(name, rate, "requests/s", f"≥ {target:,.0f}", rate >= target and not bad, note)
 
 
 def query_latencies(base: str, key: str, count: int, rng: random.Random) -> list[float]:
@@ -499,27 +520,9 @@ def bench_backend(backend: str, entities: int, seconds: int) -> list[Result]:
             )
         )
         get_rate, bad = wrk_rate(base, LUA_GET.format(n=entities - 1, key=key), seconds)
-        results.append(
-            Result(
-                "GET entity by id",
-                get_rate,
-                "requests/s",
-                "≥ 4,000",
-                get_rate >= 4000,
-                f"wrk 16 connections; non-2xx {bad}",
-            )
-        )
+        results.append(wrk_result("GET entity by id", get_rate, 4000, bad))
         patch_rate, bad = wrk_rate(base, LUA_PATCH.format(n=entities - 1, key=key), seconds)
-        results.append(
-            Result(
-                "PATCH one attribute",
-                patch_rate,
-                "requests/s",
-                "≥ 2,000",
-                patch_rate >= 2000,
-                f"wrk 16 connections; non-2xx {bad}",
-            )
-        )
+        results.append(wrk_result("PATCH one attribute", patch_rate, 2000, bad))
         memory = rss_mb(proc.pid)
         results.append(
             Result(
