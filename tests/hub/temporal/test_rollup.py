@@ -192,3 +192,35 @@ def test_the_rollup_job_folds_what_is_pending(client: TestClient) -> None:
     got = hourly_sums(client, eid, BASE, 5)
     assert [s for s, _ in got] == pytest.approx([per_hour[h] for h in sorted(per_hour)])
     assert all(math.isfinite(s) for s, _ in got)
+
+
+def test_only_aggregations_that_may_read_rollups_fold(client: TestClient) -> None:
+    """An aggregation the roll-ups cannot answer (here a window starting off the hour) is
+    computed from raw rows and leaves the pending range alone; one they can answer folds."""
+    eid = "urn:ngsi-ld:Sensor:roll5"
+    body = {
+        "id": eid,
+        "type": "Sensor",
+        "level": readings([1.0, 2.0, 4.0], BASE, timedelta(minutes=20)),
+    }
+    assert client.post(TEMPORAL, json=body).status_code == 201
+    store = store_of(client)
+    off_hour = client.get(
+        f"{TEMPORAL}/{eid}",
+        params={
+            "options": "aggregatedValues",
+            "aggrMethods": "sum",
+            "aggrPeriodDuration": "PT1H",
+            "timerel": "between",
+            "timeAt": iso(BASE - timedelta(minutes=1)),
+            "endTimeAt": iso(BASE + timedelta(hours=1, minutes=-1)),
+        },
+    )
+    assert off_hour.status_code == 200, off_hour.text
+    assert off_hour.json()["level"]["sum"][0][0] == 7.0
+    if store.backend == "sqlite":
+        assert pending(store._conn())  # type: ignore[attr-defined]  # raw rows answered it
+    assert hourly_sums(client, eid, BASE, 1) == [(7.0, 3)]
+    if store.backend == "sqlite":
+        assert not pending(store._conn())  # type: ignore[attr-defined]
+    assert_rollups_exact(store, eid)

@@ -121,9 +121,10 @@ class Periods:
         )
 
 
-def uses_rollups(window: TimeWindow, aggregation: Aggregation, origin: int | None) -> bool:
-    """Return True when the hourly roll-ups give exactly the asked aggregation (``origin``:
-    where the periods start [µs])."""
+def rollups_possible(window: TimeWindow, aggregation: Aggregation) -> bool:
+    """Return True when the hourly roll-ups may answer ``aggregation`` over ``window``: all
+    of :func:`uses_rollups` that does not depend on the data (the periods' origin when
+    there is no ``timeAt``). False means the roll-ups are not read."""
     hour = MICROS_PER_HOUR
     if window.column != "ts" or not set(aggregation.methods) <= ROLLUP_METHODS:
         return False
@@ -134,9 +135,17 @@ def uses_rollups(window: TimeWindow, aggregation: Aggregation, origin: int | Non
             and window.start % hour == 0
             and window.end % hour == 0
         )
-    if aggregation.period % hour or origin is None or origin % hour:
+    if aggregation.period % hour:
         return False
     return all(edge is None or edge % hour == 0 for edge in (window.start, window.end))
+
+
+def uses_rollups(window: TimeWindow, aggregation: Aggregation, origin: int | None) -> bool:
+    """Return True when the hourly roll-ups give exactly the asked aggregation (``origin``:
+    where the periods start [µs])."""
+    if not rollups_possible(window, aggregation):
+        return False
+    return aggregation.period is None or (origin is not None and origin % MICROS_PER_HOUR == 0)
 
 
 def period_origin(db: Db, series: list[int], window: TimeWindow) -> int | None:

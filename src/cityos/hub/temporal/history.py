@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from cityos.hub.store.base import EntityQuery, HubStore
 from cityos.hub.temporal._db import read_db
-from cityos.hub.temporal.aggregate import Periods, aggregate
+from cityos.hub.temporal.aggregate import Periods, aggregate, rollups_possible
 from cityos.hub.temporal.geoscope import match_scopes
 from cityos.hub.temporal.params import TemporalParams
 from cityos.hub.temporal.query import TemporalPage, read_instances, select_entities
@@ -30,7 +30,7 @@ def query_history(
     instances observed while a matching scope was valid are answered (not bounded:
     aggregations, and entities judged on their current scope).
     """
-    if params.aggregation is not None:
+    if params.aggregation is not None and rollups_possible(params.window, params.aggregation):
         fold(store)  # SQLite: the roll-ups hold every instance written so far
     with read_db(store) as db:
         scopes = None

@@ -50,7 +50,8 @@ def pending(conn: Any) -> bool:
 
 
 def fold_pending(conn: Any) -> int:
-    """Fold the rows appended since the mark into the roll-ups; return how many rows.
+    """Fold the rows appended since the mark into the roll-ups; return how many keys the
+    folded range spans (the rows appended since, and any of them deleted in between).
 
     ``conn`` must hold SQLite's write lock (``BEGIN IMMEDIATE``, e.g. a store transaction).
     """
@@ -59,16 +60,13 @@ def fold_pending(conn: Any) -> int:
     if top is None or int(top) <= mark:
         return 0
     top = int(top)
-    counted = conn.execute(
-        "SELECT count(*) FROM hub_temporal WHERE pk > ? AND pk <= ?", (mark, top)
-    ).fetchone()[0]
     conn.execute(_FOLD, (mark, top))
     conn.execute(
         "INSERT INTO hub_temporal_rollup (id, rolled_pk) VALUES (1, ?) "
         "ON CONFLICT (id) DO UPDATE SET rolled_pk = excluded.rolled_pk",
         (top,),
     )
-    return int(counted)
+    return top - mark
 
 
 def next_pk(conn: Any) -> int:
@@ -78,8 +76,8 @@ def next_pk(conn: Any) -> int:
 
 
 def fold(store: HubStore) -> int:
-    """Fold what is pending, in a write transaction of its own; return how many rows
-    (0 at once on PostgreSQL, or when nothing is pending)."""
+    """Fold what is pending, in a write transaction of its own; return how many keys (see
+    :func:`fold_pending`; 0 at once on PostgreSQL, or when nothing is pending)."""
     if store.backend != "sqlite":
         return 0
     if not pending(store._conn()):  # type: ignore[attr-defined]
