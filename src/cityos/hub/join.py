@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from cityos.hub._ints import whole_number
 from cityos.hub.errors import BadRequestData, TooManyResults
 from cityos.hub.model import is_uri
 from cityos.hub.render import Compactor, RenderOptions, render_entity
@@ -170,12 +171,7 @@ def parse_linked_query(params: Mapping[str, Any]) -> LinkedQuery | None:
 def _join_level(value: Any) -> int:
     if value is None:
         return DEFAULT_JOIN_LEVEL
-    if isinstance(value, int) and not isinstance(value, bool):
-        level = value
-    elif isinstance(value, str) and re.fullmatch(r"\d{1,9}", value):
-        level = int(value)
-    else:
-        level = 0
+    level = whole_number(value) or 0
     if level < 1:
         raise _bad(
             f"joinLevel must be a positive integer (got {value!r})",

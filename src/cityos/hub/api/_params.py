@@ -6,6 +6,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from cityos.hub._ints import whole_number
 from cityos.hub.context import ActiveContext
 from cityos.hub.errors import BadRequestData, InvalidRequest, TooManyResults
 from cityos.hub.geo import parse_geo_query
@@ -140,11 +141,8 @@ def _datasets(dataset_ids: list[str] | None) -> set[str | None] | None:
 def _int_param(value: Any, name: str, default: int) -> int:
     if value is None:
         return default
-    if isinstance(value, int) and not isinstance(value, bool):
-        number = value
-    elif isinstance(value, str) and re.fullmatch(r"\d{1,9}", value):
-        number = int(value)
-    else:
+    number = whole_number(value)
+    if number is None:
         raise BadRequestData(f"{name} must be a non-negative integer (got {value!r})")
     return number
 
