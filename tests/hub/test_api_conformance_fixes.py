@@ -340,7 +340,10 @@ def test_an_empty_entity_id_in_the_url_is_bad_request(client: TestClient) -> Non
     attr = {"a": {"type": "Property", "value": 1}}
     assert client.post(f"{BASE}/entities//attrs/", json=attr, headers=H).status_code == 400
     assert client.patch(f"{BASE}/entities//attrs/a", json=attr, headers=H).status_code == 400
-    assert client.delete(f"{BASE}/entities//attrs/a", headers=H).status_code == 400
+    gone = client.delete(f"{BASE}/entities//attrs/a", headers=H)
+    assert gone.status_code == 400
+    assert "/entities/{entityId}" in gone.json()["detail"]
+    assert "엔터티 ID" in gone.json()["detail"]  # both languages, as every error
     # the entity collection itself still answers with and without the slash
     assert (
         client.post(

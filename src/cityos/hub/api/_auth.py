@@ -216,17 +216,25 @@ def body_types(body: Any, ctx: ActiveContext) -> list[str] | None:
     return [ctx.expand_type(n) for n in names]
 
 
-def refuse_missing_entity_id(
-    router: APIRouter, paths: Iterable[str], *, methods: list[str], detail: str
-) -> None:
-    """Answer writes to ``paths`` (URLs with an empty entity id) with 400, not 404/405.
+async def refuse_empty_entity_id(request: Request, resource: str) -> Response:
+    """Refuse a write whose URL has an empty entity id (``resource``: the collection path,
+    e.g. ``/entities``) with 400, after checking the caller's write grant (so an anonymous
+    caller still gets 401)."""
+    await authorize(request, "write")
+    raise BadRequestData(
+        f"the URL names no entity id: {resource}/{{entityId}}… needs one / "
+        f"URL에 엔터티 ID가 없습니다: {resource}/{{entityId}}… 형식으로 보내세요"
+    )
 
-    The caller's write grant is checked first, so an anonymous caller still gets 401.
-    """
+
+def refuse_missing_entity_id(
+    router: APIRouter, paths: Iterable[str], *, methods: list[str], resource: str
+) -> None:
+    """Answer writes to ``paths`` (URLs with an empty entity id under ``resource``) with
+    400, not 404/405 (:func:`refuse_empty_entity_id`)."""
 
     async def missing_entity_id(request: Request) -> Response:
-        await authorize(request, "write")
-        raise BadRequestData(detail)
+        return await refuse_empty_entity_id(request, resource)
 
     for path in paths:
         router.add_api_route(path, missing_entity_id, methods=methods, include_in_schema=False)

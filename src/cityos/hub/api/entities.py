@@ -11,7 +11,13 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from cityos.hub import service
-from cityos.hub.api._auth import Grant, authorize, body_types, refuse_missing_entity_id
+from cityos.hub.api._auth import (
+    Grant,
+    authorize,
+    body_types,
+    refuse_empty_entity_id,
+    refuse_missing_entity_id,
+)
 from cityos.hub.api._http import (
     DEFAULT_TENANT,
     accepted_type,
@@ -342,7 +348,7 @@ refuse_missing_entity_id(
     router,
     ("/entities//attrs", "/entities//attrs/", "/entities//attrs/{attr}"),
     methods=["POST", "PATCH", "PUT", "DELETE"],
-    detail="the URL names no entity id: /entities/{entityId}/… needs one",
+    resource="/entities",
 )
 
 
@@ -355,8 +361,4 @@ async def entities_slash(request: Request) -> Response:
     an empty entity id, which is 400 (ETSI 054_02_02, 056_02_02), not 405."""
     if request.method in ("GET", "HEAD", "POST"):
         return RedirectResponse(str(request.url.replace(path=request.url.path[:-1])), 307)
-    await authorize(request, "write")
-    raise BadRequestData(
-        "the URL names no entity id: /entities/{entityId} needs one / "
-        "URL에 엔터티 ID가 없습니다: /entities/{entityId} 형식으로 보내세요"
-    )
+    return await refuse_empty_entity_id(request, "/entities")

@@ -215,6 +215,5 @@ refuse_missing_entity_id(
         "/temporal/entities//attrs/{attr}/{instance_id}",
     ),
     methods=["POST", "PATCH", "DELETE"],
-    detail="the URL names no entity id: /temporal/entities/{entityId}/… needs one / "
-    "URL에 엔터티 id가 없습니다",
+    resource="/temporal/entities",
 )
