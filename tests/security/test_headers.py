@@ -11,6 +11,10 @@ from pydantic import ValidationError
 from cityos.app import create_app
 from cityos.config import Settings
 from cityos.security.headers import APP_CSP, DOCS_CSP
+from tests.conftest import STORAGE_INDEPENDENT
+
+# Headers and CORS are added by one ASGI layer in front of every route, whatever the storage.
+pytestmark = STORAGE_INDEPENDENT
 
 ORIGIN = "https://app.sejong.example"
 
