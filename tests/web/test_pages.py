@@ -125,8 +125,15 @@ def test_an_operator_logs_in_on_the_dashboard(page: Any, server: LiveServer) -> 
 
 def test_dark_theme_redraws_the_map(page: Any, server: LiveServer) -> None:
     open_dashboard(page, server)
+    assert page.locator("#theme-switch").inner_text() == "어두운 화면"  # js/page.js
     page.locator("#theme-switch").click()
     assert page.locator("html").get_attribute("data-theme") == "dark"
+    assert page.locator("#theme-switch").inner_text() == "밝은 화면"
+    assert painted_pixels(page) > 2_000
+    # after a language switch the label is redrawn in it, before the page's own texts
+    page.locator("#lang-switch").click()
+    page.wait_for_function("() => document.documentElement.lang === 'en'")
+    assert page.locator("#theme-switch").inner_text() == "Light theme"
     assert painted_pixels(page) > 2_000
 
 

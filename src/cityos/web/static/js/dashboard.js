@@ -9,6 +9,7 @@ import { get } from "./api.js";
 import * as theme from "./theme.js";
 import { connectLive } from "./live.js";
 import { bindLoginDialog } from "./login.js";
+import { startPage } from "./page.js";
 
 const state = { tenant: "", tiles: [] };
 let live = null;
@@ -140,8 +141,12 @@ function loginDialog() {
 }
 
 async function main() {
-  theme.init();
-  const language = i18n.init();
+  // The theme, the language and the theme switch's label (page.js); the map loads meanwhile.
+  const language = startPage(() => {
+    map.setAttribution(t("map.attribution"));
+    if (!inspector.selected) inspector.clear(); // its empty-state text, in the new language
+    refresh();
+  });
   // Live updates call this often (once per frame at most): the lists are rebuilt only when
   // a layer, a count, the language or the theme changed, and keyboard focus is kept.
   let signature = "";
@@ -172,18 +177,10 @@ async function main() {
   await language;
   map.setAttribution(t("map.attribution"));
   loginDialog();
-  i18n.onChange(() => {
-    map.setAttribution(t("map.attribution"));
-    if (!inspector.selected) inspector.clear(); // its empty-state text, in the new language
-    document.getElementById("theme-switch").textContent = t(theme.theme() === "dark" ? "theme.light" : "theme.dark");
-    refresh();
-  });
-  theme.onChange((name) => {
-    document.getElementById("theme-switch").textContent = t(name === "dark" ? "theme.light" : "theme.dark");
+  theme.onChange(() => {
     map.restyle();
     refresh();
   });
-  document.getElementById("theme-switch").textContent = t(theme.theme() === "dark" ? "theme.light" : "theme.dark");
   document.getElementById("tenant-form").addEventListener("submit", async (event) => {
     event.preventDefault();
     state.tenant = document.getElementById("tenant-input").value.trim();
