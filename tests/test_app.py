@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 
+import pytest
 from fastapi.testclient import TestClient
 
 from cityos import __version__, db
 from cityos.app import AppState
 from cityos.config import Settings
+from tests.conftest import STORAGE_INDEPENDENT
 
 
 def test_healthz_reports_version_and_backend(client: TestClient, settings: Settings) -> None:
@@ -93,3 +96,37 @@ def test_app_state_values_are_plain_attributes_kept_in_step(client: TestClient) 
     del state.probe
     assert getattr(state, "probe", None) is None
     assert "probe" not in list(state)
+
+
+@STORAGE_INDEPENDENT  # the router answers before any storage is asked
+@pytest.mark.parametrize(
+    ("method", "path", "status"),
+    [
+        ("GET", "/nothing", 404),
+        ("GET", "/ngsi-ld/v1/nothing", 404),
+        ("GET", "/static/js/nothing.js", 404),
+        ("DELETE", "/healthz", 405),
+    ],
+)
+def test_the_routers_own_errors_speak_both_languages(
+    client: TestClient, method: str, path: str, status: int
+) -> None:
+    """No such path and a method a path does not take: the status and FastAPI's body shape,
+    with what to do in English and Korean (and a 405 keeps its Allow header)."""
+    r = client.request(method, path)
+    assert r.status_code == status
+    detail = r.json()["detail"]
+    assert path in detail
+    english, korean = detail.split(" / ", 1)
+    assert english.startswith("Not Found" if status == 404 else "Method Not Allowed")
+    assert re.search("[가-힣]", korean)
+    if status == 405:
+        assert "GET" in r.headers["allow"]
+        assert method in english
+
+
+@STORAGE_INDEPENDENT
+def test_a_long_unknown_path_is_not_echoed_whole(client: TestClient) -> None:
+    r = client.get("/" + "x" * 5000)
+    assert r.status_code == 404
+    assert len(r.text) < 1000

@@ -13,7 +13,7 @@ from starlette.datastructures import State
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from cityos import __version__, db
+from cityos import __version__, db, http_errors
 from cityos.config import Settings, get_settings, is_loopback
 from cityos.governance import catalog as complaint_catalog
 from cityos.governance.api import router as open311_router
@@ -199,6 +199,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.job_metrics = JobMetrics(app.state.metrics.registry)
     app.state.contexts = ContextResolver(settings)
     hub_api.install(app)
+    http_errors.install(app)
     app.include_router(identity_router)
     app.include_router(ingest_router)
     app.include_router(open311_router)
