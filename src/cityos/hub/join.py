@@ -257,7 +257,7 @@ def _sub(
 
 
 def link_entities(
-    store: HubStore,
+    store: HubStore | None,
     tenant: str,
     roots: list[tuple[Entity, dict[str, Any]]],
     ctx: Compactor,
@@ -266,6 +266,7 @@ def link_entities(
     *,
     expand: Callable[[str], str],
     may_read: Callable[[Iterable[str]], bool],
+    fetch: Callable[[list[str]], Iterable[Entity]] | None = None,
 ) -> list[tuple[Entity, dict[str, Any]]]:
     """Embed (inline) linked entities into ``roots``' renderings, or return them (flat).
 
@@ -273,7 +274,16 @@ def link_entities(
     inline). Returns, for flat, the distinct linked entities not among the roots, level by
     level; for inline, []. Runs one store query per level (per 1000 targets), in
     ``tenant`` only; more than MAX_LINKED_ENTITIES linked entities is TooManyResults.
+    ``fetch`` reads the entities among some ids instead of the store (a notification reads
+    them in the writing transaction: ``Transaction.peek_many``).
     """
+    if fetch is None:
+        assert store is not None, "link_entities needs a store or a fetch"
+        source = store
+
+        def fetch(ids: list[str]) -> Iterable[Entity]:
+            return _fetch(source, tenant, ids)
+
     seen = {e["id"] for e, _ in roots} | set(linked.contained_by)
     frontier = [
         _Node(e, r, linked.pick, linked.omit, frozenset({e["id"]}), opts.datasets) for e, r in roots
@@ -293,7 +303,7 @@ def link_entities(
             ids -= seen
         if not ids:
             break
-        found = {e["id"]: e for e in _fetch(store, tenant, sorted(ids)) if may_read(e["type"])}
+        found = {e["id"]: e for e in fetch(sorted(ids)) if may_read(e["type"])}
         frontier = []
         for node, slot in wanted:
             pick = _sub(node.pick, slot.iri, expand)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -105,3 +106,43 @@ def test_anonymous_callers_cannot_subscribe_even_to_open_data(
     r = client.post(f"{HUB}/subscriptions", json=body(rx.url))  # the open-data tenant
     assert r.status_code == 401
     assert r.headers["www-authenticate"].startswith("Bearer")
+
+
+def test_joined_entities_are_only_those_the_owner_may_read(
+    client: TestClient, callers: dict[str, dict[str, str]], rx: Receiver
+) -> None:
+    """A Vehicle-only key's subscription with join=flat gets the linked Vehicle, never the
+    linked Bus it could not read itself (nor anything of another tenant)."""
+    key = callers["developer key"]
+    member = {"join": "flat", "endpoint": {"uri": rx.url}}
+    sub = {"type": "Subscription", "entities": [{"type": "Vehicle"}], "notification": member}
+    r = client.post(f"{HUB}/subscriptions", json=sub, headers=key)
+    assert r.status_code == 201, r.text
+    sub_id = r.headers["location"].rsplit("/", 1)[1]
+    admin = callers["admin"]
+    linked = [
+        {"id": "urn:ngsi-ld:Bus:j1", "type": "Bus"},
+        {"id": "urn:ngsi-ld:Vehicle:j2", "type": "Vehicle"},
+    ]
+    assert (
+        client.post(f"{HUB}/entityOperations/create", json=linked, headers=admin).status_code == 201
+    )
+    car = {
+        "id": "urn:ngsi-ld:Vehicle:j1",
+        "type": "Vehicle",
+        "towedBy": {"type": "Relationship", "object": "urn:ngsi-ld:Bus:j1"},
+        "follows": {"type": "Relationship", "object": "urn:ngsi-ld:Vehicle:j2"},
+    }
+    before = len(rx.received)
+    assert client.post(f"{HUB}/entities", json=car, headers=admin).status_code == 201
+    deadline = time.monotonic() + 10
+    mine: list[dict[str, Any]] = []
+    while not mine and time.monotonic() < deadline:
+        rx.wait_for(before + 1, timeout=0.2)
+        mine = [
+            n
+            for n in rx.received
+            if n["subscriptionId"] == sub_id and n["data"][0]["id"] == car["id"]
+        ]
+    assert mine, "no notification of the Vehicle"
+    assert [e["id"] for e in mine[0]["data"]] == [car["id"], "urn:ngsi-ld:Vehicle:j2"]

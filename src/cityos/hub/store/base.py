@@ -132,6 +132,11 @@ class Transaction(ABC):
         """Return the entities that exist among ``ids``, locked until the end."""
 
     @abstractmethod
+    def peek_many(self, ids: list[str]) -> dict[str, Entity]:
+        """Return the entities that exist among ``ids`` as this transaction sees them, without
+        locking them or counting them as read for a change (a listener's lookup)."""
+
+    @abstractmethod
     def insert(self, entities: list[Entity]) -> None:
         """Insert new entities (their ids must not exist)."""
 

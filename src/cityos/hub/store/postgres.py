@@ -109,6 +109,13 @@ class _PostgresTransaction(Transaction):
             self._loaded(entity)
         return found
 
+    def peek_many(self, ids: list[str]) -> dict[str, Entity]:
+        rows = self.conn.execute(
+            f"SELECT {_COLUMNS} FROM hub_entities e WHERE e.tenant = %s AND e.id = ANY(%s)",
+            (self.tenant, ids),
+        )
+        return {row[0]: _row_entity(row) for row in rows}
+
     def _write_geo(self, entities: list[Entity]) -> None:
         rows = [
             {"entity_id": entity["id"], "attr": attr, "ordinal": ordinal, "geom": value}

@@ -148,6 +148,17 @@ class _SQLiteTransaction(Transaction):
                 found[row[1]] = entity
         return found
 
+    def peek_many(self, ids: list[str]) -> dict[str, Entity]:
+        found: dict[str, Entity] = {}
+        for chunk in _chunks(ids):
+            marks = ",".join("?" * len(chunk))
+            rows = self.conn.execute(
+                f"SELECT {_COLUMNS} FROM hub_entities e WHERE e.tenant = ? AND e.id IN ({marks})",
+                [self.tenant, *chunk],
+            )
+            found.update((row[1], _row_entity(row)) for row in rows)
+        return found
+
     def _ensure_tenant(self) -> None:
         if not self._tenant_known:
             self.conn.execute(

@@ -32,7 +32,7 @@ from cityos.hub.render import render_entity
 from cityos.hub.store.base import EntityQuery, HubStore
 from cityos.hub.subscriptions import repository
 from cityos.hub.subscriptions.index import Compiled, SubscriptionIndex
-from cityos.hub.subscriptions.matcher import NotificationWriter, notification
+from cityos.hub.subscriptions.matcher import NotificationWriter, notification, with_linked
 from cityos.hub.subscriptions.senders import (
     DEFAULT_TIMEOUT,
     DeliveryFailed,
@@ -282,7 +282,12 @@ class Dispatcher:
                         found[entity["id"]] = entity
                         if len(found) >= PERIODIC_MAX:
                             break
-            return [render_entity(e, sub.ctx, sub.opts) for e in found.values()]
+            data: list[dict[str, Any]] = []
+            for entity in found.values():
+                data += with_linked(
+                    sub, entity, render_entity(entity, sub.ctx, sub.opts), store=self.store
+                )
+            return data
 
         data = await self._call(collect, heavy=True)
         if not data:

@@ -24,6 +24,7 @@ from typing import Any
 
 from cityos.hub.context import ActiveContext, ContextResolver
 from cityos.hub.geo import GeoQuery, parse_geo_query
+from cityos.hub.join import LinkedQuery
 from cityos.hub.query.evaluate import compile_predicate
 from cityos.hub.query.qlang import parse_q
 from cityos.hub.query.scope import ScopeExpr, parse_scope_q, scope_matches
@@ -84,6 +85,11 @@ class Compiled:
     throttling: float | None  # [s]
     endpoint: dict[str, Any] = field(default_factory=dict)
     last_notification: str | None = None
+    linked: LinkedQuery | None = None  # notification.join / joinLevel (4.5.23)
+
+    def may_read(self, types: Iterable[str]) -> bool:
+        """Return True if the owner may read entities of ``types`` (linked entities too)."""
+        return self.owner_types is None or not self.owner_types.isdisjoint(types)
 
     def live(self, now: datetime) -> bool:
         """Return True if the subscription notifies now (active and not expired)."""
@@ -93,7 +99,7 @@ class Compiled:
         """Return True if entity selectors, q, geoQ, scopeQ and the owner's rights all pass."""
         if self.selectors and not any(s.matches(entity) for s in self.selectors):
             return False
-        if self.owner_types is not None and self.owner_types.isdisjoint(entity["type"]):
+        if not self.may_read(entity["type"]):
             return False
         if self.q is not None and not self.q(entity):
             return False
@@ -158,6 +164,7 @@ def compile_row(row: SubscriptionRow, resolver: ContextResolver) -> Compiled:
         throttling=body.get("throttling"),
         endpoint=note["endpoint"],
         last_notification=row.last_notification,
+        linked=LinkedQuery(note["join"], note["joinLevel"]) if "join" in note else None,
     )
 
 

@@ -16,18 +16,21 @@ and ``scopeQ`` are evaluated on the entity as written (as it was, for a deletion
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 
 from cityos.hub._time import utc_now
+from cityos.hub.errors import TooManyResults
+from cityos.hub.join import link_entities
 from cityos.hub.model import NULL_URI
 from cityos.hub.render import render_entity, render_instance
-from cityos.hub.store.base import Change, Transaction
+from cityos.hub.store.base import Change, Entity, HubStore, Transaction
 from cityos.hub.subscriptions import repository
 from cityos.hub.subscriptions.index import Compiled, SubscriptionIndex
+from cityos.observability import log
 
 # Most specific first: the reason a notification reports when several triggers fire.
 _REASONS = (
@@ -164,6 +167,36 @@ def render_change(sub: Compiled, change: Change, events: Events, now: str) -> di
     return out
 
 
+def with_linked(
+    sub: Compiled,
+    entity: Entity,
+    rendered: dict[str, Any],
+    fetch: Callable[[list[str]], Iterable[Entity]] | None = None,
+    store: HubStore | None = None,
+) -> list[dict[str, Any]]:
+    """Return a notification's data for ``entity``: its rendering with the linked entities
+    its subscription's ``join`` asks for (4.5.23) — inline in it, or flat after it.
+
+    Linked entities are read with ``fetch`` (in the writing transaction) or from ``store``,
+    in the subscription's tenant, and only of types its owner may read. A join too large to
+    answer (TooManyResults) sends the entity without them: a notification never fails the
+    write that caused it.
+    """
+    linked = sub.linked
+    if linked is None:
+        return [rendered]
+    pairs = [(entity, rendered)]
+    try:
+        extra = link_entities(
+            store, sub.tenant, pairs, sub.ctx, sub.opts, linked,
+            expand=sub.ctx.expand, may_read=sub.may_read, fetch=fetch,
+        )  # fmt: skip
+    except TooManyResults:
+        log.warning("notification_join_too_large", subscription=sub.id, entity=entity["id"])
+        return [rendered]
+    return [rendered, *(r for _, r in extra)]
+
+
 def notification(sub: Compiled, data: list[dict[str, Any]], reason: str | None) -> dict[str, Any]:
     """Return a Notification (5.2.14) with a new unique id (receivers de-duplicate by it)."""
     note: dict[str, Any] = {
@@ -203,6 +236,10 @@ class NotificationWriter:
         rows = []
         now = datetime.now(UTC)
         stamp = utc_now()
+
+        def peek(ids: list[str]) -> Iterable[Entity]:  # linked entities, as this tx sees them
+            return tx.peek_many(ids).values()
+
         for change in changes:
             entity = change.after if change.after is not None else change.before
             assert entity is not None
@@ -216,7 +253,11 @@ class NotificationWriter:
                 reason = events.reason(sub)
                 if reason is None or not sub.selects(events.entity):
                     continue
-                body = notification(sub, [render_change(sub, change, events, stamp)], reason)
+                rendered = render_change(sub, change, events, stamp)
+                data = [rendered]
+                if sub.linked is not None and change.after is not None:
+                    data = with_linked(sub, change.after, rendered, fetch=peek)
+                body = notification(sub, data, reason)
                 rows.append((tenant, sub.id, change.entity_id, orjson.dumps(body), stamp))
         if rows:
             repository.enqueue(db, rows)

@@ -21,6 +21,7 @@ from cityos.hub._time import normalise_datetime, parse_datetime
 from cityos.hub.context import ActiveContext
 from cityos.hub.errors import BadRequestData, HubError
 from cityos.hub.geo import parse_geo_query
+from cityos.hub.join import LinkedQuery, parse_linked_query
 from cityos.hub.model import check_attribute_name, is_uri
 from cityos.hub.query.qlang import parse_q
 from cityos.hub.query.scope import parse_scope_q
@@ -73,6 +74,7 @@ _MEMBERS = {
     "lang",
     "jsonldContext",
 }
+# join/joinLevel belong in notification (NotificationParams, 5.2.14), not at the top level
 _UNSUPPORTED = {"csf", "temporalQ", "datasetId", "join", "joinLevel", "pick", "omit"}
 _HEADER_NAME = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,100}$")
 MAX_SECONDS = 366 * 86400  # throttling and timeInterval beyond a year are surely mistakes
@@ -321,6 +323,7 @@ def _notification(value: object, ctx: ActiveContext) -> dict[str, Any]:
             'notification은 필수입니다: {"endpoint": {"uri": "http://host/path"}}',
         )
     known = {"attributes", "pick", "omit", "format", "showChanges", "sysAttrs", "endpoint"}
+    known |= {"join", "joinLevel"}
     extra = set(value) - known - _NOTIFICATION_READ_ONLY
     if extra:
         raise bad(
@@ -358,6 +361,10 @@ def _notification(value: object, ctx: ActiveContext) -> dict[str, Any]:
                 f"notification.{flag} must be true or false", f"{flag}는 true/false여야 합니다"
             )
         out[flag] = raw
+    linked = _linked(value)
+    if linked is not None:
+        out["join"] = linked.join
+        out["joinLevel"] = linked.level
     if out["showChanges"] and out["format"] == "keyValues":
         raise bad(
             "notification.showChanges needs format normalized or concise (keyValues has no "
@@ -365,6 +372,22 @@ def _notification(value: object, ctx: ActiveContext) -> dict[str, Any]:
             "notification.showChanges는 normalized 또는 concise 형식에서만 쓸 수 있습니다",
         )
     return out
+
+
+def _linked(value: dict[str, Any]) -> LinkedQuery | None:
+    """Return the linked entity retrieval (4.5.23) ``notification.join``/``joinLevel`` ask
+    for, or None (no join, or ``@none``)."""
+    try:
+        linked = parse_linked_query({k: value[k] for k in ("join", "joinLevel") if k in value})
+    except BadRequestData as error:
+        en, _, ko = error.detail.partition(" / ")
+        raise bad(f"notification.{en}", f"notification.{ko or en}") from None
+    if linked is None and "joinLevel" in value:
+        raise bad(
+            'notification.joinLevel needs notification.join ("inline" or "flat")',
+            'notification.joinLevel은 notification.join("inline" 또는 "flat")과 함께 써야 합니다',
+        )
+    return linked
 
 
 def _geo_q(value: object, ctx: ActiveContext) -> dict[str, Any]:
