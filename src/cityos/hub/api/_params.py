@@ -258,7 +258,7 @@ def flatten_query_body(body: object) -> dict[str, Any]:
     if not isinstance(body, Mapping):
         raise InvalidRequest(
             'the query body must be a JSON object {"type": "Query", ...}'
-            f' / 질의 본문은 JSON 객체 {"type": "Query", ...}여야 합니다'
+            ' / 질의 본문은 JSON 객체 {"type": "Query", ...}여야 합니다'
         )
     if body.get("type") not in ("Query", None):
         raise BadRequestData(
