@@ -22,7 +22,10 @@ def parse_link_header(value: str) -> str | None:
             continue
         end = link.find(">")
         if not link.startswith("<") or end < 0:
-            raise BadRequestData(f"malformed Link header value {link!r:.120}: expected <URL>; …")
+            raise BadRequestData(
+                f"malformed Link header value {link!r:.120}: expected <URL>; …"
+                f" / 잘못된 Link 헤더 값 {link!r:.120}: <URL>; … 형식이어야 합니다"
+            )
         url = link[1:end].strip()
         rels: list[str] = []
         for param in _split(link[end + 1 :], ";"):
@@ -34,11 +37,16 @@ def parse_link_header(value: str) -> str | None:
                 rels.extend(_unquote(raw.strip()).split())
         if JSONLD_CONTEXT_REL in rels:
             if not is_absolute_iri(url):
-                raise BadRequestData(f"JSON-LD context Link {url!r} is not an absolute URL")
+                raise BadRequestData(
+                    f"JSON-LD context Link {url!r} is not an absolute URL"
+                    f" / JSON-LD 컨텍스트 Link {url!r}이(가) 절대 URL이 아닙니다"
+                )
             found.append(url)
     if len(found) > 1:
         raise BadRequestData(
             f"more than one JSON-LD context Link header ({', '.join(found)}); send exactly one"
+            f" / JSON-LD 컨텍스트 Link 헤더가 여러 개입니다({', '.join(found)}). 하나만 "
+            "보내세요"
         )
     return found[0] if found else None
 
@@ -79,6 +87,8 @@ def _body_kind(content_type: str | None) -> str:
         return JSON_LD
     raise UnsupportedMediaType(
         f"Content-Type {content_type!r} is not supported: use {JSON} or {JSON_LD}"
+        f" / Content-Type {content_type!r}은(는) 지원하지 않습니다. {JSON} 또는 {JSON_LD}를 "
+        "쓰세요"
     )
 
 
@@ -89,14 +99,20 @@ def _context_of(kind: str, link: str | None, body: Any) -> Any:
             raise BadRequestData(
                 f"a {JSON} body must not contain @context: send it in a Link header "
                 f"or send the body as {JSON_LD}"
+                f" / {JSON} 본문에는 @context를 넣을 수 없습니다. Link 헤더로 보내거나 본문을 "
+                f"{JSON_LD}로 보내세요"
             )
         return link
     if link is not None:
         raise BadRequestData(
             f"a {JSON_LD} request must carry its @context in the body, not in a Link header"
+            f" / {JSON_LD} 요청은 @context를 Link 헤더가 아니라 본문에 담아야 합니다"
         )
     if not has_context or body["@context"] is None:
-        raise BadRequestData(f"a {JSON_LD} body must contain an @context member")
+        raise BadRequestData(
+            f"a {JSON_LD} body must contain an @context member"
+            f" / {JSON_LD} 본문에는 @context 멤버가 있어야 합니다"
+        )
     return body["@context"]
 
 
@@ -123,7 +139,10 @@ def _split(text: str, separator: str) -> list[str]:
             parts.append(text[start:index])
             start = index + 1
     if in_quote or in_uri:
-        raise BadRequestData(f"malformed Link header {text!r:.120}: unterminated < or quote")
+        raise BadRequestData(
+            f"malformed Link header {text!r:.120}: unterminated < or quote"
+            f" / 잘못된 Link 헤더 {text!r:.120}: < 또는 따옴표가 닫히지 않았습니다"
+        )
     parts.append(text[start:])
     return parts
 

@@ -67,10 +67,16 @@ BUILTIN_CONTEXT_FILES: dict[str, str] = _builtin_files()
 def context_of_document(document: Any, source: str) -> Any:
     """Return the ``@context`` value of a JSON-LD context document."""
     if not isinstance(document, dict) or "@context" not in document:
-        raise LdContextNotAvailable(f"{source} is not a JSON-LD context (no @context member)")
+        raise LdContextNotAvailable(
+            f"{source} is not a JSON-LD context (no @context member)"
+            f" / {source}은(는) JSON-LD 컨텍스트가 아닙니다(@context 멤버가 없습니다)"
+        )
     context = document["@context"]
     if context is not None and not isinstance(context, dict | list | str):
-        raise LdContextNotAvailable(f"{source} is not a JSON-LD context (bad @context member)")
+        raise LdContextNotAvailable(
+            f"{source} is not a JSON-LD context (bad @context member)"
+            f" / {source}은(는) JSON-LD 컨텍스트가 아닙니다(@context 멤버가 잘못되었습니다)"
+        )
     return context
 
 
@@ -85,9 +91,15 @@ def read_file(url: str, path: Path) -> Any:
     try:
         document = orjson.loads(path.read_bytes())
     except OSError as error:
-        raise LdContextNotAvailable(f"@context {url}: cannot read {path}: {error}") from None
+        raise LdContextNotAvailable(
+            f"@context {url}: cannot read {path}: {error}"
+            f" / @context {url}: {path}을(를) 읽을 수 없습니다: {error}"
+        ) from None
     except orjson.JSONDecodeError as error:
-        raise LdContextNotAvailable(f"@context {url}: {path} is not JSON: {error}") from None
+        raise LdContextNotAvailable(
+            f"@context {url}: {path} is not JSON: {error}"
+            f" / @context {url}: {path}이(가) JSON이 아닙니다: {error}"
+        ) from None
     return context_of_document(document, f"@context {url} (file {path})")
 
 
@@ -121,13 +133,18 @@ class ContextFetcher:
     def fetch(self, url: str) -> Any:
         """Return the ``@context`` value of the document at ``url``, or raise 503."""
         if not url.startswith(("https://", "http://")):
-            raise LdContextNotAvailable(f"@context {url} is not an http(s) URL the hub can fetch")
+            raise LdContextNotAvailable(
+                f"@context {url} is not an http(s) URL the hub can fetch"
+                f" / @context {url}은(는) 허브가 가져올 수 있는 http(s) URL이 아닙니다"
+            )
         deadline = time.monotonic() + self.timeout
         try:
             with self._http().stream("GET", url) as response:
                 if response.status_code != 200:
                     raise LdContextNotAvailable(
                         f"@context {url} could not be retrieved: HTTP {response.status_code}"
+                        f" / @context {url}을(를) 가져오지 못했습니다: HTTP "
+                        f"{response.status_code}"
                     )
                 body = bytearray()
                 for chunk in response.iter_bytes():
@@ -135,19 +152,26 @@ class ContextFetcher:
                     if len(body) > self.max_bytes:
                         raise LdContextNotAvailable(
                             f"@context {url} is larger than {self.max_bytes} bytes"
+                            f" / @context {url}이(가) {self.max_bytes}바이트보다 큽니다"
                         )
                     if time.monotonic() > deadline:
                         raise httpx.ReadTimeout("deadline passed while reading")
         except httpx.TimeoutException:
             raise LdContextNotAvailable(
                 f"@context {url} could not be retrieved within {self.timeout:g} s"
+                f" / @context {url}을(를) {self.timeout:g}초 안에 가져오지 못했습니다"
             ) from None
         except httpx.HTTPError as error:
-            raise LdContextNotAvailable(f"@context {url} could not be retrieved: {error}") from None
+            raise LdContextNotAvailable(
+                f"@context {url} could not be retrieved: {error}"
+                f" / @context {url}을(를) 가져오지 못했습니다: {error}"
+            ) from None
         try:
             document = orjson.loads(body)
         except orjson.JSONDecodeError:
-            raise LdContextNotAvailable(f"@context {url} is not JSON") from None
+            raise LdContextNotAvailable(
+                f"@context {url} is not JSON / @context {url}이(가) JSON이 아닙니다"
+            ) from None
         return context_of_document(document, f"@context {url}")
 
     def _check(self, request: httpx.Request) -> None:
@@ -159,7 +183,7 @@ class ContextFetcher:
         except outbound.UnsafeTarget as error:
             raise LdContextNotAvailable(
                 f"@context {str(request.url)[:200]} is not fetched: {error.detail} / "
-                f"{error.detail_ko}"
+                f"@context {str(request.url)[:200]}을(를) 가져오지 않습니다: {error.detail_ko}"
             ) from None
 
     def _http(self) -> httpx.Client:

@@ -41,11 +41,15 @@ MAX_DEPTH = 8  # nested remote @context references, JSON-LD's "context overflow"
 
 
 class ContextError(ValueError):
-    """A @context breaks a JSON-LD rule; ``url`` names the remote context at fault, if any."""
+    """A @context breaks a JSON-LD rule; ``url`` names the remote context at fault, if any.
 
-    def __init__(self, message: str, url: str | None = None) -> None:
+    ``message`` says what in English, ``message_ko`` in Korean (the hub answers in both).
+    """
+
+    def __init__(self, message: str, message_ko: str, url: str | None = None) -> None:
         super().__init__(message)
         self.message = message
+        self.message_ko = message_ko
         self.url = url
 
 
@@ -148,7 +152,10 @@ def apply_context(
     for item in local if isinstance(local, list) else [local]:
         if item is None:
             if not override_protected and any(t.protected for t in state.terms.values()):
-                raise ContextError("invalid context nullification: protected terms are active")
+                raise ContextError(
+                    "invalid context nullification: protected terms are active",
+                    "컨텍스트를 null로 비울 수 없습니다: 보호된 용어가 있습니다",
+                )
             state.terms.clear()
             state.vocab = None
         elif isinstance(item, str):
@@ -156,7 +163,10 @@ def apply_context(
         elif isinstance(item, dict):
             _apply_object(state, item, override_protected=override_protected, core=core)
         else:
-            raise ContextError(f"invalid local context: {type(item).__name__} {item!r:.60}")
+            raise ContextError(
+                f"invalid local context: {type(item).__name__} {item!r:.60}",
+                f"잘못된 로컬 컨텍스트: {type(item).__name__} {item!r:.60}",
+            )
 
 
 def _apply_remote(
@@ -168,9 +178,15 @@ def _apply_remote(
     core: bool,
 ) -> None:
     if url in stack:
-        raise ContextError(f"recursive context inclusion: {' -> '.join((*stack, url))}")
+        raise ContextError(
+            f"recursive context inclusion: {' -> '.join((*stack, url))}",
+            f"컨텍스트가 자기 자신을 다시 포함합니다: {' -> '.join((*stack, url))}",
+        )
     if len(stack) >= MAX_DEPTH:
-        raise ContextError(f"context overflow: more than {MAX_DEPTH} nested remote contexts")
+        raise ContextError(
+            f"context overflow: more than {MAX_DEPTH} nested remote contexts",
+            f"context overflow: 원격 컨텍스트가 {MAX_DEPTH}단계보다 깊게 중첩되어 있습니다",
+        )
     loaded = load(url)
     if isinstance(loaded, ProcessedContext):
         apply_processed(state, loaded, override_protected=override_protected)
@@ -207,33 +223,47 @@ def _check_protected(
     if previous is None or not previous.protected:
         return
     if new is None or not previous.same_meaning(new):
-        raise ContextError(f"protected term redefinition: {name!r} is protected")
+        raise ContextError(
+            f"protected term redefinition: {name!r} is protected",
+            f"protected term redefinition: {name!r}은(는) 보호된 용어라 다시 정의할 수 없습니다",
+        )
 
 
 def _apply_object(
     state: ContextState, local: dict[str, Any], *, override_protected: bool, core: bool
 ) -> None:
     if "@context" in local and len(local) == 1:
-        raise ContextError("a @context must not wrap another @context")
+        raise ContextError(
+            "a @context must not wrap another @context",
+            "@context 안에 또 다른 @context를 감쌀 수 없습니다",
+        )
     version = local.get("@version")
     if version is not None and version != 1.1:
-        raise ContextError(f"invalid @version value {version!r}; only 1.1 is supported")
+        raise ContextError(
+            f"invalid @version value {version!r}; only 1.1 is supported",
+            f"잘못된 @version 값 {version!r}: 1.1만 지원합니다",
+        )
     if "@import" in local:
-        raise ContextError("@import is not supported")
+        raise ContextError("@import is not supported", "@import는 지원하지 않습니다")
     if "@vocab" in local:
         vocab = local["@vocab"]
         if vocab is None:
             state.vocab = None
         elif not isinstance(vocab, str):
-            raise ContextError(f"invalid vocab mapping {vocab!r}")
+            raise ContextError(f"invalid vocab mapping {vocab!r}", f"잘못된 vocab 매핑 {vocab!r}")
         else:
             expanded = expand_iri(state, vocab)
             if expanded is None or not (is_absolute_iri(expanded) or expanded.startswith("_:")):
-                raise ContextError(f"invalid vocab mapping {vocab!r}: not an absolute IRI")
+                raise ContextError(
+                    f"invalid vocab mapping {vocab!r}: not an absolute IRI",
+                    f"잘못된 vocab 매핑 {vocab!r}: 절대 IRI가 아닙니다",
+                )
             state.vocab = expanded
     protected = local.get("@protected", False)
     if not isinstance(protected, bool):
-        raise ContextError(f"invalid @protected value {protected!r}")
+        raise ContextError(
+            f"invalid @protected value {protected!r}", f"잘못된 @protected 값 {protected!r}"
+        )
     defined: dict[str, bool] = {}
     for name in local:
         if name in _CONTEXT_KEYWORDS:
@@ -263,9 +293,14 @@ def _define_term(
     if defined.get(name):
         return
     if name in defined:
-        raise ContextError(f"cyclic IRI mapping involving term {name!r}")
+        raise ContextError(
+            f"cyclic IRI mapping involving term {name!r}",
+            f"용어 {name!r}이(가) 관련된 IRI 매핑이 순환합니다",
+        )
     if name == "":
-        raise ContextError("invalid term definition: empty term")
+        raise ContextError(
+            "invalid term definition: empty term", "잘못된 용어 정의: 용어가 비어 있습니다"
+        )
     defined[name] = False
     if default_protected is None:
         default_protected = local.get("@protected", False) is True
@@ -299,15 +334,24 @@ def _build_definition(
     if simple:
         value = {"@id": value}
     elif not isinstance(value, dict):
-        raise ContextError(f"invalid term definition for {name!r}: {value!r:.60}")
+        raise ContextError(
+            f"invalid term definition for {name!r}: {value!r:.60}",
+            f"용어 {name!r}의 정의가 잘못되었습니다: {value!r:.60}",
+        )
     unknown = set(value) - _TERM_KEYS
     if unknown:
-        raise ContextError(f"invalid term definition for {name!r}: unknown keys {sorted(unknown)}")
+        raise ContextError(
+            f"invalid term definition for {name!r}: unknown keys {sorted(unknown)}",
+            f"용어 {name!r}의 정의가 잘못되었습니다: 알 수 없는 키 {sorted(unknown)}",
+        )
     if "@reverse" in value:
         return None  # reverse properties have no meaning in NGSI-LD; the term is left undefined
     protected = value.get("@protected", default_protected)
     if not isinstance(protected, bool):
-        raise ContextError(f"invalid @protected value for term {name!r}")
+        raise ContextError(
+            f"invalid @protected value for term {name!r}",
+            f"용어 {name!r}의 @protected 값이 잘못되었습니다",
+        )
 
     def expand(v: str) -> str | None:
         return expand_iri(state, v, local=local, defined=defined, core=core)
@@ -315,37 +359,60 @@ def _build_definition(
     type_mapping = value.get("@type")
     if type_mapping is not None:
         if not isinstance(type_mapping, str):
-            raise ContextError(f"invalid type mapping for term {name!r}: {type_mapping!r}")
+            raise ContextError(
+                f"invalid type mapping for term {name!r}: {type_mapping!r}",
+                f"용어 {name!r}의 유형 매핑이 잘못되었습니다: {type_mapping!r}",
+            )
         if type_mapping not in KEYWORD_TYPES:
             type_mapping = expand(type_mapping)
             if type_mapping is None or not is_absolute_iri(type_mapping):
-                raise ContextError(f"invalid type mapping for term {name!r}: not an IRI")
+                raise ContextError(
+                    f"invalid type mapping for term {name!r}: not an IRI",
+                    f"용어 {name!r}의 유형 매핑이 잘못되었습니다: IRI가 아닙니다",
+                )
     iri: str | None
     if "@id" in value and value["@id"] != name:
         raw = value["@id"]
         if raw is None:
             return None
         if not isinstance(raw, str):
-            raise ContextError(f"invalid IRI mapping for term {name!r}: {raw!r}")
+            raise ContextError(
+                f"invalid IRI mapping for term {name!r}: {raw!r}",
+                f"용어 {name!r}의 IRI 매핑이 잘못되었습니다: {raw!r}",
+            )
         iri = expand(raw)
         if iri is None:
             return None  # "@something" that is not a keyword: ignored, as JSON-LD says
         if iri == "@context":
-            raise ContextError(f"invalid keyword alias: {name!r} aliases @context")
+            raise ContextError(
+                f"invalid keyword alias: {name!r} aliases @context",
+                f"잘못된 키워드 별칭: {name!r}이(가) @context의 별칭입니다",
+            )
         if iri not in KEYWORDS and not (is_absolute_iri(iri) or iri.startswith("_:")):
-            raise ContextError(f"invalid IRI mapping for term {name!r}: {raw!r} is not an IRI")
+            raise ContextError(
+                f"invalid IRI mapping for term {name!r}: {raw!r} is not an IRI",
+                f"용어 {name!r}의 IRI 매핑이 잘못되었습니다: {raw!r}은(는) IRI가 아닙니다",
+            )
     elif name.find(":", 1) > 0 or "/" in name:
         iri = expand(name)
         if iri is None or not (is_absolute_iri(iri) or iri.startswith("_:")):
-            raise ContextError(f"invalid IRI mapping for term {name!r}")
+            raise ContextError(
+                f"invalid IRI mapping for term {name!r}",
+                f"용어 {name!r}의 IRI 매핑이 잘못되었습니다",
+            )
     elif state.vocab is not None:
         iri = state.vocab + name
     else:
-        raise ContextError(f"invalid IRI mapping for term {name!r}: no @id and no @vocab")
+        raise ContextError(
+            f"invalid IRI mapping for term {name!r}: no @id and no @vocab",
+            f"용어 {name!r}의 IRI 매핑이 잘못되었습니다: @id도 @vocab도 없습니다",
+        )
     prefix = simple and ":" not in name and "/" not in name and iri.endswith(_GEN_DELIMS)
     if "@prefix" in value:
         if not isinstance(value["@prefix"], bool) or ":" in name or "/" in name:
-            raise ContextError(f"invalid @prefix for term {name!r}")
+            raise ContextError(
+                f"invalid @prefix for term {name!r}", f"용어 {name!r}의 @prefix가 잘못되었습니다"
+            )
         prefix = value["@prefix"]
     return TermDefinition(
         iri=iri,
@@ -362,5 +429,8 @@ def _container(name: str, raw: Any) -> frozenset[str]:
         return frozenset()
     items = raw if isinstance(raw, list) else [raw]
     if not all(isinstance(c, str) and c in CONTAINERS for c in items):
-        raise ContextError(f"invalid container mapping for term {name!r}: {raw!r}")
+        raise ContextError(
+            f"invalid container mapping for term {name!r}: {raw!r}",
+            f"용어 {name!r}의 컨테이너 매핑이 잘못되었습니다: {raw!r}",
+        )
     return frozenset(items)

@@ -64,6 +64,8 @@ class _Budget:
                 f"{where}: too many positions; at most {MAX_POSITIONS:,} are accepted in one "
                 "geometry; simplify it (e.g. with a 1 m tolerance) or split it into several "
                 "entities"
+                f" / {where}: 위치가 너무 많습니다. 도형 하나에 최대 {MAX_POSITIONS:,}개까지 "
+                "받습니다. 도형을 단순화하거나(예: 1 m 허용 오차) 여러 엔터티로 나누세요"
             )
 
 
@@ -95,6 +97,9 @@ def _nesting_error(gtype: str, where: str, value: object, want: int) -> BadReque
         f"{where}: wrong nesting depth for a {gtype}: expected {want} level(s) of nested "
         f"arrays around the numbers here, got {got if got < 10 else 'too many'}; "
         f"a whole {gtype} has {COORDINATE_DEPTH[gtype]}, e.g. {EXAMPLE_COORDINATES[gtype]}"
+        f" / {where}: {gtype}의 배열 중첩 깊이가 잘못되었습니다. 여기서는 숫자를 {want}단계의 "
+        f"배열로 감싸야 하는데 {got if got < 10 else '너무 많은'} 단계입니다. {gtype} 전체는 "
+        f"{COORDINATE_DEPTH[gtype]}단계입니다. 예: {EXAMPLE_COORDINATES[gtype]}"
     )
 
 
@@ -103,16 +108,23 @@ def _number(value: object, where: str, axis: str, low: float, high: float) -> fl
         raise BadRequestData(
             f"{where}: {axis} must be a number, got {brief(value)}; "
             "a position is [longitude, latitude] in decimal degrees, e.g. [127.2653,36.5047]"
+            f" / {where}: {axis}은(는) 숫자여야 하는데 {brief(value)}입니다. 위치는 십진 도 "
+            "단위의 [경도, 위도]입니다. 예: [127.2653,36.5047]"
         )
     if isinstance(value, float) and not math.isfinite(value):
         raise BadRequestData(
             f"{where}: {axis} must be a finite number, got {brief(value)}; e.g. [127.2653,36.5047]"
+            f" / {where}: {axis}은(는) 유한한 숫자여야 하는데 {brief(value)}입니다. 예: "
+            "[127.2653,36.5047]"
         )
     if not low <= value <= high:
         raise BadRequestData(
             f"{where}: {axis} {brief(value)} is outside [{low:g}, {high:g}]; positions are "
             "[longitude, latitude] in WGS84 decimal degrees (longitude first), "
             "e.g. [127.2653,36.5047]"
+            f" / {where}: {axis} {brief(value)}이(가) [{low:g}, {high:g}] 범위를 "
+            "벗어났습니다. 위치는 WGS84 십진 도 단위의 [경도, 위도]입니다(경도가 먼저). 예: "
+            "[127.2653,36.5047]"
         )
     return float(value)
 
@@ -123,6 +135,8 @@ def _position(value: object, where: str, budget: _Budget) -> list[float]:
         raise BadRequestData(
             f"{where}: a position must be an array of 2 or 3 numbers [longitude, latitude"
             f"(, altitude)], got {size}; e.g. [127.2653,36.5047]"
+            f" / {where}: 위치는 숫자 2개나 3개의 배열 [경도, 위도(, 고도)]여야 하는데 "
+            f"{size}개입니다. 예: [127.2653,36.5047]"
         )
     budget.take(where)
     position = [
@@ -153,6 +167,8 @@ def _positions(value: object, gtype: str, where: str, budget: _Budget, least: in
         raise BadRequestData(
             f"{where}: a {gtype} needs at least {least} position(s) here, got {len(items)}; "
             f"e.g. {EXAMPLE_COORDINATES[gtype]}"
+            f" / {where}: {gtype}에는 여기서 위치가 {least}개 이상 필요한데 "
+            f"{len(items)}개입니다. 예: {EXAMPLE_COORDINATES[gtype]}"
         )
     return [_position(item, f"{where}[{i}]", budget) for i, item in enumerate(items)]
 
@@ -163,12 +179,16 @@ def _ring(value: object, gtype: str, where: str, budget: _Budget) -> _Coordinate
         raise BadRequestData(
             f"{where}: a linear ring needs at least 4 positions (a triangle plus the closing "
             f"position), got {len(items)}; e.g. {EXAMPLE_COORDINATES['Polygon']}"
+            f" / {where}: 선형 링에는 위치가 4개 이상(삼각형과 닫는 위치) 필요한데 "
+            f"{len(items)}개입니다. 예: {EXAMPLE_COORDINATES['Polygon']}"
         )
     ring = [_position(item, f"{where}[{i}]", budget) for i, item in enumerate(items)]
     if ring[0] != ring[-1]:
         raise BadRequestData(
             f"{where}: linear ring is not closed: the last position {ring[-1]} must repeat the "
             f"first {ring[0]}; e.g. {EXAMPLE_COORDINATES['Polygon']}"
+            f" / {where}: 선형 링이 닫혀 있지 않습니다. 마지막 위치 {ring[-1]}은(는) 첫 위치 "
+            f"{ring[0]}와 같아야 합니다. 예: {EXAMPLE_COORDINATES['Polygon']}"
         )
     return ring
 
@@ -179,6 +199,8 @@ def _rings(value: object, gtype: str, where: str, budget: _Budget) -> _Coordinat
         raise BadRequestData(
             f"{where}: a polygon needs at least its exterior ring; "
             f"e.g. {EXAMPLE_COORDINATES['Polygon']}"
+            f" / {where}: 폴리곤에는 적어도 외곽 링이 있어야 합니다. 예: "
+            f"{EXAMPLE_COORDINATES['Polygon']}"
         )
     return [_ring(item, gtype, f"{where}[{i}]", budget) for i, item in enumerate(items)]
 
@@ -189,6 +211,8 @@ def check_coordinates(gtype: str, value: object, where: str, budget: _Budget) ->
         raise BadRequestData(
             f"{where}: empty coordinates; a {gtype} needs at least one position, "
             f"e.g. {EXAMPLE_COORDINATES[gtype]}"
+            f" / {where}: 좌표가 비어 있습니다. {gtype}에는 위치가 하나 이상 필요합니다. 예: "
+            f"{EXAMPLE_COORDINATES[gtype]}"
         )
     if _depth_of(value) != COORDINATE_DEPTH[gtype]:
         raise _nesting_error(gtype, where, value, COORDINATE_DEPTH[gtype])
@@ -202,6 +226,8 @@ def check_coordinates(gtype: str, value: object, where: str, budget: _Budget) ->
     if not items:
         raise BadRequestData(
             f"{where}: a {gtype} needs at least one member; e.g. {EXAMPLE_COORDINATES[gtype]}"
+            f" / {where}: {gtype}에는 구성 요소가 하나 이상 필요합니다. 예: "
+            f"{EXAMPLE_COORDINATES[gtype]}"
         )
     if gtype == "MultiLineString":
         return [_positions(item, gtype, f"{where}[{i}]", budget, 2) for i, item in enumerate(items)]
@@ -230,11 +256,16 @@ def build_geometry(gtype: str, coords: _Coordinates, where: str) -> BaseGeometry
     except (GEOSException, ShapelyError, ValueError, TypeError) as exc:  # pragma: no cover
         raise BadRequestData(
             f"{where}: not a valid {gtype}: {exc}; e.g. {EXAMPLE_COORDINATES[gtype]}"
+            f" / {where}: 올바른 {gtype}이(가) 아닙니다: {exc}. 예: "
+            f"{EXAMPLE_COORDINATES[gtype]}"
         ) from None
     if reason is not None:
         raise BadRequestData(
             f"{where}: not a valid {gtype} ({reason}); rings must not cross themselves or each "
             f"other and lines need two distinct positions; e.g. {EXAMPLE_COORDINATES[gtype]}"
+            f" / {where}: 올바른 {gtype}이(가) 아닙니다({reason}). 링은 자기 자신이나 다른 "
+            "링과 교차하면 안 되고, 선에는 서로 다른 위치가 2개 필요합니다. 예: "
+            f"{EXAMPLE_COORDINATES[gtype]}"
         )
     return geom
 
@@ -246,17 +277,23 @@ def _geometry_object(
         raise BadRequestData(
             f"{where} must be a GeoJSON geometry object, got {type(value).__name__}; "
             f"e.g. {EXAMPLE_GEOMETRY}"
+            f" / {where}은(는) GeoJSON 도형 객체여야 하는데 {type(value).__name__}입니다. 예: "
+            f"{EXAMPLE_GEOMETRY}"
         )
     gtype = value.get("type")
     if not isinstance(gtype, str):
         raise BadRequestData(
             f'{where}: "type" must be a string naming a GeoJSON geometry type, got '
             f"{brief(gtype)}; e.g. {EXAMPLE_GEOMETRY}"
+            f' / {where}: "type"은 GeoJSON 도형 유형을 나타내는 문자열이어야 하는데 '
+            f"{brief(gtype)}입니다. 예: {EXAMPLE_GEOMETRY}"
         )
     if gtype in ("Feature", "FeatureCollection"):
         raise BadRequestData(
             f"{where} is a GeoJSON {gtype}, but a GeoProperty value must be a bare geometry "
             f'(use the Feature\'s "geometry" member); e.g. {EXAMPLE_GEOMETRY}'
+            f" / {where}은(는) GeoJSON {gtype}이지만 GeoProperty 값은 도형 자체여야 "
+            f'합니다(Feature의 "geometry" 멤버를 쓰세요). 예: {EXAMPLE_GEOMETRY}'
         )
     if gtype == "GeometryCollection":
         if nested:
@@ -264,11 +301,17 @@ def _geometry_object(
                 f"{where}: nested GeometryCollections are not accepted (RFC 7946, 3.1.8); "
                 "flatten the members into one GeometryCollection, e.g. "
                 f'{{"type": "GeometryCollection", "geometries": [{EXAMPLE_GEOMETRY}]}}'
+                f" / {where}: 중첩된 GeometryCollection은 받지 않습니다(RFC 7946, 3.1.8). "
+                "구성 요소를 GeometryCollection 하나로 펼치세요. 예: "
+                f'{{"type": "GeometryCollection", "geometries": [{EXAMPLE_GEOMETRY}]}}'
             )
         members = value.get("geometries")
         if not isinstance(members, list) or not members:
             raise BadRequestData(
                 f'{where}: a GeometryCollection needs a non-empty "geometries" array, e.g. '
+                f'{{"type": "GeometryCollection", "geometries": [{EXAMPLE_GEOMETRY}]}}'
+                f' / {where}: GeometryCollection에는 비어 있지 않은 "geometries" 배열이 '
+                "필요합니다. 예: "
                 f'{{"type": "GeometryCollection", "geometries": [{EXAMPLE_GEOMETRY}]}}'
             )
         parts = [
@@ -281,11 +324,16 @@ def _geometry_object(
         raise BadRequestData(
             f"{where}: unknown GeoJSON geometry type {brief(gtype)}; expected one of "
             f"{', '.join(GEOMETRY_TYPES)} or GeometryCollection; e.g. {EXAMPLE_GEOMETRY}"
+            f" / {where}: 알 수 없는 GeoJSON 도형 유형 {brief(gtype)}입니다. "
+            f"{', '.join(GEOMETRY_TYPES)}, GeometryCollection 중 하나를 쓰세요. 예: "
+            f"{EXAMPLE_GEOMETRY}"
         )
     if "coordinates" not in value:
         raise BadRequestData(
             f'{where}: a {gtype} needs a "coordinates" member, '
             f'e.g. {{"type": "{gtype}", "coordinates": {EXAMPLE_COORDINATES[gtype]}}}'
+            f' / {where}: {gtype}에는 "coordinates" 멤버가 필요합니다. 예: '
+            f'{{"type": "{gtype}", "coordinates": {EXAMPLE_COORDINATES[gtype]}}}'
         )
     coords = check_coordinates(gtype, value["coordinates"], f"{where}.coordinates", budget)
     geom = build_geometry(gtype, coords, where)
@@ -326,7 +374,9 @@ def parse_geojson_geometry_normalised(value: object) -> tuple[BaseGeometry, dict
     try:
         return _geometry_object(value, "GeoJSON geometry", _Budget(), nested=False)
     except RecursionError:  # pragma: no cover - depth is bounded by the geometry types
-        raise BadRequestData("GeoJSON geometry: nested too deeply") from None
+        raise BadRequestData(
+            "GeoJSON geometry: nested too deeply / GeoJSON 도형: 너무 깊게 중첩되어 있습니다"
+        ) from None
 
 
 def _reject_constant(name: str) -> float:
@@ -341,6 +391,9 @@ def parse_coordinates_text(text: str, gtype: str) -> object:
             f"coordinates: {len(text):,} characters is too long; at most "
             f"{MAX_COORDINATES_CHARS:,} are accepted (about {MAX_POSITIONS:,} positions), "
             "e.g. coordinates=[127.2653,36.5047]"
+            f" / coordinates: {len(text):,}자는 너무 깁니다. 최대 "
+            f"{MAX_COORDINATES_CHARS:,}자(위치 약 {MAX_POSITIONS:,}개)까지 받습니다. 예: "
+            "coordinates=[127.2653,36.5047]"
         )
     try:
         value = json.loads(text, parse_constant=_reject_constant)
@@ -349,10 +402,14 @@ def parse_coordinates_text(text: str, gtype: str) -> object:
         raise BadRequestData(
             f"coordinates is not a JSON array ({detail}); give the GeoJSON coordinates as "
             f"JSON, longitude first, e.g. coordinates={example}"
+            f" / coordinates가 JSON 배열이 아닙니다({detail}). GeoJSON 좌표를 경도부터 "
+            f"JSON으로 주세요. 예: coordinates={example}"
         ) from None
     if not isinstance(value, list):
         raise BadRequestData(
             f"coordinates must be a JSON array, got {type(value).__name__}; "
             f"e.g. coordinates={example}"
+            f" / coordinates는 JSON 배열이어야 하는데 {type(value).__name__}입니다. 예: "
+            f"coordinates={example}"
         )
     return value

@@ -37,10 +37,15 @@ def check_datetime(value: object, *, field: str) -> None:
         raise BadRequestData(
             f"{field} must be an ISO 8601 date-time with a time zone, "
             f"e.g. 2026-11-25T09:00:00Z (got {value!r})"
+            f" / {field}은(는) 시간대가 있는 ISO 8601 날짜-시각이어야 합니다. 예: "
+            f"2026-11-25T09:00:00Z (받은 값: {value!r})"
         )
     parsed = _parse_utc(value)
     if isinstance(parsed, ValueError):
-        raise BadRequestData(f"{field} is not a valid date-time: {value!r} ({parsed})")
+        raise BadRequestData(
+            f"{field} is not a valid date-time: {value!r} ({parsed})"
+            f" / {field}이(가) 올바른 날짜-시각이 아닙니다: {value!r} ({parsed})"
+        )
 
 
 def parse_datetime(value: object, *, field: str) -> datetime:
@@ -49,6 +54,8 @@ def parse_datetime(value: object, *, field: str) -> datetime:
         raise BadRequestData(
             f"{field} must be an ISO 8601 date-time with a time zone, "
             f"e.g. 2026-11-25T09:00:00Z (got {value!r})"
+            f" / {field}은(는) 시간대가 있는 ISO 8601 날짜-시각이어야 합니다. 예: "
+            f"2026-11-25T09:00:00Z (받은 값: {value!r})"
         )
     text = value
     fraction = re.search(r"\.(\d+)", text)
@@ -57,7 +64,10 @@ def parse_datetime(value: object, *, field: str) -> datetime:
     try:
         parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError as exc:
-        raise BadRequestData(f"{field} is not a valid date-time: {value!r} ({exc})") from exc
+        raise BadRequestData(
+            f"{field} is not a valid date-time: {value!r} ({exc})"
+            f" / {field}이(가) 올바른 날짜-시각이 아닙니다: {value!r} ({exc})"
+        ) from exc
     return parsed.astimezone(UTC)
 
 

@@ -50,7 +50,11 @@ def _prepare(
     """Validate each element; record the bad ones in ``result`` and return the good ones."""
     if not isinstance(bodies, list):
         what = "entity ids" if operation == "delete" else "entities"
-        raise BadRequestData(f"the body of a batch {operation} must be a JSON array of {what}")
+        raise BadRequestData(
+            f"the body of a batch {operation} must be a JSON array of {what}"
+            f" / 배치 {operation}의 본문은 {'엔터티 id' if operation == 'delete' else '엔터티'}의 "
+            "JSON 배열이어야 합니다"
+        )
     items: list[_Item] = []
     cache = ExpandCache(ctx)  # names, types and times checked once for the whole batch
     for raw in bodies:
@@ -62,7 +66,9 @@ def _prepare(
             entity_id = check_entity_id(raw.get("id") if mapping else None)
             if operation == "merge":
                 if not mapping:
-                    raise BadRequestData("each element must be a JSON object")
+                    raise BadRequestData(
+                        "each element must be a JSON object / 각 요소는 JSON 객체여야 합니다"
+                    )
                 check_fragment(raw, ctx, now=now)  # a bad fragment is 400 before 404
                 items.append(_Item(entity_id, raw))
             else:
@@ -97,12 +103,17 @@ def _apply(
         try:
             if operation == "create":
                 if current is not None:
-                    raise AlreadyExists(f"entity {eid} already exists", instance=eid)
+                    raise AlreadyExists(
+                        f"entity {eid} already exists / 엔터티 {eid}이(가) 이미 있습니다",
+                        instance=eid,
+                    )
                 assert item.entity is not None
                 inserts[eid] = item.entity
                 result.created.append(eid)
             elif current is None and operation != "upsert":
-                raise ResourceNotFound(f"entity {eid} does not exist", instance=eid)
+                raise ResourceNotFound(
+                    f"entity {eid} does not exist / 엔터티 {eid}이(가) 없습니다", instance=eid
+                )
             elif operation == "delete":
                 deletes.append(eid)
                 replaces.pop(eid, None)
@@ -138,7 +149,9 @@ def _apply(
                         names = {ctx.expand(n): n for n in item.raw if isinstance(n, str)}
                         raise BadRequestData(
                             f"attributes {', '.join(names.get(i, i) for i in kept)} already "
-                            "exist and options=noOverwrite kept their values",
+                            "exist and options=noOverwrite kept their values"
+                            f" / 속성 {', '.join(names.get(i, i) for i in kept)}이(가) 이미 "
+                            "있어 options=noOverwrite에 따라 기존 값을 유지했습니다",
                             instance=eid,
                         )
             result.success.append(eid)

@@ -133,7 +133,9 @@ class ContextResolver:
         try:
             key = orjson.dumps(context, option=orjson.OPT_SORT_KEYS).decode()
         except TypeError as error:
-            raise BadRequestData(f"invalid @context: not JSON ({error})") from None
+            raise BadRequestData(
+                f"invalid @context: not JSON ({error}) / 잘못된 @context: JSON이 아닙니다({error})"
+            ) from None
         with self._lock:
             active = self._contexts.get(key)
             if active is not None:
@@ -161,11 +163,16 @@ class ContextResolver:
         """Register a context stored through ``/jsonldContexts`` under its URL or id."""
         context = body["@context"] if isinstance(body, dict) and "@context" in body else body
         if context is not None and not isinstance(context, dict | list | str):
-            raise BadRequestData("a stored @context must be an object, a URL or a list")
+            raise BadRequestData(
+                "a stored @context must be an object, a URL or a list"
+                " / 저장할 @context는 객체, URL 또는 목록이어야 합니다"
+            )
         try:  # check the terms now; nested URLs are only checked when used
             apply_context(ContextState(vocab="urn:x:"), context, lambda url: {})
         except ContextError as error:
-            raise BadRequestData(f"invalid @context: {error.message}") from None
+            raise BadRequestData(
+                f"invalid @context: {error.message} / 잘못된 @context: {error.message_ko}"
+            ) from None
         local_id = _hosted_id(url_or_id)
         with self._lock:
             self._stored[url_or_id] = context
@@ -207,7 +214,10 @@ class ContextResolver:
         elif path is not None:
             context = read_file(url, path)
         elif self._fetcher is None:
-            raise LdContextNotAvailable(f"@context {url} cannot be fetched (network disabled)")
+            raise LdContextNotAvailable(
+                f"@context {url} cannot be fetched (network disabled)"
+                f" / @context {url}을(를) 가져올 수 없습니다(네트워크 사용 안 함)"
+            )
         else:
             context = self._fetcher.fetch(url)
         with self._lock:
@@ -254,9 +264,13 @@ class ContextResolver:
             apply_context(state, context, self._load)
         except ContextError as error:
             if error.url is None:
-                raise BadRequestData(f"invalid @context: {error.message}") from None
+                raise BadRequestData(
+                    f"invalid @context: {error.message} / 잘못된 @context: {error.message_ko}"
+                ) from None
             raise LdContextNotAvailable(
                 f"@context {error.url} is not a valid JSON-LD context: {error.message}"
+                f" / @context {error.url}은(는) 올바른 JSON-LD 컨텍스트가 아닙니다: "
+                f"{error.message_ko}"
             ) from None
         apply_processed(state, self._core, override_protected=True)
         return ActiveContext(state, source=context, url=_single_url(context), key=key)
@@ -301,7 +315,10 @@ class ContextResolver:
         if failure is not None and failure[0] > time.monotonic():
             raise LdContextNotAvailable(failure[1])
         if self._fetcher is None:
-            raise LdContextNotAvailable(f"@context {url} is not known offline (network disabled)")
+            raise LdContextNotAvailable(
+                f"@context {url} is not known offline (network disabled)"
+                f" / @context {url}은(는) 오프라인에서 알 수 없습니다(네트워크 사용 안 함)"
+            )
         try:
             context = self._fetcher.fetch(url)
         except LdContextNotAvailable as error:
@@ -345,4 +362,7 @@ def _single_url(context: Any) -> str | None:
 
 
 def _offline_only(url: str) -> Any:
-    raise ContextError(f"the core context must not reference {url}")
+    raise ContextError(
+        f"the core context must not reference {url}",
+        f"핵심 컨텍스트는 {url}을(를) 참조할 수 없습니다",
+    )

@@ -98,12 +98,16 @@ class GeoQuery:
             raise BadRequestData(
                 f"unknown georel {brief(self.georel)}; expected {_GEOREL_FORMS}; "
                 f"e.g. {_EXAMPLE_QUERY}"
+                f" / 알 수 없는 georel {brief(self.georel)}입니다. {_GEOREL_FORMS} 중 하나를 "
+                f"쓰세요. 예: {_EXAMPLE_QUERY}"
             )
         if self.georel == "near":
             if self.geometry.geom_type != "Point":
                 raise BadRequestData(
                     f"georel near needs geometry Point, got {self.geometry.geom_type}; "
                     f"e.g. {_EXAMPLE_QUERY}"
+                    " / georel near에는 geometry Point가 필요한데 "
+                    f"{self.geometry.geom_type}입니다. 예: {_EXAMPLE_QUERY}"
                 )
             if self.distance_kind not in ("maxDistance", "minDistance") or not (
                 self.distance is not None and math.isfinite(self.distance) and self.distance >= 0
@@ -111,11 +115,15 @@ class GeoQuery:
                 raise BadRequestData(
                     "georel near needs maxDistance==<metres> or minDistance==<metres> with a "
                     f"finite distance >= 0; e.g. {_EXAMPLE_QUERY}"
+                    " / georel near에는 0 이상의 유한한 거리로 maxDistance==<미터> 또는 "
+                    f"minDistance==<미터>가 필요합니다. 예: {_EXAMPLE_QUERY}"
                 )
         elif self.distance_kind is not None or self.distance is not None:
             raise BadRequestData(
                 f"georel {self.georel} takes no distance; only near does, "
                 "e.g. georel=near;maxDistance==2000"
+                f" / georel {self.georel}에는 거리를 줄 수 없습니다. 거리는 near에만 씁니다. "
+                "예: georel=near;maxDistance==2000"
             )
         # Prepared geometries answer repeated predicates much faster (one query, many entities).
         shapely.prepare(self.geometry)
@@ -237,6 +245,8 @@ def _parse_georel(text: str) -> tuple[GeoRel, DistanceKind | None, float | None]
     if name not in GEORELS:
         raise BadRequestData(
             f"unknown georel {brief(name)}; expected one of {_GEOREL_FORMS}; e.g. {_EXAMPLE_QUERY}"
+            f" / 알 수 없는 georel {brief(name)}입니다. {_GEOREL_FORMS} 중 하나를 쓰세요. 예: "
+            f"{_EXAMPLE_QUERY}"
         )
     rel: GeoRel = name  # type: ignore[assignment]  # membership checked just above
     if rel != "near":
@@ -244,12 +254,17 @@ def _parse_georel(text: str) -> tuple[GeoRel, DistanceKind | None, float | None]
             raise BadRequestData(
                 f"georel {rel} takes no modifiers, got {brief(';'.join(modifiers))}; "
                 f"only near takes maxDistance==<metres> or minDistance==<metres>; e.g. georel={rel}"
+                f" / georel {rel}에는 수식어를 붙일 수 없는데 "
+                f"{brief(';'.join(modifiers))}이(가) 있습니다. maxDistance==<미터>나 "
+                f"minDistance==<미터>는 near에만 붙습니다. 예: georel={rel}"
             )
         return rel, None, None
     if len(modifiers) != 1:
         raise BadRequestData(
             "georel near needs exactly one of maxDistance==<metres> or minDistance==<metres>, "
             f"got {len(modifiers)} modifier(s); e.g. georel=near;maxDistance==2000"
+            " / georel near에는 maxDistance==<미터>와 minDistance==<미터> 중 정확히 하나가 "
+            f"필요한데 수식어가 {len(modifiers)}개입니다. 예: georel=near;maxDistance==2000"
         )
     key, sep, number = modifiers[0].partition("==")
     key = key.strip()
@@ -257,23 +272,31 @@ def _parse_georel(text: str) -> tuple[GeoRel, DistanceKind | None, float | None]
         raise BadRequestData(
             f"georel near: bad modifier {brief(modifiers[0])}; write maxDistance==<metres> or "
             "minDistance==<metres>, e.g. georel=near;maxDistance==2000"
+            f" / georel near: 잘못된 수식어 {brief(modifiers[0])}입니다. maxDistance==<미터> "
+            "또는 minDistance==<미터>로 쓰세요. 예: georel=near;maxDistance==2000"
         )
     number = number.strip()
     if not _NUMBER.fullmatch(number):
         raise BadRequestData(
             f"georel near: {key} must be a number of metres, got {brief(number)}; "
             "e.g. georel=near;maxDistance==2000"
+            f" / georel near: {key}은(는) 미터 단위 숫자여야 하는데 {brief(number)}입니다. "
+            "예: georel=near;maxDistance==2000"
         )
     value = float(number)
     if not math.isfinite(value):
         raise BadRequestData(
             f"georel near: {key} {number:.40} is not a finite number of metres; "
             "e.g. georel=near;maxDistance==2000"
+            f" / georel near: {key} {number:.40}은(는) 유한한 미터 값이 아닙니다. 예: "
+            "georel=near;maxDistance==2000"
         )
     if value < 0:
         raise BadRequestData(
             f"georel near: {key} must not be negative, got {number:.40}; "
             "e.g. georel=near;maxDistance==2000"
+            f" / georel near: {key}은(는) 음수일 수 없는데 {number:.40}입니다. 예: "
+            "georel=near;maxDistance==2000"
         )
     kind: DistanceKind = key  # type: ignore[assignment]  # checked above
     return rel, kind, value
@@ -283,11 +306,14 @@ def _check_geoproperty(name: object, expand: Callable[[str], str]) -> str:
     if not isinstance(name, str) or not name:
         raise BadRequestData(
             "geoproperty must be a non-empty attribute name, e.g. geoproperty=location"
+            " / geoproperty는 비어 있지 않은 속성 이름이어야 합니다. 예: geoproperty=location"
         )
     if _BAD_NAME.search(name):
         raise BadRequestData(
             f"geoproperty {brief(name)} is not a valid attribute name (no whitespace or any of "
             "< > \" ' = ; ( )); e.g. geoproperty=location"
+            f" / geoproperty {brief(name)}은(는) 올바른 속성 이름이 아닙니다(공백이나 < > \" ' "
+            "= ; ( )를 쓸 수 없습니다). 예: geoproperty=location"
         )
     return expand(name)
 
@@ -313,6 +339,8 @@ def parse_geo_query(
             raise BadRequestData(
                 "geoproperty given without a geo-query; add georel, geometry and coordinates, "
                 f"e.g. {_EXAMPLE_QUERY}&geoproperty=location"
+                " / geo-query 없이 geoproperty를 주었습니다. georel, geometry, coordinates를 "
+                f"함께 주세요. 예: {_EXAMPLE_QUERY}&geoproperty=location"
             )
         return None
     missing = [name for name, value in given.items() if value is None]
@@ -320,9 +348,14 @@ def parse_geo_query(
         raise BadRequestData(
             f"incomplete geo-query: {' and '.join(missing)} missing; georel, geometry and "
             f"coordinates go together, e.g. {_EXAMPLE_QUERY}"
+            f" / geo-query가 불완전합니다: {' and '.join(missing)}이(가) 없습니다. georel, "
+            f"geometry, coordinates는 함께 줘야 합니다. 예: {_EXAMPLE_QUERY}"
         )
     if not isinstance(georel, str):
-        raise BadRequestData(f"georel must be a string; e.g. {_EXAMPLE_QUERY}")
+        raise BadRequestData(
+            f"georel must be a string; e.g. {_EXAMPLE_QUERY}"
+            f" / georel은 문자열이어야 합니다. 예: {_EXAMPLE_QUERY}"
+        )
     rel, kind, distance = _parse_georel(georel)
     if not isinstance(geometry, str) or geometry not in GEOMETRY_TYPES:
         hint = ""
@@ -332,10 +365,15 @@ def parse_geo_query(
         raise BadRequestData(
             f"geometry {brief(geometry)} is not a geo-query geometry{hint}; expected one of "
             f"{', '.join(GEOMETRY_TYPES)}; e.g. geometry=Point"
+            f" / geometry {brief(geometry)}은(는) geo-query 도형이 아닙니다. "
+            f"{', '.join(GEOMETRY_TYPES)} 중 하나를 쓰세요(대소문자를 구분합니다). 예: "
+            "geometry=Point"
         )
     if rel == "near" and geometry != "Point":
         raise BadRequestData(
             f"georel near needs geometry Point, got {geometry}; e.g. {_EXAMPLE_QUERY}"
+            f" / georel near에는 geometry Point가 필요한데 {geometry}입니다. 예: "
+            f"{_EXAMPLE_QUERY}"
         )
     if isinstance(coordinates, str):
         raw: object = parse_coordinates_text(coordinates, geometry)
@@ -345,6 +383,8 @@ def parse_geo_query(
         raise BadRequestData(
             f"coordinates must be a JSON array, got {type(coordinates).__name__}; "
             f"e.g. coordinates={EXAMPLE_COORDINATES[geometry]}"
+            f" / coordinates는 JSON 배열이어야 하는데 {type(coordinates).__name__}입니다. 예: "
+            f"coordinates={EXAMPLE_COORDINATES[geometry]}"
         )
     coords = check_coordinates(geometry, raw, "coordinates", _Budget())
     geom = build_geometry(geometry, coords, "coordinates")

@@ -62,7 +62,12 @@ def parse_projection_tree(text: str, name: str) -> Projection:
     while pos < len(text):
         match = _TOKEN.match(text, pos)
         if match is None or match.end() == pos:
-            raise _bad_projection(name, text, f"unexpected {text[pos : pos + 10]!r}")
+            raise _bad_projection(
+                name,
+                text,
+                f"unexpected {text[pos : pos + 10]!r}",
+                f"예상하지 못한 {text[pos : pos + 10]!r}",
+            )
         punct, word = match.groups()
         tokens.append(punct or word)
         kinds.append("punct" if punct else "name")
@@ -74,13 +79,24 @@ def parse_projection_tree(text: str, name: str) -> Projection:
         while True:
             if i >= len(tokens) or kinds[i] != "name":
                 got = repr(tokens[i]) if i < len(tokens) else "the end"
-                raise _bad_projection(name, text, f"expected an attribute name, got {got}")
+                got_ko = repr(tokens[i]) if i < len(tokens) else "끝"
+                raise _bad_projection(
+                    name,
+                    text,
+                    f"expected an attribute name, got {got}",
+                    f"속성 이름이 와야 하는데 {got_ko}이(가) 왔습니다",
+                )
             member = tokens[i]
             i += 1
             if i < len(tokens) and tokens[i] == "{":
                 inner, i = parse(i + 1, depth + 1)
                 if i >= len(tokens) or tokens[i] != "}":
-                    raise _bad_projection(name, text, f"'{{' after {member!r} is never closed")
+                    raise _bad_projection(
+                        name,
+                        text,
+                        f"'{{' after {member!r} is never closed",
+                        f"{member!r} 뒤의 '{{'가 닫히지 않았습니다",
+                    )
                 nested[member] = inner
                 i += 1
             members.append(member)
@@ -88,18 +104,20 @@ def parse_projection_tree(text: str, name: str) -> Projection:
                 i += 1
                 continue
             if depth == 0 and i < len(tokens):
-                raise _bad_projection(name, text, f"unexpected {tokens[i]!r}")
+                raise _bad_projection(
+                    name, text, f"unexpected {tokens[i]!r}", f"예상하지 못한 {tokens[i]!r}"
+                )
             return Projection(tuple(members), nested), i
 
     if not tokens:
-        raise _bad_projection(name, text, "it names no attribute")
+        raise _bad_projection(name, text, "it names no attribute", "속성 이름이 없습니다")
     return parse(0, 0)[0]
 
 
-def _bad_projection(name: str, text: str, why: str) -> BadRequestData:
+def _bad_projection(name: str, text: str, why: str, why_ko: str) -> BadRequestData:
     return BadRequestData(
         f"{name}={text!r} is not a comma list of attribute names ({why}) / "
-        f"{name}={text!r}은(는) 쉼표로 구분한 속성 이름 목록이 아닙니다"
+        f"{name}={text!r}은(는) 쉼표로 구분한 속성 이름 목록이 아닙니다({why_ko})"
     )
 
 

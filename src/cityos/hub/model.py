@@ -117,6 +117,8 @@ def check_entity_id(value: object) -> str:
     if not is_uri(value):
         raise BadRequestData(
             f"entity id must be an absolute URI such as urn:ngsi-ld:Vehicle:A123 (got {value!r})"
+            " / 엔터티 id는 urn:ngsi-ld:Vehicle:A123 같은 절대 URI여야 합니다 (받은 값: "
+            f"{value!r})"
         )
     assert isinstance(value, str)
     return value
@@ -138,6 +140,8 @@ def check_attribute_name(name: str) -> None:
         raise BadRequestData(
             f"attribute name {name!r} is not valid: use letters, digits, _ or a full IRI, "
             "without spaces or any of < > \" ' = ; ( ) [ ] { }"
+            f" / 속성 이름 {name!r}이(가) 올바르지 않습니다: 글자, 숫자, _ 또는 전체 IRI를 "
+            "쓰고, 공백이나 < > \" ' = ; ( ) [ ] { }는 쓰지 마세요"
         )
 
 
@@ -147,6 +151,8 @@ def expand_types(value: object, ctx: Expander) -> list[str]:
     if not raw or not all(isinstance(t, str) and t for t in raw):
         raise BadRequestData(
             f"entity type must be a non-empty string or a list of them (got {value!r})"
+            " / 엔터티 type은 비어 있지 않은 문자열이나 그 목록이어야 합니다 (받은 값: "
+            f"{value!r})"
         )
     types: list[str] = []
     for term in raw:
@@ -154,7 +160,10 @@ def expand_types(value: object, ctx: Expander) -> list[str]:
         check_attribute_name(term)
         iri = ctx.expand_type(term)
         if iri.startswith("@"):  # e.g. "type", which the core context maps to @type
-            raise BadRequestData(f"entity type {term!r} is a JSON-LD keyword, not a type")
+            raise BadRequestData(
+                f"entity type {term!r} is a JSON-LD keyword, not a type"
+                f" / 엔터티 type {term!r}은(는) JSON-LD 키워드이며 유형이 아닙니다"
+            )
         if iri not in types:
             types.append(iri)
     return types
@@ -191,23 +200,34 @@ def _as_instance(raw: object, name: str) -> dict[str, Any]:
             raise BadRequestData(
                 f"attribute {name!r} has unknown type {raw.get('type')!r}; use one of "
                 + ", ".join(sorted(ATTRIBUTE_TYPES))
+                + f" / 속성 {name!r}의 유형 {raw.get('type')!r}을(를) 알 수 없습니다. 다음 중 "
+                "하나를 쓰세요: " + ", ".join(sorted(ATTRIBUTE_TYPES))
             )
         kind = _infer_kind(raw)
         if kind == "Property" and "value" not in raw:
             raise BadRequestData(
                 f"attribute {name!r} is a JSON object without 'type' or 'value'; wrap a "
                 'compound value as {"type": "Property", "value": {...}}'
+                f" / 속성 {name!r}은(는) 'type'도 'value'도 없는 JSON 객체입니다. 복합 값은 "
+                '{"type": "Property", "value": {...}}로 감싸세요'
             )
         return {"type": kind, **raw}
     if raw is None:
-        raise BadRequestData(f"attribute {name!r} has a null value; give a value or omit it")
+        raise BadRequestData(
+            f"attribute {name!r} has a null value; give a value or omit it"
+            f" / 속성 {name!r}의 값이 null입니다. 값을 주거나 속성을 빼세요"
+        )
     return {"type": "Property", "value": raw}
 
 
 def _check_uri_list(values: object, what: str) -> None:
     items = values if isinstance(values, list) else [values]
     if not items or not all(is_uri(v) for v in items):
-        raise BadRequestData(f"{what} must be a URI or a non-empty list of URIs (got {values!r})")
+        raise BadRequestData(
+            f"{what} must be a URI or a non-empty list of URIs (got {values!r})"
+            f" / {what}은(는) URI이거나 URI의 비어 있지 않은 목록이어야 합니다 (받은 값: "
+            f"{values!r})"
+        )
 
 
 # Each attribute type holds its value in one member (GS CIM 009 v1.8, 4.5.2-4.5.24); the
@@ -249,16 +269,26 @@ def _check_members(inst: Mapping[str, Any], name: str) -> None:
     if foreign:
         raise BadRequestData(
             f"{kind} {name!r} holds its value in {own!r}; it cannot have {', '.join(foreign)}"
+            f" / {kind} {name!r}은(는) 값을 {own!r}에 담으므로 {', '.join(foreign)}을(를) "
+            "가질 수 없습니다"
         )
     output_only = [m for m in _OUTPUT_ONLY if m in inst]
     if output_only:
-        raise BadRequestData(f"{name!r}: {', '.join(output_only)} is only ever output")
+        raise BadRequestData(
+            f"{name!r}: {', '.join(output_only)} is only ever output"
+            f" / {name!r}: {', '.join(output_only)}은(는) 출력 전용입니다"
+        )
     if "unitCode" in inst and kind in _NO_UNIT:
-        raise BadRequestData(f"{kind} {name!r} cannot have a unitCode")
+        raise BadRequestData(
+            f"{kind} {name!r} cannot have a unitCode"
+            f" / {kind} {name!r}에는 unitCode를 줄 수 없습니다"
+        )
     if inst.get(own) == NULL_URI:
         raise BadRequestData(
             f"{name!r} is NGSI-LD Null ({NULL_URI}): that deletes an attribute, "
             "it cannot create or hold one"
+            f" / {name!r}은(는) NGSI-LD Null({NULL_URI})입니다: 속성을 삭제할 때만 쓰며, "
+            "속성을 만들거나 담을 수 없습니다"
         )
 
 
@@ -267,25 +297,37 @@ def expand_instance(
 ) -> dict[str, Any]:
     """Return one attribute instance in internal form, validated, with sub-attributes expanded."""
     if depth > 8:
-        raise BadRequestData(f"attribute {name!r} nests sub-attributes more than 8 levels deep")
+        raise BadRequestData(
+            f"attribute {name!r} nests sub-attributes more than 8 levels deep"
+            f" / 속성 {name!r}의 하위 속성 중첩이 8단계보다 깊습니다"
+        )
     inst = _as_instance(raw, name)
     kind = inst["type"]
     _check_members(inst, name)
     out: dict[str, Any] = {"type": kind}
     if kind == "Property":
         if "value" not in inst or inst["value"] is None:
-            raise BadRequestData(f"Property {name!r} needs a non-null 'value'")
+            raise BadRequestData(
+                f"Property {name!r} needs a non-null 'value'"
+                f" / Property {name!r}에는 null이 아닌 'value'가 필요합니다"
+            )
         out["value"] = inst["value"]
     elif kind == "Relationship":
         if "object" not in inst:
-            raise BadRequestData(f"Relationship {name!r} needs an 'object' (a URI)")
+            raise BadRequestData(
+                f"Relationship {name!r} needs an 'object' (a URI)"
+                f" / Relationship {name!r}에는 'object'(URI)가 필요합니다"
+            )
         _check_uri_list(inst["object"], f"Relationship {name!r} object")
         out["object"] = inst["object"]
         if "objectType" in inst:
             out["objectType"] = inst["objectType"]
     elif kind == "GeoProperty":
         if "value" not in inst:
-            raise BadRequestData(f"GeoProperty {name!r} needs a GeoJSON geometry 'value'")
+            raise BadRequestData(
+                f"GeoProperty {name!r} needs a GeoJSON geometry 'value'"
+                f" / GeoProperty {name!r}에는 GeoJSON 도형 'value'가 필요합니다"
+            )
         validate_geojson_geometry(inst["value"])
         out["value"] = inst["value"]
     elif kind == "LanguageProperty":
@@ -311,27 +353,45 @@ def expand_instance(
         vocab = inst.get("vocab")
         items = vocab if isinstance(vocab, list) else [vocab]
         if not items or not all(isinstance(v, str) and v for v in items):
-            raise BadRequestData(f"VocabProperty {name!r} needs 'vocab': a term or list of terms")
+            raise BadRequestData(
+                f"VocabProperty {name!r} needs 'vocab': a term or list of terms"
+                f" / VocabProperty {name!r}에는 'vocab'(용어나 용어 목록)이 필요합니다"
+            )
         expanded = [ctx.expand_vocab_value(str(v)) for v in items]
         out["vocab"] = expanded if isinstance(vocab, list) else expanded[0]
     elif kind == "ListProperty":
         if not isinstance(inst.get("valueList"), list):
-            raise BadRequestData(f"ListProperty {name!r} needs 'valueList': a JSON array")
+            raise BadRequestData(
+                f"ListProperty {name!r} needs 'valueList': a JSON array"
+                f" / ListProperty {name!r}에는 'valueList'(JSON 배열)가 필요합니다"
+            )
         out["valueList"] = inst["valueList"]
     elif kind == "ListRelationship":
         objects = inst.get("objectList")
         if not isinstance(objects, list):
-            raise BadRequestData(f"ListRelationship {name!r} needs 'objectList': a JSON array")
+            raise BadRequestData(
+                f"ListRelationship {name!r} needs 'objectList': a JSON array"
+                f" / ListRelationship {name!r}에는 'objectList'(JSON 배열)가 필요합니다"
+            )
         flat = [o.get("object") if isinstance(o, Mapping) else o for o in objects]
         if not all(is_uri(o) for o in flat):
-            raise BadRequestData(f"ListRelationship {name!r} objectList must hold only URIs")
+            raise BadRequestData(
+                f"ListRelationship {name!r} objectList must hold only URIs"
+                f" / ListRelationship {name!r}의 objectList에는 URI만 담을 수 있습니다"
+            )
         out["objectList"] = flat
     elif kind == "JsonProperty":
         if "json" not in inst:
-            raise BadRequestData(f"JsonProperty {name!r} needs a 'json' member")
+            raise BadRequestData(
+                f"JsonProperty {name!r} needs a 'json' member"
+                f" / JsonProperty {name!r}에는 'json' 멤버가 필요합니다"
+            )
         out["json"] = inst["json"]
     if iri in CORE_GEOPROPERTIES and kind != "GeoProperty":
-        raise BadRequestData(f"{name!r} is reserved for a GeoProperty (a GeoJSON geometry)")
+        raise BadRequestData(
+            f"{name!r} is reserved for a GeoProperty (a GeoJSON geometry)"
+            f" / {name!r}은(는) GeoProperty(GeoJSON 도형)용으로 예약되어 있습니다"
+        )
     for key, sub in inst.items():
         if key in _NOT_SUB_ATTRIBUTES:
             continue
@@ -340,14 +400,23 @@ def expand_instance(
             out["observedAt"] = sub
         elif key == "unitCode":
             if not isinstance(sub, str) or not sub:
-                raise BadRequestData(f"{name}.unitCode must be a UN/CEFACT code such as 'CEL'")
+                raise BadRequestData(
+                    f"{name}.unitCode must be a UN/CEFACT code such as 'CEL'"
+                    f" / {name}.unitCode는 'CEL' 같은 UN/CEFACT 코드여야 합니다"
+                )
             out["unitCode"] = sub
         elif key == "datasetId":
             if not is_uri(sub):
-                raise BadRequestData(f"{name}.datasetId must be a URI (got {sub!r})")
+                raise BadRequestData(
+                    f"{name}.datasetId must be a URI (got {sub!r})"
+                    f" / {name}.datasetId는 URI여야 합니다 (받은 값: {sub!r})"
+                )
             out["datasetId"] = sub
         elif key in ("@context", "deletedAt", "lang"):
-            raise BadRequestData(f"{name}.{key} is not allowed inside an attribute")
+            raise BadRequestData(
+                f"{name}.{key} is not allowed inside an attribute"
+                f" / {name}.{key}은(는) 속성 안에 둘 수 없습니다"
+            )
         else:
             check_attribute_name(key)
             sub_iri = ctx.expand(key)
@@ -473,7 +542,11 @@ def _expand_instances(
         key = inst.get("datasetId")
         if key in seen:
             which = f"datasetId {key!r}" if key else "no datasetId (the default instance)"
-            raise BadRequestData(f"attribute {name!r} has two instances with {which}")
+            raise BadRequestData(
+                f"attribute {name!r} has two instances with {which}"
+                f" / 속성 {name!r}에 {f'datasetId {key!r}' if key else 'datasetId가 없는(기본)'} "
+                "인스턴스가 둘 있습니다"
+            )
         seen.add(key)
     return instances
 
@@ -530,6 +603,7 @@ def check_scope(value: object) -> list[str]:
     if not all(isinstance(s, str) and pattern.match(s) for s in items):
         raise BadRequestData(
             f"scope must be a path like /Sejong/Hansol or a list of them: {value!r}"
+            f" / scope는 /Sejong/Hansol 같은 경로나 그 목록이어야 합니다: {value!r}"
         )
     return [str(s) for s in items]
 
@@ -550,12 +624,21 @@ def expand_entity(
     check_entity_id.
     """
     if not isinstance(body, (dict, Mapping)):  # dict first: no ABC check
-        raise BadRequestData("an entity must be a JSON object with at least 'id' and 'type'")
+        raise BadRequestData(
+            "an entity must be a JSON object with at least 'id' and 'type'"
+            " / 엔터티는 적어도 'id'와 'type'이 있는 JSON 객체여야 합니다"
+        )
     entity_id = body.get("id", body.get("@id"))
     if entity_id is None and require_id:
-        raise BadRequestData("the entity has no 'id'; give a URI such as urn:ngsi-ld:Vehicle:A1")
+        raise BadRequestData(
+            "the entity has no 'id'; give a URI such as urn:ngsi-ld:Vehicle:A1"
+            " / 엔터티에 'id'가 없습니다. urn:ngsi-ld:Vehicle:A1 같은 URI를 주세요"
+        )
     if "type" not in body and "@type" not in body:
-        raise BadRequestData("the entity has no 'type'; give one such as 'Vehicle'")
+        raise BadRequestData(
+            "the entity has no 'type'; give one such as 'Vehicle'"
+            " / 엔터티에 'type'이 없습니다. 'Vehicle' 같은 유형을 주세요"
+        )
     if cache is not None and cache.ctx is not ctx:  # expanded with that context
         raise ValueError("an ExpandCache serves only the context it was made for")
     if entity_id is not None and not (id_checked and "id" in body):

@@ -18,5 +18,8 @@ def load_city_if_empty(store: HubStore, resolver: ContextResolver) -> int:
     ctx = resolver.resolve(entities[0]["@context"])
     result = run_batch(store, DEFAULT_TENANT, "upsert", entities, ctx)
     if result.errors:
-        raise InternalError(f"the built-in city data failed to load: {result.errors[:3]}")
+        raise InternalError(
+            f"the built-in city data failed to load: {result.errors[:3]}"
+            f" / 내장 도시 데이터를 불러오지 못했습니다: {result.errors[:3]}"
+        )
     return len(result.success)

@@ -45,7 +45,10 @@ class UpdateResult:
 def _require(tx: Transaction, entity_id: str) -> Entity:
     found = tx.get_many([entity_id])
     if entity_id not in found:
-        raise ResourceNotFound(f"entity {entity_id} does not exist", instance=entity_id)
+        raise ResourceNotFound(
+            f"entity {entity_id} does not exist / 엔터티 {entity_id}이(가) 없습니다",
+            instance=entity_id,
+        )
     return found[entity_id]
 
 
@@ -79,7 +82,10 @@ def create_entity(store: HubStore, tenant: str, body: object, ctx: Expander) -> 
     entity = expand_entity(body, ctx, now=utc_now())
     with store.transaction(tenant) as tx:
         if tx.get_many([entity["id"]]):
-            raise AlreadyExists(f"entity {entity['id']} already exists", instance=entity["id"])
+            raise AlreadyExists(
+                f"entity {entity['id']} already exists / 엔터티 {entity['id']}이(가) 이미 있습니다",
+                instance=entity["id"],
+            )
         tx.insert([entity])
     return entity
 
@@ -96,6 +102,7 @@ def _check_fragment_id(body: Mapping[str, Any], entity_id: str) -> None:
         if key in body and body[key] != entity_id:
             raise BadRequestData(
                 f"the body's id {body[key]!r} differs from the entity id in the URL {entity_id}"
+                f" / 본문의 id {body[key]!r}이(가) URL의 엔터티 id {entity_id}와 다릅니다"
             )
 
 
@@ -110,7 +117,9 @@ def append_attributes(
 ) -> UpdateResult:
     """Add attributes to an entity, overwriting existing ones unless ``no_overwrite``."""
     if not isinstance(body, Mapping):
-        raise BadRequestData("the body must be a JSON object of attributes")
+        raise BadRequestData(
+            "the body must be a JSON object of attributes / 본문은 속성들의 JSON 객체여야 합니다"
+        )
     _check_fragment_id(body, entity_id)
     now = utc_now()
     incoming = expand_attributes(body, ctx, now=now)
@@ -157,7 +166,9 @@ def update_attributes(
 ) -> UpdateResult:
     """Update attributes that exist (PATCH …/attrs); report the others as not updated."""
     if not isinstance(body, Mapping):
-        raise BadRequestData("the body must be a JSON object of attributes")
+        raise BadRequestData(
+            "the body must be a JSON object of attributes / 본문은 속성들의 JSON 객체여야 합니다"
+        )
     _check_fragment_id(body, entity_id)
     now = utc_now()
     nulls: dict[str, list[str | None]] = {}
@@ -299,7 +310,10 @@ def patch_attribute(
 ) -> None:
     """Partially update one attribute (PATCH …/attrs/{attr}), merging its members."""
     if not isinstance(body, Mapping):
-        raise BadRequestData("the body must be a JSON object (the attribute's new members)")
+        raise BadRequestData(
+            "the body must be a JSON object (the attribute's new members)"
+            " / 본문은 JSON 객체(속성의 새 멤버)여야 합니다"
+        )
     now = utc_now()
     iri = ctx.expand(attr)
     with store.transaction(tenant) as tx:
@@ -309,7 +323,11 @@ def patch_attribute(
         target = next((i for i in current or [] if i.get("datasetId") == dataset), None)
         if target is None:
             which = f" with datasetId {dataset}" if dataset else ""
-            raise ResourceNotFound(f"entity {entity_id} has no attribute {attr!r}{which}")
+            raise ResourceNotFound(
+                f"entity {entity_id} has no attribute {attr!r}{which}"
+                f" / 엔터티 {entity_id}에 {f'datasetId가 {dataset}인 ' if dataset else ''}속성 "
+                f"{attr!r}이(가) 없습니다"
+            )
         assert current is not None
         if _raw_is_null(body):
             _delete_instances(entity, iri, [dataset])
@@ -322,6 +340,8 @@ def patch_attribute(
             raise BadRequestData(
                 f"attribute {attr!r} is a {target['type']}; a partial update cannot make it "
                 f"a {patch['type']} (replace the attribute instead)"
+                f" / 속성 {attr!r}은(는) {target['type']}입니다. 부분 업데이트로 "
+                f"{patch['type']}(으)로 바꿀 수 없습니다(대신 속성을 교체하세요)"
             )
         # A partial update names only the members that change: the value (object,
         # languageMap, ...) it leaves out is the one the attribute has (5.6.4).
@@ -344,9 +364,15 @@ def replace_attribute(
     The instance replaced is the one with the body's datasetId (the default one without).
     """
     if attr in ENTITY_KEYWORDS:
-        raise BadRequestData(f"{attr!r} is not an attribute; it cannot be replaced this way")
+        raise BadRequestData(
+            f"{attr!r} is not an attribute; it cannot be replaced this way"
+            f" / {attr!r}은(는) 속성이 아니므로 이 방법으로 바꿀 수 없습니다"
+        )
     if not isinstance(body, Mapping):
-        raise BadRequestData("the body must be a JSON object: the attribute's new content")
+        raise BadRequestData(
+            "the body must be a JSON object: the attribute's new content"
+            " / 본문은 JSON 객체(속성의 새 내용)여야 합니다"
+        )
     raw = {k: v for k, v in body.items() if k != "@context"}
     now = utc_now()
     iri, instances = expand_attribute(raw, attr, ctx, now=now)
@@ -357,7 +383,11 @@ def replace_attribute(
         for inst in instances:
             if inst.get("datasetId") not in known:
                 which = f" with datasetId {inst['datasetId']}" if "datasetId" in inst else ""
-                raise ResourceNotFound(f"entity {entity_id} has no attribute {attr!r}{which}")
+                which_ko = f"datasetId가 {inst['datasetId']}인 " if "datasetId" in inst else ""
+                raise ResourceNotFound(
+                    f"entity {entity_id} has no attribute {attr!r}{which}"
+                    f" / 엔터티 {entity_id}에 {which_ko}속성 {attr!r}이(가) 없습니다"
+                )
         _keep_created(current, instances)
         entity["attrs"][iri] = merge_instances(current, instances)
         entity["modifiedAt"] = now
@@ -380,21 +410,30 @@ def delete_attribute(
         entity = _require(tx, entity_id)
         if attr == "scope":  # scope is deleted like an attribute (5.6.5)
             if "scope" not in entity:
-                raise ResourceNotFound(f"entity {entity_id} has no scope")
+                raise ResourceNotFound(
+                    f"entity {entity_id} has no scope / 엔터티 {entity_id}에 scope가 없습니다"
+                )
             del entity["scope"]
             entity["modifiedAt"] = utc_now()
             tx.replace([entity])
             return
         current = entity["attrs"].get(iri)
         if not current:
-            raise ResourceNotFound(f"entity {entity_id} has no attribute {attr!r}")
+            raise ResourceNotFound(
+                f"entity {entity_id} has no attribute {attr!r}"
+                f" / 엔터티 {entity_id}에 속성 {attr!r}이(가) 없습니다"
+            )
         if delete_all:
             remaining: list[dict[str, Any]] = []
         else:
             remaining = [i for i in current if i.get("datasetId") != dataset_id]
             if len(remaining) == len(current):
                 which = f"datasetId {dataset_id}" if dataset_id else "a default instance"
-                raise ResourceNotFound(f"attribute {attr!r} of {entity_id} has no {which}")
+                which_ko = f"datasetId가 {dataset_id}인 인스턴스" if dataset_id else "기본 인스턴스"
+                raise ResourceNotFound(
+                    f"attribute {attr!r} of {entity_id} has no {which}"
+                    f" / 엔터티 {entity_id}의 속성 {attr!r}에 {which_ko}가 없습니다"
+                )
         if remaining:
             entity["attrs"][iri] = remaining
         else:
@@ -408,7 +447,10 @@ def replace_entity(
 ) -> None:
     """Replace an entity whole (PUT), keeping its creation time."""
     if not isinstance(body, Mapping):
-        raise BadRequestData("the body must be a JSON object: the entity's new content")
+        raise BadRequestData(
+            "the body must be a JSON object: the entity's new content"
+            " / 본문은 JSON 객체(엔터티의 새 내용)여야 합니다"
+        )
     _check_fragment_id(body, entity_id)
     fresh = expand_entity({**body, "id": entity_id}, ctx, now=utc_now())
     with store.transaction(tenant) as tx:
@@ -459,7 +501,10 @@ def merge_into(entity: Entity, body: Mapping[str, Any], ctx: Expander, *, now: s
 def merge_entity(store: HubStore, tenant: str, entity_id: str, body: object, ctx: Expander) -> None:
     """Merge a fragment into an entity (PATCH /entities/{id}, JSON merge-patch semantics)."""
     if not isinstance(body, Mapping):
-        raise BadRequestData("the body must be a JSON object: the fragment to merge")
+        raise BadRequestData(
+            "the body must be a JSON object: the fragment to merge"
+            " / 본문은 JSON 객체(병합할 조각)여야 합니다"
+        )
     _check_fragment_id(body, entity_id)
     with store.transaction(tenant) as tx:
         entity = _require(tx, entity_id)

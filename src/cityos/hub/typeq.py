@@ -37,6 +37,7 @@ def parse_type_selection(text: str, expand: Callable[[str], str]) -> TypeSelecti
     if not text or len(text) > _MAX_LEN:
         raise InvalidRequest(
             "type must be a type name, a comma list, or an expression like (A;B)|C"
+            " / type은 유형 이름, 쉼표로 구분한 목록 또는 (A;B)|C 같은 식이어야 합니다"
         )
     tokens: list[str] = []
     pos = 0
@@ -45,12 +46,18 @@ def parse_type_selection(text: str, expand: Callable[[str], str]) -> TypeSelecti
         if not match or match.end() == pos:
             if text[pos:].strip() == "":
                 break
-            raise InvalidRequest(f"type: unexpected character at position {pos} in {text!r}")
+            raise InvalidRequest(
+                f"type: unexpected character at position {pos} in {text!r}"
+                f" / type: {text!r}의 위치 {pos}에 예상하지 못한 문자가 있습니다"
+            )
         tokens.append(match.group("op") or expand(match.group("name")))
         pos = match.end()
     groups, rest = _parse_or(tokens, 0, text)
     if rest != len(tokens):
-        raise InvalidRequest(f"type: unexpected {tokens[rest]!r} in {text!r}")
+        raise InvalidRequest(
+            f"type: unexpected {tokens[rest]!r} in {text!r}"
+            f" / type: {text!r}에 예상하지 못한 {tokens[rest]!r}이(가) 있습니다"
+        )
     return TypeSelection(tuple(dict.fromkeys(groups)))
 
 
@@ -68,19 +75,29 @@ def _parse_and(tokens: list[str], i: int, text: str) -> tuple[list[frozenset[str
         right, i = _parse_atom(tokens, i + 1, text)
         groups = [a | b for a in groups for b in right]
         if len(groups) > 256:
-            raise InvalidRequest("type: the expression is too complex (over 256 alternatives)")
+            raise InvalidRequest(
+                "type: the expression is too complex (over 256 alternatives)"
+                " / type: 식이 너무 복잡합니다(대안이 256개를 넘습니다)"
+            )
     return groups, i
 
 
 def _parse_atom(tokens: list[str], i: int, text: str) -> tuple[list[frozenset[str]], int]:
     if i >= len(tokens):
-        raise InvalidRequest(f"type: expression {text!r} ends too early")
+        raise InvalidRequest(
+            f"type: expression {text!r} ends too early / type: 식 {text!r}이(가) 너무 일찍 끝납니다"
+        )
     token = tokens[i]
     if token == "(":
         groups, i = _parse_or(tokens, i + 1, text)
         if i >= len(tokens) or tokens[i] != ")":
-            raise InvalidRequest(f"type: missing ')' in {text!r}")
+            raise InvalidRequest(
+                f"type: missing ')' in {text!r} / type: {text!r}에 ')'가 빠졌습니다"
+            )
         return groups, i + 1
     if token in (")", ",", ";", "|"):
-        raise InvalidRequest(f"type: unexpected {token!r} in {text!r}")
+        raise InvalidRequest(
+            f"type: unexpected {token!r} in {text!r}"
+            f" / type: {text!r}에 예상하지 못한 {token!r}이(가) 있습니다"
+        )
     return [frozenset([token])], i + 1

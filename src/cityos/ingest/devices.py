@@ -121,10 +121,11 @@ def check_device(body: DeviceCreate, ctx: Expander) -> tuple[str, dict[str, Attr
             ctx,
             now="2026-01-01T00:00:00.000000Z",
         )
-    except HubError as error:
+    except HubError as error:  # the hub's detail is "English / 한국어": one half each
+        detail, _, detail_ko = error.detail.partition(" / ")
         raise _invalid(
-            f"the device's entity would not be valid NGSI-LD: {error.detail}",
-            f"장치의 엔터티가 올바른 NGSI-LD가 아닙니다: {error.detail}",
+            f"the device's entity would not be valid NGSI-LD: {detail}",
+            f"장치의 엔터티가 올바른 NGSI-LD가 아닙니다: {detail_ko}",
         ) from None
     return entity_id, mappings
 

@@ -56,11 +56,12 @@ def _point(object_id: str, raw: Any) -> dict[str, Any]:
         raise _mismatch(object_id, raw, 'Point (GeoJSON {"type": "Point", ...} or "lon,lat")')
     try:
         validate_geojson_geometry(value)
-    except HubError as error:
+    except HubError as error:  # the hub's detail is "English / 한국어": one half each
+        detail, _, detail_ko = error.detail.partition(" / ")
         raise Refused(
             "value_mismatch",
-            f"measure {object_id!r} is not a valid GeoJSON Point: {error.detail}",
-            f"측정 {object_id!r}은(는) 올바른 GeoJSON Point가 아닙니다: {error.detail}",
+            f"measure {object_id!r} is not a valid GeoJSON Point: {detail}",
+            f"측정 {object_id!r}은(는) 올바른 GeoJSON Point가 아닙니다: {detail_ko}",
         ) from None
     return {"type": "Point", "coordinates": list(value["coordinates"])}
 

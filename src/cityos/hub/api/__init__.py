@@ -44,16 +44,27 @@ async def _hub_error(request: Request, exc: Exception) -> Response:
 
 async def _validation_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
-    parts = []
+    parts, wheres = [], []
     for err in exc.errors():
         where = ".".join(str(p) for p in err.get("loc", ()))
         parts.append(f"{where}: {err.get('msg')}")
-    return problem_response(BadRequestData("; ".join(parts) or "invalid request"))
+        wheres.append(where)
+    return problem_response(
+        BadRequestData(
+            f"{'; '.join(parts) or 'invalid request'} / 요청이 올바르지 않습니다"
+            + (f": {', '.join(wheres)}의 값을 확인하세요" if wheres else "")
+        )
+    )
 
 
 async def _unexpected(request: Request, exc: Exception) -> Response:
     log.exception("unhandled_error", path=request.url.path)
-    return problem_response(InternalError("the broker failed unexpectedly; see its log"))
+    return problem_response(
+        InternalError(
+            "the broker failed unexpectedly; see its log"
+            " / 브로커에 예상하지 못한 오류가 났습니다. 브로커 로그를 확인하세요"
+        )
+    )
 
 
 def mount_flat(app: FastAPI, router: APIRouter) -> None:

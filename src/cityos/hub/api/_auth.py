@@ -52,11 +52,13 @@ class Grant:
         return "*" in self.types
 
     def _refuse(self, what: str) -> Forbidden:
+        """Return the 403 for ``what`` ("English / 한국어"), each language in its own half."""
         allowed = ", ".join(sorted(self.types))
+        what_en, _, what_ko = what.partition(" / ")
         return Forbidden(
-            f"{what}: your {self.action} scope in this tenant covers only the entity types "
-            f"{allowed} / 이 테넌트에서의 {self.action} 권한은 다음 엔터티 유형에만 해당합니다: "
-            f"{allowed}"
+            f"{what_en}: your {self.action} scope in this tenant covers only the entity types "
+            f"{allowed} / {what_ko}: 이 테넌트에서의 {self.action} 권한은 다음 엔터티 유형에만 "
+            f"해당합니다: {allowed}"
         )
 
     def check_types(self, entity_types: Iterable[str], *, what: str) -> None:
@@ -83,9 +85,14 @@ class Grant:
         if self.every_type:
             return
         if selection is None:
-            raise self._refuse("name the entity types to query (type=…)")
+            raise self._refuse(
+                "name the entity types to query (type=…) / 조회할 엔터티 유형을 지정하세요(type=…)"
+            )
         if any(group.isdisjoint(self.iris) for group in selection.groups):
-            raise self._refuse("the query names entity types outside your scope")
+            raise self._refuse(
+                "the query names entity types outside your scope"
+                " / 질의에 권한 밖의 엔터티 유형이 있습니다"
+            )
 
     def check_whole_tenant(self, what: str) -> None:
         """Refuse (403) a request that would show every type of the tenant (discovery)."""
@@ -182,7 +189,10 @@ async def authorize(request: Request, action: Action) -> Grant:
     types = hub_grant(principal, tenant=tenant, action=action, settings=settings)
     if types is None:
         if principal is None:
-            raise Unauthorized(f"{action} in this tenant needs a token or API key; {LOG_IN}")
+            raise Unauthorized(
+                f"{action} in this tenant needs a token or API key; {LOG_IN}"
+                f" (이 테넌트에서 {action} 하려면 토큰이나 API 키가 필요합니다)"
+            )
         raise Forbidden(
             f"{principal.name} may not {action} in this tenant / "
             f"이 테넌트에서 {action} 권한이 없습니다"
@@ -196,7 +206,10 @@ async def require_roles(request: Request, *roles: Role) -> Principal | None:
         return None
     principal = await principal_of(request)
     if principal is None:
-        raise Unauthorized(f"this needs a logged-in {' or '.join(roles)}; {LOG_IN}")
+        raise Unauthorized(
+            f"this needs a logged-in {' or '.join(roles)}; {LOG_IN}"
+            f" ({' 또는 '.join(roles)} 역할로 로그인해야 합니다)"
+        )
     if principal.api_key is not None or not principal.has_any(*roles):
         names = ", ".join(sorted(roles))
         raise Forbidden(f"this needs one of the roles {names} / 필요한 역할: {names}")

@@ -62,16 +62,24 @@ def resolver_of(request: Request) -> ContextResolver:
 def tenant_of(request: Request, *, must_exist: bool) -> str:
     """Return the request's tenant; NonexistentTenant if reading one never written to."""
     if "\x00" in request.scope["path"] or b"%00" in request.scope["query_string"]:
-        raise BadRequestData("the URL contains the NUL character (%00); remove it")
+        raise BadRequestData(
+            "the URL contains the NUL character (%00); remove it"
+            " / URL에 NUL 문자(%00)가 있습니다. 빼고 보내세요"
+        )
     name = header(request, b"ngsild-tenant")
     if name is None or name == "":
         return DEFAULT_TENANT
     if not _TENANT.match(name):
         raise InvalidRequest(
             f"NGSILD-Tenant {name!r} is not valid: use 1-64 letters, digits, _ - . or :"
+            f" / NGSILD-Tenant {name!r}이(가) 올바르지 않습니다: 글자, 숫자, _ - . : 1~64자를 "
+            "쓰세요"
         )
     if must_exist and not store_of(request).tenant_exists(name):
-        raise NonexistentTenant(f"tenant {name!r} does not exist (nothing was written to it)")
+        raise NonexistentTenant(
+            f"tenant {name!r} does not exist (nothing was written to it)"
+            f" / 테넌트 {name!r}이(가) 없습니다(아직 아무것도 쓰지 않았습니다)"
+        )
     return name
 
 
@@ -98,7 +106,10 @@ def accepted_type(request: Request, *, geojson: bool = False) -> str:
             best = (quality, options[media])
     if best is None:
         allowed = ", ".join([JSON, JSON_LD] + ([GEO_JSON] if geojson else []))
-        raise NotAcceptable(f"cannot answer with {accept!r}; accept one of {allowed}")
+        raise NotAcceptable(
+            f"cannot answer with {accept!r}; accept one of {allowed}"
+            f" / {accept!r}(으)로는 답할 수 없습니다. {allowed} 중 하나를 받으세요"
+        )
     return best[1]
 
 
@@ -109,29 +120,43 @@ async def read_json(request: Request, *, allow_merge_patch: bool = False) -> tup
     if media not in allowed:
         raise UnsupportedMediaType(
             f"Content-Type {media or '(none)'!r} is not supported; send {' or '.join(allowed)}"
+            f" / Content-Type {media or '(none)'!r}은(는) 지원하지 않습니다. "
+            f"{' 또는 '.join(allowed)}(으)로 보내세요"
         )
     limit: int = request.app.state.settings.max_payload_bytes
     length = header(request, b"content-length")
     if length and length.isdigit() and int(length) > limit:
-        raise PayloadTooLarge(f"the body is {length} bytes; the limit is {limit} bytes")
+        raise PayloadTooLarge(
+            f"the body is {length} bytes; the limit is {limit} bytes"
+            f" / 본문이 {length}바이트입니다. 한도는 {limit}바이트입니다"
+        )
     chunks = []
     size = 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
-            raise PayloadTooLarge(f"the body exceeds the limit of {limit} bytes")
+            raise PayloadTooLarge(
+                f"the body exceeds the limit of {limit} bytes"
+                f" / 본문이 한도 {limit}바이트를 넘습니다"
+            )
         chunks.append(chunk)
     raw = b"".join(chunks)
     if not raw.strip():
-        raise InvalidRequest("the request body is empty; send a JSON document")
+        raise InvalidRequest(
+            "the request body is empty; send a JSON document"
+            " / 요청 본문이 비어 있습니다. JSON 문서를 보내세요"
+        )
     try:
         body = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
-        raise InvalidRequest(f"the body is not valid JSON: {exc}") from exc
+        raise InvalidRequest(
+            f"the body is not valid JSON: {exc} / 본문이 올바른 JSON이 아닙니다: {exc}"
+        ) from exc
     if b"\\u0000" in raw and _has_nul(body):
         raise BadRequestData(
             "a string in the body contains the NUL character (\\u0000), which cannot be "
             "stored; remove it"
+            " / 본문의 문자열에 저장할 수 없는 NUL 문자(\\u0000)가 있습니다. 빼고 보내세요"
         )
     return body, media
 

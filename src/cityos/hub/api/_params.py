@@ -70,6 +70,8 @@ def parse_projection(
                 raise BadRequestData(
                     f"{name}={text!r} is not a comma list of attribute names "
                     f"(bad member {member!r})"
+                    f" / {name}={text!r}은(는) 쉼표로 구분한 속성 이름 목록이 아닙니다(잘못된 "
+                    f"항목 {member!r})"
                 )
             members.append(member)
     return members
@@ -91,6 +93,8 @@ def render_options(
     if unknown:
         raise InvalidRequest(
             f"unknown options {', '.join(sorted(unknown))}; use {', '.join(sorted(RENDER_OPTIONS))}"
+            f" / 알 수 없는 options {', '.join(sorted(unknown))}: "
+            f"{', '.join(sorted(RENDER_OPTIONS))} 중에서 쓰세요"
         )
     chosen: Format = "normalized"
     for name, value in FORMATS.items():
@@ -98,12 +102,18 @@ def render_options(
             chosen = value
     if fmt is not None:
         if fmt not in FORMATS:
-            raise InvalidRequest(f"format {fmt!r} is unknown; use one of {', '.join(FORMATS)}")
+            raise InvalidRequest(
+                f"format {fmt!r} is unknown; use one of {', '.join(FORMATS)}"
+                f" / format {fmt!r}을(를) 알 수 없습니다. {', '.join(FORMATS)} 중 하나를 쓰세요"
+            )
         chosen = FORMATS[fmt]
     if pick is not None and omit is not None:
-        raise BadRequestData("give pick or omit, not both")
+        raise BadRequestData("give pick or omit, not both / pick과 omit 중 하나만 주세요")
     if attrs is not None and (pick is not None or omit is not None):
-        raise BadRequestData("attrs cannot be combined with pick or omit; use pick alone")
+        raise BadRequestData(
+            "attrs cannot be combined with pick or omit; use pick alone"
+            " / attrs는 pick이나 omit과 함께 쓸 수 없습니다. pick만 쓰세요"
+        )
 
     def expand_all(names: list[str] | None) -> set[str] | None:
         if names is None:
@@ -126,7 +136,10 @@ def _datasets(dataset_ids: list[str] | None) -> set[str | None] | None:
     if dataset_ids is None:
         return None
     if not dataset_ids:
-        raise BadRequestData("datasetId must name at least one datasetId (or @none)")
+        raise BadRequestData(
+            "datasetId must name at least one datasetId (or @none)"
+            " / datasetId에는 datasetId(또는 @none)를 하나 이상 지정해야 합니다"
+        )
     chosen: set[str | None] = set()
     for dataset_id in dataset_ids:
         if dataset_id == "@none":
@@ -134,7 +147,10 @@ def _datasets(dataset_ids: list[str] | None) -> set[str | None] | None:
         elif is_uri(dataset_id):
             chosen.add(dataset_id)
         else:
-            raise BadRequestData(f"datasetId {dataset_id!r} is not a URI (nor @none)")
+            raise BadRequestData(
+                f"datasetId {dataset_id!r} is not a URI (nor @none)"
+                f" / datasetId {dataset_id!r}이(가) URI가 아닙니다(@none도 아닙니다)"
+            )
     return chosen
 
 
@@ -143,7 +159,10 @@ def _int_param(value: Any, name: str, default: int) -> int:
         return default
     number = whole_number(value)
     if number is None:
-        raise BadRequestData(f"{name} must be a non-negative integer (got {value!r})")
+        raise BadRequestData(
+            f"{name} must be a non-negative integer (got {value!r})"
+            f" / {name}은(는) 0 이상의 정수여야 합니다 (받은 값: {value!r})"
+        )
     return number
 
 
@@ -166,16 +185,28 @@ def entity_query(
         try:
             re.compile(id_pattern)
         except re.error as exc:
-            raise BadRequestData(f"idPattern {id_pattern!r} is not a valid regex: {exc}") from exc
+            raise BadRequestData(
+                f"idPattern {id_pattern!r} is not a valid regex: {exc}"
+                f" / idPattern {id_pattern!r}이(가) 올바른 정규 표현식이 아닙니다: {exc}"
+            ) from exc
     attrs = split_list(params.get("attrs"))
     if attrs is not None and not attrs:
-        raise BadRequestData("attrs must name at least one attribute")
+        raise BadRequestData(
+            "attrs must name at least one attribute / attrs에는 속성을 하나 이상 지정해야 합니다"
+        )
     core = [a for a in attrs or [] if a in ("id", "type", "@id", "@type")]
     if core:
-        raise BadRequestData(f"attrs lists attributes; {', '.join(core)} is not one (use pick)")
+        raise BadRequestData(
+            f"attrs lists attributes; {', '.join(core)} is not one (use pick)"
+            f" / attrs에는 속성을 나열합니다. {', '.join(core)}은(는) 속성이 아닙니다(pick을 "
+            "쓰세요)"
+        )
     local = params.get("local")
     if local not in (None, True, False, "true", "false"):
-        raise BadRequestData(f"local must be true or false (got {local!r})")
+        raise BadRequestData(
+            f"local must be true or false (got {local!r})"
+            f" / local은 true 또는 false여야 합니다 (받은 값: {local!r})"
+        )
     q_text = params.get("q")
     q = parse_q(q_text).expanded(ctx.expand) if q_text else None
     scope_text = params.get("scopeQ")
@@ -193,13 +224,21 @@ def entity_query(
         raise BadRequestData(
             "a query needs at least one of type, id, idPattern, attrs, q, scopeQ or a "
             "geo-query (georel, geometry, coordinates); e.g. ?type=AirQualityObserved"
+            " / 질의에는 type, id, idPattern, attrs, q, scopeQ 또는 geo-query(georel, "
+            "geometry, coordinates) 중 하나 이상이 필요합니다. 예: ?type=AirQualityObserved"
         )
     limit = _int_param(params.get("limit"), "limit", default_page)
     if limit > max_page:
-        raise TooManyResults(f"limit {limit} exceeds this broker's maximum page size {max_page}")
+        raise TooManyResults(
+            f"limit {limit} exceeds this broker's maximum page size {max_page}"
+            f" / limit {limit}이(가) 이 브로커의 최대 페이지 크기 {max_page}를 넘습니다"
+        )
     count = params.get("count")
     if count not in (None, True, False, "true", "false"):
-        raise BadRequestData(f"count must be true or false (got {count!r})")
+        raise BadRequestData(
+            f"count must be true or false (got {count!r})"
+            f" / count는 true 또는 false여야 합니다 (받은 값: {count!r})"
+        )
     return EntityQuery(
         types=type_sel,
         ids=tuple(ids) if ids else None,
@@ -217,14 +256,23 @@ def entity_query(
 def flatten_query_body(body: object) -> dict[str, Any]:
     """Return URL-style parameters from a POST /entityOperations/query Query body."""
     if not isinstance(body, Mapping):
-        raise InvalidRequest('the query body must be a JSON object {"type": "Query", ...}')
+        raise InvalidRequest(
+            'the query body must be a JSON object {"type": "Query", ...}'
+            ' / 질의 본문은 JSON 객체 {"type": "Query", ...}여야 합니다'
+        )
     if body.get("type") not in ("Query", None):
-        raise BadRequestData(f"the body's type must be 'Query' (got {body.get('type')!r})")
+        raise BadRequestData(
+            f"the body's type must be 'Query' (got {body.get('type')!r})"
+            f" / 본문의 type은 'Query'여야 합니다 (받은 값: {body.get('type')!r})"
+        )
     params: dict[str, Any] = {}
     entities = body.get("entities")
     if entities is not None:
         if not isinstance(entities, list) or not all(isinstance(e, Mapping) for e in entities):
-            raise BadRequestData("entities must be a list of {type, id, idPattern} selectors")
+            raise BadRequestData(
+                "entities must be a list of {type, id, idPattern} selectors"
+                " / entities는 {type, id, idPattern} 선택자의 목록이어야 합니다"
+            )
         types = [e["type"] for e in entities if "type" in e]
         if types:
             params["type"] = ",".join(str(t) for t in types)
@@ -238,7 +286,10 @@ def flatten_query_body(body: object) -> dict[str, Any]:
         if key in body:
             value = body[key]
             if not isinstance(value, list | str):
-                raise BadRequestData(f"{key} must be a list of attribute names")
+                raise BadRequestData(
+                    f"{key} must be a list of attribute names"
+                    f" / {key}은(는) 속성 이름의 목록이어야 합니다"
+                )
             params[key] = value
     for key in ("join", "joinLevel", "containedBy"):  # linked entity retrieval (4.5.23)
         if key in body:
@@ -246,12 +297,15 @@ def flatten_query_body(body: object) -> dict[str, Any]:
     for key in ("q", "scopeQ", "lang"):
         if key in body:
             if not isinstance(body[key], str):
-                raise BadRequestData(f"{key} must be a string")
+                raise BadRequestData(f"{key} must be a string / {key}은(는) 문자열이어야 합니다")
             params[key] = body[key]
     geo_q = body.get("geoQ")
     if geo_q is not None:
         if not isinstance(geo_q, Mapping):
-            raise BadRequestData("geoQ must be an object {georel, geometry, coordinates}")
+            raise BadRequestData(
+                "geoQ must be an object {georel, geometry, coordinates}"
+                " / geoQ는 {georel, geometry, coordinates} 객체여야 합니다"
+            )
         for key in ("georel", "geometry", "coordinates", "geoproperty"):
             if key in geo_q:
                 params[key] = geo_q[key]

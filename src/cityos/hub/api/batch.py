@@ -71,10 +71,18 @@ async def _outside_scope(
         named = [] if operation == "delete" else body_types(element, ctx)
         try:
             if named is None:
-                grant.check_types([], what=f"cannot tell the type of {entity_id}")
+                grant.check_types(
+                    [],
+                    what=f"cannot tell the type of {entity_id}"
+                    f" / {entity_id}의 유형을 알 수 없습니다",
+                )
             types = (named or []) + stored.get(entity_id, [])
             if types or operation in ("create", "upsert"):
-                grant.check_types(types, what=f"may not write entity {entity_id}")
+                grant.check_types(
+                    types,
+                    what=f"may not write entity {entity_id}"
+                    f" / 엔터티 {entity_id}을(를) 쓸 수 없습니다",
+                )
         except HubError as error:
             refused.fail(entity_id, error)
             continue
@@ -86,13 +94,22 @@ async def _batch(request: Request, operation: Operation) -> Response:
     grant = await authorize(request, "write")
     options = options_of(request)
     if operation == "upsert" and {"replace", "update"} <= options:
-        raise BadRequestData("options=replace and options=update exclude each other")
+        raise BadRequestData(
+            "options=replace and options=update exclude each other"
+            " / options=replace와 options=update는 함께 쓸 수 없습니다"
+        )
     body, media = await read_json(request)
     if isinstance(body, list) and not body:
-        raise BadRequestData(f"the batch {operation} names no entities: send a non-empty array")
+        raise BadRequestData(
+            f"the batch {operation} names no entities: send a non-empty array"
+            f" / 배치 {operation}에 엔터티가 없습니다. 비어 있지 않은 배열을 보내세요"
+        )
     if isinstance(body, list) and any(e is None for e in body):
         # null is no entity (5.2.1): the request is malformed, not one of its entities
-        raise BadRequestData(f"the batch {operation} array holds null; send entities only")
+        raise BadRequestData(
+            f"the batch {operation} array holds null; send entities only"
+            f" / 배치 {operation} 배열에 null이 있습니다. 엔터티만 보내세요"
+        )
     tenant = tenant_of(request, must_exist=operation not in ("create", "upsert"))
     result = BatchResult()
     for ctx, elements in await _context_groups(request, operation, body, media, result):
@@ -150,6 +167,9 @@ async def _context_groups(
                     BadRequestData(
                         "with Content-Type application/json the @context goes in a Link "
                         "header, not in the entity; send application/ld+json to embed it"
+                        " / Content-Type application/json에서는 @context를 엔터티가 아니라 "
+                        "Link 헤더에 넣습니다. 엔터티에 담으려면 application/ld+json으로 "
+                        "보내세요"
                     ),
                 )
             else:
@@ -160,7 +180,11 @@ async def _context_groups(
         if isinstance(element, dict) and "@context" not in element:
             result.fail(
                 element.get("id"),
-                BadRequestData("with Content-Type application/ld+json every entity needs @context"),
+                BadRequestData(
+                    "with Content-Type application/ld+json every entity needs @context"
+                    " / Content-Type application/ld+json에서는 모든 엔터티에 @context가 있어야 "
+                    "합니다"
+                ),
             )
             continue
         key = orjson.dumps(element.get("@context")) if isinstance(element, dict) else b""

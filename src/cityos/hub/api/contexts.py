@@ -224,8 +224,10 @@ async def delete_context(
         try:
             context = await run_in_threadpool(resolver.reload, record["url"])
         except LdContextNotAvailable as error:
+            detail, _, detail_ko = error.detail.partition(" / ")
             raise LdContextNotReloaded(
-                f"{error.detail}; the cached copy is kept / 다시 읽지 못해 캐시된 사본을 유지합니다"
+                f"{detail}; the cached copy is kept / {detail_ko}: 다시 읽지 못해 캐시된 사본을 "
+                "유지합니다"
             ) from None
         fresh = {**record, "body": {"@context": context}, "createdAt": utc_now()}
         await blocking(store.delete_context, record["id"])

@@ -25,7 +25,10 @@ Details = Annotated[str | None, Query(description="true: full details per item")
 
 def _details(value: str | None) -> bool:
     if value not in (None, "true", "false"):
-        raise BadRequestData(f"details must be true or false (got {value!r})")
+        raise BadRequestData(
+            f"details must be true or false (got {value!r})"
+            f" / details는 true 또는 false여야 합니다 (받은 값: {value!r})"
+        )
     return value == "true"
 
 
@@ -34,7 +37,7 @@ async def list_types(request: Request, details: Details = None) -> Response:
     """Return an EntityTypeList, or EntityType objects with details=true."""
     media = accepted_type(request)
     grant = await authorize(request, "read")
-    grant.check_whole_tenant("listing every entity type")
+    grant.check_whole_tenant("listing every entity type / 모든 엔터티 유형 나열")
     tenant = tenant_of(request, must_exist=True)
     ctx = await request_context(request)
     infos = await blocking(store_of(request).type_infos, tenant)
@@ -70,10 +73,15 @@ async def get_type(
     tenant = tenant_of(request, must_exist=True)
     ctx = await request_context(request)
     iri = ctx.expand_type(type_name)
-    grant.check_types([iri], what=f"may not describe the type {type_name}")
+    grant.check_types(
+        [iri],
+        what=f"may not describe the type {type_name} / 유형 {type_name}을(를) 설명할 수 없습니다",
+    )
     infos = await blocking(store_of(request).type_infos, tenant, [iri])
     if not infos:
-        raise ResourceNotFound(f"no entity of type {type_name!r} exists")
+        raise ResourceNotFound(
+            f"no entity of type {type_name!r} exists / 유형이 {type_name!r}인 엔터티가 없습니다"
+        )
     info = infos[0]
     body = {
         "id": info.type,
@@ -98,7 +106,7 @@ async def list_attributes(request: Request, details: Details = None) -> Response
     """Return an AttributeList, or Attribute objects with details=true."""
     media = accepted_type(request)
     grant = await authorize(request, "read")
-    grant.check_whole_tenant("listing every attribute")
+    grant.check_whole_tenant("listing every attribute / 모든 속성 나열")
     tenant = tenant_of(request, must_exist=True)
     ctx = await request_context(request)
     infos = await blocking(store_of(request).attribute_infos, tenant)
@@ -132,13 +140,15 @@ async def get_attribute(
     media = accepted_type(request)
     grant = await authorize(request, "read")
     # an attribute's description names every type that has it
-    grant.check_whole_tenant("describing an attribute")
+    grant.check_whole_tenant("describing an attribute / 속성 설명")
     tenant = tenant_of(request, must_exist=True)
     ctx = await request_context(request)
     iri = ctx.expand(attr)
     infos = await blocking(store_of(request).attribute_infos, tenant, [iri])
     if not infos:
-        raise ResourceNotFound(f"no entity has an attribute {attr!r}")
+        raise ResourceNotFound(
+            f"no entity has an attribute {attr!r} / 속성 {attr!r}을(를) 가진 엔터티가 없습니다"
+        )
     info = infos[0]
     body = {
         "id": info.attr,

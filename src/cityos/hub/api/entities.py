@@ -56,7 +56,10 @@ async def read_object(request: Request, *, allow_merge_patch: bool = False) -> t
     """Return the body (a JSON object, else InvalidRequest) and its media type."""
     body, media = await read_json(request, allow_merge_patch=allow_merge_patch)
     if not isinstance(body, dict):
-        raise InvalidRequest(f"the body must be a JSON object, not {type(body).__name__}")
+        raise InvalidRequest(
+            f"the body must be a JSON object, not {type(body).__name__}"
+            f" / 본문은 {type(body).__name__}이(가) 아니라 JSON 객체여야 합니다"
+        )
     return body, media
 
 
@@ -82,13 +85,19 @@ async def check_write(
     if body is not None and ctx is not None:
         named = body_types(body, ctx)
         if named is None:
-            grant.check_types([], what=f"cannot tell the type of {entity_id}")
+            grant.check_types(
+                [],
+                what=f"cannot tell the type of {entity_id} / {entity_id}의 유형을 알 수 없습니다",
+            )
         types += named or []
     current = await blocking(store_of(request).get, grant.tenant, entity_id)
     if current is not None:
         types += current["type"]
     if types:  # else the service answers (404, or 400 for an entity without a type)
-        grant.check_types(types, what=f"may not write entity {entity_id}")
+        grant.check_types(
+            types,
+            what=f"may not write entity {entity_id} / 엔터티 {entity_id}을(를) 쓸 수 없습니다",
+        )
 
 
 @router.post("/entities", status_code=201, openapi_extra=BODY, summary="Create an entity")
@@ -100,7 +109,10 @@ async def create_entity(request: Request) -> Response:
     ctx = await request_context(request, body, media)
     if not grant.every_type:
         named = body_types(body, ctx)
-        grant.check_types(named or [], what="may not create an entity of this type")
+        grant.check_types(
+            named or [],
+            what="may not create an entity of this type / 이 유형의 엔터티를 만들 수 없습니다",
+        )
     entity = await blocking(service.create_entity, store_of(request), tenant, body, ctx)
     headers = {"Location": entity_location(entity["id"])}
     if tenant != DEFAULT_TENANT:
@@ -150,13 +162,25 @@ async def retrieve_entity(request: Request) -> Response:
     )
     entity = await blocking(store_of(request).get, tenant, entity_id)
     if entity is None:
-        raise ResourceNotFound(f"entity {entity_id} does not exist", instance=entity_id)
-    grant.check_types(entity["type"], what=f"may not read entity {entity_id}")
+        raise ResourceNotFound(
+            f"entity {entity_id} does not exist / 엔터티 {entity_id}이(가) 없습니다",
+            instance=entity_id,
+        )
+    grant.check_types(
+        entity["type"],
+        what=f"may not read entity {entity_id} / 엔터티 {entity_id}을(를) 읽을 수 없습니다",
+    )
     rendered = render_entity(entity, ctx, opts)
     if opts.attrs is not None and not (set(entity["attrs"]) & set(opts.attrs)):
-        raise ResourceNotFound(f"entity {entity_id} has none of the attributes {attrs}")
+        raise ResourceNotFound(
+            f"entity {entity_id} has none of the attributes {attrs}"
+            f" / 엔터티 {entity_id}에 속성 {attrs} 중 어느 것도 없습니다"
+        )
     if not rendered:
-        raise ResourceNotFound(f"pick/omit leave nothing of entity {entity_id}")
+        raise ResourceNotFound(
+            f"pick/omit leave nothing of entity {entity_id}"
+            f" / pick/omit 후 엔터티 {entity_id}에 남는 것이 없습니다"
+        )
     extra: list[tuple[dict[str, Any], dict[str, Any]]] = []  # join=flat: linked entities
     if linked is not None:
         extra = await blocking(
@@ -292,9 +316,15 @@ async def delete_attr(
     """Delete an attribute, one of its datasetId instances, or all of them."""
     check_entity_id(entity_id)
     if deleteAll not in (None, "true", "false"):
-        raise BadRequestData(f"deleteAll must be true or false (got {deleteAll!r})")
+        raise BadRequestData(
+            f"deleteAll must be true or false (got {deleteAll!r})"
+            f" / deleteAll은 true 또는 false여야 합니다 (받은 값: {deleteAll!r})"
+        )
     if datasetId is not None and deleteAll == "true":
-        raise BadRequestData("give datasetId or deleteAll=true, not both")
+        raise BadRequestData(
+            "give datasetId or deleteAll=true, not both"
+            " / datasetId와 deleteAll=true 중 하나만 주세요"
+        )
     grant = await authorize(request, "write")
     tenant = tenant_of(request, must_exist=True)
     await check_write(request, grant, entity_id)

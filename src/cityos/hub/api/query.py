@@ -160,8 +160,8 @@ async def query_entities(
 async def query_post(request: Request) -> Response:
     """Return the entities matching a Query body; limit/offset/count come from the URL."""
     body, media = await read_json(request)
+    params = flatten_query_body(body)  # first: a body that is no object is a 400, not a 500
     ctx = await request_context(request, body, media)
-    params = flatten_query_body(body)
     for key in ("limit", "offset", "count", "options", "format"):
         if key in request.query_params:
             params[key] = request.query_params[key]

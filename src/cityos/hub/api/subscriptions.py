@@ -81,7 +81,10 @@ def _caller(grant: Grant, request: Request) -> tuple[str | None, bool]:
         return None, True
     principal = grant.principal
     if principal is None:
-        raise Unauthorized(f"subscriptions need a token or API key; {LOG_IN}")
+        raise Unauthorized(
+            f"subscriptions need a token or API key; {LOG_IN}"
+            " (구독에는 토큰이나 API 키가 필요합니다)"
+        )
     admin = principal.api_key is None and principal.has_any(Role.ADMIN)
     return principal.actor, admin
 
@@ -92,9 +95,17 @@ def _check_reach(grant: Grant, body: dict[str, Any]) -> frozenset[str] | None:
         return None
     entities = body.get("entities") or []
     if not entities:
-        grant.check_types([], what="name the entity types to subscribe to (entities)")
+        grant.check_types(
+            [],
+            what="name the entity types to subscribe to (entities)"
+            " / 구독할 엔터티 유형을 지정하세요(entities)",
+        )
     for selector in entities:
-        grant.check_types([selector["type"]], what=f"may not subscribe to {selector['type']}")
+        grant.check_types(
+            [selector["type"]],
+            what=f"may not subscribe to {selector['type']}"
+            f" / {selector['type']}을(를) 구독할 수 없습니다",
+        )
     return frozenset(grant.iris)
 
 

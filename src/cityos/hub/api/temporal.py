@@ -331,7 +331,10 @@ async def retrieve_temporal(request: Request) -> Response:
             "없습니다",
             instance=entity_id,
         )
-    grant.check_types(page.entities[0].types, what=f"may not read entity {entity_id}")
+    grant.check_types(
+        page.entities[0].types,
+        what=f"may not read entity {entity_id} / 엔터티 {entity_id}을(를) 읽을 수 없습니다",
+    )
     status, headers = _partial_headers(page)
     bodies = _render(page, periods, ctx, params, raw.get("lang"), projection)
     if not bodies:

@@ -44,7 +44,10 @@ async def _check_write(
         types += body_types(body, ctx) or []
     stored = await blocking(provision.stored_types, store_of(request), grant.tenant, entity_id)
     types += stored or []
-    grant.check_types(types, what=f"may not write the history of {entity_id}")
+    grant.check_types(
+        types,
+        what=f"may not write the history of {entity_id} / {entity_id}의 이력을 쓸 수 없습니다",
+    )
 
 
 @router.post(

@@ -70,11 +70,14 @@ class _ScopeParser:
         self.pos = 0
         self.depth = 0
 
-    def fail(self, what: str) -> QuerySyntaxError:
+    def fail(self, what: str, what_ko: str) -> QuerySyntaxError:
         near = self.text[self.pos : self.pos + 20]
         where = f"at character {self.pos + 1} (near {near!r})" if near else "at the end"
+        where_ko = f"{self.pos + 1}번째 문자({near!r} 근처)" if near else "끝부분"
         return QuerySyntaxError(
-            f"Invalid scopeQ {where}: {what}; {SCOPE_EXAMPLE}", position=self.pos
+            f"Invalid scopeQ {where}: {what}; {SCOPE_EXAMPLE} / "
+            f"잘못된 scopeQ({where_ko}): {what_ko}; 예: {SCOPE_EXAMPLE.removeprefix('e.g. ')}",
+            position=self.pos,
         )
 
     def peek(self) -> str:
@@ -82,13 +85,18 @@ class _ScopeParser:
 
     def parse(self) -> ScopeExpr:
         if not self.text:
-            raise self.fail("the scope query is empty")
+            raise self.fail("the scope query is empty", "scope 질의가 비어 있습니다")
         if len(self.text) > MAX_LENGTH:
             self.pos = 0
-            raise self.fail(f"the scope query is longer than {MAX_LENGTH} characters")
+            raise self.fail(
+                f"the scope query is longer than {MAX_LENGTH} characters",
+                f"scope 질의가 {MAX_LENGTH}자보다 깁니다",
+            )
         expr = self.disjunction()
         if self.pos < len(self.text):
-            raise self.fail("expected ';', '|', ',' or the end")
+            raise self.fail(
+                "expected ';', '|', ',' or the end", "';', '|', ',' 또는 질의의 끝이 와야 합니다"
+            )
         return expr
 
     def disjunction(self) -> ScopeExpr:
@@ -111,20 +119,23 @@ class _ScopeParser:
         if self.peek() != "(":
             return self.pattern()
         if self.depth >= MAX_DEPTH:
-            raise self.fail(f"parentheses nest deeper than {MAX_DEPTH} levels")
+            raise self.fail(
+                f"parentheses nest deeper than {MAX_DEPTH} levels",
+                f"괄호가 {MAX_DEPTH}단계보다 깊게 중첩되어 있습니다",
+            )
         self.pos += 1
         self.depth += 1
         expr = self.disjunction()
         self.depth -= 1
         if self.peek() != ")":
-            raise self.fail("expected ')'")
+            raise self.fail("expected ')'", "')'가 와야 합니다")
         self.pos += 1
         return expr
 
     def pattern(self) -> ScopePattern:
         levels: list[str] = []
         if self.peek() != "/":
-            raise self.fail("a scope starts with '/'")
+            raise self.fail("a scope starts with '/'", "scope는 '/'로 시작합니다")
         while self.peek() == "/":
             self.pos += 1
             if self.peek() == "#":
@@ -138,7 +149,10 @@ class _ScopeParser:
                 self.pos += 1
                 level = "+"
             if not level:
-                raise self.fail("expected a scope level, '+' or '#' after '/'")
+                raise self.fail(
+                    "expected a scope level, '+' or '#' after '/'",
+                    "'/' 뒤에는 scope 단계, '+' 또는 '#'가 와야 합니다",
+                )
             levels.append(level)
         return ScopePattern(tuple(levels))
 
@@ -160,13 +174,22 @@ def scope_matches(expr: ScopeExpr, scopes: list[str]) -> bool:
 def validate_scope(scope: object) -> str:
     """Return ``scope`` if it is a valid scope value; raise BadRequestData otherwise."""
     if not isinstance(scope, str) or not scope.startswith("/") or scope == "/":
-        raise BadRequestData(f"Invalid scope {scope!r}: a scope is a path like /Madrid/Gardens")
+        raise BadRequestData(
+            f"Invalid scope {scope!r}: a scope is a path like /Madrid/Gardens"
+            f" / 잘못된 scope {scope!r}: scope는 /Madrid/Gardens 같은 경로입니다"
+        )
     if len(scope) > MAX_SCOPE_LENGTH:
-        raise BadRequestData(f"Invalid scope: longer than {MAX_SCOPE_LENGTH} characters")
+        raise BadRequestData(
+            f"Invalid scope: longer than {MAX_SCOPE_LENGTH} characters"
+            f" / 잘못된 scope: {MAX_SCOPE_LENGTH}자보다 깁니다"
+        )
     for level in scope.split("/")[1:]:
         if not level or not all(_is_level_char(ch) for ch in level):
             raise BadRequestData(
                 f"Invalid scope {scope!r}: level {level!r} must be non-empty and hold only "
                 "letters, digits or _-.~:@!$&'*= (no '/', '#', '+', spaces); e.g. /Sejong/Jochiwon"
+                f" / 잘못된 scope {scope!r}: 단계 {level!r}은(는) 비어 있으면 안 되고 글자, "
+                "숫자, _-.~:@!$&'*=만 쓸 수 있습니다('/', '#', '+', 공백은 안 됩니다). 예: "
+                "/Sejong/Jochiwon"
             )
     return scope

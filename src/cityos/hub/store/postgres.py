@@ -151,6 +151,7 @@ class _PostgresTransaction(Transaction):
         except psycopg.errors.UniqueViolation as exc:
             raise AlreadyExists(
                 f"an entity among {[e['id'] for e in entities][:5]} exists"
+                f" / {[e['id'] for e in entities][:5]} 중 이미 있는 엔터티가 있습니다"
             ) from exc
         self._write_geo(entities)
 
@@ -395,7 +396,10 @@ class PostgresStore(HubStore):
                     ),
                 )
         except psycopg.errors.UniqueViolation as exc:
-            raise AlreadyExists(f"a @context with url {record['url']} is already stored") from exc
+            raise AlreadyExists(
+                f"a @context with url {record['url']} is already stored"
+                f" / url이 {record['url']}인 @context가 이미 저장되어 있습니다"
+            ) from exc
 
     def delete_context(self, context_id: str) -> bool:
         with self.pool.connection() as conn:

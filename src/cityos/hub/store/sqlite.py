@@ -292,6 +292,7 @@ class _SQLiteTransaction(Transaction):
         except sqlite3.IntegrityError as exc:
             raise AlreadyExists(
                 f"an entity among {[e['id'] for e in entities][:5]} already exists"
+                f" / {[e['id'] for e in entities][:5]} 중 이미 있는 엔터티가 있습니다"
             ) from exc
         self._write_side_tables(side, which={"types", "geo"}, shapes=shapes)
         for entity, (_, rows_of) in zip(entities, side, strict=True):
@@ -686,6 +687,7 @@ class SQLiteStore(HubStore):
             except sqlite3.IntegrityError as exc:
                 raise AlreadyExists(
                     f"a @context with url {record['url']} is already stored"
+                    f" / url이 {record['url']}인 @context가 이미 저장되어 있습니다"
                 ) from exc
 
     def delete_context(self, context_id: str) -> bool:

@@ -126,7 +126,8 @@ def _names(value: object, key: str, ctx: ActiveContext) -> list[str]:
         try:
             check_attribute_name(name)
         except HubError as error:
-            raise bad(f"{key}: {error.detail}", f"{key}: 잘못된 속성 이름 {name!r}") from None
+            detail, _, detail_ko = error.detail.partition(" / ")
+            raise bad(f"{key}: {detail}", f"{key}: {detail_ko}") from None
         iri = ctx.expand(name)
         if iri not in out:
             out.append(iri)
@@ -199,10 +200,8 @@ def _entities(value: object, ctx: ActiveContext) -> list[dict[str, str]]:
             try:
                 parse_type_selection(kind, expand)
             except HubError as error:
-                raise bad(
-                    f"{where}.type: {error}",
-                    f"{where}.type: 잘못된 유형 식입니다 (예: A,B 또는 (A;B)|C)",
-                ) from None
+                detail, _, detail_ko = error.detail.partition(" / ")
+                raise bad(f"{where}.type: {detail}", f"{where}.type: {detail_ko}") from None
             item = {"type": map_type_names(kind, expand)}
         else:
             check_attribute_name(kind)

@@ -101,7 +101,9 @@ def replace(
         db = repository.Db(tx.connection, tx.backend)
         row = repository.get(db, tenant, body["id"])
         if row is None:
-            raise ResourceNotFound(f"subscription {body['id']} does not exist")
+            raise ResourceNotFound(
+                f"subscription {body['id']} does not exist / 구독 {body['id']}이(가) 없습니다"
+            )
         compile_row(
             SubscriptionRow(tenant, body["id"], body, row.owner_types, "", "", 0, 0, *[None] * 5),
             index.resolver,

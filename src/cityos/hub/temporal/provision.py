@@ -166,7 +166,10 @@ def _db(tx: Transaction) -> Db:
 def upsert_temporal_entity(store: HubStore, tenant: str, body: object, ctx: Expander) -> bool:
     """Create or add to an entity's history (POST /temporal/entities); True if it was new."""
     if not isinstance(body, Mapping):
-        raise BadRequestData("the body must be a JSON object: a temporal entity")
+        raise BadRequestData(
+            "the body must be a JSON object: a temporal entity"
+            " / 본문은 JSON 객체(시간 엔터티)여야 합니다"
+        )
     entity_id = check_entity_id(body.get("id", body.get("@id")))
     if "type" not in body and "@type" not in body:
         raise bad(
@@ -191,10 +194,15 @@ def append_temporal_attributes(
 ) -> None:
     """Add attribute instances to an entity's history (POST …/{id}/attrs)."""
     if not isinstance(body, Mapping):
-        raise BadRequestData("the body must be a JSON object of attributes")
+        raise BadRequestData(
+            "the body must be a JSON object of attributes / 본문은 속성들의 JSON 객체여야 합니다"
+        )
     for key in ("id", "@id"):
         if key in body and body[key] != entity_id:
-            raise BadRequestData(f"the body's id {body[key]!r} differs from the URL's {entity_id}")
+            raise BadRequestData(
+                f"the body's id {body[key]!r} differs from the URL's {entity_id}"
+                f" / 본문의 id {body[key]!r}이(가) URL의 {entity_id}와 다릅니다"
+            )
     rows = _attribute_rows(entity_id, body, ctx, now=utc_now())
     with store.transaction(tenant) as tx:
         db = _db(tx)
@@ -318,7 +326,10 @@ def patch_instance(
     A change to an hour whose raw instances have partly expired is refused (409).
     """
     if not isinstance(body, Mapping):
-        raise BadRequestData("the body must be a JSON object: the instance's new members")
+        raise BadRequestData(
+            "the body must be a JSON object: the instance's new members"
+            " / 본문은 JSON 객체(인스턴스의 새 멤버)여야 합니다"
+        )
     iri = ctx.expand(attr)
     now = utc_now()
     with store.transaction(tenant) as tx:

@@ -49,7 +49,7 @@ _SQL_OPS = {"==": "=", "!=": "<>", ">": ">", ">=": ">=", "<": "<", "<=": "<="}
 _NOT_STORED = frozenset({"createdAt", "modifiedAt", "deletedAt", "instanceId"})
 
 
-def unsupported(what: str) -> BadRequestData:
+def unsupported(what: str, what_ko: str) -> BadRequestData:
     """Return the 400 for a part of ``q`` temporal queries cannot check per instance."""
     return BadRequestData(
         f"{what} is not supported in temporal queries: a temporal query's filters must be "
@@ -57,7 +57,7 @@ def unsupported(what: str) -> BadRequestData:
         "and CityOS does that for values, sub-attributes, observedAt/unitCode/datasetId, "
         "[..] paths and date/time literals, but not for this; "
         "query /entities to filter on the current state / "
-        f"{what}은(는) 시간 질의에서 지원하지 않습니다: 시간 질의의 필터는 시간 범위 안의 "
+        f"{what_ko}은(는) 시간 질의에서 지원하지 않습니다: 시간 질의의 필터는 시간 범위 안의 "
         "속성 인스턴스에 대해 검사해야 하며, CityOS는 값, 하위 속성, observedAt/unitCode/"
         "datasetId, [..] 경로와 날짜·시간 값은 그렇게 검사하지만 이것은 검사하지 못합니다. "
         "현재 상태로 거르려면 /entities를 질의하세요"
@@ -160,7 +160,10 @@ class _Compiler:
         if isinstance(operand, Range):
             low, high = operand.low, operand.high
             if type(low) is not type(high):
-                raise unsupported(f"the range {operand} (ends of different types)")
+                raise unsupported(
+                    f"the range {operand} (ends of different types)",
+                    f"범위 {operand}(양 끝의 형식이 다름)",
+                )
             return f"({self._scalar(low, '>=')} AND {self._scalar(high, '<=')})"
         if isinstance(operand, ValueList):
             return "(" + " OR ".join(self._equal(i) for i in operand.items) + ")"
@@ -182,7 +185,10 @@ class _Compiler:
             kinds = "t.kind IN ('Property', 'Relationship', 'VocabProperty')"
             return f"({kinds} AND NOT coalesce({equal}, {self._false()}))"
         if isinstance(term.value, Range | ValueList):
-            raise unsupported(f"{term} (a range or list goes with == and != only)")
+            raise unsupported(
+                f"{term} (a range or list goes with == and != only)",
+                f"{term}(범위나 목록은 ==, !=와만 쓸 수 있음)",
+            )
         return self._scalar(term.value, term.op)
 
     def _false(self) -> str:
@@ -236,13 +242,17 @@ class _Compiler:
         instance."""
         keyword = term.path.keyword
         if keyword in _NOT_STORED:
-            raise unsupported(f"the keyword {keyword} in {term.path}")
+            raise unsupported(
+                f"the keyword {keyword} in {term.path}", f"{term.path}의 키워드 {keyword}"
+            )
         dialect = TemporalPostgres() if self.db.postgres else TemporalSQLite()
         positive = Exists(term.path) if isinstance(term, Exists) else term
         try:
             fragment = entity_sql.compile_instance(dialect, positive, F("t.instance"))
         except Unsupported as exc:
-            raise unsupported(f"{term} ({exc})") from exc
+            raise unsupported(
+                f"{term} ({exc})", f"{term}(이 저장소의 SQL로는 인스턴스마다 검사할 수 없음)"
+            ) from exc
         text, params = render(fragment)
         self.params.extend(params)
         return text
@@ -254,7 +264,7 @@ class _Compiler:
             return "(" + " OR ".join(self.compile(i) for i in expr.items) + ")"
         if isinstance(expr, Compare | Match | Exists):
             return self.term(expr)
-        raise unsupported(f"the query {expr}")
+        raise unsupported(f"the query {expr}", f"질의 {expr}")
 
 
 def _needs_entity_compiler(term: Compare | Match | Exists) -> bool:
