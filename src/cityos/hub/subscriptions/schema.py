@@ -379,8 +379,8 @@ def _linked(value: dict[str, Any]) -> LinkedQuery | None:
     try:
         linked = parse_linked_query({k: value[k] for k in ("join", "joinLevel") if k in value})
     except BadRequestData as error:
-        en, _, ko = error.detail.partition(" / ")
-        raise bad(f"notification.{en}", f"notification.{ko or en}") from None
+        en, _, ko = error.detail.partition(" / ")  # parse_linked_query's errors are bilingual
+        raise bad(f"notification.{en}", f"notification.{ko}") from None
     if linked is None and "joinLevel" in value:
         raise bad(
             'notification.joinLevel needs notification.join ("inline" or "flat")',
