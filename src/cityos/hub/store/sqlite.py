@@ -9,12 +9,12 @@ from __future__ import annotations
 import re
 import sqlite3
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import orjson
 from shapely.geometry import shape
@@ -38,6 +38,14 @@ from cityos.hub.store.base import (
 
 _COLUMNS = "e.pk, e.id, e.types, e.scopes, e.created_at, e.modified_at, e.attrs"
 _CHUNK = 500  # stay under SQLite's bound-parameter limit
+
+# sqlite3 binds int, float, str and bytearray parameters as they are and sends any other
+# (None too) through its adapter protocol, whose failed look-ups raise and format an
+# AttributeError each time. A registered adapter is found first: None stays None (NULL), at
+# about a third of the cost; a history row binds two NULLs in three. Process-wide, and the
+# same for every other sqlite3 user: NULL either way. ``{}.get(None)`` is None, in C.
+_NULL: Callable[[None], None] = cast(Callable[[None], None], {}.get)
+sqlite3.register_adapter(type(None), _NULL)
 
 
 @lru_cache(maxsize=256)

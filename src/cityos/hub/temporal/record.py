@@ -342,10 +342,23 @@ class TemporalRecorder:
             conn = tx.connection
             dumps = orjson.dumps
             first = next_pk(conn)  # roll-ups: folded in later (rollup.py)
+            # bytearray, not bytes: sqlite3 binds int, float, str and bytearray as they are,
+            # any other type (bytes too) through its adapter protocol, whose failed look-ups
+            # raise and format an AttributeError per parameter (~2 µs); the BLOB is the same.
             conn.executemany(
                 sql["insert"],
                 [
-                    (first + i, s, r[3], r[4], r[5], r[6], r[7], r[8], dumps(stored(r[9])))
+                    (
+                        first + i,
+                        s,
+                        r[3],
+                        r[4],
+                        r[5],
+                        r[6],
+                        r[7],
+                        r[8],
+                        bytearray(dumps(stored(r[9]))),
+                    )
                     for i, (s, r) in enumerate(zip(series, rows, strict=True))
                 ],
             )
