@@ -35,6 +35,7 @@ from typing import Any
 import orjson
 from psycopg.types.json import Json
 
+from cityos.hub.store._sqlite_rows import insert_rows
 from cityos.hub.store.base import Change, Entity, Transaction
 from cityos.hub.temporal._times import MICROS_PER_HOUR, text_micros, to_micros
 from cityos.hub.temporal.rollup import next_pk
@@ -180,13 +181,13 @@ def hourly(series: Iterable[int], rows: Iterable[Row]) -> dict[tuple[int, int], 
     return sums
 
 
+# SQLite statements without their VALUES (store/_sqlite_rows.py adds them, many rows each)
 _SQLITE = {
-    "series": "INSERT INTO hub_temporal_series (pk, tenant, entity_id, attr, dataset_id) "
-    "VALUES (?, ?, ?, ?, ?)",
+    "series": "INSERT INTO hub_temporal_series (pk, tenant, entity_id, attr, dataset_id)",
     "insert": "INSERT INTO hub_temporal (pk, series, kind, ts, observed_at, created_at, "
-    "modified_at, num, instance) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    "types": "INSERT INTO hub_temporal_entities (tenant, entity_id, types) VALUES (?, ?, ?) "
-    "ON CONFLICT (tenant, entity_id) DO UPDATE SET types = excluded.types",
+    "modified_at, num, instance)",
+    "types": "INSERT INTO hub_temporal_entities (tenant, entity_id, types)",
+    "types_tail": " ON CONFLICT (tenant, entity_id) DO UPDATE SET types = excluded.types",
 }
 
 
@@ -258,7 +259,7 @@ def _sqlite_series(conn: Any, tenant: str, missing: list[SeriesKey]) -> dict[Ser
         ).fetchone()[0]
         if top + len(new) >= _SEQUENTIAL_LIMIT:  # needs 2**62 series; never in practice
             raise RuntimeError("hub_temporal_series has no sequential ids left")
-        conn.executemany(_SQLITE["series"], [(top + 1 + i, *key) for i, key in enumerate(new)])
+        insert_rows(conn, _SQLITE["series"], [(top + 1 + i, *key) for i, key in enumerate(new)])
         found.update((key, top + 1 + i) for i, key in enumerate(new))
     return found
 
@@ -345,7 +346,8 @@ class TemporalRecorder:
             # bytearray, not bytes: sqlite3 binds int, float, str and bytearray as they are,
             # any other type (bytes too) through its adapter protocol, whose failed look-ups
             # raise and format an AttributeError per parameter (~2 µs); the BLOB is the same.
-            conn.executemany(
+            insert_rows(
+                conn,
                 sql["insert"],
                 [
                     (
@@ -363,9 +365,11 @@ class TemporalRecorder:
                 ],
             )
             if typed:
-                conn.executemany(
+                insert_rows(
+                    conn,
                     sql["types"],
                     [(tenant, e["id"], dumps(e["type"]).decode()) for e in typed],
+                    tail=sql["types_tail"],
                 )
         if resolved:
             tx.after_commit.append(lambda: self._remember(resolved))
