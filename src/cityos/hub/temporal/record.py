@@ -350,7 +350,7 @@ class TemporalRecorder:
             first = next_pk(conn)  # roll-ups: folded in later (rollup.py)
             # bytearray, not bytes: sqlite3 binds int, float, str and bytearray as they are,
             # any other type (bytes too) through its adapter protocol, whose failed look-ups
-            # raise and format an AttributeError per parameter (~2 µs); the BLOB is the same.
+            # raise and format an AttributeError per parameter (~3,300 instructions); same BLOB.
             insert_rows(
                 conn,
                 sql["insert"],
