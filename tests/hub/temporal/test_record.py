@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -116,3 +117,58 @@ def test_batch_upsert_and_delete_keep_history(fresh: TestClient, settings: Setti
     rows = _history(settings)
     assert len(rows) == 100
     assert sorted(r["num"] for r in rows) == sorted([float(i) for i in range(50)] * 2)
+
+
+def test_a_large_new_batch_keeps_each_instance_in_order(
+    fresh: TestClient, settings: Settings
+) -> None:
+    """123 new entities (several multi-row statements and a remainder on SQLite): one
+    history row per instance, in entity and attribute order, with its own observedAt and
+    number; the entities and their geometries are all found again."""
+    count = 123
+    batch = [
+        {
+            "id": f"urn:ngsi-ld:Sensor:big{i}",
+            "type": "Sensor",
+            "pm10": {
+                "type": "Property",
+                "value": i + 0.5,
+                "observedAt": f"2026-11-25T{i % 24:02}:00:00Z",
+            },
+            "refDevice": {"type": "Relationship", "object": f"urn:ngsi-ld:Device:big{i}"},
+            "location": {
+                "type": "GeoProperty",
+                "value": {"type": "Point", "coordinates": [127.0 + i / 1000, 36.5]},
+            },
+        }
+        for i in range(count)
+    ]
+    assert fresh.post(f"{NGSI}/entityOperations/upsert", json=batch).status_code == 201
+    rows = _history(settings)
+    assert [(r["entity_id"], r["attr"].rsplit("/", 1)[-1]) for r in rows] == [
+        (f"urn:ngsi-ld:Sensor:big{i}", attr)
+        for i in range(count)
+        for attr in ("pm10", "refDevice", "location")
+    ]
+    pm10 = [r for r in rows if r["attr"] == f"{CORE}pm10"]
+    assert [r["num"] for r in pm10] == [i + 0.5 for i in range(count)]
+    observed = [r["observed_at"] for r in pm10]  # µs since the epoch on SQLite
+    hours = [o.hour if isinstance(o, datetime) else o // 3_600_000_000 % 24 for o in observed]
+    assert hours == [i % 24 for i in range(count)]
+    assert all(r["num"] is None and r["observed_at"] is None for r in rows if r not in pm10)
+    found = fresh.get(
+        f"{NGSI}/entities",
+        params={
+            "type": "Sensor",
+            "count": "true",
+            "limit": 1,
+            "georel": "near;maxDistance==20",
+            "geometry": "Point",
+            "coordinates": "[127.077,36.5]",
+        },
+    )
+    assert found.status_code == 200
+    assert found.headers["NGSILD-Results-Count"] == "1"
+    assert found.json()[0]["id"] == "urn:ngsi-ld:Sensor:big77"
+    every = fresh.get(f"{NGSI}/entities", params={"type": "Sensor", "count": "true", "limit": 1})
+    assert every.headers["NGSILD-Results-Count"] == str(count)

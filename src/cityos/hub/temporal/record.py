@@ -30,11 +30,13 @@ import hashlib
 import threading
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from operator import itemgetter
 from typing import Any
 
 import orjson
 from psycopg.types.json import Json
 
+from cityos.hub.store._sqlite_rows import insert_rows
 from cityos.hub.store.base import Change, Entity, Transaction
 from cityos.hub.temporal._times import MICROS_PER_HOUR, text_micros, to_micros
 from cityos.hub.temporal.rollup import next_pk
@@ -88,7 +90,9 @@ def numeric(instance: dict[str, Any]) -> float | None:
         return None
     value = instance.get("value")
     kind = type(value)
-    if kind is float or kind is int:
+    if kind is float:
+        return value
+    if kind is int:
         return float(value)  # type: ignore[arg-type]
     return None
 
@@ -180,13 +184,13 @@ def hourly(series: Iterable[int], rows: Iterable[Row]) -> dict[tuple[int, int], 
     return sums
 
 
+# SQLite statements without their VALUES (store/_sqlite_rows.py adds them, many rows each)
 _SQLITE = {
-    "series": "INSERT INTO hub_temporal_series (pk, tenant, entity_id, attr, dataset_id) "
-    "VALUES (?, ?, ?, ?, ?)",
+    "series": "INSERT INTO hub_temporal_series (pk, tenant, entity_id, attr, dataset_id)",
     "insert": "INSERT INTO hub_temporal (pk, series, kind, ts, observed_at, created_at, "
-    "modified_at, num, instance) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    "types": "INSERT INTO hub_temporal_entities (tenant, entity_id, types) VALUES (?, ?, ?) "
-    "ON CONFLICT (tenant, entity_id) DO UPDATE SET types = excluded.types",
+    "modified_at, num, instance)",
+    "types": "INSERT INTO hub_temporal_entities (tenant, entity_id, types)",
+    "types_tail": " ON CONFLICT (tenant, entity_id) DO UPDATE SET types = excluded.types",
 }
 
 
@@ -237,9 +241,8 @@ def _sqlite_series(conn: Any, tenant: str, missing: list[SeriesKey]) -> dict[Ser
     Runs inside the write's ``BEGIN IMMEDIATE`` transaction: no other writer (in any
     process) can allocate the same ids before it commits or rolls back.
     """
-    wanted = set(missing)
     found: dict[SeriesKey, int] = {}
-    entities = list(dict.fromkeys(k[1] for k in missing))
+    entities = list(dict.fromkeys(map(itemgetter(1), missing)))
     for start in range(0, len(entities), _CHUNK):
         chunk = entities[start : start + _CHUNK]
         for pk, entity_id, attr, dataset_id in conn.execute(
@@ -247,10 +250,11 @@ def _sqlite_series(conn: Any, tenant: str, missing: list[SeriesKey]) -> dict[Ser
             f"WHERE tenant = ? AND entity_id IN ({','.join('?' * len(chunk))})",
             [tenant, *chunk],
         ):
-            key = (tenant, entity_id, attr, dataset_id)
-            if key in wanted:
-                found[key] = pk
-    new = [k for k in missing if k not in found]
+            found[(tenant, entity_id, attr, dataset_id)] = pk
+    new = missing
+    if found:  # keep only the series asked for: the entities may have others
+        found = {k: found[k] for k in missing if k in found}
+        new = [k for k in missing if k not in found]
     if new:
         top = conn.execute(
             "SELECT coalesce(max(pk), 0) FROM hub_temporal_series WHERE pk < ?",
@@ -258,8 +262,10 @@ def _sqlite_series(conn: Any, tenant: str, missing: list[SeriesKey]) -> dict[Ser
         ).fetchone()[0]
         if top + len(new) >= _SEQUENTIAL_LIMIT:  # needs 2**62 series; never in practice
             raise RuntimeError("hub_temporal_series has no sequential ids left")
-        conn.executemany(_SQLITE["series"], [(top + 1 + i, *key) for i, key in enumerate(new)])
-        found.update((key, top + 1 + i) for i, key in enumerate(new))
+        pks = range(top + 1, top + 1 + len(new))
+        # (pk, tenant, entity, attribute, datasetId) rows, zipped in C: no tuple built in Python
+        insert_rows(conn, _SQLITE["series"], list(zip(pks, *zip(*new, strict=True), strict=True)))
+        found.update(zip(new, pks, strict=True))
     return found
 
 
@@ -342,17 +348,33 @@ class TemporalRecorder:
             conn = tx.connection
             dumps = orjson.dumps
             first = next_pk(conn)  # roll-ups: folded in later (rollup.py)
-            conn.executemany(
+            # bytearray, not bytes: sqlite3 binds int, float, str and bytearray as they are,
+            # any other type (bytes too) through its adapter protocol, whose failed look-ups
+            # raise and format an AttributeError per parameter (~3,300 instructions); same BLOB.
+            insert_rows(
+                conn,
                 sql["insert"],
                 [
-                    (first + i, s, r[3], r[4], r[5], r[6], r[7], r[8], dumps(stored(r[9])))
+                    (
+                        first + i,
+                        s,
+                        r[3],
+                        r[4],
+                        r[5],
+                        r[6],
+                        r[7],
+                        r[8],
+                        bytearray(dumps(stored(r[9]))),
+                    )
                     for i, (s, r) in enumerate(zip(series, rows, strict=True))
                 ],
             )
             if typed:
-                conn.executemany(
+                insert_rows(
+                    conn,
                     sql["types"],
                     [(tenant, e["id"], dumps(e["type"]).decode()) for e in typed],
+                    tail=sql["types_tail"],
                 )
         if resolved:
             tx.after_commit.append(lambda: self._remember(resolved))
@@ -368,15 +390,21 @@ class TemporalRecorder:
         tenant = tx.tenant
         cache = self._series
         keys = [(tenant, r[0], r[1], r[2]) for r in rows]
-        ids = [cache.get(k) for k in keys]
-        missing = list(dict.fromkeys(k for k, i in zip(keys, ids, strict=True) if i is None))
-        if not missing:
+        ids = list(map(cache.get, keys))
+        unknown = ids.count(None)
+        if not unknown:
             return ids, {}  # type: ignore[return-value]
+        if unknown == len(ids):  # e.g. a batch of new entities: nothing to pick out
+            missing = list(dict.fromkeys(keys))
+        else:
+            missing = list(dict.fromkeys(k for k, i in zip(keys, ids, strict=True) if i is None))
         if tx.backend == "postgresql":
             resolved = {k: _hash_series(*k) for k in missing}
             _describe_postgres(tx.connection, resolved)
         else:
             resolved = _sqlite_series(tx.connection, tenant, missing)
+        if unknown == len(ids):
+            return list(map(resolved.__getitem__, keys)), resolved
         return [i if i is not None else resolved[k] for k, i in zip(keys, ids, strict=True)], (
             resolved
         )
