@@ -237,16 +237,27 @@ def _copy_json(value: Any) -> Any:
 
 
 def _merge_instance(old: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
-    """Return ``old`` with the members of ``patch`` merged in (sub-attributes recursively)."""
+    """Return ``old`` with the members of ``patch`` merged in (sub-attributes recursively).
+
+    A value member (``value``, ``json``, ``languageMap`` …) is replaced whole, never merged:
+    5.5.8 replaces each member of the fragment that the target has, and only sub-attributes
+    are members with members of their own. A JSON object value with a ``type`` key (a
+    JsonProperty's ``json``, a GeoJSON or structured ``value``) is not a sub-attribute.
+    """
     merged = _copy_json(old)
     kind_changed = patch.get("type") != old.get("type")
     if kind_changed:
-        for key in ("value", "object", "languageMap", "vocab", "valueList", "objectList"):
+        for key in VALUE_KEYWORDS:
             merged.pop(key, None)
     for key, val in patch.items():
         if key == "createdAt":
             continue
-        if isinstance(val, dict) and isinstance(merged.get(key), dict) and "type" in val:
+        if (
+            key not in VALUE_KEYWORDS
+            and isinstance(val, dict)
+            and isinstance(merged.get(key), dict)
+            and "type" in val
+        ):
             merged[key] = _merge_instance(merged[key], val)
         else:
             merged[key] = val
