@@ -289,7 +289,7 @@ def test_scope_and_type_in_attribute_operations(client: TestClient) -> None:
     assert client.delete(f"{BASE}/entities/{eid}/attrs/scope", headers=H).status_code == 404
     r = client.patch(f"{BASE}/entities/{eid}/attrs", json={"scope": "/Sejong/Dodam"}, headers=H)
     assert r.status_code == 207  # no scope to update
-    assert r.json()["notUpdated"][0]["attributeName"] == "scope"
+    assert r.json()["notUpdated"][0]["attributeName"] == "https://uri.etsi.org/ngsi-ld/scope"
 
 
 # --- request parameters (6.3.7, 6.3.20, 4.21; 018_16, 018_18, 018_19, 019_17, 019_12) ------
