@@ -100,6 +100,41 @@ def test_ngsi_ld_null_deletes_one_instance_in_partial_update(client: TestClient)
     assert "location" not in entity
 
 
+def test_partial_update_replaces_a_json_value_whole(client: TestClient) -> None:
+    """012_08_01: 5.5.8 replaces a member the target has; ``json`` is a value, not a sub-attr."""
+    eid = new_building(
+        client,
+        spec={
+            "type": "JsonProperty",
+            "json": {"id": "some-id", "type": "some-type", "null": None, "other": "x"},
+            "source": {"type": "Property", "value": "Speedometer"},
+        },
+        shape={"type": "Property", "value": {"type": "box", "w": 2, "h": 3}},
+    )
+    r = client.patch(
+        f"{BASE}/entities/{eid}/attrs/spec",
+        json={"json": {"id": "another-id", "type": "another-type"}},
+        headers=H,
+    )
+    assert r.status_code == 204, r.text
+    r = client.patch(
+        f"{BASE}/entities/{eid}/attrs/shape", json={"value": {"type": "box", "w": 5}}, headers=H
+    )
+    assert r.status_code == 204, r.text
+    entity = get(client, eid)
+    assert entity["spec"]["json"] == {"id": "another-id", "type": "another-type"}
+    assert entity["spec"]["source"]["value"] == "Speedometer"
+    assert entity["shape"]["value"] == {"type": "box", "w": 5}
+    # merge entity (5.6.17) follows the same rule for the attribute it merges into
+    r = client.patch(
+        f"{BASE}/entities/{eid}",
+        json={"spec": {"type": "JsonProperty", "json": {"type": "third"}}},
+        headers=H,
+    )
+    assert r.status_code == 204, r.text
+    assert get(client, eid)["spec"]["json"] == {"type": "third"}
+
+
 # --- update attributes and merge with NGSI-LD Null (5.6.2, 5.6.17; 011_07-09, 056_04-05) ---
 
 
@@ -254,7 +289,7 @@ def test_scope_and_type_in_attribute_operations(client: TestClient) -> None:
     assert client.delete(f"{BASE}/entities/{eid}/attrs/scope", headers=H).status_code == 404
     r = client.patch(f"{BASE}/entities/{eid}/attrs", json={"scope": "/Sejong/Dodam"}, headers=H)
     assert r.status_code == 207  # no scope to update
-    assert r.json()["notUpdated"][0]["attributeName"] == "scope"
+    assert r.json()["notUpdated"][0]["attributeName"] == "https://uri.etsi.org/ngsi-ld/scope"
 
 
 # --- request parameters (6.3.7, 6.3.20, 4.21; 018_16, 018_18, 018_19, 019_17, 019_12) ------

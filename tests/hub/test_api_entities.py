@@ -12,6 +12,7 @@ CTX = "https://forge.etsi.org/rep/cim/ngsi-ld-test-suite/-/raw/develop/resources
 LINK = f'<{CTX}>; rel="http://www.w3.org/ns/json-ld#context"; type="application/ld+json"'
 H = {"Link": LINK}
 ERR = "https://uri.etsi.org/ngsi-ld/errors/"
+SUITE = "https://ngsi-ld-test-suite/context#"  # what CTX expands the suite's terms to
 
 
 def vehicle(n: int, **extra: Any) -> dict[str, Any]:
@@ -240,8 +241,9 @@ def test_append_no_overwrite_and_update(client: TestClient) -> None:
         params={"options": "noOverwrite"},
     )
     assert r.status_code == 207
-    assert r.json()["updated"] == ["fuelLevel"]
-    assert r.json()["notUpdated"][0]["attributeName"] == "speed"
+    # UpdateResult names attributes by expanded IRI (v1.8.1 OpenAPI, 207; ETSI 010_04_01)
+    assert r.json()["updated"] == [f"{SUITE}fuelLevel"]
+    assert r.json()["notUpdated"][0]["attributeName"] == f"{SUITE}speed"
     assert get(client, eid)["speed"]["value"] == 60
     r = client.patch(
         f"{BASE}/entities/{eid}/attrs",
@@ -252,7 +254,11 @@ def test_append_no_overwrite_and_update(client: TestClient) -> None:
         },
     )
     assert r.status_code == 207
-    assert r.json()["updated"] == ["speed"]
+    assert r.json()["updated"] == [f"{SUITE}speed"]
+    ghost = r.json()["notUpdated"]
+    assert [n["attributeName"] for n in ghost] == [
+        "https://uri.etsi.org/ngsi-ld/default-context/ghost"
+    ]
     body = get(client, eid)
     assert body["speed"]["value"] == 99
     assert "ghost" not in body

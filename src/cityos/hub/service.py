@@ -32,7 +32,11 @@ VALUE_KEYWORDS = ("value", "object", "languageMap", "vocab", "valueList", "objec
 
 @dataclass
 class UpdateResult:
-    """Which attributes an update changed, and why the others were left alone."""
+    """Which attributes an update changed, and why the others were left alone.
+
+    Attributes are named by their expanded IRI (the Fully Qualified Name, 6.3.6), whatever
+    the request called them: the v1.8.1 OpenAPI's 207 UpdateResult answer says so.
+    """
 
     updated: list[str] = field(default_factory=list)
     not_updated: list[dict[str, str]] = field(default_factory=list)
@@ -123,7 +127,6 @@ def append_attributes(
     _check_fragment_id(body, entity_id)
     now = utc_now()
     incoming = expand_attributes(body, ctx, now=now)
-    names = {ctx.expand(n): n for n in body if n not in ("id", "type", "@context", "scope")}
     result = UpdateResult()
     with store.transaction(tenant) as tx:
         entity = _require(tx, entity_id)
@@ -148,14 +151,14 @@ def append_attributes(
                 if clash:
                     result.not_updated.append(
                         {
-                            "attributeName": names[iri],
+                            "attributeName": iri,
                             "reason": "attribute exists and options=noOverwrite was given",
                         }
                     )
                     entity["attrs"][iri] = merge_instances(current, instances, overwrite=False)
                     continue
             entity["attrs"][iri] = merge_instances(current or [], instances)
-            result.updated.append(names[iri])
+            result.updated.append(iri)
         entity["modifiedAt"] = now
         tx.replace([entity])
     return result
@@ -183,7 +186,7 @@ def update_attributes(
         if rest is not None:
             fragment[name] = rest
     incoming = expand_attributes(fragment, ctx, now=now)
-    names = {ctx.expand(n): n for n in body}
+    scope_iri = ctx.expand("scope")
     result = UpdateResult()
     with store.transaction(tenant) as tx:
         entity = _require(tx, entity_id)
@@ -195,17 +198,17 @@ def update_attributes(
         if "scope" in body:  # scope is updated like an attribute: only if it exists
             if "scope" in entity:
                 entity["scope"] = check_scope(body["scope"])
-                result.updated.append("scope")
+                result.updated.append(scope_iri)
             else:
                 result.not_updated.append(
-                    {"attributeName": "scope", "reason": "the entity has no scope"}
+                    {"attributeName": scope_iri, "reason": "the entity has no scope"}
                 )
         for iri, dataset_ids in nulls.items():
             if _delete_instances(entity, iri, dataset_ids):
-                result.updated.append(names[iri])
+                result.updated.append(iri)
             elif iri not in incoming:
                 result.not_updated.append(
-                    {"attributeName": names[iri], "reason": "the entity has no such attribute"}
+                    {"attributeName": iri, "reason": "the entity has no such attribute"}
                 )
         for iri, instances in incoming.items():
             current = entity["attrs"].get(iri)
@@ -214,7 +217,7 @@ def update_attributes(
             if not fitting:
                 result.not_updated.append(
                     {
-                        "attributeName": names[iri],
+                        "attributeName": iri,
                         "reason": "the entity has no such attribute "
                         "(or no instance with that datasetId); use POST …/attrs to add it",
                     }
@@ -222,8 +225,8 @@ def update_attributes(
                 continue
             assert current is not None
             entity["attrs"][iri] = merge_instances(current, fitting)
-            if names[iri] not in result.updated:
-                result.updated.append(names[iri])
+            if iri not in result.updated:
+                result.updated.append(iri)
         if result.updated:
             entity["modifiedAt"] = now
             tx.replace([entity])
@@ -248,16 +251,27 @@ def _copy_json(value: Any) -> Any:
 
 
 def _merge_instance(old: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
-    """Return ``old`` with the members of ``patch`` merged in (sub-attributes recursively)."""
+    """Return ``old`` with the members of ``patch`` merged in (sub-attributes recursively).
+
+    A value member (``value``, ``json``, ``languageMap`` …) is replaced whole, never merged:
+    5.5.8 replaces each member of the fragment that the target has, and only sub-attributes
+    are members with members of their own. A JSON object value with a ``type`` key (a
+    JsonProperty's ``json``, a GeoJSON or structured ``value``) is not a sub-attribute.
+    """
     merged = _copy_json(old)
     kind_changed = patch.get("type") != old.get("type")
     if kind_changed:
-        for key in ("value", "object", "languageMap", "vocab", "valueList", "objectList"):
+        for key in VALUE_KEYWORDS:
             merged.pop(key, None)
     for key, val in patch.items():
         if key == "createdAt":
             continue
-        if isinstance(val, dict) and isinstance(merged.get(key), dict) and "type" in val:
+        if (
+            key not in VALUE_KEYWORDS
+            and isinstance(val, dict)
+            and isinstance(merged.get(key), dict)
+            and "type" in val
+        ):
             merged[key] = _merge_instance(merged[key], val)
         else:
             merged[key] = val

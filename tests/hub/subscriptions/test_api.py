@@ -215,6 +215,15 @@ def test_bad_patch_is_refused_and_changes_nothing(client: TestClient) -> None:
         r = client.patch(f"{BASE}/{sub_id}", json=fragment)
         assert r.status_code == 400, (fragment, r.text)
     assert client.get(f"{BASE}/{sub_id}").json()["q"] == "speed>1"
+    # 5.8.2: an expiresAt in the past is BadRequestData on update too (ETSI 029_11_01)
+    r = client.patch(f"{BASE}/{sub_id}", json={"expiresAt": "2020-08-01T22:07:00Z"})
+    assert r.status_code == 400, r.text
+    assert r.json()["type"] == ERR + "BadRequestData"
+    assert "past" in r.json()["detail"]
+    assert "과거" in r.json()["detail"]
+    assert "expiresAt" not in client.get(f"{BASE}/{sub_id}").json()
+    r = client.patch(f"{BASE}/{sub_id}", json={"expiresAt": "2099-01-01T00:00:00Z"})
+    assert r.status_code == 204, r.text
     assert client.patch(f"{BASE}/urn:x:none", json={"q": "a>1"}).status_code == 404
     r = client.post(BASE, content=b"[1]", headers={"Content-Type": "application/json"})
     assert r.status_code == 400

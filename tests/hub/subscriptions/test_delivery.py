@@ -165,6 +165,78 @@ def test_formats_attributes_sysattrs_and_show_changes(client: TestClient, rx: Re
     assert "previousValue" not in updated["b"]
 
 
+def test_deletions_show_previous_values_and_system_attributes(
+    client: TestClient, rx: Receiver
+) -> None:
+    """5.2.12: showChanges gives the previous value "in case of modifications and deletions"
+    (ETSI 046_32-046_39); sysAttrs adds createdAt/modifiedAt and, for a deletion, deletedAt
+    (046_21_02, 046_22_05). A deleted attribute is NGSI-LD Null of its own type."""
+    etype = kind()
+    deleted = ["attributeDeleted", "entityDeleted"]
+    changes = subscribe(
+        client, rx, etype, notificationTrigger=deleted, notification={"showChanges": True}
+    )
+    updates = subscribe(
+        client,
+        rx,
+        etype,
+        notificationTrigger=["attributeUpdated"],
+        notification={"showChanges": True},
+    )
+    sys_attrs = subscribe(
+        client, rx, etype, notificationTrigger=deleted, notification={"sysAttrs": True}
+    )
+    plain = subscribe(client, rx, etype, notificationTrigger=["entityDeleted"])
+    eid = f"urn:ngsi-ld:{etype}:1"
+    spec = {"type": "JsonProperty", "json": {"id": "x", "null": None}}
+    body = {
+        **entity(etype, name="Tower"),
+        "spec": spec,
+        "kind": {"type": "VocabProperty", "vocab": "monument"},
+        "near": {"type": "Relationship", "object": "urn:ngsi-ld:City:Sejong"},
+        "where": {"type": "GeoProperty", "value": {"type": "Point", "coordinates": [127.2, 36.5]}},
+        "label": {"type": "LanguageProperty", "languageMap": {"ko": "탑", "en": "tower"}},
+    }
+    assert client.post(f"{HUB}/entities", json=body).status_code == 201
+    r = client.patch(
+        f"{HUB}/entities/{eid}/attrs", json={"spec": {"type": "JsonProperty", "json": [1]}}
+    )
+    assert r.status_code == 204, r.text
+    assert notes(rx, updates, 1)[0]["data"][0]["spec"] == {
+        "type": "JsonProperty",
+        "json": [1],
+        "previousJson": {"id": "x", "null": None},
+    }
+    assert client.delete(f"{HUB}/entities/{eid}/attrs/kind").status_code == 204
+    assert client.delete(f"{HUB}/entities/{eid}").status_code == 204
+    attr_gone, entity_gone = (n["data"][0] for n in notes(rx, changes, 2))
+    assert attr_gone["kind"] == {
+        "type": "VocabProperty",
+        "vocab": "urn:ngsi-ld:null",
+        "previousVocab": "monument",
+    }
+    assert entity_gone["spec"] == {
+        "type": "JsonProperty",
+        "json": "urn:ngsi-ld:null",
+        "previousJson": [1],
+    }
+    assert entity_gone["name"] == {
+        "type": "Property",
+        "value": "urn:ngsi-ld:null",
+        "previousValue": "Tower",
+    }
+    assert entity_gone["near"]["previousObject"] == "urn:ngsi-ld:City:Sejong"
+    assert entity_gone["where"]["type"] == "GeoProperty"
+    assert entity_gone["where"]["previousValue"]["coordinates"] == [127.2, 36.5]
+    assert entity_gone["label"]["previousLanguageMap"] == {"ko": "탑", "en": "tower"}
+    assert "kind" not in entity_gone  # deleted before the entity
+    attr_sys, entity_sys = (n["data"][0] for n in notes(rx, sys_attrs, 2))
+    assert {"createdAt", "modifiedAt", "deletedAt"} <= set(attr_sys["kind"])
+    assert "previousVocab" not in attr_sys["kind"]
+    assert {"createdAt", "modifiedAt", "deletedAt"} <= set(entity_sys)
+    assert set(notes(rx, plain, 1)[0]["data"][0]) == {"id", "type", "deletedAt"}
+
+
 def test_endpoint_headers_tenant_and_ld_json(client: TestClient, rx: Receiver) -> None:
     etype = kind()
     tenant = f"rx-{uuid.uuid4().hex[:6]}"

@@ -254,6 +254,8 @@ def test_tenants_are_separate(city: TestClient) -> None:
         ({"lastN": "0"}, "positive integer"),
         ({"lastN": "-3"}, "positive integer"),
         ({"lastN": "many"}, "positive integer"),
+        ({"datasetId": "not a uri"}, "datasetId"),
+        ({"datasetId": ","}, "datasetId"),
         ({"options": "aggregatedValues"}, "aggrMethods"),
         ({"options": "aggregatedValues", "aggrMethods": "median"}, "median"),
         (
@@ -315,3 +317,41 @@ def test_pick_and_omit_project_the_temporal_entity(city: TestClient) -> None:
     for params in ({"pick": "id", "omit": "type"}, {"pick": "id", "attrs": "pm25"}):
         r = city.get(url, params=params)
         assert r.status_code == 400, params
+
+
+def test_dataset_id_picks_the_instances_of_those_datasets(city: TestClient) -> None:
+    """021_18 (4.5.5, since v1.8.1): ``datasetId`` keeps the named instances (@none: the
+    default one); an entity with none of them in the window is not in the answer."""
+    bus = "urn:ngsi-ld:Bus:ds1"
+    body = {
+        "id": bus,
+        "type": "Bus",
+        "speed": [
+            {"type": "Property", "value": 1, "observedAt": at(1)},
+            {"type": "Property", "value": 2, "observedAt": at(2), "datasetId": "urn:ds:gps"},
+        ],
+        "fuel": [
+            {"type": "Property", "value": 3, "observedAt": at(3), "datasetId": "urn:ds:gps"},
+            {"type": "Property", "value": 4, "observedAt": at(4), "datasetId": "urn:ds:tank"},
+        ],
+    }
+    assert city.post(f"{NGSI}/temporal/entities", json=body).status_code == 201
+    query = {"type": "Bus", "timerel": "after", "timeAt": at(0), "options": "temporalValues"}
+
+    def found(**more: str) -> list[dict[str, Any]]:
+        r = city.get(f"{NGSI}/temporal/entities", params={**query, **more})
+        assert r.status_code == 200, r.text
+        answer: list[dict[str, Any]] = r.json()
+        return answer
+
+    gps = found(datasetId="urn:ds:gps")[0]
+    assert gps["speed"] == {"type": "Property", "datasetId": "urn:ds:gps", "values": [[2, at(2)]]}
+    assert gps["fuel"] == {"type": "Property", "datasetId": "urn:ds:gps", "values": [[3, at(3)]]}
+    default = found(datasetId="@none")[0]
+    assert set(default) == {"id", "type", "speed"}
+    assert default["speed"] == {"type": "Property", "values": [[1, at(1)]]}
+    both = found(datasetId="urn:ds:gps,urn:ds:tank", attrs="fuel")[0]
+    assert [f["datasetId"] for f in both["fuel"]] == ["urn:ds:gps", "urn:ds:tank"]
+    assert found(datasetId="urn:ds:tank", attrs="speed") == []
+    one = city.get(f"{NGSI}/temporal/entities/{bus}", params={"datasetId": "urn:ds:tank"})
+    assert set(one.json()) == {"id", "type", "fuel"}

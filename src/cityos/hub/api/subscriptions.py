@@ -264,6 +264,7 @@ async def update_subscription(request: Request, subscription_id: SubscriptionId)
     )
     if ctx.source is None and row.body.get("context") is not None:
         ctx = await blocking(resolver_of(request).resolve, row.body["context"])
+    schema.check_future_expiry(raw)
     merged = schema.merge(row.body, raw)
     body = schema.validate(merged, ctx, creating=False)
     _check_endpoint(request, body)

@@ -54,6 +54,7 @@ TEMPORAL_PARAMS = {
     "timeproperty": "observedAt (default), createdAt or modifiedAt",
     "lastN": "Only the last N instances (or periods) of each attribute",
     "attrs": "Attributes (comma list)",
+    "datasetId": "Only instances of these datasetIds (comma list; @none: the default one)",
     "options": "temporalValues, aggregatedValues, sysAttrs",
     "aggrMethods": "totalCount, distinctCount, sum, avg, min, max, stddev, sumsq",
     "aggrPeriodDuration": "ISO 8601 duration, e.g. PT1H (default: the whole window)",

@@ -47,6 +47,7 @@ _PREVIOUS = {
     "Relationship": ("object", "previousObject"),
     "LanguageProperty": ("languageMap", "previousLanguageMap"),
     "VocabProperty": ("vocab", "previousVocab"),
+    "JsonProperty": ("json", "previousJson"),
     "ListProperty": ("valueList", "previousValueList"),
 }
 
@@ -114,13 +115,37 @@ class Events:
 
 
 def _null_attribute(kind: str, fmt: str) -> Any:
+    """Return a deleted attribute as NGSI-LD Null of its own type (its value member)."""
     if fmt == "keyValues":
         return NULL_URI
-    if kind == "Relationship":
-        return {"type": "Relationship", "object": NULL_URI}
     if kind == "LanguageProperty":
         return {"type": "LanguageProperty", "languageMap": {"@none": NULL_URI}}
+    if kind in ("Relationship", "GeoProperty", "VocabProperty", "JsonProperty"):
+        return {"type": kind, _PREVIOUS[kind][0]: NULL_URI}
     return {"type": "Property", "value": NULL_URI}
+
+
+def _deleted_attribute(sub: Compiled, instances: list[dict[str, Any]], now: str) -> Any:
+    """Return a deleted attribute for a notification: NGSI-LD Null, with its previous value
+    when the subscription shows changes (5.2.12 showChanges: "in case of modifications and
+    deletions") and its system attributes and ``deletedAt`` when it asks for sysAttrs."""
+    opts = sub.opts
+    kind = instances[0]["type"]
+    out = _null_attribute(kind, opts.format)
+    if not isinstance(out, dict):
+        return out
+    member = _PREVIOUS.get(kind)
+    if len(instances) == 1 and (opts.sys_attrs or (sub.show_changes and member)):
+        previous = render_instance(instances[0], sub.ctx, opts)
+        if isinstance(previous, dict):
+            if sub.show_changes and member is not None and member[0] in previous:
+                out[member[1]] = previous[member[0]]
+            for key in ("createdAt", "modifiedAt"):
+                if key in previous:
+                    out[key] = previous[key]
+    if opts.sys_attrs:
+        out["deletedAt"] = now
+    return out
 
 
 def render_change(sub: Compiled, change: Change, events: Events, now: str) -> dict[str, Any]:
@@ -131,11 +156,17 @@ def render_change(sub: Compiled, change: Change, events: Events, now: str) -> di
         entity = events.entity
         types = [ctx.compact(t) for t in entity["type"]]
         out: dict[str, Any] = {"id": entity["id"], "type": types[0] if len(types) == 1 else types}
+        if opts.sys_attrs:
+            for key in ("createdAt", "modifiedAt"):
+                if entity.get(key):
+                    out[key] = entity[key]
         out["deletedAt"] = now
-        for name in wanted or ():
+        # the attributes the subscription names; with showChanges every one, each with the
+        # value it had (there is nothing else to show the previous values on)
+        shown = wanted if wanted is not None else entity["attrs"] if sub.show_changes else ()
+        for name in shown:
             if name in entity["attrs"]:
-                kind = entity["attrs"][name][0]["type"]
-                out[ctx.compact(name)] = _null_attribute(kind, opts.format)
+                out[ctx.compact(name)] = _deleted_attribute(sub, entity["attrs"][name], now)
         return out
     entity = events.entity
     out = render_entity(entity, ctx, opts)
@@ -143,7 +174,7 @@ def render_change(sub: Compiled, change: Change, events: Events, now: str) -> di
     for name in events.deleted:
         if wanted is None or name in wanted:
             assert before is not None
-            out[ctx.compact(name)] = _null_attribute(before["attrs"][name][0]["type"], opts.format)
+            out[ctx.compact(name)] = _deleted_attribute(sub, before["attrs"][name], now)
     if sub.show_changes and before is not None and opts.format != "keyValues":
         for name in events.updated:
             if wanted is not None and name not in wanted:

@@ -501,14 +501,9 @@ def validate(
             raise bad("isActive must be true or false", "isActive는 true/false여야 합니다")
         out["isActive"] = body["isActive"]
     if body.get("expiresAt") is not None:
-        expires = normalise_datetime(body["expiresAt"], field="expiresAt")
-        moment = now or datetime.now(UTC)
-        if creating and parse_datetime(expires, field="expiresAt") <= moment:
-            raise bad(
-                f"expiresAt {body['expiresAt']} is in the past; give a future time",
-                f"expiresAt {body['expiresAt']}이 과거입니다. 미래 시각을 지정하세요",
-            )
-        out["expiresAt"] = expires
+        if creating:
+            check_future_expiry(body, now=now)
+        out["expiresAt"] = normalise_datetime(body["expiresAt"], field="expiresAt")
     if body.get("jsonldContext") is not None:
         if not is_uri(body["jsonldContext"]):
             raise bad("jsonldContext must be a URL", "jsonldContext는 URL이어야 합니다")
@@ -516,6 +511,23 @@ def validate(
     out["notification"] = _notification(body.get("notification"), ctx)
     out["context"] = ctx.source
     return out
+
+
+def check_future_expiry(body: dict[str, Any], *, now: datetime | None = None) -> None:
+    """Raise BadRequestData if ``body`` sets ``expiresAt`` to a time not in the future.
+
+    Create (5.8.1) and update (5.8.2: "If expiresAt is included but referring to a DateTime
+    in the past") both refuse it; an update that leaves expiresAt alone is not checked, so
+    an expired subscription can still be changed (e.g. given a new expiresAt).
+    """
+    if body.get("expiresAt") is None:
+        return
+    expires = normalise_datetime(body["expiresAt"], field="expiresAt")
+    if parse_datetime(expires, field="expiresAt") <= (now or datetime.now(UTC)):
+        raise bad(
+            f"expiresAt {body['expiresAt']} is in the past; give a future time",
+            f"expiresAt {body['expiresAt']}이 과거입니다. 미래 시각을 지정하세요",
+        )
 
 
 def merge(stored: dict[str, Any], fragment: object) -> dict[str, Any]:

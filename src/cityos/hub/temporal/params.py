@@ -16,6 +16,7 @@ from typing import Any
 
 from cityos.hub._time import parse_datetime
 from cityos.hub.errors import BadRequestData, InvalidRequest
+from cityos.hub.model import is_uri
 from cityos.hub.temporal._times import to_micros
 
 TIMERELS = ("before", "after", "between")
@@ -78,6 +79,28 @@ class TemporalParams:
     representation: str = "normalized"  # normalized, temporalValues, aggregatedValues
     aggregation: Aggregation | None = None
     sys_attrs: bool = False
+    # the datasetIds whose instances to return ("" is the default instance); None: all
+    datasets: tuple[str, ...] | None = None
+
+
+def parse_datasets(text: object) -> tuple[str, ...] | None:
+    """Return the datasetIds a ``datasetId`` parameter keeps (4.5.5; ``@none``: the default
+    instance, stored as "")."""
+    if text is None:
+        return None
+    names = [n.strip() for n in str(text).split(",") if n.strip()]
+    if not names:
+        raise bad(
+            "datasetId must name at least one datasetId (or @none for the default instance)",
+            "datasetId에는 datasetId를 하나 이상 쓰세요(기본 인스턴스는 @none)",
+        )
+    for name in names:
+        if name != "@none" and not is_uri(name):
+            raise bad(
+                f"datasetId {name!r} is not a URI (nor @none)",
+                f"datasetId {name!r}은(는) URI가 아닙니다(@none도 아님)",
+            )
+    return tuple(dict.fromkeys("" if n == "@none" else n for n in names))
 
 
 def parse_duration(text: str) -> int:
@@ -235,4 +258,5 @@ def parse_temporal_params(params: Mapping[str, Any], options: set[str]) -> Tempo
         representation=representation,
         aggregation=aggregation,
         sys_attrs="sysAttrs" in options,
+        datasets=parse_datasets(params.get("datasetId")),
     )

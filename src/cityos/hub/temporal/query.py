@@ -122,6 +122,10 @@ def _entity_where(
         sql, more = db.in_list("s.attr", query.attrs)
         series.append(sql)
         values.extend(more)
+    if params.datasets is not None:
+        sql, more = db.in_list("s.dataset_id", params.datasets)
+        series.append(sql)
+        values.extend(more)
     # An entity is in the answer when one of its series holds data: in the window for a
     # query, ever for a retrieval (whose empty answer is an entity without attributes).
     window = params.window if need_history else TimeWindow()
@@ -212,12 +216,16 @@ def select_entities(
         )
     entities = [TemporalEntity(r[0], _types_of(db, r[1])) for r in rows]
     if entities:
-        _attach_series(db, tenant, entities, query.attrs)
+        _attach_series(db, tenant, entities, query.attrs, params.datasets)
     return entities, total
 
 
 def _attach_series(
-    db: Db, tenant: str, entities: list[TemporalEntity], attrs: tuple[str, ...] | None
+    db: Db,
+    tenant: str,
+    entities: list[TemporalEntity],
+    attrs: tuple[str, ...] | None,
+    datasets: tuple[str, ...] | None,
 ) -> None:
     by_id = {e.id: e for e in entities}
     sql, values = db.in_list("entity_id", list(by_id))
@@ -225,6 +233,10 @@ def _attach_series(
     values = [tenant, *values]
     if attrs:
         more_sql, more = db.in_list("attr", attrs)
+        where += f" AND {more_sql}"
+        values.extend(more)
+    if datasets is not None:
+        more_sql, more = db.in_list("dataset_id", datasets)
         where += f" AND {more_sql}"
         values.extend(more)
     rows = db.rows(
