@@ -186,6 +186,34 @@ def test_post_query(loaded: TestClient) -> None:
     assert ids(r) == ["P010"]
 
 
+def test_query_returns_entities_as_get_does(client: TestClient) -> None:
+    """A page is read apart from GET (PostgreSQL: one JSON text per row); same entities."""
+    headers = {**H, "NGSILD-Tenant": "query-as-get"}
+    scoped = {**sensor(1), "id": "urn:ngsi-ld:OffStreetParking:S1", "scope": ["/Sejong/a"]}
+    plain = {**sensor(2), "id": "urn:ngsi-ld:OffStreetParking:S2"}
+    r = client.post(f"{BASE}/entityOperations/create", headers=headers, json=[scoped, plain])
+    assert r.status_code == 201, r.text
+    try:
+        r = client.get(
+            f"{BASE}/entities",
+            params={"type": "OffStreetParking", "options": "sysAttrs"},
+            headers=headers,
+        )
+        assert r.status_code == 200, r.text
+        got = {e["id"]: e for e in r.json()}
+        assert list(got) == [scoped["id"], plain["id"]]
+        for eid, entity in got.items():
+            one = client.get(f"{BASE}/entities/{eid}?options=sysAttrs", headers=headers)
+            assert entity == one.json()
+        assert got[scoped["id"]]["scope"] == "/Sejong/a"
+        assert "scope" not in got[plain["id"]]
+        assert got[plain["id"]]["createdAt"].endswith("Z")
+    finally:
+        client.post(
+            f"{BASE}/entityOperations/delete", headers=headers, json=[scoped["id"], plain["id"]]
+        )
+
+
 def test_key_values_query_and_geojson(loaded: TestClient) -> None:
     r = query(loaded, type="OffStreetParking", q="availableSpotNumber==1", options="keyValues")
     assert r.json()[0]["availableSpotNumber"] == 1

@@ -59,6 +59,31 @@ def _row_entity(row: tuple[Any, ...]) -> Entity:
     return entity
 
 
+# A query's page comes back as one JSON text per entity (json_build_array, in _row_entity's
+# column order) that orjson parses: psycopg's loaders for the other columns (two text arrays,
+# two timestamptz) and _iso's strftime made a page of 100 cost the hub 13.5 M instructions,
+# this 8.5 M (callgrind), the server no measurable CPU more. One json_agg text for the whole
+# page cost the server about 1 ms more per page than it saved the hub.
+_PAGE_STAMP = """'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'"""  # to_char's pattern for _iso's format
+_PAGE_ROW = (
+    "json_build_array(e.id, e.types, e.scopes, "
+    f"to_char(e.created_at AT TIME ZONE 'UTC', {_PAGE_STAMP}), "
+    f"to_char(e.modified_at AT TIME ZONE 'UTC', {_PAGE_STAMP}), e.attrs)::text"
+)
+
+
+def _json_row_entity(text: str) -> Entity:
+    """Return the entity of one ``_PAGE_ROW`` text."""
+    row = orjson.loads(text)
+    entity: Entity = {"id": row[0], "type": row[1]}
+    if row[2] is not None:
+        entity["scope"] = row[2]
+    entity["createdAt"] = row[3]
+    entity["modifiedAt"] = row[4]
+    entity["attrs"] = row[5]
+    return entity
+
+
 # A batch's rows travel as one JSON array parameter that ``json_to_recordset`` unpacks on
 # the server: one statement and one orjson call, where an ``executemany`` costs a statement
 # (about 30 µs of psycopg on the client, a parse-bind-execute on the server) per row.
@@ -284,10 +309,12 @@ class PostgresStore(HubStore):
         sql = f"SELECT {_COLUMNS} FROM hub_entities e WHERE {where} ORDER BY e.id"
         with self.pool.connection() as conn:
             if keep is None:
+                # The subquery builds the texts of the page's rows only, after its LIMIT.
                 rows = conn.execute(
-                    sql + " LIMIT %s OFFSET %s", [*params, query.limit, query.offset]
+                    f"SELECT {_PAGE_ROW} FROM ({sql} LIMIT %s OFFSET %s) e ORDER BY e.id",
+                    [*params, query.limit, query.offset],
                 )
-                page = QueryPage([_row_entity(r) for r in rows])
+                page = QueryPage([_json_row_entity(r[0]) for r in rows])
                 if query.count:
                     total = conn.execute(
                         f"SELECT count(*) FROM hub_entities e WHERE {where}", params
