@@ -21,6 +21,7 @@ from cityos.hub.geo import postgis_condition
 from cityos.hub.query.ast import QExpr
 from cityos.hub.query.sql import plan_postgres
 from cityos.hub.store._filter import page_of, residual_filter
+from cityos.hub.store._pg_statistics import StatisticsKeeper
 from cityos.hub.store.base import (
     AttributeInfo,
     Entity,
@@ -113,6 +114,7 @@ class _PostgresTransaction(Transaction):
         self._tenant_known = False
         # entity id -> the geometries hub_geo holds for it, once this transaction wrote them
         self._geo_known: dict[str, list[tuple[str, dict[str, Any]]]] = {}
+        self.inserted = 0  # entity rows, for the planner's statistics (_pg_statistics)
         self._track()
 
     @property
@@ -171,6 +173,7 @@ class _PostgresTransaction(Transaction):
                 f"an entity among {[e['id'] for e in entities][:5]} exists"
             ) from exc
         self._write_geo(entities)
+        self.inserted += len(entities)
 
     def replace(self, entities: list[Entity]) -> None:
         latest = {e["id"]: e for e in entities}  # a repeated id: its last version wins
@@ -240,9 +243,17 @@ class PostgresStore(HubStore):
             },
             open=True,
         )
+        self.statistics = StatisticsKeeper(self.pool)
 
     def close(self) -> None:
+        self.statistics.wait(timeout=10)
         self.pool.close()
+
+    # HubStore's is a staticmethod; every store calls it as self._after_commit(tx)
+    def _after_commit(self, tx: Transaction) -> None:  # type: ignore[override]
+        super()._after_commit(tx)
+        if isinstance(tx, _PostgresTransaction):
+            self.statistics.inserted(tx.inserted)
 
     @contextmanager
     def transaction(self, tenant: str) -> Iterator[Transaction]:
