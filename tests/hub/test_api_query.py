@@ -131,6 +131,40 @@ def test_geo_near_within(loaded: TestClient) -> None:
     assert ids(r) == ["P010", "P011"]
 
 
+def test_geo_query_pages_in_id_order_and_counts_each_entity_once(client: TestClient) -> None:
+    """On PostgreSQL a geo-query's page is read from the sorted geo matches (one row per
+    matching geometry, so an entity with two located instances is there twice)."""
+    headers = {**H, "NGSILD-Tenant": "geo-pages"}
+    body = [sensor(n) for n in range(30)]
+    second = {**body[12]["location"], "datasetId": "urn:ngsi-ld:Dataset:gps"}
+    body[12] = {**body[12], "location": [body[12]["location"], second]}
+    r = client.post(f"{BASE}/entityOperations/create", headers=headers, json=body)
+    assert r.status_code == 201, r.text
+    near = {
+        "type": "OffStreetParking",
+        "georel": "near;maxDistance==1000",  # P000-P021 (89.4 m apart) of 127.26,36.5
+        "geometry": "Point",
+        "coordinates": "[127.26,36.5]",
+        "q": "availableSpotNumber!=13",
+    }
+    try:
+        r = client.get(f"{BASE}/entities", params={**near, "limit": 100}, headers=headers)
+        everything = ids(r)
+        expected = [f"P{n:03d}" for n in range(22) if n != 13]
+        assert everything == expected
+        pages = []
+        for offset in range(0, 21, 4):
+            params = {**near, "limit": 4, "offset": offset, "count": "true"}
+            r = client.get(f"{BASE}/entities", params=params, headers=headers)
+            assert r.headers["NGSILD-Results-Count"] == "21"
+            pages += ids(r)
+        assert pages == expected
+    finally:
+        client.post(
+            f"{BASE}/entityOperations/delete", headers=headers, json=[e["id"] for e in body]
+        )
+
+
 def test_bad_queries_get_400(loaded: TestClient) -> None:
     for params in (
         {},
@@ -184,6 +218,34 @@ def test_post_query(loaded: TestClient) -> None:
         },
     )
     assert ids(r) == ["P010"]
+
+
+def test_query_returns_entities_as_get_does(client: TestClient) -> None:
+    """A page is read apart from GET (PostgreSQL: one JSON text per row); same entities."""
+    headers = {**H, "NGSILD-Tenant": "query-as-get"}
+    scoped = {**sensor(1), "id": "urn:ngsi-ld:OffStreetParking:S1", "scope": ["/Sejong/a"]}
+    plain = {**sensor(2), "id": "urn:ngsi-ld:OffStreetParking:S2"}
+    r = client.post(f"{BASE}/entityOperations/create", headers=headers, json=[scoped, plain])
+    assert r.status_code == 201, r.text
+    try:
+        r = client.get(
+            f"{BASE}/entities",
+            params={"type": "OffStreetParking", "options": "sysAttrs"},
+            headers=headers,
+        )
+        assert r.status_code == 200, r.text
+        got = {e["id"]: e for e in r.json()}
+        assert list(got) == [scoped["id"], plain["id"]]
+        for eid, entity in got.items():
+            one = client.get(f"{BASE}/entities/{eid}?options=sysAttrs", headers=headers)
+            assert entity == one.json()
+        assert got[scoped["id"]]["scope"] == "/Sejong/a"
+        assert "scope" not in got[plain["id"]]
+        assert got[plain["id"]]["createdAt"].endswith("Z")
+    finally:
+        client.post(
+            f"{BASE}/entityOperations/delete", headers=headers, json=[scoped["id"], plain["id"]]
+        )
 
 
 def test_key_values_query_and_geojson(loaded: TestClient) -> None:

@@ -158,3 +158,13 @@ def test_placeholders_and_parameters_line_up() -> None:
         assert where.count(mark) == len(params)
         assert "\x00" not in where
         assert "https://" not in where
+
+
+def test_cached_plans_hand_out_their_own_parameter_lists() -> None:
+    expr = parse_q('a>1;b=="x"').expanded(expand)
+    for plan in (plan_sqlite, plan_postgres):
+        first = plan(expr)
+        first.params.append("changed by a caller")
+        again = plan(parse_q('a>1;b=="x"').expanded(expand))
+        assert again.sql == first.sql
+        assert again.params == first.params[:-1]
