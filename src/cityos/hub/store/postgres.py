@@ -7,7 +7,7 @@ types and attribute names are indexed arrays (GIN), geometries PostGIS geography
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,6 +21,7 @@ from cityos.hub.geo import postgis_condition
 from cityos.hub.query.ast import QExpr
 from cityos.hub.query.sql import plan_postgres
 from cityos.hub.store._filter import page_of, residual_filter
+from cityos.hub.store._pg_prepared import Statement, command, run
 from cityos.hub.store.base import (
     AttributeInfo,
     Entity,
@@ -55,6 +56,49 @@ def _row_entity(row: tuple[Any, ...]) -> Entity:
         entity["scope"] = list(row[2])
     entity["createdAt"] = _iso(row[3])
     entity["modifiedAt"] = _iso(row[4])
+    entity["attrs"] = row[5]
+    return entity
+
+
+# The single-entity paths (GET by id, the read-modify-write of an attribute PATCH) take
+# prepared statements on libpq (``_pg_prepared``), and the entity comes back as one JSON
+# text that orjson parses: psycopg's loaders (text arrays, timestamptz, jsonb) and _iso's
+# strftime cost more than the server spends building it. Timestamps are written as _iso
+# writes them.
+_STAMP = """'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'"""  # to_char's pattern, as a literal
+_ENTITY_JSON = (
+    "json_build_array(e.id, e.types, e.scopes, "
+    f"to_char(e.created_at AT TIME ZONE 'UTC', {_STAMP}), "
+    f"to_char(e.modified_at AT TIME ZONE 'UTC', {_STAMP}), e.attrs)::text"
+)
+_GET = Statement(
+    b"cityos_entity_get",
+    f"SELECT {_ENTITY_JSON} FROM hub_entities e WHERE e.tenant = $1 AND e.id = $2".encode(),
+)
+# The write's lock also reads the subscription version the notification writer checks
+# before COMMIT (``Transaction.subscription_version``): one round trip less per write.
+_LOCK = Statement(
+    b"cityos_entity_lock",
+    f"SELECT {_ENTITY_JSON}, (SELECT version FROM hub_subscription_version WHERE id = 1) "
+    "FROM hub_entities e WHERE e.tenant = $1 AND e.id = $2 FOR UPDATE OF e".encode(),
+)
+_UPDATE = Statement(
+    b"cityos_entity_update",
+    b"UPDATE hub_entities e SET types = r.types, scopes = r.scopes, "
+    b"attr_names = r.attr_names, modified_at = r.modified_at, attrs = r.attrs "
+    b"FROM json_to_record($3::json) AS r(types text[], scopes text[], attr_names text[], "
+    b"modified_at timestamptz, attrs jsonb) WHERE e.tenant = $1 AND e.id = $2",
+)
+
+
+def _json_entity(text: bytes | None) -> Entity:
+    """Return the entity of one ``_ENTITY_JSON`` value (keys in _row_entity's order)."""
+    row = orjson.loads(text or b"null")
+    entity: Entity = {"id": row[0], "type": row[1]}
+    if row[2] is not None:
+        entity["scope"] = row[2]
+    entity["createdAt"] = row[3]
+    entity["modifiedAt"] = row[4]
     entity["attrs"] = row[5]
     return entity
 
@@ -99,6 +143,15 @@ class _PostgresTransaction(Transaction):
         return self.conn
 
     def get_many(self, ids: list[str]) -> dict[str, Entity]:
+        if len(ids) == 1:
+            result = run(self.conn, _LOCK, (self.tenant.encode(), ids[0].encode()))
+            if not result.ntuples:
+                return {}
+            entity = _json_entity(result.get_value(0, 0))
+            if self.subscription_version is None:
+                self.subscription_version = int(result.get_value(0, 1) or 0)
+            self._loaded(entity)
+            return {entity["id"]: entity}
         rows = self.conn.execute(
             f"SELECT {_COLUMNS} FROM hub_entities e WHERE e.tenant = %s AND e.id = ANY(%s) "
             "FOR UPDATE",
@@ -159,14 +212,21 @@ class _PostgresTransaction(Transaction):
         latest = {e["id"]: e for e in entities}  # a repeated id: its last version wins
         for entity in latest.values():
             self._wrote(entity)
-        # ``e.id = ANY(ids)``: the planner cannot see how many rows json_to_recordset gives
-        # (it guesses 100) and would scan the tenant's entities to hash-join them.
-        self.conn.execute(
-            "UPDATE hub_entities e SET types = r.types, scopes = r.scopes, "
-            "attr_names = r.attr_names, modified_at = r.modified_at, attrs = r.attrs "
-            f"FROM {_ENTITY_ROWS} WHERE e.tenant = %s AND e.id = ANY(%s) AND e.id = r.id",
-            (Json([_entity_record(e) for e in latest.values()]), self.tenant, list(latest)),
-        )
+        if len(latest) == 1:  # an attribute PATCH, PUT, DELETE: by primary key
+            (entity,) = latest.values()
+            record = _entity_record(entity)
+            del record["id"], record["created_at"]
+            params = (self.tenant.encode(), entity["id"].encode(), orjson.dumps(record))
+            run(self.conn, _UPDATE, params)
+        else:
+            # ``e.id = ANY(ids)``: the planner cannot see how many rows json_to_recordset
+            # gives (it guesses 100) and would scan the tenant's entities to hash-join them.
+            self.conn.execute(
+                "UPDATE hub_entities e SET types = r.types, scopes = r.scopes, "
+                "attr_names = r.attr_names, modified_at = r.modified_at, attrs = r.attrs "
+                f"FROM {_ENTITY_ROWS} WHERE e.tenant = %s AND e.id = ANY(%s) AND e.id = r.id",
+                (Json([_entity_record(e) for e in latest.values()]), self.tenant, list(latest)),
+            )
         # Geometries are rewritten only for entities whose GeoProperties changed (a PATCH
         # of a reading leaves the location alone): no GiST index churn, two statements less.
         moved = [e for e in latest.values() if self._geometries_changed(e)]
@@ -229,10 +289,19 @@ class PostgresStore(HubStore):
 
     @contextmanager
     def transaction(self, tenant: str) -> Iterator[Transaction]:
-        with self.pool.connection() as conn, conn.transaction():
-            tx = _PostgresTransaction(conn, tenant)
-            yield tx
-            self._before_commit(tx)
+        # BEGIN and COMMIT straight on libpq: psycopg's conn.transaction() costs as much
+        # client work as two statements more; nothing inside nests a psycopg transaction.
+        with self.pool.connection() as conn:
+            command(conn, b"BEGIN")
+            try:
+                tx = _PostgresTransaction(conn, tenant)
+                yield tx
+                self._before_commit(tx)
+            except BaseException:
+                with suppress(psycopg.Error):  # a broken connection: the pool discards it
+                    command(conn, b"ROLLBACK")
+                raise
+            command(conn, b"COMMIT")
         self._after_commit(tx)
 
     def tenant_exists(self, tenant: str) -> bool:
@@ -247,11 +316,8 @@ class PostgresStore(HubStore):
 
     def get(self, tenant: str, entity_id: str) -> Entity | None:
         with self.pool.connection() as conn:
-            row = conn.execute(
-                f"SELECT {_COLUMNS} FROM hub_entities e WHERE e.tenant = %s AND e.id = %s",
-                (tenant, entity_id),
-            ).fetchone()
-        return _row_entity(row) if row else None
+            result = run(conn, _GET, (tenant.encode(), entity_id.encode()))
+        return _json_entity(result.get_value(0, 0)) if result.ntuples else None
 
     def _where(self, tenant: str, query: EntityQuery) -> tuple[str, list[Any], QExpr | None]:
         clauses = ["e.tenant = %s"]
