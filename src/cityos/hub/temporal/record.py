@@ -34,8 +34,8 @@ from operator import itemgetter
 from typing import Any
 
 import orjson
-from psycopg.types.json import Json
 
+from cityos.hub.store._pg_prepared import Statement, run
 from cityos.hub.store._sqlite_rows import insert_rows
 from cityos.hub.store.base import Change, Entity, Transaction
 from cityos.hub.temporal._times import MICROS_PER_HOUR, text_micros, to_micros
@@ -210,46 +210,50 @@ def _pg_instant(column: str) -> str:
 
 # A PostgreSQL write's history is one statement: the rows of each table travel as one JSON
 # array parameter (json_to_recordset), so a write of one reading or of 8,000 costs one round
-# trip and one parse-bind-execute, where an executemany per table cost a statement per row.
-# The sub-statements touch different tables, so their order within the statement does not
+# trip and one bind-execute of a prepared statement (``_pg_prepared``: orjson's bytes go
+# straight to libpq), where an executemany per table cost a statement per row. The
+# sub-statements touch different tables, so their order within the statement does not
 # matter; roll-up rows are unique per (series, hour), entity rows per entity. New series are
 # described in it too (``ON CONFLICT DO NOTHING``, in pk order: two writers describing the
 # same series lock them in one order), and so is the check that the monthly partitions of
 # its instants exist (``partitions.ensure_month_partitions``'s: the shared advisory lock
-# first, then pg_class): ``gate`` answers the partitions found among %(partitions)s, and
+# first, then pg_class): ``gate`` answers the partitions found among $1 (as JSON), and
 # nothing is written unless all are (the recorder then creates the missing ones and runs
 # the statement again). With no partition to check it takes no lock.
-_POSTGRES_WRITE = (
-    "WITH gate AS (SELECT ARRAY(SELECT c.relname::text FROM pg_class c "
-    "WHERE c.relname = ANY(%(partitions)s) AND l.locked IS NOT NULL) AS found "
-    "FROM (SELECT CASE WHEN cardinality(%(partitions)s::text[]) > 0 "
-    f"THEN pg_advisory_xact_lock_shared({_LOCK_KEY})::text ELSE '' END AS locked "
-    "OFFSET 0) l), "
-    "ok AS (SELECT cardinality(found) = cardinality(%(partitions)s::text[]) AS ok FROM gate), "
-    "series AS (INSERT INTO hub_temporal_series (pk, tenant, entity_id, attr, dataset_id) "
-    "SELECT s.pk, s.tenant, s.entity_id, s.attr, s.dataset_id FROM json_to_recordset("
-    "%(series)s) AS s(pk bigint, tenant text, entity_id text, attr text, dataset_id text) "
-    "WHERE (SELECT ok FROM ok) ORDER BY s.pk ON CONFLICT (pk) DO NOTHING), "
-    "history AS (INSERT INTO hub_temporal (series, kind, ts, observed_at, "
-    f"created_at, modified_at, num, instance) SELECT r.series, r.kind, {_pg_instant('r.ts')}, "
-    f"{_pg_instant('r.observed_at')}, {_pg_instant('r.created_at')}, "
-    f"{_pg_instant('r.modified_at')}, r.num, r.instance FROM json_to_recordset(%(history)s) "
-    "AS r(series bigint, kind text, ts bigint, observed_at bigint, created_at bigint, "
-    "modified_at bigint, num double precision, instance jsonb) WHERE (SELECT ok FROM ok)), "
-    "types AS (INSERT INTO hub_temporal_entities (tenant, entity_id, types) "
-    "SELECT t.tenant, t.entity_id, t.types FROM json_to_recordset(%(types)s) AS "
-    "t(tenant text, entity_id text, types text[]) WHERE (SELECT ok FROM ok) "
-    "ON CONFLICT (tenant, entity_id) DO UPDATE SET types = excluded.types), "
-    "hourly AS (INSERT INTO hub_temporal_hourly AS h (series, hour, n, total, total_sq, lo, "
-    f"hi) SELECT x.series, {_pg_instant('x.hour')}, x.n, x.total, x.total_sq, x.lo, x.hi "
-    "FROM json_to_recordset(%(hours)s) AS x(series bigint, hour bigint, n bigint, "
-    "total double precision, total_sq double precision, lo double precision, "
-    "hi double precision) WHERE (SELECT ok FROM ok) "
-    "ON CONFLICT (series, hour) DO UPDATE SET "
-    "n = h.n + excluded.n, total = h.total + excluded.total, "
-    "total_sq = h.total_sq + excluded.total_sq, lo = least(h.lo, excluded.lo), "
-    "hi = greatest(h.hi, excluded.hi)) "
-    "SELECT found FROM gate"
+_POSTGRES_WRITE = Statement(
+    b"cityos_history_write",
+    (
+        "WITH gate AS (SELECT ARRAY(SELECT c.relname::text FROM pg_class c "
+        "WHERE c.relname = ANY($1::text[]) AND l.locked IS NOT NULL) AS found "
+        "FROM (SELECT CASE WHEN cardinality($1::text[]) > 0 "
+        f"THEN pg_advisory_xact_lock_shared({_LOCK_KEY})::text ELSE '' END AS locked "
+        "OFFSET 0) l), "
+        "ok AS (SELECT cardinality(found) = cardinality($1::text[]) AS ok FROM gate), "
+        "series AS (INSERT INTO hub_temporal_series (pk, tenant, entity_id, attr, dataset_id) "
+        "SELECT s.pk, s.tenant, s.entity_id, s.attr, s.dataset_id FROM json_to_recordset("
+        "$2::json) AS s(pk bigint, tenant text, entity_id text, attr text, dataset_id text) "
+        "WHERE (SELECT ok FROM ok) ORDER BY s.pk ON CONFLICT (pk) DO NOTHING), "
+        "history AS (INSERT INTO hub_temporal (series, kind, ts, observed_at, created_at, "
+        f"modified_at, num, instance) SELECT r.series, r.kind, {_pg_instant('r.ts')}, "
+        f"{_pg_instant('r.observed_at')}, {_pg_instant('r.created_at')}, "
+        f"{_pg_instant('r.modified_at')}, r.num, r.instance FROM json_to_recordset($3::json) "
+        "AS r(series bigint, kind text, ts bigint, observed_at bigint, created_at bigint, "
+        "modified_at bigint, num double precision, instance jsonb) WHERE (SELECT ok FROM ok)), "
+        "types AS (INSERT INTO hub_temporal_entities (tenant, entity_id, types) "
+        "SELECT t.tenant, t.entity_id, t.types FROM json_to_recordset($4::json) AS "
+        "t(tenant text, entity_id text, types text[]) WHERE (SELECT ok FROM ok) "
+        "ON CONFLICT (tenant, entity_id) DO UPDATE SET types = excluded.types), "
+        "hourly AS (INSERT INTO hub_temporal_hourly AS h (series, hour, n, total, total_sq, "
+        f"lo, hi) SELECT x.series, {_pg_instant('x.hour')}, x.n, x.total, x.total_sq, x.lo, "
+        "x.hi FROM json_to_recordset($5::json) AS x(series bigint, hour bigint, n bigint, "
+        "total double precision, total_sq double precision, lo double precision, "
+        "hi double precision) WHERE (SELECT ok FROM ok) "
+        "ON CONFLICT (series, hour) DO UPDATE SET "
+        "n = h.n + excluded.n, total = h.total + excluded.total, "
+        "total_sq = h.total_sq + excluded.total_sq, lo = least(h.lo, excluded.lo), "
+        "hi = greatest(h.hi, excluded.hi)) "
+        "SELECT array_to_json(found)::text FROM gate"
+    ).encode(),
 )
 
 
@@ -410,15 +414,16 @@ class TemporalRecorder:
         tenant = tx.tenant
         months = {month_of(r[4]) for r in rows} - self._months
         names = {partition_name(*m): m for m in months}
-        params: dict[str, Any] = {
-            "partitions": list(names),
-            "series": Json(
+        dumps = orjson.dumps
+        params = [
+            ("{" + ",".join(names) + "}").encode(),  # plain identifiers: no quoting needed
+            dumps(
                 [
                     {"pk": s, "tenant": k[0], "entity_id": k[1], "attr": k[2], "dataset_id": k[3]}
                     for k, s in resolved.items()
                 ]
             ),
-            "history": Json(
+            dumps(
                 [
                     {
                         "series": s,
@@ -433,7 +438,7 @@ class TemporalRecorder:
                     for s, r in zip(series, rows, strict=True)
                 ]
             ),
-            "types": Json(
+            dumps(
                 list(
                     {  # one row per entity: the last types given win
                         e["id"]: {"tenant": tenant, "entity_id": e["id"], "types": e["type"]}
@@ -441,20 +446,20 @@ class TemporalRecorder:
                     }.values()
                 )
             ),
-            "hours": Json(
+            dumps(
                 [
                     {"series": s, "hour": h, "n": a[0], "total": a[1], "total_sq": a[2]}
                     | {"lo": a[3], "hi": a[4]}
                     for (s, h), a in sorted(hourly(series, rows).items())
                 ]
             ),
-        }
+        ]
         conn = tx.connection
-        (found,) = conn.execute(_POSTGRES_WRITE, params).fetchone()
+        found = orjson.loads(run(conn, _POSTGRES_WRITE, params).get_value(0, 0) or b"[]")
         existed = {names[name] for name in found}
         if existed != months:  # nothing was written: make the partitions, then write
             ensure_month_partitions(conn, months - existed)
-            conn.execute(_POSTGRES_WRITE, params | {"partitions": []})
+            run(conn, _POSTGRES_WRITE, [b"{}", *params[1:]])
         if existed:
             # Only this month and later ones are remembered: retention may drop an older
             # partition (in any process), and a late reading for it must re-create it.
