@@ -265,7 +265,7 @@ class PostgresStore(HubStore):
 
     backend = "postgresql"
 
-    def __init__(self, url: str, *, pool_size: int = 8) -> None:
+    def __init__(self, url: str, *, pool_size: int = 16) -> None:
         self._tenants: set[str] = set()  # tenants known to exist (they are never deleted)
         self.listeners = []
         self.worker_threads = pool_size
@@ -291,7 +291,10 @@ class PostgresStore(HubStore):
     def transaction(self, tenant: str) -> Iterator[Transaction]:
         # BEGIN and COMMIT straight on libpq: psycopg's conn.transaction() costs as much
         # client work as two statements more; nothing inside nests a psycopg transaction.
-        with self.pool.connection() as conn:
+        # getconn/putconn rather than pool.connection(): its ``with conn`` adds nothing to
+        # an autocommit connection but work.
+        conn = self.pool.getconn()
+        try:
             command(conn, b"BEGIN")
             try:
                 tx = _PostgresTransaction(conn, tenant)
@@ -302,6 +305,8 @@ class PostgresStore(HubStore):
                     command(conn, b"ROLLBACK")
                 raise
             command(conn, b"COMMIT")
+        finally:
+            self.pool.putconn(conn)
         self._after_commit(tx)
 
     def tenant_exists(self, tenant: str) -> bool:
@@ -315,8 +320,11 @@ class PostgresStore(HubStore):
         return True
 
     def get(self, tenant: str, entity_id: str) -> Entity | None:
-        with self.pool.connection() as conn:
+        conn = self.pool.getconn()  # as in transaction(): no ``with conn``
+        try:
             result = run(conn, _GET, (tenant.encode(), entity_id.encode()))
+        finally:
+            self.pool.putconn(conn)
         return _json_entity(result.get_value(0, 0)) if result.ntuples else None
 
     def _where(self, tenant: str, query: EntityQuery) -> tuple[str, list[Any], QExpr | None]:
