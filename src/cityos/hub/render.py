@@ -81,6 +81,14 @@ def _plain_value(inst: dict[str, Any], ctx: Compactor, opts: RenderOptions) -> A
     return inst["value"]
 
 
+# Instance members written as they are in every format but keyValues; the others need a
+# look (system times, vocab, objectList, languageMap) or are sub-attributes. Testing these
+# first keeps the common instance (type, value, unitCode, observedAt) to one set lookup a
+# member.
+_AS_IS = INSTANCE_KEYWORDS - {"createdAt", "modifiedAt", "vocab", "objectList", "languageMap"}
+_SYSTEM = frozenset({"createdAt", "modifiedAt"})
+
+
 def render_instance(inst: dict[str, Any], ctx: Compactor, opts: RenderOptions) -> Any:
     """Return one attribute instance in the requested format."""
     if opts.format == "keyValues":
@@ -88,20 +96,23 @@ def render_instance(inst: dict[str, Any], ctx: Compactor, opts: RenderOptions) -
     out: dict[str, Any] = {}
     kind = inst["type"]
     for key, val in inst.items():
-        if key in ("createdAt", "modifiedAt"):
+        if key in _AS_IS:
+            out[key] = val
+        elif key in _SYSTEM:
             if opts.sys_attrs:
                 out[key] = val
         elif key == "vocab":
             out[key] = _compact_vocab(val, ctx)
         elif key == "objectList":
             out[key] = [{"object": o} for o in val] if opts.format == "normalized" else val
-        elif key == "languageMap" and opts.lang:
-            tag, text = _pick_language(val, opts.lang)
-            out["type"] = "Property"
-            out["value"] = text
-            out["lang"] = tag
-        elif key in INSTANCE_KEYWORDS:
-            out[key] = val
+        elif key == "languageMap":
+            if opts.lang:
+                tag, text = _pick_language(val, opts.lang)
+                out["type"] = "Property"
+                out["value"] = text
+                out["lang"] = tag
+            else:
+                out[key] = val
         else:
             out[ctx.compact(key)] = render_instance(val, ctx, opts)
     if opts.format == "concise":
@@ -118,8 +129,9 @@ def render_instance(inst: dict[str, Any], ctx: Compactor, opts: RenderOptions) -
 
 def render_attribute(instances: list[dict[str, Any]], ctx: Compactor, opts: RenderOptions) -> Any:
     """Return an attribute (one instance, or a list when there are several datasetIds)."""
-    rendered = [render_instance(inst, ctx, opts) for inst in instances]
-    return rendered[0] if len(rendered) == 1 else rendered
+    if len(instances) == 1:
+        return render_instance(instances[0], ctx, opts)
+    return [render_instance(inst, ctx, opts) for inst in instances]
 
 
 def _wanted(iri: str, opts: RenderOptions) -> bool:
@@ -146,12 +158,15 @@ def render_entity(entity: dict[str, Any], ctx: Compactor, opts: RenderOptions) -
     if opts.sys_attrs and opts.format != "keyValues":
         out["createdAt"] = entity["createdAt"]
         out["modifiedAt"] = entity["modifiedAt"]
+    projected = opts.attrs is not None or opts.pick is not None or bool(opts.omit)
+    datasets = opts.datasets
+    compact = ctx.compact
     for iri, instances in entity["attrs"].items():
-        if not _wanted(iri, opts):
+        if projected and not _wanted(iri, opts):
             continue
-        if opts.datasets is not None:
-            instances = [i for i in instances if i.get("datasetId") in opts.datasets]
+        if datasets is not None:
+            instances = [i for i in instances if i.get("datasetId") in datasets]
             if not instances:
                 continue
-        out[ctx.compact(iri)] = render_attribute(instances, ctx, opts)
+        out[compact(iri)] = render_attribute(instances, ctx, opts)
     return out

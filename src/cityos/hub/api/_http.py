@@ -221,7 +221,8 @@ async def blocking(func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """Run a store call: inline when the store says short calls are cheap, else in a thread.
 
     A thread-pool hop costs ~100 µs, several times an indexed SQLite lookup or a one-entity
-    write, so SQLite's short calls run on the event loop; PostgreSQL's always go to threads.
+    write, so SQLite's short calls run on the event loop; PostgreSQL's always go to threads
+    (``_in_store_thread``).
     """
     store = getattr(func, "__self__", None) or (args[0] if args else None)
     if (
@@ -231,9 +232,43 @@ async def blocking(func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     ):
         return func(*args, **kwargs)
     if isinstance(store, HubStore):
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(store.executor, functools.partial(func, *args, **kwargs))
+        return await _in_store_thread(store, functools.partial(func, *args, **kwargs))
     return await run_in_threadpool(func, *args, **kwargs)
+
+
+def _settle(done: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
+    if done.cancelled():
+        return
+    if error is None:
+        done.set_result(result)
+    elif isinstance(error, StopIteration):  # a Future refuses it (it ends generators)
+        done.set_exception(RuntimeError("a store call raised StopIteration"))
+    else:
+        done.set_exception(error)
+
+
+async def _in_store_thread(store: HubStore, call: Callable[[], T]) -> T:
+    """Run ``call`` on the store's threads and await its result.
+
+    What ``loop.run_in_executor`` does, without chaining a concurrent Future to an asyncio
+    one (wrap_future, copied states, two callbacks): the thread hands its result to the loop
+    with one ``call_soon_threadsafe``. About 112,000 instructions a hop instead of 166,000
+    (callgrind), on every PostgreSQL request. Unlike run_in_executor, a call already queued
+    still runs if the awaiting request is cancelled (a write is then done, not skipped).
+    """
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[T] = loop.create_future()
+
+    def run() -> None:
+        try:
+            result = call()
+        except BaseException as error:  # handed to the awaiting task, as run_in_executor does
+            loop.call_soon_threadsafe(_settle, done, None, error)
+        else:
+            loop.call_soon_threadsafe(_settle, done, result, None)
+
+    store.executor.submit(run)
+    return await done
 
 
 def query_docs(path: dict[str, str] | None = None, **params: str) -> dict[str, Any]:

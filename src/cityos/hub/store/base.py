@@ -99,6 +99,10 @@ class Transaction(ABC):
         self._before = {}
         self._after = {}
         self.after_commit: list[Callable[[], None]] = []  # run once the COMMIT succeeded
+        # The subscription version counter, if the backend read it along with the
+        # transaction's first entity read (PostgreSQL: one round trip less per write); the
+        # notification writer reads it itself when this is None.
+        self.subscription_version: int | None = None
         # History rows (``cityos.hub.temporal.record.Row``) of readings a writer folded into
         # a later one of the same attribute in this transaction; the recorder keeps them too.
         self.extra_instances: list[Any] = []

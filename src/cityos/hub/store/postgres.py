@@ -7,7 +7,7 @@ types and attribute names are indexed arrays (GIN), geometries PostGIS geography
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,6 +21,7 @@ from cityos.hub.geo import postgis_condition
 from cityos.hub.query.ast import QExpr
 from cityos.hub.query.sql import plan_postgres
 from cityos.hub.store._filter import page_of, residual_filter
+from cityos.hub.store._pg_prepared import Statement, command, run
 from cityos.hub.store._pg_statistics import StatisticsKeeper
 from cityos.hub.store.base import (
     AttributeInfo,
@@ -60,22 +61,42 @@ def _row_entity(row: tuple[Any, ...]) -> Entity:
     return entity
 
 
-# A query's page comes back as one JSON text per entity (json_build_array, in _row_entity's
-# column order) that orjson parses: psycopg's loaders for the other columns (two text arrays,
-# two timestamptz) and _iso's strftime made a page of 100 cost the hub 13.5 M instructions,
-# this 8.5 M (callgrind), the server no measurable CPU more. One json_agg text for the whole
-# page cost the server about 1 ms more per page than it saved the hub.
-_PAGE_STAMP = """'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'"""  # to_char's pattern for _iso's format
-_PAGE_ROW = (
+# An entity comes back as one JSON text (json_build_array, in _row_entity's column order)
+# that orjson parses: psycopg's loaders (two text arrays, two timestamptz, jsonb) and _iso's
+# strftime cost the hub more than the server spends building it (a query page of 100: 13.5 M
+# hub instructions before, 8.5 M after, no measurable server CPU more; one json_agg text for
+# the whole page cost the server about 1 ms more than it saved). Timestamps are written as
+# _iso writes them. The single-entity paths (GET by id, the read-modify-write of an
+# attribute PATCH) also take prepared statements on libpq (``_pg_prepared``).
+_STAMP = """'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'"""  # to_char's pattern, as a literal
+_ENTITY_JSON = (
     "json_build_array(e.id, e.types, e.scopes, "
-    f"to_char(e.created_at AT TIME ZONE 'UTC', {_PAGE_STAMP}), "
-    f"to_char(e.modified_at AT TIME ZONE 'UTC', {_PAGE_STAMP}), e.attrs)::text"
+    f"to_char(e.created_at AT TIME ZONE 'UTC', {_STAMP}), "
+    f"to_char(e.modified_at AT TIME ZONE 'UTC', {_STAMP}), e.attrs)::text"
+)
+_GET = Statement(
+    b"cityos_entity_get",
+    f"SELECT {_ENTITY_JSON} FROM hub_entities e WHERE e.tenant = $1 AND e.id = $2".encode(),
+)
+# The write's lock also reads the subscription version the notification writer checks
+# before COMMIT (``Transaction.subscription_version``): one round trip less per write.
+_LOCK = Statement(
+    b"cityos_entity_lock",
+    f"SELECT {_ENTITY_JSON}, (SELECT version FROM hub_subscription_version WHERE id = 1) "
+    "FROM hub_entities e WHERE e.tenant = $1 AND e.id = $2 FOR UPDATE OF e".encode(),
+)
+_UPDATE = Statement(
+    b"cityos_entity_update",
+    b"UPDATE hub_entities e SET types = r.types, scopes = r.scopes, "
+    b"attr_names = r.attr_names, modified_at = r.modified_at, attrs = r.attrs "
+    b"FROM json_to_record($3::json) AS r(types text[], scopes text[], attr_names text[], "
+    b"modified_at timestamptz, attrs jsonb) WHERE e.tenant = $1 AND e.id = $2",
 )
 
 
-def _json_row_entity(text: str) -> Entity:
-    """Return the entity of one ``_PAGE_ROW`` text."""
-    row = orjson.loads(text)
+def _json_entity(text: str | bytes | None) -> Entity:
+    """Return the entity of one ``_ENTITY_JSON`` value (keys in _row_entity's order)."""
+    row = orjson.loads(text or b"null")
     entity: Entity = {"id": row[0], "type": row[1]}
     if row[2] is not None:
         entity["scope"] = row[2]
@@ -126,6 +147,15 @@ class _PostgresTransaction(Transaction):
         return self.conn
 
     def get_many(self, ids: list[str]) -> dict[str, Entity]:
+        if len(ids) == 1:
+            result = run(self.conn, _LOCK, (self.tenant.encode(), ids[0].encode()))
+            if not result.ntuples:
+                return {}
+            entity = _json_entity(result.get_value(0, 0))
+            if self.subscription_version is None:
+                self.subscription_version = int(result.get_value(0, 1) or 0)
+            self._loaded(entity)
+            return {entity["id"]: entity}
         rows = self.conn.execute(
             f"SELECT {_COLUMNS} FROM hub_entities e WHERE e.tenant = %s AND e.id = ANY(%s) "
             "FOR UPDATE",
@@ -187,14 +217,21 @@ class _PostgresTransaction(Transaction):
         latest = {e["id"]: e for e in entities}  # a repeated id: its last version wins
         for entity in latest.values():
             self._wrote(entity)
-        # ``e.id = ANY(ids)``: the planner cannot see how many rows json_to_recordset gives
-        # (it guesses 100) and would scan the tenant's entities to hash-join them.
-        self.conn.execute(
-            "UPDATE hub_entities e SET types = r.types, scopes = r.scopes, "
-            "attr_names = r.attr_names, modified_at = r.modified_at, attrs = r.attrs "
-            f"FROM {_ENTITY_ROWS} WHERE e.tenant = %s AND e.id = ANY(%s) AND e.id = r.id",
-            (Json([_entity_record(e) for e in latest.values()]), self.tenant, list(latest)),
-        )
+        if len(latest) == 1:  # an attribute PATCH, PUT, DELETE: by primary key
+            (entity,) = latest.values()
+            record = _entity_record(entity)
+            del record["id"], record["created_at"]
+            params = (self.tenant.encode(), entity["id"].encode(), orjson.dumps(record))
+            run(self.conn, _UPDATE, params)
+        else:
+            # ``e.id = ANY(ids)``: the planner cannot see how many rows json_to_recordset
+            # gives (it guesses 100) and would scan the tenant's entities to hash-join them.
+            self.conn.execute(
+                "UPDATE hub_entities e SET types = r.types, scopes = r.scopes, "
+                "attr_names = r.attr_names, modified_at = r.modified_at, attrs = r.attrs "
+                f"FROM {_ENTITY_ROWS} WHERE e.tenant = %s AND e.id = ANY(%s) AND e.id = r.id",
+                (Json([_entity_record(e) for e in latest.values()]), self.tenant, list(latest)),
+            )
         # Geometries are rewritten only for entities whose GeoProperties changed (a PATCH
         # of a reading leaves the location alone): no GiST index churn, two statements less.
         moved = [e for e in latest.values() if self._geometries_changed(e)]
@@ -233,7 +270,7 @@ class PostgresStore(HubStore):
 
     backend = "postgresql"
 
-    def __init__(self, url: str, *, pool_size: int = 8) -> None:
+    def __init__(self, url: str, *, pool_size: int = 16) -> None:
         self._tenants: set[str] = set()  # tenants known to exist (they are never deleted)
         self.listeners = []
         self.worker_threads = pool_size
@@ -265,10 +302,24 @@ class PostgresStore(HubStore):
 
     @contextmanager
     def transaction(self, tenant: str) -> Iterator[Transaction]:
-        with self.pool.connection() as conn, conn.transaction():
-            tx = _PostgresTransaction(conn, tenant)
-            yield tx
-            self._before_commit(tx)
+        # BEGIN and COMMIT straight on libpq: psycopg's conn.transaction() costs as much
+        # client work as two statements more; nothing inside nests a psycopg transaction.
+        # getconn/putconn rather than pool.connection(): its ``with conn`` adds nothing to
+        # an autocommit connection but work.
+        conn = self.pool.getconn()
+        try:
+            command(conn, b"BEGIN")
+            try:
+                tx = _PostgresTransaction(conn, tenant)
+                yield tx
+                self._before_commit(tx)
+            except BaseException:
+                with suppress(psycopg.Error):  # a broken connection: the pool discards it
+                    command(conn, b"ROLLBACK")
+                raise
+            command(conn, b"COMMIT")
+        finally:
+            self.pool.putconn(conn)
         self._after_commit(tx)
 
     def tenant_exists(self, tenant: str) -> bool:
@@ -282,12 +333,12 @@ class PostgresStore(HubStore):
         return True
 
     def get(self, tenant: str, entity_id: str) -> Entity | None:
-        with self.pool.connection() as conn:
-            row = conn.execute(
-                f"SELECT {_COLUMNS} FROM hub_entities e WHERE e.tenant = %s AND e.id = %s",
-                (tenant, entity_id),
-            ).fetchone()
-        return _row_entity(row) if row else None
+        conn = self.pool.getconn()  # as in transaction(): no ``with conn``
+        try:
+            result = run(conn, _GET, (tenant.encode(), entity_id.encode()))
+        finally:
+            self.pool.putconn(conn)
+        return _json_entity(result.get_value(0, 0)) if result.ntuples else None
 
     def _where(
         self, tenant: str, query: EntityQuery, *, with_geo: bool = True
@@ -341,7 +392,7 @@ class PostgresStore(HubStore):
         # OFFSET 0 keeps the lateral subquery a per-id index look-up (a nested loop that
         # keeps the ids' order, so no sort after it and an early stop at the LIMIT).
         sql = (
-            f"SELECT {_PAGE_ROW} FROM (SELECT DISTINCT g.entity_id FROM hub_geo g "
+            f"SELECT {_ENTITY_JSON} FROM (SELECT DISTINCT g.entity_id FROM hub_geo g "
             f"WHERE g.tenant = %s AND g.attr = %s AND {condition} ORDER BY g.entity_id) c "
             f"JOIN LATERAL (SELECT {_COLUMNS} FROM hub_entities e WHERE e.id = c.entity_id "
             f"AND {where} OFFSET 0) e ON true ORDER BY c.entity_id LIMIT %s OFFSET %s"
@@ -358,10 +409,12 @@ class PostgresStore(HubStore):
                 if query.geo is not None and query.ids is None:  # ids: few rows to probe
                     page_sql, page_params = self._geo_first_page(tenant, query)
                 else:  # the subquery builds the texts of the page's rows only
-                    page_sql = f"SELECT {_PAGE_ROW} FROM ({sql} LIMIT %s OFFSET %s) e ORDER BY e.id"
+                    page_sql = (
+                        f"SELECT {_ENTITY_JSON} FROM ({sql} LIMIT %s OFFSET %s) e ORDER BY e.id"
+                    )
                     page_params = [*params, query.limit, query.offset]
                 rows = conn.execute(page_sql, page_params)
-                page = QueryPage([_json_row_entity(r[0]) for r in rows])
+                page = QueryPage([_json_entity(r[0]) for r in rows])
                 if query.count:
                     total = conn.execute(
                         f"SELECT count(*) FROM hub_entities e WHERE {where}", params

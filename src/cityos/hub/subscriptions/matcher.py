@@ -249,9 +249,11 @@ class NotificationWriter:
         self.index = index
         self.wake = wake  # called after a COMMIT that queued notifications
 
-    def refresh(self, db: repository.Db) -> None:
-        """Reload the index if the database's subscription version moved."""
-        current = repository.version(db)
+    def refresh(self, db: repository.Db, current: int | None = None) -> None:
+        """Reload the index if the database's subscription version (``current``, else
+        read from ``db``) moved."""
+        if current is None:
+            current = repository.version(db)
         if current != self.index.version:
             with self.index.lock:
                 if current != self.index.version:
@@ -260,7 +262,7 @@ class NotificationWriter:
     def __call__(self, tx: Transaction, changes: list[Change]) -> None:
         """Queue a notification for every (matching subscription, change) of ``tx``."""
         db = repository.Db(tx.connection, tx.backend)
-        self.refresh(db)
+        self.refresh(db, tx.subscription_version)
         tenant = tx.tenant
         if not self.index.watches(tenant):
             return  # no subscription can match: skip working out each change's events

@@ -34,11 +34,17 @@ from operator import itemgetter
 from typing import Any
 
 import orjson
-from psycopg.types.json import Json
 
+from cityos.hub.store._pg_prepared import Statement, run
 from cityos.hub.store._sqlite_rows import insert_rows
 from cityos.hub.store.base import Change, Entity, Transaction
 from cityos.hub.temporal._times import MICROS_PER_HOUR, text_micros, to_micros
+from cityos.hub.temporal.partitions import (
+    _LOCK_KEY,
+    ensure_month_partitions,
+    month_of,
+    partition_name,
+)
 from cityos.hub.temporal.rollup import next_pk
 
 INSTANCE_PREFIX = "urn:ngsi-ld:Instance:"
@@ -204,35 +210,51 @@ def _pg_instant(column: str) -> str:
 
 # A PostgreSQL write's history is one statement: the rows of each table travel as one JSON
 # array parameter (json_to_recordset), so a write of one reading or of 8,000 costs one round
-# trip and one parse-bind-execute, where an executemany per table cost a statement per row.
-# The sub-statements touch different tables, so their order within the statement does not
-# matter; roll-up rows are unique per (series, hour), entity rows per entity.
-_POSTGRES = {
-    # in pk order: two writers describing the same series lock them in one order
-    "series": "INSERT INTO hub_temporal_series (pk, tenant, entity_id, attr, dataset_id) "
-    "SELECT s.pk, s.tenant, s.entity_id, s.attr, s.dataset_id FROM json_to_recordset(%s) AS "
-    "s(pk bigint, tenant text, entity_id text, attr text, dataset_id text) ORDER BY s.pk "
-    "ON CONFLICT (pk) DO NOTHING",
-    "write": "WITH history AS (INSERT INTO hub_temporal (series, kind, ts, observed_at, "
-    f"created_at, modified_at, num, instance) SELECT r.series, r.kind, {_pg_instant('r.ts')}, "
-    f"{_pg_instant('r.observed_at')}, {_pg_instant('r.created_at')}, "
-    f"{_pg_instant('r.modified_at')}, r.num, r.instance FROM json_to_recordset(%s) AS "
-    "r(series bigint, kind text, ts bigint, observed_at bigint, created_at bigint, "
-    "modified_at bigint, num double precision, instance jsonb)), "
-    "types AS (INSERT INTO hub_temporal_entities (tenant, entity_id, types) "
-    "SELECT t.tenant, t.entity_id, t.types FROM json_to_recordset(%s) AS "
-    "t(tenant text, entity_id text, types text[]) "
-    "ON CONFLICT (tenant, entity_id) DO UPDATE SET types = excluded.types) "
-    "INSERT INTO hub_temporal_hourly AS h (series, hour, n, total, total_sq, lo, hi) "
-    f"SELECT x.series, {_pg_instant('x.hour')}, x.n, x.total, x.total_sq, x.lo, x.hi "
-    "FROM json_to_recordset(%s) AS x(series bigint, hour bigint, n bigint, "
-    "total double precision, total_sq double precision, lo double precision, "
-    "hi double precision) "
-    "ON CONFLICT (series, hour) DO UPDATE SET "
-    "n = h.n + excluded.n, total = h.total + excluded.total, "
-    "total_sq = h.total_sq + excluded.total_sq, lo = least(h.lo, excluded.lo), "
-    "hi = greatest(h.hi, excluded.hi)",
-}
+# trip and one bind-execute of a prepared statement (``_pg_prepared``: orjson's bytes go
+# straight to libpq), where an executemany per table cost a statement per row. The
+# sub-statements touch different tables, so their order within the statement does not
+# matter; roll-up rows are unique per (series, hour), entity rows per entity. New series are
+# described in it too (``ON CONFLICT DO NOTHING``, in pk order: two writers describing the
+# same series lock them in one order), and so is the check that the monthly partitions of
+# its instants exist (``partitions.ensure_month_partitions``'s: the shared advisory lock
+# first, then pg_class): ``gate`` answers the partitions found among $1 (as JSON), and
+# nothing is written unless all are (the recorder then creates the missing ones and runs
+# the statement again). With no partition to check it takes no lock.
+_POSTGRES_WRITE = Statement(
+    b"cityos_history_write",
+    (
+        "WITH gate AS (SELECT ARRAY(SELECT c.relname::text FROM pg_class c "
+        "WHERE c.relname = ANY($1::text[]) AND l.locked IS NOT NULL) AS found "
+        "FROM (SELECT CASE WHEN cardinality($1::text[]) > 0 "
+        f"THEN pg_advisory_xact_lock_shared({_LOCK_KEY})::text ELSE '' END AS locked "
+        "OFFSET 0) l), "
+        "ok AS (SELECT cardinality(found) = cardinality($1::text[]) AS ok FROM gate), "
+        "series AS (INSERT INTO hub_temporal_series (pk, tenant, entity_id, attr, dataset_id) "
+        "SELECT s.pk, s.tenant, s.entity_id, s.attr, s.dataset_id FROM json_to_recordset("
+        "$2::json) AS s(pk bigint, tenant text, entity_id text, attr text, dataset_id text) "
+        "WHERE (SELECT ok FROM ok) ORDER BY s.pk ON CONFLICT (pk) DO NOTHING), "
+        "history AS (INSERT INTO hub_temporal (series, kind, ts, observed_at, created_at, "
+        f"modified_at, num, instance) SELECT r.series, r.kind, {_pg_instant('r.ts')}, "
+        f"{_pg_instant('r.observed_at')}, {_pg_instant('r.created_at')}, "
+        f"{_pg_instant('r.modified_at')}, r.num, r.instance FROM json_to_recordset($3::json) "
+        "AS r(series bigint, kind text, ts bigint, observed_at bigint, created_at bigint, "
+        "modified_at bigint, num double precision, instance jsonb) WHERE (SELECT ok FROM ok)), "
+        "types AS (INSERT INTO hub_temporal_entities (tenant, entity_id, types) "
+        "SELECT t.tenant, t.entity_id, t.types FROM json_to_recordset($4::json) AS "
+        "t(tenant text, entity_id text, types text[]) WHERE (SELECT ok FROM ok) "
+        "ON CONFLICT (tenant, entity_id) DO UPDATE SET types = excluded.types), "
+        "hourly AS (INSERT INTO hub_temporal_hourly AS h (series, hour, n, total, total_sq, "
+        f"lo, hi) SELECT x.series, {_pg_instant('x.hour')}, x.n, x.total, x.total_sq, x.lo, "
+        "x.hi FROM json_to_recordset($5::json) AS x(series bigint, hour bigint, n bigint, "
+        "total double precision, total_sq double precision, lo double precision, "
+        "hi double precision) WHERE (SELECT ok FROM ok) "
+        "ON CONFLICT (series, hour) DO UPDATE SET "
+        "n = h.n + excluded.n, total = h.total + excluded.total, "
+        "total_sq = h.total_sq + excluded.total_sq, lo = least(h.lo, excluded.lo), "
+        "hi = greatest(h.hi, excluded.hi)) "
+        "SELECT array_to_json(found)::text FROM gate"
+    ).encode(),
+)
 
 
 def _sqlite_series(conn: Any, tenant: str, missing: list[SeriesKey]) -> dict[SeriesKey, int]:
@@ -269,19 +291,6 @@ def _sqlite_series(conn: Any, tenant: str, missing: list[SeriesKey]) -> dict[Ser
     return found
 
 
-def _describe_postgres(conn: Any, resolved: dict[SeriesKey, int]) -> None:
-    """Describe the series of ``resolved`` that are not described yet (PostgreSQL).
-
-    One statement for all of them: ``ON CONFLICT DO NOTHING`` makes a cache miss of a known
-    series (the common case once the cache has been forgotten) an index probe, no insert.
-    """
-    rows = [
-        {"pk": s, "tenant": k[0], "entity_id": k[1], "attr": k[2], "dataset_id": k[3]}
-        for k, s in resolved.items()
-    ]
-    conn.execute(_POSTGRES["series"], [Json(rows)])
-
-
 def _types_changed(change: Change) -> Entity | None:
     after = change.after
     if after is None:
@@ -316,34 +325,10 @@ class TemporalRecorder:
         """Write history ``rows`` and the types of ``typed`` entities in ``tx``."""
         tenant = tx.tenant
         postgres = tx.backend == "postgresql"
-        sql = _POSTGRES if postgres else _SQLITE
+        sql = _SQLITE
         series, resolved = self._series_ids(tx, rows)
         if postgres:
-            self._ensure_partitions(tx, rows)
-            history = [
-                {
-                    "series": s,
-                    "kind": r[3],
-                    "ts": r[4],
-                    "observed_at": r[5],
-                    "created_at": r[6],
-                    "modified_at": r[7],
-                    "num": r[8],
-                    "instance": stored(r[9]),
-                }
-                for s, r in zip(series, rows, strict=True)
-            ]
-            hours = [
-                {"series": s, "hour": h, "n": a[0], "total": a[1], "total_sq": a[2]}
-                | {"lo": a[3], "hi": a[4]}
-                for (s, h), a in sorted(hourly(series, rows).items())
-            ]
-            types = {  # one row per entity: the last types given win
-                e["id"]: {"tenant": tenant, "entity_id": e["id"], "types": e["type"]} for e in typed
-            }
-            tx.connection.execute(
-                sql["write"], [Json(history), Json(list(types.values())), Json(hours)]
-            )
+            self._write_postgres(tx, rows, typed, series, resolved)
         else:
             conn = tx.connection
             dumps = orjson.dumps
@@ -385,7 +370,8 @@ class TemporalRecorder:
         """Return the series id of each row, and the ids resolved here (cached after COMMIT).
 
         A series missing from the cache is looked up (SQLite) or named by its hash
-        (PostgreSQL); a new one is described in ``hub_temporal_series`` in ``tx``.
+        (PostgreSQL); a new one is described in ``hub_temporal_series`` in ``tx`` (on
+        PostgreSQL by the history statement itself).
         """
         tenant = tx.tenant
         cache = self._series
@@ -398,9 +384,8 @@ class TemporalRecorder:
             missing = list(dict.fromkeys(keys))
         else:
             missing = list(dict.fromkeys(k for k, i in zip(keys, ids, strict=True) if i is None))
-        if tx.backend == "postgresql":
+        if tx.backend == "postgresql":  # described by _write_postgres's statement
             resolved = {k: _hash_series(*k) for k in missing}
-            _describe_postgres(tx.connection, resolved)
         else:
             resolved = _sqlite_series(tx.connection, tenant, missing)
         if unknown == len(ids):
@@ -416,12 +401,66 @@ class TemporalRecorder:
             if len(resolved) <= _SERIES_CACHE_MAX:
                 self._series.update(resolved)
 
-    def _ensure_partitions(self, tx: Transaction, rows: list[Row]) -> None:
-        from cityos.hub.temporal.partitions import ensure_month_partitions, month_of
-
+    def _write_postgres(
+        self,
+        tx: Transaction,
+        rows: list[Row],
+        typed: list[Entity],
+        series: list[int],
+        resolved: dict[SeriesKey, int],
+    ) -> None:
+        """Write the history in one statement (``_POSTGRES_WRITE``), describing the series
+        of ``resolved`` and checking the partitions of months not known to exist."""
+        tenant = tx.tenant
         months = {month_of(r[4]) for r in rows} - self._months
-        if months:
-            existed = ensure_month_partitions(tx.connection, months)
+        names = {partition_name(*m): m for m in months}
+        dumps = orjson.dumps
+        params = [
+            ("{" + ",".join(names) + "}").encode(),  # plain identifiers: no quoting needed
+            dumps(
+                [
+                    {"pk": s, "tenant": k[0], "entity_id": k[1], "attr": k[2], "dataset_id": k[3]}
+                    for k, s in resolved.items()
+                ]
+            ),
+            dumps(
+                [
+                    {
+                        "series": s,
+                        "kind": r[3],
+                        "ts": r[4],
+                        "observed_at": r[5],
+                        "created_at": r[6],
+                        "modified_at": r[7],
+                        "num": r[8],
+                        "instance": stored(r[9]),
+                    }
+                    for s, r in zip(series, rows, strict=True)
+                ]
+            ),
+            dumps(
+                list(
+                    {  # one row per entity: the last types given win
+                        e["id"]: {"tenant": tenant, "entity_id": e["id"], "types": e["type"]}
+                        for e in typed
+                    }.values()
+                )
+            ),
+            dumps(
+                [
+                    {"series": s, "hour": h, "n": a[0], "total": a[1], "total_sq": a[2]}
+                    | {"lo": a[3], "hi": a[4]}
+                    for (s, h), a in sorted(hourly(series, rows).items())
+                ]
+            ),
+        ]
+        conn = tx.connection
+        found = orjson.loads(run(conn, _POSTGRES_WRITE, params).get_value(0, 0) or b"[]")
+        existed = {names[name] for name in found}
+        if existed != months:  # nothing was written: make the partitions, then write
+            ensure_month_partitions(conn, months - existed)
+            run(conn, _POSTGRES_WRITE, [b"{}", *params[1:]])
+        if existed:
             # Only this month and later ones are remembered: retention may drop an older
             # partition (in any process), and a late reading for it must re-create it.
             this_month = month_of(to_micros(datetime.now(UTC)))
