@@ -81,6 +81,18 @@ class Receiver:
                 self._cond.wait(left)
             return list(self.received)
 
+    def of_subscription(
+        self, sub_id: str, count: int, timeout: float = 10.0
+    ) -> list[dict[str, Any]]:
+        """Wait for ``count`` notifications of one subscription; return them (in arrival
+        order; fewer if ``timeout`` passed first)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            mine = [n for n in self.received if n["subscriptionId"] == sub_id]
+            if len(mine) >= count or time.monotonic() > deadline:
+                return mine
+            self.wait_for(len(self.received) + 1, timeout=0.2)
+
     def wait_for_attempts(self, count: int, timeout: float = 10.0) -> list[tuple[float, str]]:
         """Wait until ``count`` POSTs (accepted or refused) came in; return them all."""
         deadline = time.monotonic() + timeout

@@ -44,12 +44,7 @@ def subscribe(client: TestClient, rx: Receiver, etype: str, **members: Any) -> s
 
 def notes(rx: Receiver, sub_id: str, count: int, timeout: float = 10.0) -> list[dict[str, Any]]:
     """Wait for ``count`` notifications of one subscription and return them (in arrival order)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        mine = [n for n in rx.received if n["subscriptionId"] == sub_id]
-        if len(mine) >= count or time.monotonic() > deadline:
-            return mine
-        rx.wait_for(len(rx.received) + 1, timeout=0.2)
+    return rx.of_subscription(sub_id, count, timeout)
 
 
 def quiet(rx: Receiver, sub_id: str, seconds: float = 1.0) -> list[dict[str, Any]]:

@@ -3,7 +3,6 @@ v1.8.1 4.5.23, 5.2.14): inline in the notified entity, or flat after it, to the 
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -29,12 +28,8 @@ def unique() -> str:
 
 
 def notes(rx: Receiver, sub_id: str, count: int, timeout: float = 10.0) -> list[dict[str, Any]]:
-    deadline = time.monotonic() + timeout
-    while True:
-        mine = [n for n in rx.received if n["subscriptionId"] == sub_id]
-        if len(mine) >= count or time.monotonic() > deadline:
-            return mine
-        rx.wait_for(len(rx.received) + 1, timeout=0.2)
+    """Wait for ``count`` notifications of one subscription and return them (in arrival order)."""
+    return rx.of_subscription(sub_id, count, timeout)
 
 
 def subscribe(

@@ -141,32 +141,27 @@ class _SQLiteTransaction(Transaction):
     def connection(self) -> sqlite3.Connection:
         return self.conn
 
-    def get_many(self, ids: list[str]) -> dict[str, Entity]:
-        found: dict[str, Entity] = {}
+    def _rows_of(self, ids: list[str]) -> Iterator[tuple[Any, ...]]:
+        """Yield the entity rows (``_COLUMNS``) of this tenant among ``ids``."""
         for chunk in _chunks(ids):
             marks = ",".join("?" * len(chunk))
-            rows = self.conn.execute(
+            yield from self.conn.execute(
                 f"SELECT {_COLUMNS} FROM hub_entities e WHERE e.tenant = ? AND e.id IN ({marks})",
                 [self.tenant, *chunk],
             )
-            for row in rows:
-                entity = _row_entity(row)
-                self.pks[row[1]] = row[0]
-                self.side[row[1]] = _SideRows.of(entity)
-                self._loaded(entity)
-                found[row[1]] = entity
+
+    def get_many(self, ids: list[str]) -> dict[str, Entity]:
+        found: dict[str, Entity] = {}
+        for row in self._rows_of(ids):
+            entity = _row_entity(row)
+            self.pks[row[1]] = row[0]
+            self.side[row[1]] = _SideRows.of(entity)
+            self._loaded(entity)
+            found[row[1]] = entity
         return found
 
     def peek_many(self, ids: list[str]) -> dict[str, Entity]:
-        found: dict[str, Entity] = {}
-        for chunk in _chunks(ids):
-            marks = ",".join("?" * len(chunk))
-            rows = self.conn.execute(
-                f"SELECT {_COLUMNS} FROM hub_entities e WHERE e.tenant = ? AND e.id IN ({marks})",
-                [self.tenant, *chunk],
-            )
-            found.update((row[1], _row_entity(row)) for row in rows)
-        return found
+        return {row[1]: _row_entity(row) for row in self._rows_of(ids)}
 
     def _ensure_tenant(self) -> None:
         if not self._tenant_known:
