@@ -294,12 +294,6 @@ class PostgresStore(HubStore):
         self.statistics.wait(timeout=10)
         self.pool.close()
 
-    # HubStore's is a staticmethod; every store calls it as self._after_commit(tx)
-    def _after_commit(self, tx: Transaction) -> None:  # type: ignore[override]
-        super()._after_commit(tx)
-        if isinstance(tx, _PostgresTransaction):
-            self.statistics.inserted(tx.inserted)
-
     @contextmanager
     def transaction(self, tenant: str) -> Iterator[Transaction]:
         # BEGIN and COMMIT straight on libpq: psycopg's conn.transaction() costs as much
@@ -321,6 +315,7 @@ class PostgresStore(HubStore):
         finally:
             self.pool.putconn(conn)
         self._after_commit(tx)
+        self.statistics.inserted(tx.inserted)
 
     def tenant_exists(self, tenant: str) -> bool:
         if tenant in self._tenants:

@@ -287,8 +287,9 @@ class NotificationWriter:
                 if reason is None or not sub.selects(events.entity):
                     continue
                 rendered = render_change(sub, change, events, stamp)
-                data = [rendered]
-                if sub.linked is not None and change.after is not None:
+                if change.after is None:  # a deletion: no linked entities (docs)
+                    data = [rendered]
+                else:
                     data = with_linked(sub, change.after, rendered, fetch=peek)
                 body = notification(sub, data, reason)
                 rows.append((tenant, sub.id, change.entity_id, orjson.dumps(body), stamp))

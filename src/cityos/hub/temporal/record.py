@@ -325,7 +325,6 @@ class TemporalRecorder:
         """Write history ``rows`` and the types of ``typed`` entities in ``tx``."""
         tenant = tx.tenant
         postgres = tx.backend == "postgresql"
-        sql = _SQLITE
         series, resolved = self._series_ids(tx, rows)
         if postgres:
             self._write_postgres(tx, rows, typed, series, resolved)
@@ -338,7 +337,7 @@ class TemporalRecorder:
             # raise and format an AttributeError per parameter (~3,300 instructions); same BLOB.
             insert_rows(
                 conn,
-                sql["insert"],
+                _SQLITE["insert"],
                 [
                     (
                         first + i,
@@ -357,9 +356,9 @@ class TemporalRecorder:
             if typed:
                 insert_rows(
                     conn,
-                    sql["types"],
+                    _SQLITE["types"],
                     [(tenant, e["id"], dumps(e["type"]).decode()) for e in typed],
-                    tail=sql["types_tail"],
+                    tail=_SQLITE["types_tail"],
                 )
         if resolved:
             tx.after_commit.append(lambda: self._remember(resolved))
