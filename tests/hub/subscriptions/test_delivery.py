@@ -4,23 +4,14 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import pytest
 from fastapi.testclient import TestClient
 
 from tests.hub.subscriptions.receiver import Receiver
 
 HUB = "/ngsi-ld/v1"
-
-
-@pytest.fixture(scope="module")
-def rx() -> Iterator[Receiver]:
-    receiver = Receiver().start()
-    yield receiver
-    receiver.stop()
 
 
 def kind() -> str:

@@ -4,7 +4,6 @@ v1.8.1 4.5.23, 5.2.14): inline in the notified entity, or flat after it, to the 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -14,13 +13,6 @@ from tests.hub.subscriptions.receiver import Receiver
 
 HUB = "/ngsi-ld/v1"
 ERR = "https://uri.etsi.org/ngsi-ld/errors/"
-
-
-@pytest.fixture(scope="module")
-def rx() -> Iterator[Receiver]:
-    receiver = Receiver().start()
-    yield receiver
-    receiver.stop()
 
 
 def unique() -> str:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -15,13 +14,6 @@ from cityos.security.outbound import OutboundPolicy
 from tests.hub.subscriptions.receiver import Receiver
 
 HUB = "/ngsi-ld/v1"
-
-
-@pytest.fixture(scope="module")
-def rx() -> Iterator[Receiver]:
-    receiver = Receiver().start()
-    yield receiver
-    receiver.stop()
 
 
 def body(uri: str, etype: str = "Thing", **members: Any) -> dict[str, Any]:
