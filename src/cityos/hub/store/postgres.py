@@ -156,19 +156,19 @@ class _PostgresTransaction(Transaction):
                 self.subscription_version = int(result.get_value(0, 1) or 0)
             self._loaded(entity)
             return {entity["id"]: entity}
-        rows = self.conn.execute(
-            f"SELECT {_COLUMNS} FROM hub_entities e WHERE e.tenant = %s AND e.id = ANY(%s) "
-            "FOR UPDATE",
-            (self.tenant, ids),
-        )
-        found = {row[0]: _row_entity(row) for row in rows}
+        found = self._entities_among(ids, lock=True)
         for entity in found.values():
             self._loaded(entity)
         return found
 
     def peek_many(self, ids: list[str]) -> dict[str, Entity]:
+        return self._entities_among(ids, lock=False)
+
+    def _entities_among(self, ids: list[str], *, lock: bool) -> dict[str, Entity]:
+        """Return this tenant's entities among ``ids`` (``lock``: FOR UPDATE)."""
         rows = self.conn.execute(
-            f"SELECT {_COLUMNS} FROM hub_entities e WHERE e.tenant = %s AND e.id = ANY(%s)",
+            f"SELECT {_COLUMNS} FROM hub_entities e WHERE e.tenant = %s AND e.id = ANY(%s)"
+            + (" FOR UPDATE" if lock else ""),
             (self.tenant, ids),
         )
         return {row[0]: _row_entity(row) for row in rows}
