@@ -307,7 +307,9 @@ def test_statistics_count_successes_and_failures(client: TestClient, rx: Receive
             time.sleep(0.1)
         assert stats["timesFailed"] >= 1
         assert stats["status"] == "failed"
-        assert "503" in stats["lastErrorReason"]
+        # in both languages: "HTTP 503: <answer> / 수신자가 HTTP 503(으)로 거절했습니다"
+        assert stats["lastErrorReason"].startswith("HTTP 503")
+        assert "수신자가 HTTP 503" in stats["lastErrorReason"]
         assert stats["lastFailure"] == stats["lastNotification"]
     finally:
         rx.status = 204

@@ -163,7 +163,7 @@ def test_a_refusal_carries_the_status_and_the_answer() -> None:
         result = send(HttpSender(), server.url, b"{}", b"{}")
     finally:
         server.close()
-    assert result == ["HTTP 503: try later", None]
+    assert result == ["HTTP 503: try later / 수신자가 HTTP 503(으)로 거절했습니다", None]
 
 
 def test_a_kept_alive_connection_closed_by_the_receiver_is_retried_once() -> None:

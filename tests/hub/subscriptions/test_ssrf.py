@@ -113,6 +113,7 @@ def test_sending_checks_the_endpoint_again(client: TestClient, rx: Receiver) -> 
         assert note["status"] == "failed"
         assert note["lastErrorReason"].startswith("refused: ")
         assert "loopback" in note["lastErrorReason"]
+        assert " / 거부됨: " in note["lastErrorReason"]  # and why, in Korean
         assert not [n for n in rx.received if n["subscriptionId"] == sub_id]
     finally:
         dispatcher.outbound = allowed

@@ -32,7 +32,13 @@ ANSWER_KEPT = 1024  # [bytes] of an answer's body kept for the error message
 
 
 class HttpError(Exception):
-    """The request could not be made or the answer could not be read."""
+    """The request could not be made or the answer could not be read; ``str()`` gives the
+    reason in English and Korean (it becomes a subscription's ``lastErrorReason``)."""
+
+    def __init__(self, reason: str, reason_ko: str) -> None:
+        super().__init__(f"{reason} / {reason_ko}")
+        self.reason = reason
+        self.reason_ko = reason_ko
 
 
 class _Stale(HttpError):
@@ -54,11 +60,13 @@ class Target:
         """Return the target of an ``http``/``https`` URI; raise HttpError if it is not one."""
         parts = urlsplit(uri)
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise HttpError(f"not an http(s) URL: {uri!r}")
+            raise HttpError(f"not an http(s) URL: {uri!r}", f"http(s) URL이 아닙니다: {uri!r}")
         try:
             port = parts.port or (443 if parts.scheme == "https" else 80)
         except ValueError:
-            raise HttpError(f"invalid port in {uri!r}") from None
+            raise HttpError(
+                f"invalid port in {uri!r}", f"{uri!r}의 포트가 잘못되었습니다"
+            ) from None
         host = parts.hostname
         if not host.isascii():
             host = host.encode("idna").decode("ascii")
@@ -78,7 +86,7 @@ def request_head(target: Target, headers: dict[str, str], length: int) -> bytes:
     lines = [b"POST ", target.path, b" HTTP/1.1\r\n", target.head]
     for name, value in headers.items():
         if any(c in name or c in value for c in "\r\n\0") or ":" in name or not name:
-            raise HttpError(f"invalid header {name!r}")
+            raise HttpError(f"invalid header {name!r}", f"잘못된 헤더 {name!r}")
         lines += [name.encode(), b": ", value.encode(), b"\r\n"]
     lines += [b"User-Agent: ", USER_AGENT, b"\r\nContent-Length: ", str(length).encode()]
     lines.append(b"\r\n\r\n")
@@ -109,9 +117,9 @@ class Connection(asyncio.Protocol):
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserUpgrade:
-            self._fail(HttpError("the server switched protocols"))
+            self._fail(HttpError("the server switched protocols", "서버가 프로토콜을 바꿨습니다"))
         except httptools.HttpParserError as error:
-            self._fail(HttpError(f"malformed answer: {error}"))
+            self._fail(HttpError(f"malformed answer: {error}", "응답 형식이 잘못되었습니다"))
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
@@ -120,9 +128,20 @@ class Connection(asyncio.Protocol):
         if self._status and not self._parser.should_keep_alive():
             self._finish()  # an answer delimited by the end of the connection
         elif not self._answered and self.used:
-            self._fail(_Stale("the server closed the kept-alive connection"))
+            self._fail(
+                _Stale(
+                    "the server closed the kept-alive connection",
+                    "서버가 유지 중인 연결을 닫았습니다",
+                )
+            )
         else:
-            self._fail(HttpError(f"connection closed before the answer: {exc or 'EOF'}"))
+            closed = exc or "EOF"
+            self._fail(
+                HttpError(
+                    f"connection closed before the answer: {closed}",
+                    f"응답 전에 연결이 닫혔습니다: {closed}",
+                )
+            )
 
     # httptools callbacks
     def on_headers_complete(self) -> None:

@@ -78,7 +78,9 @@ class LocalSender:
         try:
             self.receive(body)
         except Exception as error:  # noqa: BLE001 - the row stays for a retry
-            raise DeliveryFailed(f"local receiver failed: {error}") from None
+            raise DeliveryFailed(
+                f"local receiver failed: {error}", f"내부 수신자가 실패했습니다: {error}"
+            ) from None
 
 
 class Dispatcher:
@@ -404,7 +406,7 @@ class Dispatcher:
         try:
             await self.checked_hosts.resolve_checked(uri, self.outbound)
         except outbound.UnsafeTarget as error:
-            return DeliveryFailed(f"refused: {error.detail}")
+            return DeliveryFailed(f"refused: {error.detail}", f"거부됨: {error.detail_ko}")
         return None
 
     def _retry_later(self, key: tuple[str, str], wait: float) -> None:

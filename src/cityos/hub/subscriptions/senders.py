@@ -28,7 +28,13 @@ DEFAULT_TIMEOUT = 5.0  # [s] per attempt (Settings.notify_timeout), unless endpo
 
 
 class DeliveryFailed(Exception):
-    """The receiver did not accept the notification (the row stays for a retry)."""
+    """The receiver did not accept the notification (the row stays for a retry); ``str()``
+    gives the reason in English and Korean: it is the subscription's ``lastErrorReason``."""
+
+    def __init__(self, reason: str, reason_ko: str) -> None:
+        super().__init__(f"{reason} / {reason_ko}")
+        self.reason = reason
+        self.reason_ko = reason_ko
 
 
 def info(endpoint: dict[str, Any], key: str, default: str) -> str:
@@ -90,12 +96,19 @@ class HttpSender:
                 target, headers, body, self.timeout if timeout is None else timeout / 1000
             )
         except TimeoutError:
-            raise DeliveryFailed("Timeout: no answer within the timeout") from None
-        except (HttpError, OSError) as error:
-            raise DeliveryFailed(f"{type(error).__name__}: {error}") from None
+            raise DeliveryFailed(
+                "Timeout: no answer within the timeout", "시간 초과: 제한 시간 안에 응답이 없습니다"
+            ) from None
+        except HttpError as error:
+            raise DeliveryFailed(error.reason, error.reason_ko) from None
+        except OSError as error:
+            kind = type(error).__name__
+            raise DeliveryFailed(f"{kind}: {error}", f"연결 오류 ({kind}): {error}") from None
         if not 200 <= status < 300:
             text = answer.decode("utf-8", errors="replace")
-            raise DeliveryFailed(f"HTTP {status}: {text[:200]}")
+            raise DeliveryFailed(
+                f"HTTP {status}: {text[:200]}", f"수신자가 HTTP {status}(으)로 거절했습니다"
+            )
 
     async def close(self) -> None:
         """Close every connection."""
@@ -123,11 +136,15 @@ class _Broker:
     def publish(self, topic: str, payload: bytes, qos: int, timeout: float) -> None:
         message = self.client.publish(topic, payload, qos=qos)
         if message.rc != mqtt.MQTT_ERR_SUCCESS:
-            raise DeliveryFailed(f"MQTT publish failed: {mqtt.error_string(message.rc)}")
+            why = mqtt.error_string(message.rc)
+            raise DeliveryFailed(f"MQTT publish failed: {why}", f"MQTT 발행에 실패했습니다: {why}")
         if qos > 0:
             message.wait_for_publish(timeout)
             if not message.is_published():
-                raise DeliveryFailed(f"MQTT broker sent no PUBACK within {timeout:g} s")
+                raise DeliveryFailed(
+                    f"MQTT broker sent no PUBACK within {timeout:g} s",
+                    f"MQTT 브로커가 {timeout:g}초 안에 PUBACK을 보내지 않았습니다",
+                )
 
     def close(self) -> None:
         self.client.disconnect()
@@ -158,7 +175,10 @@ class MqttSender:
                 try:
                     broker = _Broker(str(parts.hostname), port, version, user, pw, tls=tls)
                 except OSError as error:
-                    raise DeliveryFailed(f"cannot connect to the MQTT broker: {error}") from None
+                    raise DeliveryFailed(
+                        f"cannot connect to the MQTT broker: {error}",
+                        f"MQTT 브로커에 연결할 수 없습니다: {error}",
+                    ) from None
                 self._brokers[key] = broker
         try:
             broker.publish(unquote(parts.path.lstrip("/")), payload, qos, timeout)
@@ -167,7 +187,13 @@ class MqttSender:
                 if self._brokers.get(key) is broker:
                     del self._brokers[key]
             broker.close()
-            raise DeliveryFailed(str(error)) from None
+            if isinstance(error, DeliveryFailed):
+                raise
+            kind = type(error).__name__
+            raise DeliveryFailed(
+                f"MQTT publish failed: {kind}: {error}",
+                f"MQTT 발행에 실패했습니다 ({kind}): {error}",
+            ) from None
 
     async def send(self, endpoint: dict[str, Any], body: bytes, headers: dict[str, str]) -> None:
         """Publish ``{"metadata": headers, "body": notification}``; raise DeliveryFailed."""
