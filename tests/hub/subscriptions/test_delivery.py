@@ -427,3 +427,32 @@ def test_pick_and_omit_project_the_notified_entity(client: TestClient, rx: Recei
         )
         assert r.status_code == 400, (notification, r.text)
         assert r.json()["type"].endswith("BadRequestData"), r.text
+
+
+def test_dataset_id_keeps_those_instances_in_notifications(
+    client: TestClient, rx: Receiver
+) -> None:
+    """v1.8.1 5.2.12 ``datasetId`` (4.5.5): the notified entity carries only the attribute
+    instances of those datasetIds, ``@none`` the default one (ETSI 028_06, 046_19)."""
+    etype = kind()
+    french, german = "urn:ngsi-ld:Dataset:french", "urn:ngsi-ld:Dataset:german"
+    only_french = subscribe(client, rx, etype, datasetId=[french])
+    with_default = subscribe(client, rx, etype, datasetId=["@none", german])
+    assert client.get(f"{HUB}/subscriptions/{only_french}").json()["datasetId"] == [french]
+    body = {
+        "id": f"urn:ngsi-ld:{etype}:1",
+        "type": etype,
+        "name": [
+            {"type": "Property", "value": "Sejong"},
+            {"type": "Property", "value": "Sejong-ville", "datasetId": french},
+            {"type": "Property", "value": "Sejong-Stadt", "datasetId": german},
+        ],
+        "speed": prop(3),
+    }
+    assert client.post(f"{HUB}/entities", json=body).status_code == 201
+    seen = notes(rx, only_french, 1)[0]["data"][0]
+    assert seen["name"] == {"type": "Property", "value": "Sejong-ville", "datasetId": french}
+    assert "speed" not in seen  # its only instance is the default one
+    seen = notes(rx, with_default, 1)[0]["data"][0]
+    assert sorted(i["value"] for i in seen["name"]) == ["Sejong", "Sejong-Stadt"]
+    assert seen["speed"] == prop(3)

@@ -154,6 +154,7 @@ def compile_row(row: SubscriptionRow, resolver: ContextResolver) -> Compiled:
             attrs=frozenset(attrs) if attrs else None,
             pick=frozenset(note["pick"]) if "pick" in note else None,
             omit=frozenset(note.get("omit", ())),
+            datasets=_datasets(body.get("datasetId")),
         ),
         show_changes=note.get("showChanges", False),
         expires_at=None
@@ -166,6 +167,13 @@ def compile_row(row: SubscriptionRow, resolver: ContextResolver) -> Compiled:
         last_notification=row.last_notification,
         linked=LinkedQuery(note["join"], note["joinLevel"]) if "join" in note else None,
     )
+
+
+def _datasets(dataset_ids: list[str] | None) -> frozenset[str | None] | None:
+    """Return the datasetIds a notification keeps (None for ``@none``, the default one)."""
+    if dataset_ids is None:
+        return None
+    return frozenset(None if d == "@none" else d for d in dataset_ids)
 
 
 @dataclass(slots=True)

@@ -73,9 +73,10 @@ _MEMBERS = {
     "throttling",
     "lang",
     "jsonldContext",
+    "datasetId",
 }
 # join/joinLevel belong in notification (NotificationParams, 5.2.14), not at the top level
-_UNSUPPORTED = {"csf", "temporalQ", "datasetId", "join", "joinLevel", "pick", "omit"}
+_UNSUPPORTED = {"csf", "temporalQ", "join", "joinLevel", "pick", "omit"}
 _HEADER_NAME = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,100}$")
 MAX_SECONDS = 366 * 86400  # throttling and timeInterval beyond a year are surely mistakes
 
@@ -95,6 +96,27 @@ def _string(body: dict[str, Any], key: str, *, limit: int = 1000) -> str | None:
             f"{key}는 {limit}자 이하의 비어 있지 않은 문자열이어야 합니다",
         )
     return value
+
+
+def _dataset_ids(value: object) -> list[str]:
+    """Return a subscription's ``datasetId`` member: the datasetIds of the attribute
+    instances its notifications carry (``@none``: the default instance; 4.5.5, 5.2.12)."""
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not value or len(value) > MAX_LIST:
+        raise bad(
+            f"datasetId must be a non-empty list of at most {MAX_LIST} datasetIds (URIs, or "
+            '@none for the default instance), e.g. datasetId: ["urn:ngsi-ld:Dataset:a"]',
+            f"datasetId는 datasetId(URI, 기본 인스턴스는 @none) {MAX_LIST}개 이하의 비어 있지 "
+            '않은 목록이어야 합니다. 예: datasetId: ["urn:ngsi-ld:Dataset:a"]',
+        )
+    for dataset_id in value:
+        if not isinstance(dataset_id, str) or not (dataset_id == "@none" or is_uri(dataset_id)):
+            raise bad(
+                f"datasetId: {dataset_id!r} is not a URI (nor @none)",
+                f"datasetId: {dataset_id!r}은(는) URI가 아닙니다(@none도 아닙니다)",
+            )
+    return list(dict.fromkeys(value))
 
 
 def _seconds(body: dict[str, Any], key: str) -> float | None:
@@ -504,6 +526,8 @@ def validate(
         if creating:
             check_future_expiry(body, now=now)
         out["expiresAt"] = normalise_datetime(body["expiresAt"], field="expiresAt")
+    if body.get("datasetId") is not None:
+        out["datasetId"] = _dataset_ids(body["datasetId"])
     if body.get("jsonldContext") is not None:
         if not is_uri(body["jsonldContext"]):
             raise bad("jsonldContext must be a URL", "jsonldContext는 URL이어야 합니다")
