@@ -9,6 +9,7 @@ from pydantic import ValidationError
 from rich.console import Console
 
 from cityos import __version__
+from cityos._cli import DatabaseUrl
 from cityos.config import Settings
 from cityos.governance.classify.cli import complaints_app
 from cityos.identity.cli import keys_app, users_app
@@ -33,15 +34,6 @@ app.add_typer(privacy_app, name="privacy")
 app.add_typer(ingest_app, name="ingest")
 app.add_typer(complaints_app, name="complaints")
 console = Console(stderr=True)
-
-DatabaseUrl = Annotated[
-    str | None,
-    typer.Option(
-        "--database-url",
-        help="sqlite:///path or postgresql://user@host/db (default: CITYOS_DATABASE_URL, "
-        "else sqlite:///var/cityos.db)",
-    ),
-]
 
 
 def _settings(**overrides: object) -> Settings:

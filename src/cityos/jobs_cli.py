@@ -11,14 +11,14 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
-from pydantic import ValidationError
 from rich.console import Console
 from sqlalchemy.engine import Engine
 from starlette.datastructures import State
 
-from cityos import db, jobs
+from cityos import jobs
+from cityos._cli import DatabaseUrl, migrated_database
 from cityos.config import Settings
-from cityos.identity.cli import DatabaseUrl, _print_rows, _time
+from cityos.identity.cli import _print_rows, _time
 
 jobs_app = typer.Typer(help="Periodic jobs (주기 작업).", no_args_is_help=True)
 privacy_app = typer.Typer(
@@ -30,21 +30,8 @@ console = Console(stderr=True)
 @contextmanager
 def _database(database_url: str | None) -> Iterator[tuple[Settings, Engine]]:
     """Yield the settings and an engine on the migrated database, or exit saying why."""
-    try:
-        settings = Settings(database_url=database_url) if database_url else Settings()
-    except (ValidationError, ValueError) as exc:
-        console.print(f"[red]설정 오류 / invalid setting:[/red] {exc}")
-        raise typer.Exit(2) from exc
-    try:
-        db.upgrade(settings)
-    except Exception as exc:  # noqa: BLE001 - report any driver error plainly
-        console.print(f"[red]마이그레이션 실패 / migration failed:[/red] {exc}")
-        raise typer.Exit(1) from exc
-    engine = db.make_engine(settings)
-    try:
-        yield settings, engine
-    finally:
-        engine.dispose()
+    with migrated_database(database_url, console) as pair:
+        yield pair
 
 
 @jobs_app.command("list")

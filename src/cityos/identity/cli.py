@@ -13,13 +13,11 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
-from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy.engine import Engine
 
-from cityos import db
-from cityos.config import Settings
+from cityos._cli import DatabaseUrl, migrated_database
 from cityos.identity import keys, service
 from cityos.identity.errors import IdentityError
 from cityos.identity.models import Role
@@ -30,37 +28,12 @@ keys_app = typer.Typer(help="API keys for developers and devices (API 키).", no
 console = Console(stderr=True)
 out = Console(highlight=False, soft_wrap=True)
 
-DatabaseUrl = Annotated[
-    str | None,
-    typer.Option(
-        "--database-url",
-        help="sqlite:///path or postgresql://user@host/db (default: CITYOS_DATABASE_URL, "
-        "else sqlite:///var/cityos.db)",
-    ),
-]
-
 
 @contextmanager
 def _engine(database_url: str | None) -> Iterator[Engine]:
     """Yield an engine on the migrated database, or exit with a bilingual reason."""
-    try:
-        settings = Settings(database_url=database_url) if database_url else Settings()
-    except (ValidationError, ValueError) as exc:
-        console.print(f"[red]설정 오류 / invalid setting:[/red] {exc}")
-        raise typer.Exit(2) from exc
-    try:
-        db.upgrade(settings)
-    except Exception as exc:  # noqa: BLE001 - report any driver error plainly
-        console.print(f"[red]마이그레이션 실패 / migration failed:[/red] {exc}")
-        raise typer.Exit(1) from exc
-    engine = db.make_engine(settings)
-    try:
+    with migrated_database(database_url, console, reported=(IdentityError,)) as (_, engine):
         yield engine
-    except IdentityError as exc:
-        console.print(f"[red]{exc.detail_ko}[/red]\n[red]{exc.detail}[/red]")
-        raise typer.Exit(1) from exc
-    finally:
-        engine.dispose()
 
 
 def _print_rows(headers: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> None:

@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy.engine import Engine
 
-from cityos import db
+from cityos._cli import DatabaseUrl, migrated_database
 from cityos.config import DEFAULT_TENANT, Settings
 from cityos.hub.context import ContextResolver
 from cityos.ingest import deadletters, devices
@@ -35,37 +35,11 @@ def _out() -> Console:
     return Console(highlight=False, soft_wrap=True)
 
 
-DatabaseUrl = Annotated[
-    str | None,
-    typer.Option(
-        "--database-url",
-        help="sqlite:///path or postgresql://user@host/db (default: CITYOS_DATABASE_URL, "
-        "else sqlite:///var/cityos.db)",
-    ),
-]
-
-
 @contextmanager
 def _engine(database_url: str | None) -> Iterator[tuple[Settings, Engine]]:
     """Yield settings and an engine on the migrated database, or exit with why."""
-    try:
-        settings = Settings(database_url=database_url) if database_url else Settings()
-    except (ValidationError, ValueError) as exc:
-        console.print(f"[red]설정 오류 / invalid setting:[/red] {exc}")
-        raise typer.Exit(2) from exc
-    try:
-        db.upgrade(settings)
-    except Exception as exc:  # noqa: BLE001 - report any driver error plainly
-        console.print(f"[red]마이그레이션 실패 / migration failed:[/red] {exc}")
-        raise typer.Exit(1) from exc
-    engine = db.make_engine(settings)
-    try:
-        yield settings, engine
-    except IngestError as exc:
-        console.print(f"[red]{exc.detail_ko}[/red]\n[red]{exc.detail}[/red]")
-        raise typer.Exit(1) from exc
-    finally:
-        engine.dispose()
+    with migrated_database(database_url, console, reported=(IngestError,)) as pair:
+        yield pair
 
 
 def _mapping(text: str) -> tuple[str, dict[str, Any]]:
