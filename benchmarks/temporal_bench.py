@@ -3,8 +3,9 @@
 100 sensors × 30 days × 1 reading a minute = 4.32 million instances of ``pm25``. The last
 hour (6,000 instances) goes through the API (batch upserts, recorded by the hub's history
 recorder in the write's transaction) to prove the path; the rest is written straight into
-the recorder's tables (COPY on PostgreSQL, executemany on SQLite) with the series ids the
-API part made, the same instance JSON and hourly roll-ups, computed here with numpy. The
+the recorder's tables (COPY on PostgreSQL, executemany on SQLite) with the entity keys the
+API part made: one change row per reading, as the API writes them (migration 0013), the
+same instance JSON and hourly roll-ups, computed here with numpy. The
 answers are checked against numpy before anything is timed. Then, over HTTP with an API key:
 
 * the hourly average over the 30 days for one sensor and for the type (100 sensors), the
@@ -28,6 +29,7 @@ import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -95,64 +97,61 @@ def api_part(base: str, key: str, values: np.ndarray, first: int) -> float:
     return sensors * (minutes - first) / (time.perf_counter() - started)
 
 
-def _instance_json(value: float, minute: int, stamp: str) -> str:
-    return orjson.dumps(
-        {
-            "type": "Property",
-            "value": value,
-            "unitCode": "GQ",
-            "observedAt": iso(minute * MINUTE),
-            "createdAt": stamp,
-            "modifiedAt": stamp,
-        }
-    ).decode()
+def _change_json(value: float, minute: int, start_us: int, stamp_us: int) -> str:
+    """Return a change row's ``instances``: the one pm25 instance, as the recorder keeps it."""
+    ts = start_us + minute * MINUTE
+    body = {
+        "type": "Property",
+        "value": value,
+        "unitCode": "GQ",
+        "observedAt": iso(minute * MINUTE),
+    }
+    return orjson.dumps([[PM25, "", "Property", ts, ts, stamp_us, stamp_us, value, body]]).decode()
 
 
-def series_ids(backend: str, url: str) -> dict[str, int]:
-    """Return sensor id -> the id of its pm25 series (made by the API part's writes)."""
-    sql = "SELECT entity_id, pk FROM hub_temporal_series WHERE tenant = %s AND attr = %s"
+def entity_keys(backend: str, url: str) -> dict[str, int]:
+    """Return sensor id -> its key in hub_temporal_entities (made by the API part's writes)."""
+    sql = "SELECT entity_id, pk FROM hub_temporal_entities WHERE tenant = %s"
     if backend == "postgresql":
         with psycopg.connect(url) as conn:
-            return dict(conn.execute(sql, (TENANT, PM25)).fetchall())  # type: ignore[arg-type]
+            return dict(conn.execute(sql, (TENANT,)).fetchall())  # type: ignore[arg-type]
     conn = sqlite3.connect(url.removeprefix("sqlite:///"))
     try:
-        return dict(conn.execute(sql.replace("%s", "?"), (TENANT, PM25)).fetchall())
+        return dict(conn.execute(sql.replace("%s", "?"), (TENANT,)).fetchall())
     finally:
         conn.close()
 
 
 def bulk_part(backend: str, url: str, values: np.ndarray, last: int) -> float:
     """Write minutes 0…last-1 of every sensor into the history tables; return rows/s."""
-    ids = series_ids(backend, url)
+    keys = entity_keys(backend, url)
     sensors = values.shape[0]
     hours = last // 60
-    stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     start_us = int(START.timestamp()) * 1_000_000
+    stamp_us = int(datetime.now(UTC).timestamp()) * 1_000_000
     started = time.perf_counter()
     with Progress(console=console) as bar:
         task = bar.add_task(f"bulk load ({backend})", total=sensors)
         if backend == "postgresql":
             with psycopg.connect(url) as conn:
-                ensure_month_partitions(conn, {(2026, 10), (2026, 11)})
+                months = {(m.year, m.month) for m in (START, START + timedelta(minutes=last))}
+                ensure_month_partitions(conn, months)
                 for s in range(sensors):
-                    sid = ids[sensor_id(s)]
+                    key = keys[sensor_id(s)]
                     buffer = io.StringIO()
                     for minute in range(last):
-                        moment = (START + timedelta(minutes=minute)).isoformat()
+                        ts = start_us + minute * MINUTE
                         value = float(values[s, minute])
-                        doc = _instance_json(value, minute, stamp).replace("\\", "\\\\")
-                        buffer.write(
-                            f"{sid}\tProperty\t{moment}\t{moment}\t{stamp}\t{stamp}\t{value}\t{doc}\n"
-                        )
+                        doc = _change_json(value, minute, start_us, stamp_us).replace("\\", "\\\\")
+                        buffer.write(f"{key}\t{ts}\t{ts}\t{doc}\n")
                     with (
                         conn.cursor() as cur,
                         cur.copy(
-                            "COPY hub_temporal (series, kind, ts, observed_at, created_at, "
-                            "modified_at, num, instance) FROM STDIN"
+                            "COPY hub_temporal_changes (entity, ts_lo, ts_hi, instances) FROM STDIN"
                         ) as copy,
                     ):
                         copy.write(buffer.getvalue())
-                    _rollups_pg(conn, sid, values[s, :last].reshape(hours, 60))
+                    _rollups(conn, key, start_us, values[s, :last].reshape(hours, 60))
                     conn.commit()
                     bar.advance(task)
                 # autovacuum analyses freshly loaded tables within minutes; do it now
@@ -165,37 +164,29 @@ def bulk_part(backend: str, url: str, values: np.ndarray, last: int) -> float:
             fold_pending(conn)
             conn.execute("COMMIT")
             for s in range(sensors):
-                sid = ids[sensor_id(s)]
+                key = keys[sensor_id(s)]
                 rows = (
                     (
-                        sid,
-                        "Property",
+                        key,
                         start_us + minute * MINUTE,
                         start_us + minute * MINUTE,
-                        start_us,
-                        start_us,
-                        float(values[s, minute]),
-                        _instance_json(float(values[s, minute]), minute, stamp).encode(),
+                        _change_json(float(values[s, minute]), minute, start_us, stamp_us).encode(),
                     )
                     for minute in range(last)
                 )
                 conn.execute("BEGIN IMMEDIATE")
                 conn.executemany(
-                    "INSERT INTO hub_temporal (series, kind, ts, observed_at, created_at, "
-                    "modified_at, num, instance) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO hub_temporal_changes (entity, ts_lo, ts_hi, instances) "
+                    "VALUES (?, ?, ?, ?)",
                     rows,
                 )
-                block = values[s, :last].reshape(hours, 60)
-                conn.executemany(
-                    "INSERT INTO hub_temporal_hourly (series, hour, n, total, total_sq, lo, hi) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    [(sid, start_us + h * HOUR, 60, *_sums(block[h])) for h in range(hours)],
-                )
+                _rollups(conn, key, start_us, values[s, :last].reshape(hours, 60))
                 conn.execute("COMMIT")
                 bar.advance(task)
             # the roll-ups of these rows were written above: move the fold mark past them
             conn.execute(
-                "UPDATE hub_temporal_rollup SET rolled_pk = (SELECT max(pk) FROM hub_temporal)"
+                "UPDATE hub_temporal_rollup SET rolled_pk = "
+                "(SELECT max(pk) FROM hub_temporal_changes)"
             )
             conn.execute("ANALYZE")
             conn.close()
@@ -206,16 +197,18 @@ def _sums(row: np.ndarray) -> tuple[float, float, float, float]:
     return float(row.sum()), float((row * row).sum()), float(row.min()), float(row.max())
 
 
-def _rollups_pg(conn: psycopg.Connection, sid: int, block: np.ndarray) -> None:  # type: ignore[type-arg]
-    with conn.cursor() as cur:
-        cur.executemany(
-            "INSERT INTO hub_temporal_hourly (series, hour, n, total, total_sq, lo, hi) "
-            "VALUES (%s, %s, %s, %s, %s, %s, %s)",
-            [
-                (sid, START + timedelta(hours=h), 60, *_sums(block[h]))
-                for h in range(block.shape[0])
-            ],
-        )
+def _rollups(conn: Any, key: int, start_us: int, block: np.ndarray) -> None:
+    """Write the hourly roll-ups of one sensor's readings (one row of ``block`` per hour)."""
+    sql = (
+        "INSERT INTO hub_temporal_hourly (entity, attr, dataset_id, hour, n, total, total_sq, "
+        "lo, hi) VALUES (%s, %s, '', %s, %s, %s, %s, %s, %s)"
+    )
+    rows = [(key, PM25, start_us + h * HOUR, 60, *_sums(block[h])) for h in range(block.shape[0])]
+    if isinstance(conn, sqlite3.Connection):
+        conn.executemany(sql.replace("%s", "?"), rows)
+    else:
+        with conn.cursor() as cur:
+            cur.executemany(sql, rows)
 
 
 def _params(*, shift_s: int = 0) -> dict[str, str]:
@@ -235,11 +228,11 @@ def count_rows(backend: str, url: str) -> int:
     """Return how many raw instances the history table holds."""
     if backend == "postgresql":
         with psycopg.connect(url) as conn:
-            row = conn.execute("SELECT count(*) FROM hub_temporal").fetchone()
+            row = conn.execute("SELECT count(*) FROM hub_temporal_instances").fetchone()
             return int(row[0]) if row else 0
     conn = sqlite3.connect(url.removeprefix("sqlite:///"))
     try:
-        return int(conn.execute("SELECT count(*) FROM hub_temporal").fetchone()[0])
+        return int(conn.execute("SELECT count(*) FROM hub_temporal_instances").fetchone()[0])
     finally:
         conn.close()
 

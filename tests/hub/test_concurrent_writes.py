@@ -47,8 +47,9 @@ def test_two_writers_patching_one_entity_lose_no_update(
         assert (entity["a"]["value"], entity["b"]["value"]) == (ROUNDS, ROUNDS)
         with read_db(stores[0]) as db:
             rows = db.rows(
-                "SELECT s.attr, count(*) FROM hub_temporal t JOIN hub_temporal_series s "
-                "ON s.pk = t.series WHERE s.tenant = %s AND s.entity_id = %s GROUP BY s.attr",
+                "SELECT t.attr, count(*) FROM hub_temporal_instances t "
+                "JOIN hub_temporal_entities s ON s.pk = t.entity WHERE s.tenant = %s "
+                "AND s.entity_id = %s GROUP BY t.attr",
                 [tenant, ENTITY],
             )
         counts = {attr.removeprefix(CORE): int(n) for attr, n in rows}

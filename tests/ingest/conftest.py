@@ -61,8 +61,9 @@ def history_count(settings: Settings, entity_id: str, attr: str) -> int:
             return int(
                 connection.execute(
                     sa.text(
-                        "SELECT count(*) FROM hub_temporal t JOIN hub_temporal_series s "
-                        "ON t.series = s.pk WHERE s.entity_id = :e AND s.attr = :a"
+                        "SELECT count(*) FROM hub_temporal_instances t "
+                        "JOIN hub_temporal_entities s ON t.entity = s.pk "
+                        "WHERE s.entity_id = :e AND t.attr = :a"
                     ),
                     {"e": entity_id, "a": attr},
                 ).scalar_one()
@@ -78,8 +79,8 @@ def history_values(settings: Settings, entity_id: str, attr: str) -> list[float]
         with engine.connect() as connection:
             rows = connection.execute(
                 sa.text(
-                    "SELECT t.num FROM hub_temporal t JOIN hub_temporal_series s "
-                    "ON t.series = s.pk WHERE s.entity_id = :e AND s.attr = :a ORDER BY t.ts"
+                    "SELECT t.num FROM hub_temporal_instances t JOIN hub_temporal_entities s "
+                    "ON t.entity = s.pk WHERE s.entity_id = :e AND t.attr = :a ORDER BY t.ts"
                 ),
                 {"e": entity_id, "a": attr},
             )

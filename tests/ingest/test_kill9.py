@@ -1,6 +1,6 @@
 """The issue's key test: ``kill -9`` CityOS mid-stream of QoS 1 measurements, then restart.
 
-Every measurement the broker accepted reaches the temporal store (``hub_temporal``): those
+Every measurement the broker accepted reaches the temporal store (``hub_temporal_changes``): those
 CityOS committed before the kill, those in flight at the kill (not acknowledged, so the
 broker delivers them again), and those published while it was down (kept in its persistent
 session). Runs ``cityos up`` as a subprocess on a temporary database, on both backends.
@@ -152,8 +152,8 @@ def _stored(settings: Settings, entity_id: str) -> list[int]:
         with engine.connect() as connection:
             rows = connection.execute(
                 sa.text(
-                    "SELECT t.num FROM hub_temporal t JOIN hub_temporal_series s "
-                    "ON t.series = s.pk WHERE s.entity_id = :e AND s.attr = :a"
+                    "SELECT t.num FROM hub_temporal_instances t JOIN hub_temporal_entities s "
+                    "ON t.entity = s.pk WHERE s.entity_id = :e AND t.attr = :a"
                 ),
                 {"e": entity_id, "a": PM25},
             )

@@ -103,8 +103,8 @@ def _history_rows(settings: Settings, kind: str) -> int:
             return int(
                 connection.execute(
                     sa.text(
-                        "SELECT count(*) FROM hub_temporal t JOIN hub_temporal_series s "
-                        "ON t.series = s.pk WHERE s.entity_id LIKE :p"
+                        "SELECT count(*) FROM hub_temporal_instances t "
+                        "JOIN hub_temporal_entities s ON t.entity = s.pk WHERE s.entity_id LIKE :p"
                     ),
                     {"p": f"urn:ngsi-ld:{kind}:twin-%"},
                 ).scalar_one()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 import pytest
@@ -24,9 +23,9 @@ def _history(settings: Settings) -> list[dict[str, Any]]:
         with engine.connect() as conn:
             rows = conn.execute(
                 text(
-                    "SELECT s.entity_id, s.attr, s.dataset_id, t.kind, t.num, t.observed_at "
-                    "FROM hub_temporal t JOIN hub_temporal_series s ON s.pk = t.series "
-                    "ORDER BY t.pk"
+                    "SELECT s.entity_id, t.attr, t.dataset_id, t.kind, t.num, t.observed_at "
+                    "FROM hub_temporal_instances t JOIN hub_temporal_entities s "
+                    "ON s.pk = t.entity ORDER BY t.pk"
                 )
             )
             return [dict(r._mapping) for r in rows]
@@ -43,9 +42,8 @@ def _hourly(settings: Settings) -> list[tuple[Any, ...]]:
         with engine.connect() as conn:
             rows = conn.execute(
                 text(
-                    "SELECT s.attr, h.n, h.total, h.total_sq, h.lo, h.hi "
-                    "FROM hub_temporal_hourly h JOIN hub_temporal_series s ON s.pk = h.series "
-                    "ORDER BY s.attr"
+                    "SELECT h.attr, h.n, h.total, h.total_sq, h.lo, h.hi "
+                    "FROM hub_temporal_hourly h ORDER BY h.attr"
                 )
             )
             return [tuple(r) for r in rows]
@@ -57,12 +55,7 @@ def _hourly(settings: Settings) -> list[tuple[Any, ...]]:
 def fresh(client: TestClient, settings: Settings) -> TestClient:
     engine = create_engine(sqlalchemy_url(settings.database_url))
     with engine.begin() as conn:
-        for table in (
-            "hub_temporal",
-            "hub_temporal_hourly",
-            "hub_temporal_entities",
-            "hub_temporal_series",
-        ):
+        for table in ("hub_temporal_changes", "hub_temporal_hourly"):
             conn.execute(text(f"DELETE FROM {table}"))
     engine.dispose()
     for entity in client.get(f"{NGSI}/entities", params={"type": "Sensor", "limit": 1000}).json():
@@ -152,8 +145,8 @@ def test_a_large_new_batch_keeps_each_instance_in_order(
     ]
     pm10 = [r for r in rows if r["attr"] == f"{CORE}pm10"]
     assert [r["num"] for r in pm10] == [i + 0.5 for i in range(count)]
-    observed = [r["observed_at"] for r in pm10]  # µs since the epoch on SQLite
-    hours = [o.hour if isinstance(o, datetime) else o // 3_600_000_000 % 24 for o in observed]
+    observed = [r["observed_at"] for r in pm10]  # µs since the epoch
+    hours = [o // 3_600_000_000 % 24 for o in observed]
     assert hours == [i % 24 for i in range(count)]
     assert all(r["num"] is None and r["observed_at"] is None for r in rows if r not in pm10)
     found = fresh.get(

@@ -1,7 +1,7 @@
 """Backend plumbing the temporal modules share: connections, placeholders and instants.
 
-The temporal tables keep instants as integer µs since the epoch on SQLite and as
-``timestamptz`` on PostgreSQL; SQL here is written once with ``%s`` placeholders and
+The temporal tables keep instants as integer µs since the epoch on both backends (migration
+0013); SQL here is written once with ``%s`` placeholders and
 rewritten to ``?`` for SQLite.
 """
 
@@ -13,7 +13,8 @@ from datetime import datetime
 from typing import Any
 
 from cityos.hub.store.base import HubStore
-from cityos.hub.temporal._times import from_micros, to_micros
+from cityos.hub.temporal._times import to_micros
+from cityos.hub.temporal.params import TimeWindow
 
 
 class Db:
@@ -43,8 +44,8 @@ class Db:
         return int(cur.rowcount or 0)
 
     def instant(self, micros: int) -> Any:
-        """Return an instant [µs since the epoch] as this backend stores it."""
-        return from_micros(micros) if self.postgres else micros
+        """Return an instant [µs since the epoch] as the temporal tables store it (µs)."""
+        return micros
 
     def micros(self, stored: Any) -> int:
         """Return a stored instant as µs since the epoch."""
@@ -63,7 +64,7 @@ class Db:
     def bucket(self, column: str) -> str:
         """Return SQL for (``column`` − origin) // period; two parameters: origin, period [µs]."""
         if self.postgres:
-            return f"floor((extract(epoch from {column}) * 1000000 - %s) / %s)::bigint"
+            return f"(({column} - %s::bigint) / %s::bigint)"
         return f"(({column} - %s) / %s)"
 
     def value_json(self) -> str:
@@ -77,6 +78,32 @@ class Db:
             + ", ".join(f"json_quote(json_extract({text}, '$.{m}'))" for m in members)
             + ")"
         )
+
+
+def window_sql(db: Db, column: str, window: TimeWindow) -> tuple[str, list[Any]]:
+    """Return the SQL condition (and parameters) that keeps ``column`` inside the window.
+
+    For an instance time ``<alias>.ts`` of ``hub_temporal_instances`` the change row's
+    bounds are tested too (``hi`` >= start, ``lo`` < end): on the (entity, ts_hi) index,
+    before any change row's instances are expanded.
+    """
+    parts: list[str] = []
+    params: list[Any] = []
+    alias, _, name = column.rpartition(".")
+    bounds = name == "ts" and alias not in ("", "h")
+    if window.start is not None:
+        if bounds:
+            parts.append(f"{alias}.hi >= %s")
+            params.append(window.start)
+        parts.append(f"{column} >= %s")
+        params.append(db.instant(window.start))
+    if window.end is not None:
+        if bounds:
+            parts.append(f"{alias}.lo < %s")
+            params.append(window.end)
+        parts.append(f"{column} < %s")
+        params.append(db.instant(window.end))
+    return (" AND ".join(parts) or "1=1"), params
 
 
 @contextmanager

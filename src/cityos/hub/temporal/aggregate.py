@@ -6,7 +6,8 @@ in the window of the series asked for together (the ETSI suite's 020_11; 4.5.19 
 many periods as there are in the time range of the query"); without a duration the whole window
 is one period. Two paths give the same numbers: periods of whole hours that start on a whole
 UTC hour are summed from the hourly roll-ups (count, sum, sum of squares, min, max kept per
-series and hour), anything else is computed from the raw instances. The database groups the
+entity, attribute, datasetId and hour), anything else is computed from the raw instances
+(``hub_temporal_instances``, the change rows expanded). The database groups the
 rows into periods (and, on PostgreSQL, gathers each series' periods into arrays, so a 30-day
 hourly answer for 100 sensors is 100 rows, not 72,000); the methods' values are then computed
 with numpy from the same sums in both paths. ``stddev`` is the sample standard deviation (n −
@@ -23,7 +24,9 @@ import numpy as np
 from cityos.hub.temporal._db import Db
 from cityos.hub.temporal._times import MICROS_PER_HOUR, iso
 from cityos.hub.temporal.params import Aggregation, TimeWindow
-from cityos.hub.temporal.query import window_sql
+from cityos.hub.temporal.query import Series, window_sql
+
+SeriesKey = tuple[int, str, str]  # (entity key, attribute, datasetId)
 
 ROLLUP_METHODS = frozenset({"totalCount", "sum", "avg", "min", "max", "stddev", "sumsq"})
 # What the grouped queries return per (series, period), in this order.
@@ -148,28 +151,42 @@ def uses_rollups(window: TimeWindow, aggregation: Aggregation, origin: int | Non
     return aggregation.period is None or (origin is not None and origin % MICROS_PER_HOUR == 0)
 
 
-def period_origin(db: Db, series: list[int], window: TimeWindow) -> int | None:
+def _narrow(db: Db, alias: str, series: list[Series]) -> tuple[str, list[Any]]:
+    """Return SQL keeping the rows of ``alias`` whose entity, attribute and datasetId are
+    among ``series``' (a superset of the series when entities differ in attributes: the
+    caller keeps the asked ones)."""
+    parts, params = [], []
+    for column, values in (
+        ("entity", sorted({s.entity for s in series})),
+        ("attr", sorted({s.attr for s in series})),
+        ("dataset_id", sorted({s.dataset_id for s in series})),
+    ):
+        sql, more = db.in_list(f"{alias}.{column}", values)
+        parts.append(sql)
+        params.extend(more)
+    return " AND ".join(parts), params
+
+
+def period_origin(db: Db, series: list[Series], window: TimeWindow) -> int | None:
     """Return where the periods start [µs]: ``timeAt``, or the earliest instance of
     ``series`` in the window (None if there is none)."""
     if window.start is not None:
         return window.start
     column = f"t.{window.column}"
-    in_sql, in_params = db.in_list("s.pk", series)
+    narrow, params = _narrow(db, "t", series)
     cond, cond_params = window_sql(db, column, window)
-    # each series' first instance from the (series, ts) index, not a scan of the window
     ((first,),) = db.rows(
-        f"SELECT {_micros_sql(db, 'min(f.first)')} FROM (SELECT (SELECT {column} "
-        f"FROM hub_temporal t WHERE t.series = s.pk AND {cond} ORDER BY {column} LIMIT 1) "
-        f"AS first FROM hub_temporal_series s WHERE {in_sql}) f",
-        [*cond_params, *in_params],
+        f"SELECT min({column}) FROM hub_temporal_instances t WHERE {narrow} AND {cond}",
+        [*params, *cond_params],
     )
     return None if first is None else int(first)
 
 
 def aggregate(
-    db: Db, series: list[int], window: TimeWindow, aggregation: Aggregation
+    db: Db, series: list[Series], window: TimeWindow, aggregation: Aggregation
 ) -> dict[int, Periods]:
-    """Return the periods of each series that hold instances, oldest first."""
+    """Return the periods of each series (by ``Series.pk``) that hold instances, oldest
+    first."""
     if not series:
         return {}
     origin = period_origin(db, series, window) if aggregation.period is not None else None
@@ -189,9 +206,11 @@ def aggregate(
     )
     if rollups and "totalCount" in aggregation.methods:
         _add_text_counts(db, series, window, aggregation, origin, found)
+    numbers = {(s.entity, s.attr, s.dataset_id): s.pk for s in series}
     return {
-        sid: _periods(cols, kind, window, aggregation.period, origin)
-        for sid, (cols, kind) in found.items()
+        numbers[key]: _periods(cols, kind, window, aggregation.period, origin)
+        for key, (cols, kind) in found.items()
+        if key in numbers
     }
 
 
@@ -203,94 +222,89 @@ def _bucket(
     return db.bucket(column), [origin, aggregation.period]
 
 
-def _micros_sql(db: Db, expression: str) -> str:
-    if db.postgres:
-        return f"(extract(epoch from {expression}) * 1000000)::bigint"
-    return expression
-
-
 def _instances_sql(
-    db: Db, series: list[int], window: TimeWindow, aggregation: Aggregation, origin: int | None
+    db: Db, series: list[Series], window: TimeWindow, aggregation: Aggregation, origin: int | None
 ) -> tuple[str, list[Any], bool]:
     column = f"t.{window.column}"
     bucket, bucket_params = _bucket(db, column, aggregation, origin)
     distinct = (
         f"count(DISTINCT {db.value_json()})" if "distinctCount" in aggregation.methods else "0"
     )
-    in_sql, in_params = db.in_list("t.series", series)
+    in_sql, in_params = _narrow(db, "t", series)
     cond, cond_params = window_sql(db, column, window)
     sql = (
-        f"SELECT t.series AS series, {bucket} AS b, count(*) AS total_count, "
+        f"SELECT t.entity AS entity, t.attr AS attr, t.dataset_id AS dataset_id, {bucket} AS b, "
+        "count(*) AS total_count, "
         f"CAST({distinct} AS BIGINT) AS distinct_count, count(t.num) AS n, sum(t.num) AS total, "
         "sum(t.num * t.num) AS total_sq, min(t.num) AS lo, max(t.num) AS hi, "
-        f"{_micros_sql(db, f'min({column})')} AS t_min, "
-        f"{_micros_sql(db, f'max({column})')} AS t_max, min(t.kind) AS kind "
-        f"FROM hub_temporal t WHERE {in_sql} AND {cond} GROUP BY t.series, b"
+        f"min({column}) AS t_min, max({column}) AS t_max, min(t.kind) AS kind "
+        "FROM hub_temporal_instances t "
+        f"WHERE {in_sql} AND {cond} GROUP BY t.entity, t.attr, t.dataset_id, b"
     )
     return sql, [*bucket_params, *in_params, *cond_params], aggregation.period is None
 
 
 def _rollup_sql(
-    db: Db, series: list[int], window: TimeWindow, aggregation: Aggregation, origin: int | None
+    db: Db, series: list[Series], window: TimeWindow, aggregation: Aggregation, origin: int | None
 ) -> tuple[str, list[Any], bool]:
-    in_sql, in_params = db.in_list("h.series", series)
+    in_sql, in_params = _narrow(db, "h", series)
     cond, cond_params = window_sql(db, "h.hour", window)
     if aggregation.period is None:
         bucket, bucket_params = "0", []
-    elif db.postgres:
-        # roll-up hours are whole seconds: their epoch in µs is exact in a double, and
-        # double arithmetic is several times cheaper than numeric here
-        bucket = "floor((date_part('epoch', h.hour) * 1000000 - %s) / %s)::bigint"
-        bucket_params = [origin, aggregation.period]
     else:
         bucket, bucket_params = db.bucket("h.hour"), [origin, aggregation.period]
     if aggregation.period == MICROS_PER_HOUR:  # one roll-up row is one period: no grouping
         sql = (
-            f"SELECT h.series AS series, {bucket} AS b, h.n AS total_count, "
+            "SELECT h.entity AS entity, h.attr AS attr, h.dataset_id AS dataset_id, "
+            f"{bucket} AS b, h.n AS total_count, "
             "CAST(0 AS BIGINT) AS distinct_count, h.n AS n, h.total AS total, "
             "h.total_sq AS total_sq, h.lo AS lo, h.hi AS hi, 'Property' AS kind "
             f"FROM hub_temporal_hourly h WHERE {in_sql} AND {cond}"
         )
         return sql, [*bucket_params, *in_params, *cond_params], False
     sql = (
-        f"SELECT h.series AS series, {bucket} AS b, CAST(sum(h.n) AS BIGINT) AS total_count, "
+        "SELECT h.entity AS entity, h.attr AS attr, h.dataset_id AS dataset_id, "
+        f"{bucket} AS b, CAST(sum(h.n) AS BIGINT) AS total_count, "
         "CAST(0 AS BIGINT) AS distinct_count, CAST(sum(h.n) AS BIGINT) AS n, "
         "sum(h.total) AS total, sum(h.total_sq) AS total_sq, min(h.lo) AS lo, max(h.hi) AS hi, "
         "'Property' AS kind "
-        f"FROM hub_temporal_hourly h WHERE {in_sql} AND {cond} GROUP BY h.series, b"
+        "FROM hub_temporal_hourly h "
+        f"WHERE {in_sql} AND {cond} GROUP BY h.entity, h.attr, h.dataset_id, b"
     )
     return sql, [*bucket_params, *in_params, *cond_params], False
 
 
 def _collect(
     db: Db, grouped: str, params: list[Any], *, names: tuple[str, ...]
-) -> dict[int, tuple[dict[str, Any], str]]:
+) -> dict[SeriesKey, tuple[dict[str, Any], str]]:
     """Return, per series, its periods' ``names`` columns ordered by period, and its kind."""
-    found: dict[int, tuple[dict[str, Any], str]] = {}
+    found: dict[SeriesKey, tuple[dict[str, Any], str]] = {}
     if db.postgres:
         # one row of arrays per series, in any order: sorted by period here, cheaper than
         # an ORDER BY inside each array_agg
         arrays = ", ".join(f"array_agg(g.{name})" for name in names)
         for row in db.rows(
-            f"SELECT g.series, min(g.kind), {arrays} FROM ({grouped}) g GROUP BY g.series",
+            f"SELECT g.entity, g.attr, g.dataset_id, min(g.kind), {arrays} FROM ({grouped}) g "
+            "GROUP BY g.entity, g.attr, g.dataset_id",
             params,
             binary=True,
         ):
-            columns = {name: np.asarray(v) for name, v in zip(names, row[2:], strict=True)}
+            columns = {name: np.asarray(v) for name, v in zip(names, row[4:], strict=True)}
             order = np.argsort(columns["b"], kind="stable")
-            found[int(row[0])] = ({k: v[order] for k, v in columns.items()}, row[1])
+            key = (int(row[0]), row[1], row[2])
+            found[key] = ({k: v[order] for k, v in columns.items()}, row[3])
         return found
-    positions = [1 + _COLUMNS.index(n) if n in _COLUMNS else None for n in names]
-    for row in db.rows(f"SELECT * FROM ({grouped}) ORDER BY series, b", params):
-        # columns: series, b, total_count, distinct, n, total, total_sq, lo, hi[, t_min,
-        # t_max], kind
-        sid, kind = int(row[0]), row[-1]
-        cols, _ = found.setdefault(sid, ({name: [] for name in names}, kind))
+    positions = [3 + _COLUMNS.index(n) if n in _COLUMNS else None for n in names]
+    for row in db.rows(f"SELECT * FROM ({grouped}) ORDER BY entity, attr, dataset_id, b", params):
+        # columns: entity, attr, dataset_id, b, total_count, distinct, n, total, total_sq,
+        # lo, hi[, t_min, t_max], kind
+        key, kind = (int(row[0]), row[1], row[2]), row[-1]
+        cols, _ = found.setdefault(key, ({name: [] for name in names}, kind))
         for name, at in zip(names, positions, strict=True):
             value = (
                 row[at]
                 if at is not None
-                else row[len(_COLUMNS) + 1 + ("t_min", "t_max").index(name)]
+                else row[len(_COLUMNS) + 3 + ("t_min", "t_max").index(name)]
             )
             cols[name].append(value)
     return found
@@ -298,22 +312,24 @@ def _collect(
 
 def _add_text_counts(
     db: Db,
-    series: list[int],
+    series: list[Series],
     window: TimeWindow,
     aggregation: Aggregation,
     origin: int | None,
-    found: dict[int, tuple[dict[str, Any], str]],
+    found: dict[SeriesKey, tuple[dict[str, Any], str]],
 ) -> None:
     """Add the non-numeric instances (which roll-ups do not count) to ``totalCount``."""
     bucket, bucket_params = _bucket(db, "t.ts", aggregation, origin)
-    in_sql, in_params = db.in_list("t.series", series)
+    in_sql, in_params = _narrow(db, "t", series)
     cond, cond_params = window_sql(db, "t.ts", window)
-    for sid, b, count, kind in db.rows(
-        f"SELECT t.series, {bucket} AS b, count(*), min(t.kind) FROM hub_temporal t "
-        f"WHERE {in_sql} AND {cond} AND t.num IS NULL GROUP BY t.series, b",
+    for entity, attr, dataset_id, b, count, kind in db.rows(
+        f"SELECT t.entity, t.attr, t.dataset_id, {bucket} AS b, count(*), min(t.kind) "
+        f"FROM hub_temporal_instances t WHERE {in_sql} AND {cond} AND t.num IS NULL "
+        "GROUP BY t.entity, t.attr, t.dataset_id, b",
         [*bucket_params, *in_params, *cond_params],
     ):
-        known = found.get(int(sid))
+        sid = (int(entity), attr, dataset_id)
+        known = found.get(sid)
         cols = {k: list(v) for k, v in known[0].items()} if known else {}
         names = list(cols) or ["b", "total_count", "n"]
         for name in names:
@@ -325,7 +341,7 @@ def _add_text_counts(
             blank = {"b": b, "total_count": int(count), "n": 0, "distinct_count": 0}
             for name in names:
                 cols[name].insert(at, blank.get(name))
-        found[int(sid)] = (cols, known[1] if known else kind)
+        found[sid] = (cols, known[1] if known else kind)
 
 
 def _periods(

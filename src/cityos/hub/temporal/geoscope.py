@@ -18,7 +18,7 @@ GS CIM 009 v1.8, 5.7.4.4 (Query Temporal Evolution of Entities), steps S3 and S4
   whole ``scopeQ`` (patterns joined by ``;`` must be matched by that one instance's
   scopes), and the answer keeps the instances observed while a matching scope was valid
   (annex C.5.16: a scope set in the window bounds the instances from then on). The
-  scope's history is the series of the attribute ``SCOPE_IRI``, recorded by
+  scope's history is the instances of the attribute ``SCOPE_IRI``, recorded by
   entity writes and by ``POST /temporal/entities`` with a ``scope`` member; an entity
   without scope history is judged on its current scope (``hub_entities``).
 
@@ -35,7 +35,7 @@ import orjson
 
 from cityos.hub.geo import GeoQuery, postgis_condition
 from cityos.hub.query.scope import ScopeExpr, scope_matches
-from cityos.hub.temporal._db import Db
+from cityos.hub.temporal._db import Db, window_sql
 from cityos.hub.temporal.params import TimeWindow
 from cityos.hub.temporal.record import SCOPE_IRI
 
@@ -46,15 +46,8 @@ _PG_GEOMETRY = (
 
 
 def _window(db: Db, column: str, window: TimeWindow) -> tuple[list[str], list[Any]]:
-    parts: list[str] = []
-    params: list[Any] = []
-    if window.start is not None:
-        parts.append(f"{column} >= %s")
-        params.append(db.instant(window.start))
-    if window.end is not None:
-        parts.append(f"{column} < %s")
-        params.append(db.instant(window.end))
-    return parts, params
+    cond, params = window_sql(db, column, window)
+    return [cond], params
 
 
 def _id_set(db: Db, ids: Iterable[str]) -> tuple[str, list[Any]]:
@@ -71,23 +64,17 @@ def geo_sql(db: Db, tenant: str, geo: GeoQuery, window: TimeWindow) -> tuple[str
     where, params = _window(db, column, window)
     if db.postgres:
         test, more = postgis_condition(geo, "g.geom")
-        parts = [
-            "s.tenant = e.tenant",
-            "s.entity_id = e.entity_id",
-            "s.attr = %s",
-            "t.kind = 'GeoProperty'",
-            *where,
-            test,
-        ]
+        parts = ["t.entity = e.pk", "t.attr = %s", "t.kind = 'GeoProperty'", *where, test]
         sql = (
-            "EXISTS (SELECT 1 FROM hub_temporal_series s JOIN hub_temporal t ON t.series = s.pk "
+            "EXISTS (SELECT 1 FROM hub_temporal_instances t "
             f"CROSS JOIN LATERAL (SELECT {_PG_GEOMETRY} AS geom) g WHERE {' AND '.join(parts)})"
         )
         return sql, [geo.geoproperty, *params, *more]
     # SQLite: read the window's instances of the GeoProperty once, test them with shapely
     rows = db.rows(
-        "SELECT s.entity_id, t.instance FROM hub_temporal_series s JOIN hub_temporal t "
-        "ON t.series = s.pk WHERE s.tenant = %s AND s.attr = %s AND t.kind = 'GeoProperty'"
+        "SELECT s.entity_id, t.instance FROM hub_temporal_entities s JOIN "
+        "hub_temporal_instances t ON t.entity = s.pk WHERE s.tenant = %s AND t.attr = %s "
+        "AND t.kind = 'GeoProperty'"
         + "".join(f" AND {w}" for w in where)
         + " ORDER BY s.entity_id",
         [tenant, geo.geoproperty, *params],
@@ -137,8 +124,9 @@ def match_scopes(db: Db, tenant: str, scope_q: ScopeExpr, window: TimeWindow) ->
         end.append(f" AND {column} < %s")
         params.append(db.instant(window.end))
     rows = db.rows(
-        f"SELECT s.entity_id, {column}, t.instance FROM hub_temporal_series s "
-        f"JOIN hub_temporal t ON t.series = s.pk WHERE s.tenant = %s AND s.attr = %s{''.join(end)} "
+        f"SELECT s.entity_id, {column}, t.instance FROM hub_temporal_entities s "
+        "JOIN hub_temporal_instances t ON t.entity = s.pk WHERE s.tenant = %s "
+        f"AND t.attr = %s{''.join(end)} "
         f"ORDER BY s.entity_id, {column}, t.pk",
         params,
     )
@@ -159,8 +147,9 @@ def match_scopes(db: Db, tenant: str, scope_q: ScopeExpr, window: TimeWindow) ->
     # an entity whose scope has no history: its current scope (GS CIM 009 4.18)
     with_history = set(history)
     recorded = db.rows(
-        "SELECT DISTINCT s.entity_id FROM hub_temporal_series s WHERE s.tenant = %s "
-        "AND s.attr = %s AND EXISTS (SELECT 1 FROM hub_temporal t WHERE t.series = s.pk)",
+        "SELECT s.entity_id FROM hub_temporal_entities s WHERE s.tenant = %s "
+        "AND EXISTS (SELECT 1 FROM hub_temporal_instances t WHERE t.entity = s.pk "
+        "AND t.attr = %s)",
         [tenant, SCOPE_IRI],
     )
     with_history.update(r[0] for r in recorded)

@@ -42,7 +42,7 @@ def query_history(
         page = TemporalPage(entities, total)
         periods: dict[int, Periods] = {}
         if params.aggregation is not None:
-            series = [s.pk for e in entities for s in e.series]
+            series = [s for e in entities for s in e.series]
             periods = aggregate(db, series, params.window, params.aggregation)
         else:
             page.partial = read_instances(db, entities, params, instance_limit=instance_limit)

@@ -1,6 +1,7 @@
-"""PostgreSQL's monthly partitions of ``hub_temporal``, made on demand.
+"""PostgreSQL's monthly partitions of ``hub_temporal_changes``, made on demand.
 
-A partition is created the first time an instance of its month is written; creation runs
+Change rows are partitioned on ``ts_lo`` (their earliest instance [µs since the epoch]). A
+partition is created the first time a change of its month is written; creation runs
 in the writing transaction under a transaction-scoped advisory lock (``_CREATE_KEY``), so
 two writers creating the same month wait for each other instead of failing. A writer that
 checks its months holds ``_LOCK_KEY`` shared until it commits; retention takes it
@@ -13,7 +14,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from cityos.hub.temporal._times import from_micros
+from cityos.hub.temporal._times import from_micros, to_micros
 
 _LOCK_KEY = 0x7E_3D_0A_11  # shared by writers, exclusive for retention's DROP
 _CREATE_KEY = 0x7E_3D_0A_12  # exclusive while a writer creates a partition
@@ -63,7 +64,7 @@ def ensure_month_partitions(conn: Any, months: set[tuple[int, int]]) -> set[tupl
             # IF NOT EXISTS: a writer that created it committed while this one waited
             conn.execute(
                 f"CREATE TABLE IF NOT EXISTS {partition_name(year, month)} PARTITION OF "
-                f"hub_temporal FOR VALUES FROM ('{start.isoformat()}') TO ('{end.isoformat()}')"
+                f"hub_temporal_changes FOR VALUES FROM ({to_micros(start)}) TO ({to_micros(end)})"
             )
     return existed
 
@@ -72,7 +73,7 @@ def month_partitions(conn: Any) -> list[str]:
     """Return the names of the existing partitions, oldest first."""
     rows = conn.execute(
         "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
-        "JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = 'hub_temporal' "
+        "JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = 'hub_temporal_changes' "
         "ORDER BY c.relname"
     ).fetchall()
     return [r[0] for r in rows]

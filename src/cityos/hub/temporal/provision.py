@@ -2,7 +2,10 @@
 
 These verbs change the temporal representation only, never an entity's current state. Each
 runs in one store transaction; every change to a numeric instance recomputes the hourly
-roll-ups of the hours it touched from the raw instances, so roll-ups stay exact.
+roll-ups of the hours it touched from the raw instances, so roll-ups stay exact. An
+instance lives in its change row's ``instances`` array (migration 0013): a patch rewrites
+its element, a deletion makes it ``null`` (the others keep their positions, hence their
+instanceIds), and a change row left without instances is deleted.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from cityos.hub.temporal._db import Db
 from cityos.hub.temporal._times import MICROS_PER_HOUR, text_micros
 from cityos.hub.temporal.params import bad
 from cityos.hub.temporal.record import (
+    POSITION_BITS,
     SCOPE_IRI,
     Row,
     TemporalRecorder,
@@ -216,14 +220,26 @@ def append_temporal_attributes(
         recorder_of(store).write(tx, rows, typed)
 
 
+def _entity(db: Db, tenant: str, entity_id: str, *, lock: bool = False) -> int | None:
+    """Return the key of an entity's history, or None if it has none."""
+    rows = db.rows(
+        "SELECT pk FROM hub_temporal_entities WHERE tenant = %s AND entity_id = %s"
+        + (" FOR UPDATE" if lock and db.postgres else ""),
+        [tenant, entity_id],
+    )
+    return int(rows[0][0]) if rows else None
+
+
 def _has_data(db: Db, tenant: str, entity_id: str) -> bool:
-    """Return True when any series of the entity holds an instance or a roll-up."""
-    series = [s for s, _ in _series_of(db, tenant, entity_id, None)]
-    if not series:
+    """Return True when the entity's history holds an instance or a roll-up."""
+    key = _entity(db, tenant, entity_id)
+    if key is None:
         return False
-    in_sql, params = db.in_list("series", series)
-    for table in ("hub_temporal", "hub_temporal_hourly"):
-        if db.rows(f"SELECT 1 FROM {table} WHERE {in_sql} LIMIT 1", params):
+    for sql in (
+        "SELECT 1 FROM hub_temporal_instances WHERE entity = %s LIMIT 1",
+        "SELECT 1 FROM hub_temporal_hourly WHERE entity = %s LIMIT 1",
+    ):
+        if db.rows(sql, [key]):
             return True
     return False
 
@@ -235,26 +251,26 @@ def _no_history(entity_id: str) -> ResourceNotFound:
     )
 
 
-def _series_of(db: Db, tenant: str, entity_id: str, attr: str | None) -> list[tuple[int, str]]:
-    sql = "SELECT pk, dataset_id FROM hub_temporal_series WHERE tenant = %s AND entity_id = %s"
-    params: list[Any] = [tenant, entity_id]
-    if attr is not None:
-        sql += " AND attr = %s"
-        params.append(attr)
-    return [(int(r[0]), r[1]) for r in db.rows(sql, params)]
+Series = tuple[int, str, str]  # (entity key, attribute IRI, datasetId)
 
 
-def recompute_hours(db: Db, series: int, hours: Iterable[int]) -> None:
+def recompute_hours(db: Db, series: Series, hours: Iterable[int]) -> None:
     """Rebuild the roll-up rows of ``series`` for the given hour starts [µs] from raw rows."""
+    entity, attr, dataset_id = series
     for hour in sorted(set(hours)):
-        start, end = db.instant(hour), db.instant(hour + MICROS_PER_HOUR)
-        db.run("DELETE FROM hub_temporal_hourly WHERE series = %s AND hour = %s", [series, start])
+        end = hour + MICROS_PER_HOUR
         db.run(
-            "INSERT INTO hub_temporal_hourly (series, hour, n, total, total_sq, lo, hi) "
-            "SELECT series, %s, count(num), sum(num), sum(num * num), min(num), max(num) "
-            "FROM hub_temporal WHERE series = %s AND ts >= %s AND ts < %s "
-            "AND num IS NOT NULL GROUP BY series",
-            [start, series, start, end],
+            "DELETE FROM hub_temporal_hourly WHERE entity = %s AND attr = %s "
+            "AND dataset_id = %s AND hour = %s",
+            [entity, attr, dataset_id, hour],
+        )
+        db.run(
+            "INSERT INTO hub_temporal_hourly (entity, attr, dataset_id, hour, n, total, "
+            "total_sq, lo, hi) SELECT entity, attr, dataset_id, %s, count(num), sum(num), "
+            "sum(num * num), min(num), max(num) FROM hub_temporal_instances "
+            "WHERE entity = %s AND hi >= %s AND lo < %s AND attr = %s AND dataset_id = %s "
+            "AND ts >= %s AND ts < %s AND num IS NOT NULL GROUP BY entity, attr, dataset_id",
+            [hour, entity, hour, end, attr, dataset_id, hour, end],
         )
 
 
@@ -262,17 +278,21 @@ def _hour(micros: int) -> int:
     return micros - micros % MICROS_PER_HOUR
 
 
-def _check_complete(db: Db, series: int, hours: set[int]) -> None:
+def _check_complete(db: Db, series: Series, hours: set[int]) -> None:
     """Refuse (409) a change to an hour whose roll-up counts numbers no raw row holds any
     more (retention expired them): recomputing it from the raw rows would lose them."""
+    entity, attr, dataset_id = series
     for hour in hours:
-        start, end = db.instant(hour), db.instant(hour + MICROS_PER_HOUR)
+        end = hour + MICROS_PER_HOUR
         rolled = db.rows(
-            "SELECT n FROM hub_temporal_hourly WHERE series = %s AND hour = %s", [series, start]
+            "SELECT n FROM hub_temporal_hourly WHERE entity = %s AND attr = %s "
+            "AND dataset_id = %s AND hour = %s",
+            [entity, attr, dataset_id, hour],
         )
         raw = db.rows(
-            "SELECT count(num) FROM hub_temporal WHERE series = %s AND ts >= %s AND ts < %s",
-            [series, start, end],
+            "SELECT count(num) FROM hub_temporal_instances WHERE entity = %s AND hi >= %s "
+            "AND lo < %s AND attr = %s AND dataset_id = %s AND ts >= %s AND ts < %s",
+            [entity, hour, end, attr, dataset_id, hour, end],
         )
         if rolled and int(rolled[0][0]) > int(raw[0][0]):
             raise Conflict(
@@ -283,28 +303,56 @@ def _check_complete(db: Db, series: int, hours: set[int]) -> None:
             )
 
 
+def _items(raw: Any) -> list[Any]:
+    return raw if isinstance(raw, list) else orjson.loads(raw)
+
+
+def save_change(db: Db, pk: int, items: list[Any]) -> None:
+    """Write a change row's instances back (its time bounds with them); delete the row
+    when no instance is left."""
+    times = [i[3] for i in items if i is not None]
+    if not times:
+        db.run("DELETE FROM hub_temporal_changes WHERE pk = %s", [pk])
+        return
+    if db.postgres:
+        from cityos.hub.temporal.partitions import ensure_month_partitions, month_of
+
+        ensure_month_partitions(db.conn, {month_of(min(times))})
+    db.run(
+        "UPDATE hub_temporal_changes SET ts_lo = %s, ts_hi = %s, instances = %s WHERE pk = %s",
+        [
+            min(times),
+            max(times),
+            Jsonb(items) if db.postgres else bytearray(orjson.dumps(items)),
+            pk,
+        ],
+    )
+
+
 def _find_instance(
     db: Db, tenant: str, entity_id: str, attr: str, instance: str
-) -> tuple[int, int, dict[str, Any], int]:
-    """Return (series, pk, instance JSON, ts [µs]) of an instance, or raise 400/404."""
+) -> tuple[Series, int, int, list[Any]]:
+    """Return (series, change pk, position, the change's instances) of an instance, or
+    raise 400/404."""
     if not is_uri(instance):
         raise bad(
-            f"instanceId {instance!r} is not a URI (e.g. urn:ngsi-ld:Instance:42)",
-            f"instanceId {instance!r}은(는) URI가 아닙니다 (예: urn:ngsi-ld:Instance:42)",
+            f"instanceId {instance!r} is not a URI (e.g. urn:ngsi-ld:Instance:42.0)",
+            f"instanceId {instance!r}은(는) URI가 아닙니다 (예: urn:ngsi-ld:Instance:42.0)",
         )
     pk = instance_pk(instance)
-    series = [s for s, _ in _series_of(db, tenant, entity_id, attr)]
-    if pk is not None and series:
-        in_sql, in_params = db.in_list("series", series)
+    entity = _entity(db, tenant, entity_id)
+    if pk is not None and entity is not None:
+        change, position = pk >> POSITION_BITS, pk & ((1 << POSITION_BITS) - 1)
         lock = " FOR UPDATE" if db.postgres else ""
         rows = db.rows(
-            f"SELECT series, pk, instance, ts FROM hub_temporal WHERE {in_sql} AND pk = %s{lock}",
-            [*in_params, pk],
+            f"SELECT instances FROM hub_temporal_changes WHERE entity = %s AND pk = %s{lock}",
+            [entity, change],
         )
         if rows:
-            raw = rows[0][2]
-            body = raw if isinstance(raw, dict) else orjson.loads(raw)
-            return int(rows[0][0]), pk, body, db.micros(rows[0][3])
+            items = _items(rows[0][0])
+            found = items[position] if position < len(items) else None
+            if found is not None and found[0] == attr:
+                return (entity, attr, found[1]), change, position, items
     raise ResourceNotFound(
         f"attribute {attr} of {entity_id} has no instance {instance} / "
         f"{entity_id}의 속성 {attr}에 인스턴스 {instance}가 없습니다",
@@ -334,7 +382,9 @@ def patch_instance(
     now = utc_now()
     with store.transaction(tenant) as tx:
         db = _db(tx)
-        series, pk, old, old_ts = _find_instance(db, tenant, entity_id, iri, instance)
+        series, change, position, items = _find_instance(db, tenant, entity_id, iri, instance)
+        element = items[position]
+        old, old_ts = element[8], element[3]
         _check_utc(body, attr)
         patch = {k: v for k, v in body.items() if k not in ("@context", "instanceId")}
         patch.setdefault("type", old.get("type", "Property"))
@@ -352,27 +402,20 @@ def patch_instance(
             if key in old and key not in patch:
                 patch[key] = old[key]
         new = expand_instance(patch, attr, iri, ctx, now=now)
-        new["createdAt"] = old.get("createdAt", now)
         row = instance_row(entity_id, iri, new, now)
         _check_complete(db, series, {_hour(old_ts), _hour(row[4])})
-        if db.postgres:
-            from cityos.hub.temporal.partitions import ensure_month_partitions, month_of
-
-            ensure_month_partitions(db.conn, {month_of(row[4])})
-        db.run(
-            "UPDATE hub_temporal SET kind = %s, ts = %s, observed_at = %s, modified_at = %s, "
-            "num = %s, instance = %s WHERE series = %s AND pk = %s",
-            [
-                row[3],
-                db.instant(row[4]),
-                None if row[5] is None else db.instant(row[5]),
-                db.instant(text_micros(now)),
-                numeric(new),
-                Jsonb(stored(new)) if db.postgres else orjson.dumps(stored(new)),
-                series,
-                pk,
-            ],
-        )
+        items[position] = [
+            iri,
+            element[1],
+            row[3],
+            row[4],
+            row[5],
+            element[5],  # createdAt stays
+            text_micros(now),
+            numeric(new),
+            stored(new),
+        ]
+        save_change(db, change, items)
         recompute_hours(db, series, {_hour(old_ts), _hour(row[4])})
 
 
@@ -388,22 +431,42 @@ def delete_instance(
     iri = ctx.expand(attr)
     with store.transaction(tenant) as tx:
         db = _db(tx)
-        series, pk, _, ts = _find_instance(db, tenant, entity_id, iri, instance)
+        series, change, position, items = _find_instance(db, tenant, entity_id, iri, instance)
+        ts = items[position][3]
         _check_complete(db, series, {_hour(ts)})
-        db.run("DELETE FROM hub_temporal WHERE series = %s AND pk = %s", [series, pk])
+        items[position] = None
+        save_change(db, change, items)
         recompute_hours(db, series, {_hour(ts)})
 
 
-def _drop_series(db: Db, series: list[int]) -> int:
-    """Delete the instances and roll-ups of ``series``; return how many instances went.
-
-    The series' description rows stay: writers (in this and other processes) remember
-    which series are described and never describe one twice.
-    """
-    in_sql, in_params = db.in_list("series", series)
-    gone = db.run(f"DELETE FROM hub_temporal WHERE {in_sql}", in_params)
-    gone += db.run(f"DELETE FROM hub_temporal_hourly WHERE {in_sql}", in_params)
-    return gone
+def _drop_instances(db: Db, entity: int, attr: str, dataset_ids: set[str] | None) -> int:
+    """Delete the instances and roll-ups of an entity's ``attr`` (of ``dataset_ids``, or
+    all); return how many instances and roll-up rows went."""
+    gone = 0
+    lock = " FOR UPDATE" if db.postgres else ""
+    for pk, raw in db.rows(
+        f"SELECT pk, instances FROM hub_temporal_changes WHERE entity = %s{lock}", [entity]
+    ):
+        items = _items(raw)
+        hit = False
+        for i, element in enumerate(items):
+            if (
+                element is not None
+                and element[0] == attr
+                and (dataset_ids is None or element[1] in dataset_ids)
+            ):
+                items[i] = None
+                hit = True
+                gone += 1
+        if hit:
+            save_change(db, int(pk), items)
+    sql = "DELETE FROM hub_temporal_hourly WHERE entity = %s AND attr = %s"
+    params: list[Any] = [entity, attr]
+    if dataset_ids is not None:
+        in_sql, more = db.in_list("dataset_id", sorted(dataset_ids))
+        sql += f" AND {in_sql}"
+        params.extend(more)
+    return gone + db.run(sql, params)
 
 
 def delete_attribute_history(
@@ -420,9 +483,9 @@ def delete_attribute_history(
     iri = ctx.expand(attr)
     with store.transaction(tenant) as tx:
         db = _db(tx)
-        found = _series_of(db, tenant, entity_id, iri)
-        chosen = [s for s, d in found if delete_all or d == (dataset_id or "")]
-        if not chosen or not _drop_series(db, chosen):
+        entity = _entity(db, tenant, entity_id)
+        chosen = None if delete_all else {dataset_id or ""}
+        if entity is None or not _drop_instances(db, entity, iri, chosen):
             which = f" with datasetId {dataset_id}" if dataset_id else ""
             raise ResourceNotFound(
                 f"entity {entity_id} has no history of attribute {attr}{which} / "
@@ -434,13 +497,17 @@ def delete_attribute_history(
 def delete_temporal_entity(store: HubStore, tenant: str, entity_id: str) -> None:
     """Delete an entity's whole history (DELETE /temporal/entities/{id}); 404 if none.
 
-    Its description rows (types, series) stay, so that later writes of the entity are
-    still findable; an entity with descriptions but no instances has no history.
+    Its description row (key, types, attributes) stays, so that writers that remember the
+    key keep writing to it; an entity with a description but no instances has no history.
     """
     with store.transaction(tenant) as tx:
         db = _db(tx)
-        series = [s for s, _ in _series_of(db, tenant, entity_id, None)]
-        if not series or not _drop_series(db, series):
+        entity = _entity(db, tenant, entity_id)
+        if entity is None:
+            raise _no_history(entity_id)
+        gone = db.run("DELETE FROM hub_temporal_changes WHERE entity = %s", [entity])
+        gone += db.run("DELETE FROM hub_temporal_hourly WHERE entity = %s", [entity])
+        if not gone:
             raise _no_history(entity_id)
 
 

@@ -6,8 +6,9 @@ performed by the temporal query". Here each term of ``q`` holds for an entity wh
 its instances of that attribute *inside the time window* satisfies it (an instance
 outside the window never does); ``;`` and ``|`` combine the terms; ``!attr`` holds when the
 entity has no instance of ``attr`` in the window. The SQL is a condition on the entity
-row ``e`` of ``hub_temporal_entities`` and runs on SQLite and PostgreSQL alike, on the
-(series, time) index.
+row ``e`` of ``hub_temporal_entities`` and runs on SQLite and PostgreSQL alike, over the
+view ``hub_temporal_instances`` with the change rows prefiltered on the (entity, ts_hi)
+index.
 
 Plain terms (a top-level attribute compared with a number, a boolean or a string, ranges,
 lists, ``~=`` patterns, existence) are compiled here on the indexed columns (``t.num``);
@@ -40,7 +41,7 @@ from cityos.hub.query.ast import (
     Str,
     ValueList,
 )
-from cityos.hub.temporal._db import Db
+from cityos.hub.temporal._db import Db, window_sql
 from cityos.hub.temporal._qpaths import TemporalPostgres, TemporalSQLite, render
 from cityos.hub.temporal.params import TimeWindow
 
@@ -199,22 +200,12 @@ class _Compiler:
         """Return SQL true when the entity has an instance of ``attr`` in the window (and
         meeting ``condition``), with the window's parameters (the condition's follow)."""
         window = self.window
-        column = f"t.{window.column}"
-        parts = ["s.tenant = e.tenant", "s.entity_id = e.entity_id", "s.attr = %s"]
-        params: list[Any] = [attr]
-        if window.start is not None:
-            parts.append(f"{column} >= %s")
-            params.append(self.db.instant(window.start))
-        if window.end is not None:
-            parts.append(f"{column} < %s")
-            params.append(self.db.instant(window.end))
+        cond, times = window_sql(self.db, f"t.{window.column}", window)
+        parts = ["t.entity = e.pk", "t.attr = %s", cond]
         if condition is not None:
             parts.append(condition)
-        sql = (
-            "EXISTS (SELECT 1 FROM hub_temporal_series s JOIN hub_temporal t ON t.series = s.pk "
-            f"WHERE {' AND '.join(parts)})"
-        )
-        return sql, params
+        sql = f"EXISTS (SELECT 1 FROM hub_temporal_instances t WHERE {' AND '.join(parts)})"
+        return sql, [attr, *times]
 
     def term(self, term: Compare | Match | Exists) -> str:
         """Return SQL for one term: an instance in the window satisfies it (or, for

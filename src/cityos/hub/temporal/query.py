@@ -3,10 +3,12 @@
 Entities are selected in SQL on ``hub_temporal_entities`` (types, ids, idPattern; ``q``,
 the geo-query and ``scopeQ`` on the instances in the window) and must hold at least one
 instance of the asked attributes in the time window; the page is ordered
-by entity id. Instances are read per attribute series on the (series, ts) index, at most
-``instance_limit`` per series; when a series has more, every series of the page is cut at
-one common instant and the page is partial (the caller answers 206 with Content-Range,
-GS CIM 009 v1.8, 6.3.10).
+by entity id. Instances are read from the view ``hub_temporal_instances`` (migration 0013:
+the change rows expanded, one row per instance), one query per entity, with the change
+rows prefiltered on the (entity, ts_hi) index by the entity and the window; at most
+``instance_limit`` per series (attribute and datasetId); when a series has more, every
+series of the page is cut at one common instant and the page is partial (the caller
+answers 206 with Content-Range, GS CIM 009 v1.8, 6.3.10).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import Any
 import orjson
 
 from cityos.hub.store.base import EntityQuery
-from cityos.hub.temporal._db import Db
+from cityos.hub.temporal._db import Db, window_sql
 from cityos.hub.temporal.geoscope import ScopeMatch, geo_sql, scope_sql
 from cityos.hub.temporal.params import TemporalParams, TimeWindow
 from cityos.hub.temporal.qfilter import temporal_q_sql
@@ -25,9 +27,11 @@ from cityos.hub.temporal.qfilter import temporal_q_sql
 
 @dataclass(frozen=True, slots=True)
 class Series:
-    """One attribute's history: (entity, attribute IRI, datasetId)."""
+    """One attribute's history: (entity, attribute IRI, datasetId); ``pk`` numbers it within
+    one answer, ``entity`` is the entity's key in ``hub_temporal_entities``."""
 
     pk: int
+    entity: int
     entity_id: str
     attr: str
     dataset_id: str
@@ -63,19 +67,6 @@ class TemporalPage:
     entities: list[TemporalEntity]
     total: int | None = None
     partial: tuple[int, int, str] | None = None
-
-
-def window_sql(db: Db, column: str, window: TimeWindow) -> tuple[str, list[Any]]:
-    """Return the SQL condition (and parameters) that keeps ``column`` inside the window."""
-    parts: list[str] = []
-    params: list[Any] = []
-    if window.start is not None:
-        parts.append(f"{column} >= %s")
-        params.append(db.instant(window.start))
-    if window.end is not None:
-        parts.append(f"{column} < %s")
-        params.append(db.instant(window.end))
-    return (" AND ".join(parts) or "1=1"), params
 
 
 def _types_sql(db: Db, query: EntityQuery) -> tuple[str, list[Any]]:
@@ -117,29 +108,37 @@ def _entity_where(
         sql, more = _types_sql(db, query)
         clauses.append(sql)
         values.extend(more)
-    series = ["s.tenant = e.tenant", "s.entity_id = e.entity_id"]
+    narrow: list[str] = []
+    narrow_values: list[Any] = []
     if query.attrs:
-        sql, more = db.in_list("s.attr", query.attrs)
-        series.append(sql)
-        values.extend(more)
+        sql, more = db.in_list("{t}.attr", query.attrs)
+        narrow.append(sql)
+        narrow_values.extend(more)
     if params.datasets is not None:
-        sql, more = db.in_list("s.dataset_id", params.datasets)
-        series.append(sql)
-        values.extend(more)
-    # An entity is in the answer when one of its series holds data: in the window for a
-    # query, ever for a retrieval (whose empty answer is an entity without attributes).
+        sql, more = db.in_list("{t}.dataset_id", params.datasets)
+        narrow.append(sql)
+        narrow_values.extend(more)
+    # An entity is in the answer when it holds data of the asked attributes: in the window
+    # for a query, ever for a retrieval (whose empty answer is an entity without attributes).
     window = params.window if need_history else TimeWindow()
-    history, more = _holds_data(db, "hub_temporal t", "t.series", f"t.{window.column}", window)
-    values.extend(more)
+    cond, more = window_sql(db, f"t.{window.column}", window)
+    history = (
+        "EXISTS (SELECT 1 FROM hub_temporal_instances t WHERE t.entity = e.pk AND "
+        + " AND ".join([*(n.format(t="t") for n in narrow), cond])
+        + ")"
+    )
+    values.extend([*narrow_values, *more])
     if window.column == "ts" and (params.aggregation is not None or not need_history):
         # roll-ups outlive raw instances (retention)
-        hourly, more = _holds_data(
-            db, "hub_temporal_hourly h", "h.series", "h.hour", _hour_floor(window)
+        cond, more = window_sql(db, "h.hour", _hour_floor(window))
+        hourly = (
+            "EXISTS (SELECT 1 FROM hub_temporal_hourly h WHERE h.entity = e.pk AND "
+            + " AND ".join([*(n.format(t="h") for n in narrow), cond])
+            + ")"
         )
         history = f"({history} OR {hourly})"
-        values.extend(more)
-    series.append(history)
-    clauses.append(f"EXISTS (SELECT 1 FROM hub_temporal_series s WHERE {' AND '.join(series)})")
+        values.extend([*narrow_values, *more])
+    clauses.append(history)
     if query.q is not None:  # on the instances in the window (5.7.4.4)
         sql, more = temporal_q_sql(db, query.q, params.window)
         clauses.append(sql)
@@ -153,30 +152,6 @@ def _entity_where(
         clauses.append(sql)
         values.extend(more)
     return " AND ".join(clauses), values
-
-
-def _holds_data(
-    db: Db, table: str, series: str, column: str, window: TimeWindow
-) -> tuple[str, list[Any]]:
-    """Return SQL true when the series ``s`` has a row in the window.
-
-    Written as "the first row at or after the start lies before the end" (ORDER BY … LIMIT
-    1 on the (series, time) index), so the database reads one index entry per series
-    instead of every entry in the window.
-    """
-    if column.endswith((".created_at", ".modified_at")):  # no index to walk: plain EXISTS
-        cond, found = window_sql(db, column, window)
-        return f"EXISTS (SELECT 1 FROM {table} WHERE {series} = s.pk AND {cond})", found
-    params: list[Any] = []
-    start = ""
-    if window.start is not None:
-        start = f" AND {column} >= %s"
-        params.append(db.instant(window.start))
-    first = f"(SELECT {column} FROM {table} WHERE {series} = s.pk{start} ORDER BY {column} LIMIT 1)"
-    if window.end is None:
-        return f"{first} IS NOT NULL", params
-    params.append(db.instant(window.end))
-    return f"{first} < %s", params
 
 
 def _hour_floor(window: TimeWindow) -> TimeWindow:
@@ -229,40 +204,36 @@ def _attach_series(
 ) -> None:
     by_id = {e.id: e for e in entities}
     sql, values = db.in_list("entity_id", list(by_id))
-    where = f"tenant = %s AND {sql}"
-    values = [tenant, *values]
-    if attrs:
-        more_sql, more = db.in_list("attr", attrs)
-        where += f" AND {more_sql}"
-        values.extend(more)
-    if datasets is not None:
-        more_sql, more = db.in_list("dataset_id", datasets)
-        where += f" AND {more_sql}"
-        values.extend(more)
     rows = db.rows(
-        f"SELECT pk, entity_id, attr, dataset_id FROM hub_temporal_series WHERE {where} "
-        "ORDER BY entity_id, attr, dataset_id",
-        values,
+        f"SELECT pk, entity_id, attrs FROM hub_temporal_entities WHERE tenant = %s AND {sql}",
+        [tenant, *values],
     )
-    for pk, entity_id, attr, dataset_id in rows:
-        by_id[entity_id].series.append(Series(int(pk), entity_id, attr, dataset_id))
+    wanted = None if not attrs else set(attrs)
+    kept = None if datasets is None else set(datasets)
+    number = 0
+    for pk, entity_id, raw in sorted(rows, key=lambda r: r[1]):
+        pairs = raw if isinstance(raw, list) else orjson.loads(raw)
+        for attr, dataset_id in sorted(map(tuple, pairs)):
+            if (wanted is None or attr in wanted) and (kept is None or dataset_id in kept):
+                number += 1
+                by_id[entity_id].series.append(Series(number, int(pk), entity_id, attr, dataset_id))
 
 
-def _instance(db: Db, row: tuple[Any, ...], at: int) -> Instance:
-    raw = row[7]
+def _instance(row: tuple[Any, ...], at: int) -> Instance:
+    raw = row[9]
     body = raw if isinstance(raw, dict) else orjson.loads(raw)
     return Instance(
-        pk=int(row[0]),
-        kind=row[1],
-        at=db.micros(row[at]),
-        observed_at=None if row[3] is None else db.micros(row[3]),
-        created_at=db.micros(row[4]),
-        modified_at=db.micros(row[5]),
+        pk=int(row[2]),
+        kind=row[3],
+        at=int(row[at]),
+        observed_at=None if row[5] is None else int(row[5]),
+        created_at=int(row[6]),
+        modified_at=int(row[7]),
         instance=body,
     )
 
 
-_AT_INDEX = {"ts": 2, "created_at": 4, "modified_at": 5}
+_AT_INDEX = {"ts": 4, "created_at": 6, "modified_at": 7}
 
 
 def read_instances(
@@ -278,23 +249,35 @@ def read_instances(
     if params.last_n is not None:
         fetch = min(params.last_n, instance_limit + 1)
     sql = (
-        "SELECT t.pk, t.kind, t.ts, t.observed_at, t.created_at, t.modified_at, t.num, "
-        f"t.instance FROM hub_temporal t WHERE t.series = %s AND {cond} ORDER BY {order} "
-        "LIMIT %s"
+        "SELECT * FROM (SELECT t.attr, t.dataset_id, t.pk, t.kind, t.ts, t.observed_at, "
+        "t.created_at, t.modified_at, t.num, t.instance, row_number() OVER (PARTITION BY "
+        f"t.attr, t.dataset_id ORDER BY {order}) AS r FROM hub_temporal_instances t "
+        "WHERE t.entity = %s AND {narrow} AND " + cond + ") x WHERE x.r <= %s "
+        "ORDER BY x.attr, x.dataset_id, x.r"
     )
     at = _AT_INDEX[column]
     cuts: list[int] = []
     firsts: list[int] = []
     for entity in entities:
-        for series in entity.series:
-            rows = db.rows(sql, [series.pk, *values, fetch])
-            found = [_instance(db, r, at) for r in rows]
+        if not entity.series:
+            continue
+        named = {(s.attr, s.dataset_id): s.pk for s in entity.series}
+        narrow, more = db.in_list("t.attr", sorted({s.attr for s in entity.series}))
+        rows = db.rows(
+            sql.replace("{narrow}", narrow), [entity.series[0].entity, *more, *values, fetch]
+        )
+        grouped: dict[int, list[Instance]] = {s.pk: [] for s in entity.series}
+        for r in rows:
+            pk = named.get((r[0], r[1]))
+            if pk is not None:
+                grouped[pk].append(_instance(r, at))
+        for pk, found in grouped.items():
             if len(found) > instance_limit:
                 found = found[:instance_limit]
                 cuts.append(found[-1].at)
             if found:
                 firsts.append(found[0].at)
-            entity.instances[series.pk] = found
+            entity.instances[pk] = found
     if not cuts:
         for entity in entities:
             for found in entity.instances.values():

@@ -8,27 +8,28 @@ reading), or when the entity is new. A writer that folds several readings of one
 into one entity write (device ingestion) lists the superseded readings in
 ``Transaction.extra_instances`` so they are kept too.
 
-Each (tenant, entity, attribute, datasetId) is a *series* with an integer id, described by
-one row of ``hub_temporal_series``. On SQLite (one writer at a time: ``BEGIN IMMEDIATE``,
-also across processes) a new series gets the next id (``max(pk) + 1``, read in the write's
-transaction), so the series, the ``(series, ts)`` index and the hourly roll-ups grow at their
-ends instead of dirtying random B-tree pages. On PostgreSQL (several processes write at once)
-a series is named by a 63-bit hash of its four names (``series_id``) and described with
-``INSERT … ON CONFLICT DO NOTHING``, so concurrent writers need no coordination. Readers
-never compute ids: they join through ``hub_temporal_series``. Ids a write resolved are
-remembered in a bounded cache only after its COMMIT, so a rolled-back allocation is never
-reused. Numeric Property values
-are summed per series and hour in ``hub_temporal_hourly`` (count, sum, sum of squares, min,
-max), so hourly aggregations stay exact when raw instances expire: on PostgreSQL in the same
-transaction, on SQLite folded in after the write (:mod:`cityos.hub.temporal.rollup`; a
-write there only appends rows, with keys above the roll-up mark).
+History is one row of ``hub_temporal_changes`` per entity change (migration 0013): the
+instances of one entity with one ``modifiedAt`` travel together as one JSON array (one
+``orjson.dumps`` per change), keyed by the entity's integer key in
+``hub_temporal_entities``, which also lists the entity's types and its (attribute,
+datasetId) pairs. A writer touches ``hub_temporal_entities`` only for an entity it has not
+seen with these pairs and types (a new entity, a new attribute, new types). On SQLite (one
+writer at a time: ``BEGIN IMMEDIATE``, also across processes) a new entity gets the next key
+(``max(pk) + 1``, read in the write's transaction), so keys, the (entity, ts_hi) index and
+the roll-ups grow at their ends. On PostgreSQL (several processes write at once) an entity
+is named by a 63-bit hash of its tenant and id (:func:`entity_key`, also computable in SQL)
+and described with ``INSERT … ON CONFLICT``, so concurrent writers need no coordination.
+What a write resolved is remembered in a bounded cache only after its COMMIT. Numeric
+Property values are summed per (entity, attribute, datasetId) and hour in
+``hub_temporal_hourly``: on PostgreSQL in the same statement, on SQLite folded in after the
+write (:mod:`cityos.hub.temporal.rollup`; a write there only appends change rows, with keys
+above the roll-up mark).
 """
 
 from __future__ import annotations
 
 import hashlib
 import threading
-from collections.abc import Iterable
 from datetime import UTC, datetime
 from operator import itemgetter
 from typing import Any
@@ -48,46 +49,46 @@ from cityos.hub.temporal.partitions import (
 from cityos.hub.temporal.rollup import next_pk
 
 INSTANCE_PREFIX = "urn:ngsi-ld:Instance:"
-# Committed series ids remembered per recorder (about 170 bytes each, measured with
-# tracemalloc); forgotten wholesale when full. A miss costs one indexed lookup per write.
-_SERIES_CACHE_MAX = 100_000
-# SQLite allocates sequential ids below this bound; ids hashed by earlier versions (uniform
-# in [0, 2**63)) above it are never in the way, and those below it are skipped by max(pk).
-_SEQUENTIAL_LIMIT = 1 << 62
+# Entities remembered per recorder with their key and recorded (attribute, datasetId)
+# pairs; forgotten wholesale when full. A miss costs one indexed lookup (SQLite) or one
+# entity row in the write (PostgreSQL).
+_ENTITY_CACHE_MAX = 100_000
 _CHUNK = 500  # entity ids per lookup, under SQLite's bound-parameter limit
+# An instance's position in its change row takes the low bits of its ordering key.
+POSITION_BITS = 20
+_POSITION_MASK = (1 << POSITION_BITS) - 1
+_KEY_MASK = (1 << 63) - 1
 
-SeriesKey = tuple[str, str, str, str]  # (tenant, entity id, attribute, datasetId)
+Pair = tuple[str, str]  # (attribute IRI, datasetId)
+Known = tuple[int, frozenset[Pair]]  # an entity's key and the pairs known to be recorded
 
 
 def instance_id(pk: int) -> str:
-    """Return the NGSI-LD instanceId of the history row ``pk``."""
-    return f"{INSTANCE_PREFIX}{pk}"
+    """Return the NGSI-LD instanceId of an instance's ordering key (change pk, position)."""
+    return f"{INSTANCE_PREFIX}{pk >> POSITION_BITS}.{pk & _POSITION_MASK}"
 
 
 def instance_pk(text: str) -> int | None:
-    """Return the history row of an instanceId this hub made, or None for any other."""
+    """Return the ordering key of an instanceId this hub made, or None for any other
+    (including the ``urn:ngsi-ld:Instance:<n>`` ids of the layout before migration 0013)."""
     if not text.startswith(INSTANCE_PREFIX):
         return None
-    tail = text.removeprefix(INSTANCE_PREFIX)
-    return int(tail) if tail.isdigit() and len(tail) < 19 else None
+    change, dot, position = text.removeprefix(INSTANCE_PREFIX).partition(".")
+    if not (dot and change.isdigit() and position.isdigit()):
+        return None
+    if len(change) > 18 or int(position) > _POSITION_MASK:
+        return None
+    return (int(change) << POSITION_BITS) | int(position)
 
 
-def series_id(tenant: str, entity_id: str, attr: str, dataset_id: str = "") -> int:
-    """Return the 63-bit hashed id PostgreSQL gives a series (BLAKE2b of its four names).
+def entity_key(tenant: str, entity_id: str) -> int:
+    """Return the 63-bit key PostgreSQL gives an entity's history: the first 64 bits of
+    MD5(tenant U+001F entity id), sign bit cleared (migration 0013 computes it in SQL).
 
-    Collisions are negligible at city scale: about 3 in a million for 10 million series.
-    SQLite databases made before sequential ids also hold such ids; lookups find them.
+    Collisions are negligible at city scale: about 5 in a billion for 10 million entities.
     """
-    return _hash_series(tenant, entity_id, attr, dataset_id)
-
-
-def _hash_series(tenant: str, entity_id: str, attr: str, dataset_id: str) -> int:
-    digest = hashlib.blake2b(
-        f"{tenant}\x1f{entity_id}\x1f{attr}\x1f{dataset_id}".encode(),
-        digest_size=8,
-        person=b"cityos-series",
-    ).digest()
-    return int.from_bytes(digest, "big") >> 1
+    digest = hashlib.md5(f"{tenant}\x1f{entity_id}".encode(), usedforsecurity=False).digest()
+    return int.from_bytes(digest[:8], "big") & _KEY_MASK
 
 
 def numeric(instance: dict[str, Any]) -> float | None:
@@ -168,14 +169,15 @@ def changed_instances(change: Change) -> list[Row]:
     return rows
 
 
-def hourly(series: Iterable[int], rows: Iterable[Row]) -> dict[tuple[int, int], list[float]]:
-    """Return [count, sum, sum of squares, min, max] per (series, hour [µs]) of ``rows``."""
-    sums: dict[tuple[int, int], list[float]] = {}
-    for sid, row in zip(series, rows, strict=True):
+def hourly(keys: dict[str, int], rows: list[Row]) -> dict[tuple[int, str, str, int], list[float]]:
+    """Return [count, sum, sum of squares, min, max] per (entity key, attribute, datasetId,
+    hour [µs]) of ``rows``."""
+    sums: dict[tuple[int, str, str, int], list[float]] = {}
+    for row in rows:
         x = row[8]
         if x is None:
             continue
-        key = (sid, row[4] - row[4] % MICROS_PER_HOUR)
+        key = (keys[row[0]], row[1], row[2], row[4] - row[4] % MICROS_PER_HOUR)
         acc = sums.get(key)
         if acc is None:
             sums[key] = [1, x, x * x, x, x]
@@ -190,38 +192,45 @@ def hourly(series: Iterable[int], rows: Iterable[Row]) -> dict[tuple[int, int], 
     return sums
 
 
+def item(row: Row) -> list[Any]:
+    """Return one instance as an element of a change row's ``instances`` array."""
+    return [row[1], row[2], row[3], row[4], row[5], row[6], row[7], row[8], stored(row[9])]
+
+
+def group_changes(rows: list[Row]) -> dict[tuple[str, int], list[Row]]:
+    """Return ``rows`` grouped into changes: per (entity id, modifiedAt [µs]), in order."""
+    groups: dict[tuple[str, int], list[Row]] = {}
+    for row in rows:
+        key = (row[0], row[7])
+        found = groups.get(key)
+        if found is None:
+            groups[key] = [row]
+        else:
+            found.append(row)
+    return groups
+
+
 # SQLite statements without their VALUES (store/_sqlite_rows.py adds them, many rows each)
 _SQLITE = {
-    "series": "INSERT INTO hub_temporal_series (pk, tenant, entity_id, attr, dataset_id)",
-    "insert": "INSERT INTO hub_temporal (pk, series, kind, ts, observed_at, created_at, "
-    "modified_at, num, instance)",
-    "types": "INSERT INTO hub_temporal_entities (tenant, entity_id, types)",
-    "types_tail": " ON CONFLICT (tenant, entity_id) DO UPDATE SET types = excluded.types",
+    "changes": "INSERT INTO hub_temporal_changes (pk, entity, ts_lo, ts_hi, instances)",
+    "entities": "INSERT INTO hub_temporal_entities (pk, tenant, entity_id, types, attrs)",
 }
-
-
-def _pg_instant(column: str) -> str:
-    """Return SQL turning µs since the epoch into timestamptz, exactly (no float step)."""
-    return (
-        f"(timestamptz 'epoch' + ({column} / 1000000) * interval '1 second' "
-        f"+ mod({column}, 1000000) * interval '1 microsecond')"
-    )
 
 
 # A PostgreSQL write's history is one statement: the rows of each table travel as one JSON
 # array parameter (json_to_recordset), so a write of one reading or of 8,000 costs one round
 # trip and one bind-execute of a prepared statement (``_pg_prepared``: orjson's bytes go
-# straight to libpq), where an executemany per table cost a statement per row. The
-# sub-statements touch different tables, so their order within the statement does not
-# matter; roll-up rows are unique per (series, hour), entity rows per entity. New series are
-# described in it too (``ON CONFLICT DO NOTHING``, in pk order: two writers describing the
-# same series lock them in one order), and so is the check that the monthly partitions of
-# its instants exist (``partitions.ensure_month_partitions``'s: the shared advisory lock
-# first, then pg_class): ``gate`` answers the partitions found among $1 (as JSON), and
-# nothing is written unless all are (the recorder then creates the missing ones and runs
-# the statement again). With no partition to check it takes no lock.
+# straight to libpq). The sub-statements touch different tables, so their order within the
+# statement does not matter; roll-up rows are unique per (entity, attribute, datasetId,
+# hour), entity rows per entity. Entities are described in it too (``ON CONFLICT``: the
+# union of the pairs, the types when given — an empty array means "keep"), and so is the
+# check that the monthly partitions of its changes exist (``partitions.
+# ensure_month_partitions``'s: the shared advisory lock first, then pg_class): ``gate``
+# answers the partitions found among $1 (as JSON), and nothing is written unless all are
+# (the recorder then creates the missing ones and runs the statement again). With no
+# partition to check it takes no lock.
 _POSTGRES_WRITE = Statement(
-    b"cityos_history_write",
+    b"cityos_history_changes",
     (
         "WITH gate AS (SELECT ARRAY(SELECT c.relname::text FROM pg_class c "
         "WHERE c.relname = ANY($1::text[]) AND l.locked IS NOT NULL) AS found "
@@ -229,66 +238,31 @@ _POSTGRES_WRITE = Statement(
         f"THEN pg_advisory_xact_lock_shared({_LOCK_KEY})::text ELSE '' END AS locked "
         "OFFSET 0) l), "
         "ok AS (SELECT cardinality(found) = cardinality($1::text[]) AS ok FROM gate), "
-        "series AS (INSERT INTO hub_temporal_series (pk, tenant, entity_id, attr, dataset_id) "
-        "SELECT s.pk, s.tenant, s.entity_id, s.attr, s.dataset_id FROM json_to_recordset("
-        "$2::json) AS s(pk bigint, tenant text, entity_id text, attr text, dataset_id text) "
-        "WHERE (SELECT ok FROM ok) ORDER BY s.pk ON CONFLICT (pk) DO NOTHING), "
-        "history AS (INSERT INTO hub_temporal (series, kind, ts, observed_at, created_at, "
-        f"modified_at, num, instance) SELECT r.series, r.kind, {_pg_instant('r.ts')}, "
-        f"{_pg_instant('r.observed_at')}, {_pg_instant('r.created_at')}, "
-        f"{_pg_instant('r.modified_at')}, r.num, r.instance FROM json_to_recordset($3::json) "
-        "AS r(series bigint, kind text, ts bigint, observed_at bigint, created_at bigint, "
-        "modified_at bigint, num double precision, instance jsonb) WHERE (SELECT ok FROM ok)), "
-        "types AS (INSERT INTO hub_temporal_entities (tenant, entity_id, types) "
-        "SELECT t.tenant, t.entity_id, t.types FROM json_to_recordset($4::json) AS "
-        "t(tenant text, entity_id text, types text[]) WHERE (SELECT ok FROM ok) "
-        "ON CONFLICT (tenant, entity_id) DO UPDATE SET types = excluded.types), "
-        "hourly AS (INSERT INTO hub_temporal_hourly AS h (series, hour, n, total, total_sq, "
-        f"lo, hi) SELECT x.series, {_pg_instant('x.hour')}, x.n, x.total, x.total_sq, x.lo, "
-        "x.hi FROM json_to_recordset($5::json) AS x(series bigint, hour bigint, n bigint, "
-        "total double precision, total_sq double precision, lo double precision, "
-        "hi double precision) WHERE (SELECT ok FROM ok) "
-        "ON CONFLICT (series, hour) DO UPDATE SET "
+        "entities AS (INSERT INTO hub_temporal_entities AS h (pk, tenant, entity_id, types, "
+        "attrs) SELECT s.pk, s.tenant, s.entity_id, s.types, s.attrs FROM json_to_recordset("
+        "$2::json) AS s(pk bigint, tenant text, entity_id text, types text[], attrs jsonb) "
+        "WHERE (SELECT ok FROM ok) ORDER BY s.pk ON CONFLICT (tenant, entity_id) DO UPDATE "
+        "SET types = CASE WHEN cardinality(excluded.types) = 0 THEN h.types "
+        "ELSE excluded.types END, attrs = CASE WHEN h.attrs @> excluded.attrs THEN h.attrs "
+        "ELSE (SELECT jsonb_agg(DISTINCT x) FROM jsonb_array_elements(h.attrs || "
+        "excluded.attrs) x) END), "
+        "changes AS (INSERT INTO hub_temporal_changes (entity, ts_lo, ts_hi, instances) "
+        "SELECT r.entity, r.ts_lo, r.ts_hi, r.instances FROM json_to_recordset($3::json) "
+        "AS r(entity bigint, ts_lo bigint, ts_hi bigint, instances jsonb) "
+        "WHERE (SELECT ok FROM ok)), "
+        "hourly AS (INSERT INTO hub_temporal_hourly AS h (entity, attr, dataset_id, hour, n, "
+        "total, total_sq, lo, hi) SELECT x.entity, x.attr, x.dataset_id, x.hour, x.n, "
+        "x.total, x.total_sq, x.lo, x.hi FROM json_to_recordset($4::json) AS x(entity bigint, "
+        "attr text, dataset_id text, hour bigint, n bigint, total double precision, "
+        "total_sq double precision, lo double precision, hi double precision) "
+        "WHERE (SELECT ok FROM ok) "
+        "ON CONFLICT (entity, attr, dataset_id, hour) DO UPDATE SET "
         "n = h.n + excluded.n, total = h.total + excluded.total, "
         "total_sq = h.total_sq + excluded.total_sq, lo = least(h.lo, excluded.lo), "
         "hi = greatest(h.hi, excluded.hi)) "
         "SELECT array_to_json(found)::text FROM gate"
     ).encode(),
 )
-
-
-def _sqlite_series(conn: Any, tenant: str, missing: list[SeriesKey]) -> dict[SeriesKey, int]:
-    """Return the ids of ``missing`` series on SQLite, describing the new ones sequentially.
-
-    Runs inside the write's ``BEGIN IMMEDIATE`` transaction: no other writer (in any
-    process) can allocate the same ids before it commits or rolls back.
-    """
-    found: dict[SeriesKey, int] = {}
-    entities = list(dict.fromkeys(map(itemgetter(1), missing)))
-    for start in range(0, len(entities), _CHUNK):
-        chunk = entities[start : start + _CHUNK]
-        for pk, entity_id, attr, dataset_id in conn.execute(
-            "SELECT pk, entity_id, attr, dataset_id FROM hub_temporal_series "
-            f"WHERE tenant = ? AND entity_id IN ({','.join('?' * len(chunk))})",
-            [tenant, *chunk],
-        ):
-            found[(tenant, entity_id, attr, dataset_id)] = pk
-    new = missing
-    if found:  # keep only the series asked for: the entities may have others
-        found = {k: found[k] for k in missing if k in found}
-        new = [k for k in missing if k not in found]
-    if new:
-        top = conn.execute(
-            "SELECT coalesce(max(pk), 0) FROM hub_temporal_series WHERE pk < ?",
-            (_SEQUENTIAL_LIMIT,),
-        ).fetchone()[0]
-        if top + len(new) >= _SEQUENTIAL_LIMIT:  # needs 2**62 series; never in practice
-            raise RuntimeError("hub_temporal_series has no sequential ids left")
-        pks = range(top + 1, top + 1 + len(new))
-        # (pk, tenant, entity, attribute, datasetId) rows, zipped in C: no tuple built in Python
-        insert_rows(conn, _SQLITE["series"], list(zip(pks, *zip(*new, strict=True), strict=True)))
-        found.update(zip(new, pks, strict=True))
-    return found
 
 
 def _types_changed(change: Change) -> Entity | None:
@@ -300,12 +274,16 @@ def _types_changed(change: Change) -> Entity | None:
     return None
 
 
+def _pairs_json(pairs: frozenset[Pair]) -> str:
+    return orjson.dumps(sorted(pairs)).decode()
+
+
 class TemporalRecorder:
     """The change listener that writes history rows (one per store)."""
 
     def __init__(self) -> None:
-        # committed series: (tenant, entity, attribute, datasetId) -> id
-        self._series: dict[SeriesKey, int] = {}
+        # committed: (tenant, entity id) -> (key, pairs known to be recorded)
+        self._entities: dict[tuple[str, str], Known] = {}
         self._months: set[tuple[int, int]] = set()  # PostgreSQL partitions known to exist
         self._lock = threading.Lock()
 
@@ -313,143 +291,204 @@ class TemporalRecorder:
         """Write the history of ``changes`` (and of ``tx.extra_instances``) into ``tx``."""
         rows: list[Row] = list(tx.extra_instances)
         typed: list[Entity] = []
+        types: dict[str, Any] = {}
         for change in changes:
-            rows.extend(changed_instances(change))
+            found = changed_instances(change)
+            if found:
+                rows.extend(found)
+                after = change.after
+                types[after["id"]] = after["type"]  # type: ignore[index]
             entity = _types_changed(change)
             if entity is not None:
                 typed.append(entity)
         if rows or typed:
-            self.write(tx, rows, typed)
+            self.write(tx, rows, typed, types=types)
 
-    def write(self, tx: Transaction, rows: list[Row], typed: list[Entity]) -> None:
-        """Write history ``rows`` and the types of ``typed`` entities in ``tx``."""
-        tenant = tx.tenant
-        postgres = tx.backend == "postgresql"
-        series, resolved = self._series_ids(tx, rows)
-        if postgres:
-            self._write_postgres(tx, rows, typed, series, resolved)
-        else:
-            conn = tx.connection
-            dumps = orjson.dumps
-            first = next_pk(conn)  # roll-ups: folded in later (rollup.py)
-            # bytearray, not bytes: sqlite3 binds int, float, str and bytearray as they are,
-            # any other type (bytes too) through its adapter protocol, whose failed look-ups
-            # raise and format an AttributeError per parameter (~3,300 instructions); same BLOB.
-            insert_rows(
-                conn,
-                _SQLITE["insert"],
-                [
-                    (
-                        first + i,
-                        s,
-                        r[3],
-                        r[4],
-                        r[5],
-                        r[6],
-                        r[7],
-                        r[8],
-                        bytearray(dumps(stored(r[9]))),
-                    )
-                    for i, (s, r) in enumerate(zip(series, rows, strict=True))
-                ],
-            )
-            if typed:
-                insert_rows(
-                    conn,
-                    _SQLITE["types"],
-                    [(tenant, e["id"], dumps(e["type"]).decode()) for e in typed],
-                    tail=_SQLITE["types_tail"],
-                )
-        if resolved:
-            tx.after_commit.append(lambda: self._remember(resolved))
-
-    def _series_ids(
-        self, tx: Transaction, rows: list[Row]
-    ) -> tuple[list[int], dict[SeriesKey, int]]:
-        """Return the series id of each row, and the ids resolved here (cached after COMMIT).
-
-        A series missing from the cache is looked up (SQLite) or named by its hash
-        (PostgreSQL); a new one is described in ``hub_temporal_series`` in ``tx`` (on
-        PostgreSQL by the history statement itself).
-        """
-        tenant = tx.tenant
-        cache = self._series
-        keys = [(tenant, r[0], r[1], r[2]) for r in rows]
-        ids = list(map(cache.get, keys))
-        unknown = ids.count(None)
-        if not unknown:
-            return ids, {}  # type: ignore[return-value]
-        if unknown == len(ids):  # e.g. a batch of new entities: nothing to pick out
-            missing = list(dict.fromkeys(keys))
-        else:
-            missing = list(dict.fromkeys(k for k, i in zip(keys, ids, strict=True) if i is None))
-        if tx.backend == "postgresql":  # described by _write_postgres's statement
-            resolved = {k: _hash_series(*k) for k in missing}
-        else:
-            resolved = _sqlite_series(tx.connection, tenant, missing)
-        if unknown == len(ids):
-            return list(map(resolved.__getitem__, keys)), resolved
-        return [i if i is not None else resolved[k] for k, i in zip(keys, ids, strict=True)], (
-            resolved
-        )
-
-    def _remember(self, resolved: dict[SeriesKey, int]) -> None:
-        with self._lock:
-            if len(self._series) + len(resolved) > _SERIES_CACHE_MAX:
-                self._series.clear()
-            if len(resolved) <= _SERIES_CACHE_MAX:
-                self._series.update(resolved)
-
-    def _write_postgres(
+    def write(
         self,
         tx: Transaction,
         rows: list[Row],
         typed: list[Entity],
-        series: list[int],
-        resolved: dict[SeriesKey, int],
+        *,
+        types: dict[str, Any] | None = None,
     ) -> None:
-        """Write the history in one statement (``_POSTGRES_WRITE``), describing the series
-        of ``resolved`` and checking the partitions of months not known to exist."""
+        """Write history ``rows`` and the types of ``typed`` entities in ``tx`` (``types``:
+        the types of other entities of ``rows``, used if their history is new)."""
         tenant = tx.tenant
-        months = {month_of(r[4]) for r in rows} - self._months
+        groups = group_changes(rows)
+        new_types = {e["id"]: e["type"] for e in typed}
+        pairs: dict[str, set[Pair]] = {}
+        for row in rows:
+            found = pairs.get(row[0])
+            if found is None:
+                pairs[row[0]] = {(row[1], row[2])}
+            else:
+                found.add((row[1], row[2]))
+        for entity_id in new_types:
+            pairs.setdefault(entity_id, set())
+        if tx.backend == "postgresql":
+            self._write_postgres(tx, groups, rows, pairs, new_types, types or {})
+            return
+        conn = tx.connection
+        keys, resolved = self._sqlite_entities(conn, tenant, pairs, new_types, types or {})
+        first = next_pk(conn)  # roll-ups: folded in later (rollup.py)
+        dumps = orjson.dumps
+        lo = itemgetter(4)
+        # bytearray, not bytes: sqlite3 binds int, float, str and bytearray as they are,
+        # any other type (bytes too) through its adapter protocol, whose failed look-ups
+        # raise and format an AttributeError per parameter (~3,300 instructions); same BLOB.
+        insert_rows(
+            conn,
+            _SQLITE["changes"],
+            [
+                (
+                    first + i,
+                    keys[entity_id],
+                    min(map(lo, group)),
+                    max(map(lo, group)),
+                    bytearray(dumps(list(map(item, group)))),
+                )
+                for i, ((entity_id, _), group) in enumerate(groups.items())
+            ],
+        )
+        if resolved:
+            tx.after_commit.append(lambda: self._remember(tenant, resolved))
+
+    def _sqlite_entities(
+        self,
+        conn: Any,
+        tenant: str,
+        pairs: dict[str, set[Pair]],
+        new_types: dict[str, Any],
+        types: dict[str, Any],
+    ) -> tuple[dict[str, int], dict[str, Known]]:
+        """Return each entity's key, and what was resolved here (cached after COMMIT);
+        describe new entities, new pairs and new types in ``hub_temporal_entities``.
+
+        Runs inside the write's ``BEGIN IMMEDIATE`` transaction: no other writer (in any
+        process) can allocate the same keys before it commits or rolls back.
+        """
+        cache = self._entities
+        keys: dict[str, int] = {}
+        missing: list[str] = []
+        for entity_id, wanted in pairs.items():
+            known = cache.get((tenant, entity_id))
+            if known is not None and entity_id not in new_types and known[1] >= wanted:
+                keys[entity_id] = known[0]
+            else:
+                missing.append(entity_id)
+        if not missing:
+            return keys, {}
+        stored_: dict[str, tuple[int, str]] = {}
+        for start in range(0, len(missing), _CHUNK):
+            chunk = missing[start : start + _CHUNK]
+            for pk, entity_id, attrs in conn.execute(
+                "SELECT pk, entity_id, attrs FROM hub_temporal_entities "
+                f"WHERE tenant = ? AND entity_id IN ({','.join('?' * len(chunk))})",
+                [tenant, *chunk],
+            ):
+                stored_[entity_id] = (pk, attrs)
+        resolved: dict[str, Known] = {}
+        new: list[str] = []
+        dumps = orjson.dumps
+        for entity_id in missing:
+            found = stored_.get(entity_id)
+            if found is None:
+                new.append(entity_id)
+                continue
+            pk, raw = found
+            had = frozenset(map(tuple, orjson.loads(raw)))
+            union = had | pairs[entity_id]
+            if entity_id in new_types:
+                conn.execute(
+                    "UPDATE hub_temporal_entities SET types = ?, attrs = ? WHERE pk = ?",
+                    (dumps(new_types[entity_id]).decode(), _pairs_json(union), pk),
+                )
+            elif union != had:
+                conn.execute(
+                    "UPDATE hub_temporal_entities SET attrs = ? WHERE pk = ?",
+                    (_pairs_json(union), pk),
+                )
+            keys[entity_id] = pk
+            resolved[entity_id] = (pk, union)
+        if new:
+            top = conn.execute("SELECT coalesce(max(pk), 0) FROM hub_temporal_entities").fetchone()[
+                0
+            ]
+            rows = []
+            for pk, entity_id in enumerate(new, start=top + 1):
+                union = frozenset(pairs[entity_id])
+                kinds = new_types.get(entity_id, types.get(entity_id, []))
+                rows.append((pk, tenant, entity_id, dumps(kinds).decode(), _pairs_json(union)))
+                keys[entity_id] = pk
+                resolved[entity_id] = (pk, union)
+            insert_rows(conn, _SQLITE["entities"], rows)
+        return keys, resolved
+
+    def _remember(self, tenant: str, resolved: dict[str, Known]) -> None:
+        with self._lock:
+            if len(self._entities) + len(resolved) > _ENTITY_CACHE_MAX:
+                self._entities.clear()
+            if len(resolved) <= _ENTITY_CACHE_MAX:
+                self._entities.update(((tenant, e), k) for e, k in resolved.items())
+
+    def _write_postgres(
+        self,
+        tx: Transaction,
+        groups: dict[tuple[str, int], list[Row]],
+        rows: list[Row],
+        pairs: dict[str, set[Pair]],
+        new_types: dict[str, Any],
+        types: dict[str, Any],
+    ) -> None:
+        """Write the history in one statement (``_POSTGRES_WRITE``), describing entities
+        not known with these pairs, and checking the partitions of months not known to
+        exist."""
+        tenant = tx.tenant
+        cache = self._entities
+        keys: dict[str, int] = {}
+        described: list[dict[str, Any]] = []
+        resolved: dict[str, Known] = {}
+        for entity_id, wanted in pairs.items():
+            known = cache.get((tenant, entity_id))
+            if known is not None and entity_id not in new_types and known[1] >= wanted:
+                keys[entity_id] = known[0]
+                continue
+            pk = known[0] if known is not None else entity_key(tenant, entity_id)
+            keys[entity_id] = pk
+            union = frozenset(wanted) | (known[1] if known is not None else frozenset())
+            resolved[entity_id] = (pk, union)
+            described.append(
+                {
+                    "pk": pk,
+                    "tenant": tenant,
+                    "entity_id": entity_id,
+                    "types": new_types.get(entity_id) or types.get(entity_id) or [],
+                    "attrs": sorted(union),
+                }
+            )
+        lo = itemgetter(4)
+        changes = []
+        for (entity_id, _), group in groups.items():
+            times = list(map(lo, group))
+            changes.append((keys[entity_id], min(times), max(times), group))
+        months = {month_of(c[1]) for c in changes} - self._months
         names = {partition_name(*m): m for m in months}
         dumps = orjson.dumps
         params = [
             ("{" + ",".join(names) + "}").encode(),  # plain identifiers: no quoting needed
+            dumps(described),
             dumps(
                 [
-                    {"pk": s, "tenant": k[0], "entity_id": k[1], "attr": k[2], "dataset_id": k[3]}
-                    for k, s in resolved.items()
+                    {"entity": k, "ts_lo": a, "ts_hi": b, "instances": list(map(item, g))}
+                    for k, a, b, g in changes
                 ]
             ),
             dumps(
                 [
-                    {
-                        "series": s,
-                        "kind": r[3],
-                        "ts": r[4],
-                        "observed_at": r[5],
-                        "created_at": r[6],
-                        "modified_at": r[7],
-                        "num": r[8],
-                        "instance": stored(r[9]),
-                    }
-                    for s, r in zip(series, rows, strict=True)
-                ]
-            ),
-            dumps(
-                list(
-                    {  # one row per entity: the last types given win
-                        e["id"]: {"tenant": tenant, "entity_id": e["id"], "types": e["type"]}
-                        for e in typed
-                    }.values()
-                )
-            ),
-            dumps(
-                [
-                    {"series": s, "hour": h, "n": a[0], "total": a[1], "total_sq": a[2]}
-                    | {"lo": a[3], "hi": a[4]}
-                    for (s, h), a in sorted(hourly(series, rows).items())
+                    {"entity": k[0], "attr": k[1], "dataset_id": k[2], "hour": k[3]}
+                    | {"n": a[0], "total": a[1], "total_sq": a[2], "lo": a[3], "hi": a[4]}
+                    for k, a in sorted(hourly(keys, rows).items())
                 ]
             ),
         ]
@@ -465,3 +504,5 @@ class TemporalRecorder:
             this_month = month_of(to_micros(datetime.now(UTC)))
             with self._lock:
                 self._months |= {m for m in existed if m >= this_month}
+        if resolved:
+            tx.after_commit.append(lambda: self._remember(tenant, resolved))

@@ -1,10 +1,11 @@
 """Hourly roll-ups on SQLite: folded in from the raw history after the writes, not during them.
 
-A write on SQLite appends its attribute instances to ``hub_temporal`` and nothing else; the
-roll-ups (``hub_temporal_hourly``: count, sum, sum of squares, min, max per series and UTC
-hour) of the rows appended since the last fold are added by :func:`fold_pending` in one
-``INSERT … SELECT … GROUP BY`` — in C, over a range of the table's integer key, a few µs per
-instance instead of an upsert per instance in the writing request. ``hub_temporal_rollup``
+A write on SQLite appends its change rows to ``hub_temporal_changes`` and nothing else; the
+roll-ups (``hub_temporal_hourly``: count, sum, sum of squares, min, max per entity,
+attribute, datasetId and UTC hour) of the rows appended since the last fold are added by
+:func:`fold_pending` in one ``INSERT … SELECT … GROUP BY`` over the change rows' instances
+(``json_each``) — in C, over a range of the table's integer key, a few µs per instance
+instead of an upsert per instance in the writing request. ``hub_temporal_rollup``
 holds the mark: every row with ``pk`` ≤ ``rolled_pk`` is in the roll-ups, none above it is.
 
 The rule that keeps this exact: **whatever reads or changes the roll-ups folds first**, in
@@ -24,17 +25,23 @@ from typing import Any
 from cityos.hub.store.base import HubStore
 from cityos.hub.temporal._times import MICROS_PER_HOUR
 
+# NOT INDEXED: without it SQLite walks the whole (entity, ts_hi) index for the GROUP BY
+# instead of the key range (EXPLAIN QUERY PLAN); the rowid range stays usable.
 _FOLD = (
-    "INSERT INTO hub_temporal_hourly (series, hour, n, total, total_sq, lo, hi) "
-    f"SELECT series, ts - ((ts % {MICROS_PER_HOUR}) + {MICROS_PER_HOUR}) % {MICROS_PER_HOUR}, "
-    "count(num), sum(num), sum(num * num), min(num), max(num) FROM hub_temporal "
-    "WHERE pk > ? AND pk <= ? AND num IS NOT NULL GROUP BY 1, 2 "
-    "ON CONFLICT (series, hour) DO UPDATE SET n = n + excluded.n, "
+    "INSERT INTO hub_temporal_hourly (entity, attr, dataset_id, hour, n, total, total_sq, lo, "
+    "hi) SELECT entity, attr, dataset_id, "
+    f"ts - ((ts % {MICROS_PER_HOUR}) + {MICROS_PER_HOUR}) % {MICROS_PER_HOUR}, "
+    "count(num), sum(num), sum(num * num), min(num), max(num) FROM (SELECT c.entity AS entity, "
+    "j.value ->> 0 AS attr, j.value ->> 1 AS dataset_id, j.value ->> 3 AS ts, "
+    "j.value ->> 7 AS num FROM hub_temporal_changes c NOT INDEXED, json_each(c.instances) j "
+    "WHERE c.pk > ? AND c.pk <= ? AND j.type = 'array') WHERE num IS NOT NULL "
+    "GROUP BY 1, 2, 3, 4 "
+    "ON CONFLICT (entity, attr, dataset_id, hour) DO UPDATE SET n = n + excluded.n, "
     "total = total + excluded.total, total_sq = total_sq + excluded.total_sq, "
     "lo = min(lo, excluded.lo), hi = max(hi, excluded.hi)"
 )
 _MARK = "SELECT rolled_pk FROM hub_temporal_rollup WHERE id = 1"
-_TOP = "SELECT max(pk) FROM hub_temporal"
+_TOP = "SELECT max(pk) FROM hub_temporal_changes"
 
 
 def _mark(conn: Any) -> int:
@@ -51,7 +58,7 @@ def pending(conn: Any) -> bool:
 
 def fold_pending(conn: Any) -> int:
     """Fold the rows appended since the mark into the roll-ups; return how many keys the
-    folded range spans (the rows appended since, and any of them deleted in between).
+    folded range spans (the change rows appended since, and any of them deleted in between).
 
     ``conn`` must hold SQLite's write lock (``BEGIN IMMEDIATE``, e.g. a store transaction).
     """
@@ -70,7 +77,7 @@ def fold_pending(conn: Any) -> int:
 
 
 def next_pk(conn: Any) -> int:
-    """Return the key the next history row gets: above every row and above the mark."""
+    """Return the key the next change row gets: above every row and above the mark."""
     row = conn.execute(f"SELECT max(coalesce(({_TOP}), 0), coalesce(({_MARK}), 0))").fetchone()
     return int(row[0]) + 1
 

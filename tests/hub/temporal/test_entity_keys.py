@@ -1,5 +1,6 @@
-"""Series ids: sequential on SQLite (found again, never reused after a rollback), hashed on
-PostgreSQL, and remembered only once committed, in a bounded cache."""
+"""Entity keys of the history (migration 0013): sequential on SQLite (found again, never
+reused after a rollback), hashed on PostgreSQL (the same hash in Python and in SQL), and
+remembered only once committed, in a bounded cache; one change row per entity change."""
 
 from __future__ import annotations
 
@@ -52,22 +53,38 @@ def _recorder(store: HubStore) -> TemporalRecorder:
 
 
 def _series(store: HubStore, entity_id: str) -> dict[str, int]:
+    """Return the entity's recorded attributes, each with the entity's key."""
     with read_db(store) as db:
         rows = db.rows(
-            "SELECT attr, pk FROM hub_temporal_series WHERE tenant = %s AND entity_id = %s",
+            "SELECT pk, attrs FROM hub_temporal_entities WHERE tenant = %s AND entity_id = %s",
             [TENANT, entity_id],
         )
-    return {attr.removeprefix(CORE): int(pk) for attr, pk in rows}
+    found: dict[str, int] = {}
+    for pk, raw in rows:
+        for attr, _ in raw if isinstance(raw, list) else orjson.loads(raw):
+            found[attr.removeprefix(CORE)] = int(pk)
+    return found
 
 
 def _history(store: HubStore, entity_id: str) -> list[tuple[str, float]]:
     with read_db(store) as db:
         rows = db.rows(
-            "SELECT s.attr, t.num FROM hub_temporal t JOIN hub_temporal_series s "
-            "ON s.pk = t.series WHERE s.tenant = %s AND s.entity_id = %s ORDER BY t.pk",
+            "SELECT t.attr, t.num FROM hub_temporal_instances t JOIN hub_temporal_entities s "
+            "ON s.pk = t.entity WHERE s.tenant = %s AND s.entity_id = %s ORDER BY t.pk",
             [TENANT, entity_id],
         )
     return [(attr.removeprefix(CORE), num) for attr, num in rows]
+
+
+def _changes(store: HubStore, entity_id: str) -> int:
+    with read_db(store) as db:
+        return int(
+            db.rows(
+                "SELECT count(*) FROM hub_temporal_changes c JOIN hub_temporal_entities s "
+                "ON s.pk = c.entity WHERE s.tenant = %s AND s.entity_id = %s",
+                [TENANT, entity_id],
+            )[0][0]
+        )
 
 
 def _write(store: HubStore, entity: dict[str, Any]) -> None:
@@ -78,48 +95,67 @@ def _write(store: HubStore, entity: dict[str, Any]) -> None:
             tx.insert([entity])
 
 
-def test_new_series_get_ids_and_a_second_writer_finds_them(
+def test_an_entity_gets_a_key_and_a_second_writer_finds_it(
     store: HubStore, settings: Settings
 ) -> None:
     _write(store, _entity("urn:ngsi-ld:Sensor:s1", {"a": 1, "b": 2, "c": 3}))
     first = _series(store, "urn:ngsi-ld:Sensor:s1")
     assert set(first) == {"a", "b", "c"}
-    if store.backend == "sqlite":  # consecutive, in the order the instances came
-        assert [first["a"], first["b"], first["c"]] == list(range(first["a"], first["a"] + 3))
-    else:
-        assert first["a"] == record.series_id(TENANT, "urn:ngsi-ld:Sensor:s1", CORE + "a")
-    other = open_store(settings)  # an empty cache: must look the series up, not add them
+    assert len(set(first.values())) == 1  # the series is the entity: one key
+    if store.backend == "postgresql":
+        assert first["a"] == record.entity_key(TENANT, "urn:ngsi-ld:Sensor:s1")
+    assert _changes(store, "urn:ngsi-ld:Sensor:s1") == 1  # one row for the whole change
+    other = open_store(settings)  # an empty cache: must find the entity, not add it again
     try:
         _write(other, _entity("urn:ngsi-ld:Sensor:s1", {"a": 4, "b": 5, "c": 6, "d": 7}))
     finally:
         other.close()
     second = _series(store, "urn:ngsi-ld:Sensor:s1")
     assert {k: second[k] for k in first} == first
-    assert len(second) == 4
+    assert set(second) == {"a", "b", "c", "d"}  # the new attribute joined the list
+    assert _changes(store, "urn:ngsi-ld:Sensor:s1") == 2
     assert sorted(_history(store, "urn:ngsi-ld:Sensor:s1")) == sorted(
         [("a", 1.0), ("b", 2.0), ("c", 3.0), ("a", 4.0), ("b", 5.0), ("c", 6.0), ("d", 7.0)]
     )
 
 
-@pytest.mark.backend("sqlite")  # PostgreSQL names every series by its hash
-def test_hashed_ids_of_an_older_sqlite_database_keep_working(store: HubStore) -> None:
-    assert store.backend == "sqlite"
-    entity_id = "urn:ngsi-ld:Sensor:old"
-    hashed = record.series_id(TENANT, entity_id, CORE + "a")
-    with store.transaction(TENANT) as tx:  # as versions before sequential ids wrote it
-        tx.connection.execute(
-            "INSERT INTO hub_temporal_series (pk, tenant, entity_id, attr, dataset_id) "
-            "VALUES (?, ?, ?, ?, '')",
-            (hashed, TENANT, entity_id, CORE + "a"),
-        )
-    _write(store, _entity(entity_id, {"a": 1, "b": 2}))
-    ids = _series(store, entity_id)
-    assert ids["a"] == hashed
-    assert ids["b"] < record._SEQUENTIAL_LIMIT
-    assert sorted(_history(store, entity_id)) == [("a", 1.0), ("b", 2.0)]
+@pytest.mark.backend("sqlite")  # PostgreSQL names every entity by its hash
+def test_sqlite_numbers_new_entities_in_the_order_they_came(store: HubStore) -> None:
+    ids = [f"urn:ngsi-ld:Sensor:seq{i}" for i in range(5)]
+    with store.transaction(TENANT) as tx:
+        tx.insert([_entity(i, {"a": 1.0}) for i in ids])
+    keys = [_series(store, i)["a"] for i in ids]
+    assert keys == list(range(keys[0], keys[0] + 5))
 
 
-def test_a_rolled_back_write_leaves_no_series_and_remembers_none(store: HubStore) -> None:
+@pytest.mark.backend("postgresql")  # the SQL of migration 0013
+def test_postgresql_computes_the_same_entity_key_in_sql(store: HubStore) -> None:
+    from importlib import import_module
+
+    migration = import_module("cityos.migrations.versions.0013_temporal_changes")
+    names = [("urn:ngsi-ld:tenant:default", "urn:ngsi-ld:Sensor:ü1"), (TENANT, "x:y")]
+    with read_db(store) as db:
+        for tenant, entity_id in names:
+            sql = migration._PG_KEY.format(t="%s", e="%s")
+            ((key,),) = db.rows(f"SELECT {sql}", [tenant, entity_id])
+            assert key == record.entity_key(tenant, entity_id)
+
+
+def test_instance_ids_name_a_change_row_and_a_position() -> None:
+    pk = record.instance_pk("urn:ngsi-ld:Instance:42.3")
+    assert pk is not None
+    assert record.instance_id(pk) == "urn:ngsi-ld:Instance:42.3"
+    for other in (
+        "urn:ngsi-ld:Instance:42",  # the layout before migration 0013: no such row now
+        "urn:ngsi-ld:Instance:42.",
+        "urn:ngsi-ld:Instance:x.1",
+        f"urn:ngsi-ld:Instance:1.{1 << record.POSITION_BITS}",
+        "urn:other:1.1",
+    ):
+        assert record.instance_pk(other) is None, other
+
+
+def test_a_rolled_back_write_leaves_no_entity_and_remembers_none(store: HubStore) -> None:
     def fail(tx: Transaction, changes: list[Change]) -> None:
         raise RuntimeError("the write fails after the history was written")
 
@@ -128,24 +164,31 @@ def test_a_rolled_back_write_leaves_no_series_and_remembers_none(store: HubStore
         _write(store, _entity("urn:ngsi-ld:Sensor:rb", {"a": 1, "b": 2}))
     store.listeners.remove(fail)
     assert _series(store, "urn:ngsi-ld:Sensor:rb") == {}
-    assert not any(key[1] == "urn:ngsi-ld:Sensor:rb" for key in _recorder(store)._series)
-    # the ids the failed write had taken are free again, and the next write is whole
+    assert not any(key[1] == "urn:ngsi-ld:Sensor:rb" for key in _recorder(store)._entities)
+    # the key the failed write had taken is free again, and the next write is whole
     _write(store, _entity("urn:ngsi-ld:Sensor:rb2", {"x": 9}))
     _write(store, _entity("urn:ngsi-ld:Sensor:rb", {"a": 3, "b": 4}))
     assert sorted(_history(store, "urn:ngsi-ld:Sensor:rb")) == [("a", 3.0), ("b", 4.0)]
     assert _history(store, "urn:ngsi-ld:Sensor:rb2") == [("x", 9.0)]
-    assert len(set(_series(store, "urn:ngsi-ld:Sensor:rb").values())) == 2
+    rb, rb2 = _series(store, "urn:ngsi-ld:Sensor:rb"), _series(store, "urn:ngsi-ld:Sensor:rb2")
+    assert set(rb.values()).isdisjoint(rb2.values())
 
 
-def test_the_series_cache_stays_bounded(store: HubStore, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(record, "_SERIES_CACHE_MAX", 10)
+def test_the_entity_cache_stays_bounded(store: HubStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(record, "_ENTITY_CACHE_MAX", 3)
     for i in range(8):
         _write(store, _entity(f"urn:ngsi-ld:Sensor:c{i}", {"a": i, "b": i, "c": i}))
-        assert len(_recorder(store)._series) <= 10
-    for i in range(8):  # forgotten ids are looked up again, never described twice
+        assert len(_recorder(store)._entities) <= 3
+    for i in range(8):  # forgotten keys are looked up again, never described twice
         _write(store, _entity(f"urn:ngsi-ld:Sensor:c{i}", {"a": i + 1, "b": i, "c": i}))
-        assert len(_series(store, f"urn:ngsi-ld:Sensor:c{i}")) == 3
+        assert len(set(_series(store, f"urn:ngsi-ld:Sensor:c{i}").values())) == 1
         assert len(_history(store, f"urn:ngsi-ld:Sensor:c{i}")) == 6  # every instance new
+    with read_db(store) as db:
+        ((count,),) = db.rows(
+            "SELECT count(*) FROM hub_temporal_entities WHERE tenant = %s AND entity_id LIKE %s",
+            [TENANT, "urn:ngsi-ld:Sensor:c%"],
+        )
+    assert count == 8
 
 
 def test_instances_are_stored_without_their_system_times_and_answered_with_them(
@@ -159,8 +202,8 @@ def test_instances_are_stored_without_their_system_times_and_answered_with_them(
     assert client.post("/ngsi-ld/v1/entities", json=body).status_code == 201
     with read_db(store) as db:
         (raw,) = db.rows(
-            "SELECT t.instance FROM hub_temporal t JOIN hub_temporal_series s "
-            "ON s.pk = t.series WHERE s.entity_id = %s",
+            "SELECT t.instance FROM hub_temporal_instances t JOIN hub_temporal_entities s "
+            "ON s.pk = t.entity WHERE s.entity_id = %s",
             ["urn:ngsi-ld:Sensor:st"],
         )[0]
     kept = raw if isinstance(raw, dict) else orjson.loads(raw)
