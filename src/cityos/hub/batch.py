@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from cityos.hub._time import utc_now
 from cityos.hub.errors import AlreadyExists, BadRequestData, HubError, ResourceNotFound
@@ -91,7 +91,17 @@ def _apply(
     result: BatchResult,
 ) -> None:
     """Write ``items`` in ``tx``; per-entity rule violations go to ``result``."""
-    existing = tx.get_many(list(dict.fromkeys(item.entity_id for item in items)))
+    ids = list(dict.fromkeys(item.entity_id for item in items))
+    existing = tx.get_many(ids)
+    if not existing and operation in ("create", "upsert") and len(ids) == len(items):
+        # Every entity is new and named once (a batch of new sensors): each is inserted as
+        # it came, which is what the loop below does for it, without its per-entity steps.
+        entities = [item.entity for item in items]
+        if all(e is not None for e in entities):
+            result.created.extend(ids)
+            result.success.extend(ids)
+            tx.insert(cast(list[Entity], entities))
+            return
     inserts: dict[str, Entity] = {}
     replaces: dict[str, Entity] = {}
     deletes: list[str] = []

@@ -104,7 +104,7 @@ async def _batch(request: Request, operation: Operation) -> Response:
             f"the batch {operation} names no entities: send a non-empty array"
             f" / 배치 {operation}에 엔터티가 없습니다. 비어 있지 않은 배열을 보내세요"
         )
-    if isinstance(body, list) and any(e is None for e in body):
+    if isinstance(body, list) and None in body:
         # null is no entity (5.2.1): the request is malformed, not one of its entities
         raise BadRequestData(
             f"the batch {operation} array holds null; send entities only"

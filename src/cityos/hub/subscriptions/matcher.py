@@ -259,6 +259,17 @@ class NotificationWriter:
                 if current != self.index.version:
                     self.index.load(repository.load_all(db), current)
 
+    def wants_changes(self, tx: Transaction) -> bool:
+        """Return False when no subscription can match a change of ``tx`` (its tenant has
+        none), after reloading the index if the subscription version moved; the store then
+        neither lists the changes nor calls the writer. The version read is kept on ``tx``,
+        so the call that follows does not read it again."""
+        db = repository.Db(tx.connection, tx.backend)
+        if tx.subscription_version is None:
+            tx.subscription_version = repository.version(db)
+        self.refresh(db, tx.subscription_version)
+        return self.index.watches(tx.tenant)
+
     def __call__(self, tx: Transaction, changes: list[Change]) -> None:
         """Queue a notification for every (matching subscription, change) of ``tx``."""
         db = repository.Db(tx.connection, tx.backend)
