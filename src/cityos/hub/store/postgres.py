@@ -85,12 +85,16 @@ _LOCK = Statement(
     f"SELECT {_ENTITY_JSON}, (SELECT version FROM hub_subscription_version WHERE id = 1) "
     "FROM hub_entities e WHERE e.tenant = $1 AND e.id = $2 FOR UPDATE OF e".encode(),
 )
+# ``attrs`` (about 2 kB for an 8-attribute entity) is its own jsonb parameter, parsed once:
+# as a field of the ``json_to_record`` parameter it was lexed three times (the ::json cast
+# validates the whole text, json_to_record parses it again, the field's jsonb input a third
+# time), about a quarter of what the statement's JSON input cost the server.
 _UPDATE = Statement(
     b"cityos_entity_update",
     b"UPDATE hub_entities e SET types = r.types, scopes = r.scopes, "
-    b"attr_names = r.attr_names, modified_at = r.modified_at, attrs = r.attrs "
+    b"attr_names = r.attr_names, modified_at = r.modified_at, attrs = $4::jsonb "
     b"FROM json_to_record($3::json) AS r(types text[], scopes text[], attr_names text[], "
-    b"modified_at timestamptz, attrs jsonb) WHERE e.tenant = $1 AND e.id = $2",
+    b"modified_at timestamptz) WHERE e.tenant = $1 AND e.id = $2",
 )
 
 
@@ -116,12 +120,17 @@ _ENTITY_ROWS = (
 _GEO_ROWS = "json_to_recordset(%s) AS r(entity_id text, attr text, ordinal integer, geom text)"
 
 
+# ``attr_names`` is stored sorted, whatever order the attributes come in: a request body's
+# order on create, jsonb's (shortest key first) once read back. In the order they came, an
+# entity's first PATCH rewrote attr_names with the same names reordered: a changed indexed
+# column, so no HOT update and new entries in the pkey and both GIN indexes on every such
+# write (docs/hub/postgresql.md, "Entity storage").
 def _entity_record(e: Entity) -> dict[str, Any]:
     return {
         "id": e["id"],
         "types": e["type"],
         "scopes": e.get("scope"),
-        "attr_names": list(e["attrs"]),
+        "attr_names": sorted(e["attrs"]),
         "created_at": e["createdAt"],
         "modified_at": e["modifiedAt"],
         "attrs": e["attrs"],
@@ -220,8 +229,14 @@ class _PostgresTransaction(Transaction):
         if len(latest) == 1:  # an attribute PATCH, PUT, DELETE: by primary key
             (entity,) = latest.values()
             record = _entity_record(entity)
+            attrs = record.pop("attrs")
             del record["id"], record["created_at"]
-            params = (self.tenant.encode(), entity["id"].encode(), orjson.dumps(record))
+            params = (
+                self.tenant.encode(),
+                entity["id"].encode(),
+                orjson.dumps(record),
+                orjson.dumps(attrs),
+            )
             run(self.conn, _UPDATE, params)
         else:
             # ``e.id = ANY(ids)``: the planner cannot see how many rows json_to_recordset

@@ -1,0 +1,118 @@
+"""Migration 0013 (hub_entities' fillfactor and attrs compression on PostgreSQL) and the HOT
+update of an attribute PATCH that it and the sorted ``attr_names`` make possible."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from alembic import command
+from sqlalchemy.engine import Engine
+
+from cityos import db
+from cityos.config import Settings
+from cityos.hub.store.base import Entity
+
+PREVIOUS = "0012_temporal_rollup_mark"
+TENANT = "urn:ngsi-ld:tenant:storage-test"
+NOW = "2026-12-01T00:00:00.000000Z"
+
+
+@pytest.fixture(scope="module")
+def engine(settings: Settings) -> Iterator[Engine]:
+    db.upgrade(settings)
+    made = db.make_engine(settings)
+    yield made
+    made.dispose()
+
+
+def storage(engine: Engine) -> tuple[Any, Any] | None:
+    """Return hub_entities' (reloptions, attrs' compression) on PostgreSQL; None on SQLite
+    (after checking that the table is there, untouched by the migration)."""
+    with engine.connect() as connection:
+        if engine.dialect.name == "sqlite":
+            assert "hub_entities" in sa.inspect(connection).get_table_names()
+            return None
+        row = connection.exec_driver_sql(
+            "SELECT c.reloptions, a.attcompression FROM pg_class c JOIN pg_attribute a "
+            "ON a.attrelid = c.oid WHERE c.relname = 'hub_entities' AND a.attname = 'attrs'"
+        ).one()
+        return row[0], row[1]
+
+
+def migrate(engine: Engine, revision: str, *, down: bool) -> None:
+    with engine.begin() as connection:
+        config = db._alembic_config()
+        config.attributes["connection"] = connection
+        (command.downgrade if down else command.upgrade)(config, revision)
+
+
+def test_the_migration_leaves_room_for_hot_updates_and_compresses_with_lz4(
+    engine: Engine, settings: Settings
+) -> None:
+    assert db.current_revision(settings) == db.head_revision()
+    found = storage(engine)
+    if found is not None:
+        assert found == (["fillfactor=80"], "l")
+
+
+def test_downgrade_restores_the_defaults_and_upgrade_sets_them_again(
+    engine: Engine, settings: Settings
+) -> None:
+    migrate(engine, PREVIOUS, down=True)
+    assert db.current_revision(settings) == PREVIOUS
+    found = storage(engine)
+    if found is not None:
+        assert found == (None, "")  # no options; the server's default_toast_compression
+    migrate(engine, "head", down=False)
+    assert db.current_revision(settings) == db.head_revision()
+    found = storage(engine)
+    if found is not None:
+        assert found == (["fillfactor=80"], "l")
+
+
+def reading(name: str, value: float) -> list[dict[str, Any]]:
+    return [{"type": "Property", "value": value, "createdAt": NOW, "modifiedAt": NOW}]
+
+
+@pytest.mark.backend("postgresql")
+def test_an_attribute_patch_is_a_hot_update(engine: Engine, settings: Settings) -> None:
+    """The first write after a create keeps every indexed column as it was, whatever order
+    the attributes came in (a body's on create, jsonb's once read back): PostgreSQL updates
+    the row in place on its page (HOT), no index entries; and attr_names is stored sorted."""
+    from cityos.hub.store.postgres import PostgresStore
+
+    names = [f"https://example.org/{n}" for n in ("temperature", "pm25", "no2", "airQuality")]
+    entity: Entity = {
+        "id": "urn:ngsi-ld:Sensor:hot-1",
+        "type": ["https://example.org/Sensor"],
+        "createdAt": NOW,
+        "modifiedAt": NOW,
+        "attrs": {name: reading(name, float(i)) for i, name in enumerate(names)},
+    }
+    assert list(entity["attrs"]) != sorted(entity["attrs"])  # not in the stored order
+    store = PostgresStore(settings.database_url, pool_size=1)
+    try:
+        with store.transaction(TENANT) as tx:
+            tx.insert([entity])
+        with store.transaction(TENANT) as tx:
+            loaded = tx.get_many([entity["id"]])[entity["id"]]
+            changed = dict(loaded)
+            changed["attrs"] = dict(loaded["attrs"]) | {names[1]: reading(names[1], 42.0)}
+            tx.replace([changed])
+            row = tx.connection.execute(
+                "SELECT pg_stat_get_xact_tuples_updated('hub_entities'::regclass), "
+                "pg_stat_get_xact_tuples_hot_updated('hub_entities'::regclass), "
+                "(SELECT attr_names FROM hub_entities WHERE tenant = %s AND id = %s)",
+                (TENANT, entity["id"]),
+            ).fetchone()
+        assert row is not None
+        assert (row[0], row[1]) == (1, 1)
+        assert row[2] == sorted(names)
+        stored = store.get(TENANT, entity["id"])
+        assert stored is not None
+        assert stored["attrs"][names[1]][0]["value"] == 42.0
+    finally:
+        store.close()
