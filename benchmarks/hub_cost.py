@@ -1,9 +1,10 @@
-"""Count the instructions the NGSI-LD hub spends per request, on SQLite, with callgrind.
+"""Count the instructions the NGSI-LD hub spends per request, with callgrind.
 
 Wall-clock figures are useless on a shared, loaded machine; instruction counts are not:
 callgrind counts them deterministically whatever else runs. This script starts itself under
 ``valgrind --tool=callgrind`` with instrumentation off, builds the real ASGI app
-(``create_app``) on a temporary SQLite file with authentication on (an API key, as
+(``create_app``) on a temporary SQLite file (``--backend postgresql``: a fresh PostgreSQL
+database, as benchmarks/hub_bench.py makes one) with authentication on (an API key, as
 benchmarks/hub_bench.py uses), live twin, seed city and jobs off, warms it up, then counts
 each kind of request between callgrind client requests (a tiny C helper built with the
 system compiler), so start-up and warm-up are not counted:
@@ -14,10 +15,13 @@ system compiler), so start-up and warm-up are not counted:
 
 and the same changes done straight on SQLite (``raw_*``: sqlite3 + orjson, one JSON column),
 so the hub's overhead is a ratio. Requests are ASGI calls (no HTTP parsing, no sockets).
+On PostgreSQL only the hub process is counted (its store threads included, the server's
+work not: benchmarks/hub_pg_trips.py has that), and there are no raw rows.
 
     .venv/bin/python benchmarks/hub_cost.py                  # history on
     .venv/bin/python benchmarks/hub_cost.py --no-history --top 30
     .venv/bin/python benchmarks/hub_cost.py --gc default     # CPython's GC settings
+    .venv/bin/python benchmarks/hub_cost.py --backend postgresql
 
 Needs valgrind (with its headers, valgrind/callgrind.h) and a C compiler.
 """
@@ -42,7 +46,7 @@ from typing import Any
 import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from hub_bench import air_quality  # noqa: E402
+from hub_bench import air_quality, database  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED_ENTITIES = 2_000
@@ -261,7 +265,7 @@ def child(args: argparse.Namespace) -> None:
     """Run inside valgrind: build the app, seed it, count each kind of request."""
     mark = Marker(Path(args.marker))
     folder = Path(args.folder)
-    app = bench_app(f"sqlite:///{folder}/hub.db", history=args.history)
+    app = bench_app(args.database_url, history=args.history)
 
     async def run() -> None:
         async with app.router.lifespan_context(app):
@@ -273,7 +277,8 @@ def child(args: argparse.Namespace) -> None:
             await hub_kinds(asgi, args.requests, args.batches, mark)
 
     asyncio.run(run())
-    raw_kinds(folder / "raw.db", args.requests, args.batches, mark)
+    if args.database_url.startswith("sqlite"):
+        raw_kinds(folder / "raw.db", args.requests, args.batches, mark)
 
 
 def read_dumps(folder: Path) -> dict[str, tuple[int, Path]]:
@@ -290,10 +295,12 @@ def read_dumps(folder: Path) -> dict[str, tuple[int, Path]]:
 
 def parent(args: argparse.Namespace) -> None:
     """Make the database and key, run the counting child under callgrind, print per request."""
-    with tempfile.TemporaryDirectory(prefix="cityos-cost-") as tmp:
+    with (
+        tempfile.TemporaryDirectory(prefix="cityos-cost-") as tmp,
+        database(args.backend) as url,
+    ):
         folder = Path(tmp)
         lib = build_marker(folder)
-        url = f"sqlite:///{folder}/hub.db"
         cityos = Path(sys.executable).with_name("cityos")
         env = {**os.environ, "CITYOS_SEED_CITY": "false", "PYTHONHASHSEED": "0"}
         made = subprocess.run(
@@ -319,6 +326,8 @@ def parent(args: argparse.Namespace) -> None:
             str(lib),
             "--key",
             key,
+            "--database-url",
+            url,
             "--requests",
             str(args.requests),
             "--batches",
@@ -353,7 +362,7 @@ def print_table(dumps: dict[str, tuple[int, Path]], args: argparse.Namespace) ->
         if n.isdigit():
             per[kind] = total / int(n)
     history = "on" if args.history else "off"
-    print(f"\nhistory {history}, gc {args.gc}; instructions (callgrind Ir)")
+    print(f"\n{args.backend}, history {history}, gc {args.gc}; instructions (callgrind Ir)")
     print(f"{'kind':<8} {'hub':>14} {'raw SQLite':>14} {'hub/raw':>8}  unit")
     for kind, unit in (("patch", "per request"), ("get", "per request"), ("upsert", "per entity")):
         if kind in per:
@@ -370,6 +379,7 @@ def main() -> None:
     parser.add_argument("--batches", type=int, default=2, help="upserts of 1,000 new entities")
     parser.add_argument("--no-history", dest="history", action="store_false")
     parser.add_argument("--gc", choices=("tuned", "default"), default="tuned")
+    parser.add_argument("--backend", choices=("sqlite", "postgresql"), default="sqlite")
     parser.add_argument(
         "--top", type=int, default=0, help="list the top C functions per kind (self cost)"
     )
@@ -377,6 +387,7 @@ def main() -> None:
     parser.add_argument("--folder", help=argparse.SUPPRESS)
     parser.add_argument("--marker", help=argparse.SUPPRESS)
     parser.add_argument("--key", help=argparse.SUPPRESS)
+    parser.add_argument("--database-url", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         child(args)

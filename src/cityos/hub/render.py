@@ -87,6 +87,7 @@ def _plain_value(inst: dict[str, Any], ctx: Compactor, opts: RenderOptions) -> A
 # member.
 _AS_IS = INSTANCE_KEYWORDS - {"createdAt", "modifiedAt", "vocab", "objectList", "languageMap"}
 _SYSTEM = frozenset({"createdAt", "modifiedAt"})
+_PLAIN = _AS_IS | _SYSTEM  # an instance of only these members: copied (render_entity)
 
 
 def render_instance(inst: dict[str, Any], ctx: Compactor, opts: RenderOptions) -> Any:
@@ -161,6 +162,7 @@ def render_entity(entity: dict[str, Any], ctx: Compactor, opts: RenderOptions) -
     projected = opts.attrs is not None or opts.pick is not None or bool(opts.omit)
     datasets = opts.datasets
     compact = ctx.compact
+    normalized, sys_attrs = opts.format == "normalized", opts.sys_attrs
     for iri, instances in entity["attrs"].items():
         if projected and not _wanted(iri, opts):
             continue
@@ -168,5 +170,14 @@ def render_entity(entity: dict[str, Any], ctx: Compactor, opts: RenderOptions) -
             instances = [i for i in instances if i.get("datasetId") in datasets]
             if not instances:
                 continue
-        out[compact(iri)] = render_attribute(instances, ctx, opts)
+        if normalized and len(instances) == 1 and instances[0].keys() <= _PLAIN:
+            # What render_instance returns for the common instance of a GET or a page (type,
+            # value, unitCode, observedAt, system times): a copy, without a loop over it.
+            plain = instances[0].copy()
+            if not sys_attrs:
+                plain.pop("createdAt", None)
+                plain.pop("modifiedAt", None)
+            out[compact(iri)] = plain
+        else:
+            out[compact(iri)] = render_attribute(instances, ctx, opts)
     return out

@@ -22,7 +22,7 @@ from cityos.hub.errors import (
     PayloadTooLarge,
     UnsupportedMediaType,
 )
-from cityos.hub.store.base import HubStore
+from cityos.hub.store.base import BUSY, Entity, HubStore
 
 T = TypeVar("T")
 JSON = "application/json"
@@ -234,6 +234,16 @@ async def blocking(func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     if isinstance(store, HubStore):
         return await _in_store_thread(store, functools.partial(func, *args, **kwargs))
     return await run_in_threadpool(func, *args, **kwargs)
+
+
+async def get_entity(store: HubStore, tenant: str, entity_id: str) -> Entity | None:
+    """Return one entity (None if none): read on the event loop where the store can, else as
+    :func:`blocking` runs ``store.get`` (PostgreSQL: no thread hop while a connection of its
+    loop reader is idle)."""
+    found = await store.get_on_loop(tenant, entity_id)
+    if found is BUSY:
+        return await blocking(store.get, tenant, entity_id)
+    return found
 
 
 def _settle(done: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:

@@ -22,6 +22,7 @@ from cityos.hub.api._http import (
     DEFAULT_TENANT,
     accepted_type,
     blocking,
+    get_entity,
     json_response,
     options_of,
     query_docs,
@@ -90,7 +91,7 @@ async def check_write(
                 what=f"cannot tell the type of {entity_id} / {entity_id}의 유형을 알 수 없습니다",
             )
         types += named or []
-    current = await blocking(store_of(request).get, grant.tenant, entity_id)
+    current = await get_entity(store_of(request), grant.tenant, entity_id)
     if current is not None:
         types += current["type"]
     if types:  # else the service answers (404, or 400 for an entity without a type)
@@ -160,7 +161,7 @@ async def retrieve_entity(request: Request) -> Response:
         lang=lang,
         dataset_ids=split_list(datasetId),
     )
-    entity = await blocking(store_of(request).get, tenant, entity_id)
+    entity = await get_entity(store_of(request), tenant, entity_id)
     if entity is None:
         raise ResourceNotFound(
             f"entity {entity_id} does not exist / 엔터티 {entity_id}이(가) 없습니다",

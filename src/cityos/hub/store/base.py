@@ -7,7 +7,8 @@ from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import Any
+from enum import Enum
+from typing import Any, Final, Literal
 
 from cityos.hub.geo import GeoQuery
 from cityos.hub.query.qlang import QExpr
@@ -15,6 +16,15 @@ from cityos.hub.query.scope import ScopeExpr
 from cityos.hub.typeq import TypeSelection
 
 Entity = dict[str, Any]
+
+
+class Busy(Enum):
+    """The answer of a store call that cannot run on the event loop now (see get_on_loop)."""
+
+    BUSY = 0
+
+
+BUSY: Final = Busy.BUSY
 
 
 @dataclass(frozen=True)
@@ -227,6 +237,13 @@ class HubStore(ABC):
     @abstractmethod
     def get(self, tenant: str, entity_id: str) -> Entity | None:
         """Return one entity, or None."""
+
+    async def get_on_loop(self, tenant: str, entity_id: str) -> Entity | None | Literal[Busy.BUSY]:
+        """Return one entity (None if none) read on the event loop itself, or BUSY.
+
+        BUSY: the store cannot read there (now); the caller runs ``get`` as any store call.
+        """
+        return BUSY
 
     @abstractmethod
     def query(self, tenant: str, query: EntityQuery) -> QueryPage:

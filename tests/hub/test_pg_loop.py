@@ -1,0 +1,140 @@
+"""The PostgreSQL store reads one entity on the event loop, over connections of its own."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import psycopg
+import pytest
+from fastapi.testclient import TestClient
+
+from cityos.hub.store._pg_loop import LoopReader
+from cityos.hub.store._pg_prepared import Statement
+from cityos.hub.store.base import BUSY
+from tests.conftest import run_async
+from tests.hub.test_api_entities import BASE, H
+
+pytestmark = pytest.mark.backend("postgresql")
+
+SLEEP = Statement(b"test_loop_sleep", b"SELECT pg_sleep($1::float8), 'slept'")
+DIVIDE = Statement(b"test_loop_divide", b"SELECT 10 / $1::int")
+
+
+def settle(reader: LoopReader, idle: int) -> None:
+    """Wait until ``reader`` has ``idle`` idle connections (they open in a thread)."""
+    deadline = time.monotonic() + 30
+    while len(reader._idle) < idle:
+        assert time.monotonic() < deadline, "the loop reader's connection never opened"
+        time.sleep(0.01)
+
+
+@pytest.fixture
+def reader(database_url: str) -> Iterator[LoopReader]:
+    with ThreadPoolExecutor(2) as pool:
+        made = LoopReader(
+            lambda: psycopg.Connection.connect(database_url, autocommit=True),
+            [SLEEP, DIVIDE],
+            lambda: pool,
+            size=1,
+        )
+        yield made
+        made.close()
+
+
+def value(result: Any) -> bytes:
+    assert result is not BUSY
+    return bytes(result.get_value(0, 1 if result.nfields > 1 else 0))
+
+
+def test_reads_answer_busy_until_a_connection_is_open_then_run_on_the_loop(
+    reader: LoopReader,
+) -> None:
+    assert run_async(reader.run(DIVIDE, [b"5"])) is BUSY  # and one connection opens
+    settle(reader, 1)
+    assert value(run_async(reader.run(DIVIDE, [b"5"]))) == b"2"
+    assert value(run_async(reader.run(SLEEP, [b"0"]))) == b"slept"
+    assert len(reader._idle) == 1
+    assert reader._opened == 1
+
+
+def test_all_connections_busy_answers_busy_without_opening_more(reader: LoopReader) -> None:
+    run_async(reader.run(DIVIDE, [b"1"]))
+    settle(reader, 1)
+
+    async def two_at_once() -> list[Any]:
+        return await asyncio.gather(reader.run(SLEEP, [b"0.2"]), reader.run(DIVIDE, [b"1"]))
+
+    slept, busy = run_async(two_at_once())
+    assert value(slept) == b"slept"
+    assert busy is BUSY
+    assert reader._opened == 1  # size 1: no second connection
+
+
+def test_an_error_result_raises_as_psycopg_and_keeps_the_connection(reader: LoopReader) -> None:
+    run_async(reader.run(DIVIDE, [b"1"]))
+    settle(reader, 1)
+    with pytest.raises(psycopg.errors.DivisionByZero):
+        run_async(reader.run(DIVIDE, [b"0"]))
+    assert value(run_async(reader.run(DIVIDE, [b"2"]))) == b"5"
+
+
+def test_a_cancelled_read_closes_its_connection(reader: LoopReader) -> None:
+    run_async(reader.run(DIVIDE, [b"1"]))
+    settle(reader, 1)
+
+    async def cancelled() -> None:
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(reader.run(SLEEP, [b"5"]), timeout=0.2)
+
+    run_async(cancelled())
+    # its result would have come in the next read's place: the connection is gone
+    assert reader._opened == 0
+    assert not reader._idle
+    assert run_async(reader.run(DIVIDE, [b"1"])) is BUSY
+    settle(reader, 1)
+    assert value(run_async(reader.run(DIVIDE, [b"2"]))) == b"5"
+
+
+def test_a_closed_reader_answers_busy_and_opens_nothing(reader: LoopReader) -> None:
+    run_async(reader.run(DIVIDE, [b"1"]))
+    settle(reader, 1)
+    reader.close()
+    assert reader._opened == 0
+    assert not reader._idle
+    assert run_async(reader.run(DIVIDE, [b"1"])) is BUSY
+    assert reader._opened == 0
+
+
+def test_get_by_id_on_the_loop_sees_the_latest_write_and_none_for_others(
+    client: TestClient,
+) -> None:
+    store = client.app.state.store  # type: ignore[attr-defined]
+    entity = {
+        "id": "urn:ngsi-ld:Sensor:loop-1",
+        "type": "Sensor",
+        "temperature": {"type": "Property", "value": 1},
+    }
+    assert client.post(f"{BASE}/entities", headers=H, json=entity).status_code == 201
+    client.get(f"{BASE}/entities/{entity['id']}", headers=H)  # opens the loop's connections
+    settle(store.loop_reader, 1)
+    for n in range(2, 5):
+        r = client.patch(
+            f"{BASE}/entities/{entity['id']}/attrs/temperature", headers=H, json={"value": n}
+        )
+        assert r.status_code == 204, r.text
+        r = client.get(f"{BASE}/entities/{entity['id']}", headers=H)
+        assert r.status_code == 200
+        assert r.json()["temperature"]["value"] == n
+    found = run_async(store.get_on_loop("urn:ngsi-ld:tenant:default", entity["id"]))
+    assert found is not BUSY
+    assert found["attrs"]
+    assert found == store.get("urn:ngsi-ld:tenant:default", entity["id"])
+    assert run_async(store.get_on_loop("urn:ngsi-ld:tenant:default", "urn:x:none")) is None
+    assert run_async(store.get_on_loop("other-tenant", entity["id"])) is None
+    r = client.get(f"{BASE}/entities/urn:ngsi-ld:Sensor:none", headers=H)
+    assert r.status_code == 404
+    assert r.json()["type"].endswith("ResourceNotFound")
