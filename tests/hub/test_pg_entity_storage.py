@@ -1,4 +1,4 @@
-"""Migration 0013 (hub_entities' fillfactor and attrs compression on PostgreSQL) and the HOT
+"""Migration 0014 (hub_entities' fillfactor and attrs compression on PostgreSQL) and the HOT
 update of an attribute PATCH that it and the sorted ``attr_names`` make possible."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from cityos import db
 from cityos.config import Settings
 from cityos.hub.store.base import Entity
 
-PREVIOUS = "0012_temporal_rollup_mark"
+PREVIOUS = "0013_temporal_changes"
 TENANT = "urn:ngsi-ld:tenant:storage-test"
 NOW = "2026-12-01T00:00:00.000000Z"
 

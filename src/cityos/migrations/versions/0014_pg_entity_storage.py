@@ -1,7 +1,7 @@
 """PostgreSQL: hub_entities leaves room on each page for HOT updates and compresses with lz4.
 
-Revision ID: 0013_pg_entity_storage
-Revises: 0012_temporal_rollup_mark
+Revision ID: 0014_pg_entity_storage
+Revises: 0013_temporal_changes
 Create Date: 2026-12-01
 
 An attribute PATCH rewrites its entity's row. On a page filled to the brim (the default
@@ -24,8 +24,8 @@ from __future__ import annotations
 
 from alembic import op
 
-revision = "0013_pg_entity_storage"
-down_revision = "0012_temporal_rollup_mark"
+revision = "0014_pg_entity_storage"
+down_revision = "0013_temporal_changes"
 branch_labels = None
 depends_on = None
 
