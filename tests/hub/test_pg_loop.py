@@ -99,6 +99,21 @@ def test_a_cancelled_read_closes_its_connection(reader: LoopReader) -> None:
     assert value(run_async(reader.run(DIVIDE, [b"2"]))) == b"5"
 
 
+def test_a_connection_the_server_ended_answers_busy_and_is_replaced(
+    reader: LoopReader, database_url: str
+) -> None:
+    run_async(reader.run(DIVIDE, [b"1"]))
+    settle(reader, 1)
+    with psycopg.connect(database_url, autocommit=True) as admin:
+        pid = reader._idle[0].info.backend_pid
+        admin.execute("SELECT pg_terminate_backend(%s, 10000)", (pid,))  # waits for its end
+    assert run_async(reader.run(DIVIDE, [b"1"])) is BUSY  # the caller reads in a thread
+    assert reader._opened == 0
+    assert run_async(reader.run(DIVIDE, [b"1"])) is BUSY  # opens a new one
+    settle(reader, 1)
+    assert value(run_async(reader.run(DIVIDE, [b"2"]))) == b"5"
+
+
 def test_a_closed_reader_answers_busy_and_opens_nothing(reader: LoopReader) -> None:
     run_async(reader.run(DIVIDE, [b"1"]))
     settle(reader, 1)

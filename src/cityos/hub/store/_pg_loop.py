@@ -70,7 +70,9 @@ class LoopReader:
         self._size = size
         self._idle: list[psycopg.Connection[Any]] = []
         self._opened = 0  # open or being opened
-        self._lock = threading.Lock()  # guards _opened and _closed
+        self._opening = False  # one connection at a time: a server that is down costs a
+        # store thread per attempt, not one per GET
+        self._lock = threading.Lock()  # guards _opened, _opening and _closed
         self._closed = False
 
     def _open(self) -> None:
@@ -85,9 +87,11 @@ class LoopReader:
         except BaseException:
             with self._lock:
                 self._opened -= 1
+                self._opening = False
             raise
         with self._lock:
             closed = self._closed
+            self._opening = False
         if closed:
             conn.close()
         else:
@@ -104,15 +108,18 @@ class LoopReader:
         """Return the result of ``statement`` (text parameters and results), or BUSY (no
         idle connection: the caller runs the statement in a thread instead).
 
-        Raises as psycopg does for an error result or a broken connection (which is closed).
+        Raises as psycopg does for an error result. A broken connection (the server
+        restarted, or ended an idle session) is closed and the read answers BUSY: these are
+        reads, so the caller may run the statement again.
         """
         try:
             conn = self._idle.pop()
         except IndexError:
             with self._lock:
-                grow = not self._closed and self._opened < self._size
+                grow = not self._closed and not self._opening and self._opened < self._size
                 if grow:
                     self._opened += 1
+                    self._opening = True
             if grow:
                 self._executor().submit(self._open)
             return BUSY
@@ -134,6 +141,8 @@ class LoopReader:
                     break
                 results.append(found)
             done = True
+        except psycopg.OperationalError:
+            return BUSY  # the connection is dropped below
         finally:
             if not done:  # cancelled or broken mid-statement: its connection is spent
                 self._drop(conn)
