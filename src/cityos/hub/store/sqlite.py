@@ -239,9 +239,13 @@ class _SQLiteTransaction(Transaction):
             if shapes is None:
                 shapes = [orjson.loads(text) for _, _, text in geo]
             boxes = []
-            for i, shape_of in enumerate(shapes):
-                min_lon, min_lat, max_lon, max_lat = _bounds(shape_of)
-                boxes.append((first + i, min_lon, max_lon, min_lat, max_lat))
+            for pk, shape_of in enumerate(shapes, first):
+                if shape_of["type"] == "Point":  # _bounds' first case, without the call
+                    lon, lat = shape_of["coordinates"][:2]
+                    boxes.append((pk, lon, lon, lat, lat))
+                else:
+                    min_lon, min_lat, max_lon, max_lat = _bounds(shape_of)
+                    boxes.append((pk, min_lon, max_lon, min_lat, max_lat))
             insert_rows(
                 self.conn,
                 "INSERT INTO hub_geo_rtree (pk, min_lon, max_lon, min_lat, max_lat)",

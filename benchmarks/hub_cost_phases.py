@@ -1,0 +1,153 @@
+"""Count the instructions of each phase of a batch upsert of new entities, with callgrind.
+
+Where ``hub_cost.py`` counts whole requests, this splits the store-side work of one batch
+upsert (SQLite, temporal history off, no HTTP) into phases by dumping callgrind's counts
+around them: JSON parsing, expanding and checking the entities (``batch._prepare``), the
+transaction's Python, the existence look-up (``get_many``), each table's multi-row INSERT
+(``insert_rows``: the entity rows, type rows, geometry rows and the R*Tree), the change
+listeners, COMMIT, and freeing the request's objects. Per new entity, summed over
+``--batches`` upserts of 1,000 AirQualityObserved-like entities after two uncounted ones.
+
+    .venv/bin/python benchmarks/hub_cost_phases.py
+    PYTHONPATH=/path/to/other/src .venv/bin/python benchmarks/hub_cost_phases.py   # a baseline
+
+Needs valgrind (with valgrind/callgrind.h) and a C compiler, as hub_cost.py does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import gc
+import random
+import re
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from hub_bench import air_quality  # noqa: E402
+from hub_cost import Marker, build_marker  # noqa: E402
+
+BATCH = 1_000
+
+
+def instrument(mark: Marker) -> None:
+    """Dump the counts around the SQLite store's phases (wrapping its functions)."""
+    import cityos.hub.store.sqlite as sq
+
+    insert_rows = sq.insert_rows
+
+    def counted_insert_rows(conn: Any, head: str, rows: Any, **kw: Any) -> None:
+        mark.dump("transaction Python")
+        insert_rows(conn, head, rows, **kw)
+        mark.dump("INSERT " + head.split()[2])
+
+    get_many = sq._SQLiteTransaction.get_many
+
+    def counted_get_many(self: Any, ids: list[str]) -> Any:
+        mark.dump("transaction Python")
+        found = get_many(self, ids)
+        mark.dump("get_many")
+        return found
+
+    before = sq.SQLiteStore._before_commit
+
+    def counted_before(self: Any, tx: Any) -> None:
+        mark.dump("transaction Python")
+        before(self, tx)
+        mark.dump("change listeners")
+
+    after = sq.SQLiteStore._after_commit
+
+    def counted_after(tx: Any) -> None:
+        mark.dump("COMMIT")
+        after(tx)
+
+    sq.insert_rows = counted_insert_rows  # type: ignore[assignment]
+    sq._SQLiteTransaction.get_many = counted_get_many  # type: ignore[method-assign]
+    sq.SQLiteStore._before_commit = counted_before  # type: ignore[method-assign]
+    sq.SQLiteStore._after_commit = staticmethod(counted_after)  # type: ignore[method-assign]
+
+
+def child(folder: Path, lib: str, batches: int) -> None:
+    """Run inside valgrind: make the store, run the upserts, dump around each phase."""
+    from cityos.config import Settings
+    from cityos.hub._time import utc_now
+    from cityos.hub.batch import BatchResult, _prepare, _run_tx
+    from cityos.hub.context import ContextResolver
+    from cityos.hub.store import open_store
+
+    mark = Marker(Path(lib))
+    url = f"sqlite:///{folder}/hub.db"
+    cityos = Path(sys.executable).with_name("cityos")
+    subprocess.run([str(cityos), "db", "upgrade", "--database-url", url], check=True)
+    settings = Settings(
+        database_url=url, seed_city=False, twin_live="off", jobs="off", temporal_history=False
+    )
+    store = open_store(settings)
+    ctx = ContextResolver(settings).resolve(None)
+    rng = random.Random(1)
+    bodies = [
+        orjson.dumps([air_quality(100_000 + b * BATCH + i, rng) for i in range(BATCH)])
+        for b in range(batches + 2)
+    ]
+    instrument(mark)
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 100)  # as create_app sets it
+    for n, raw in enumerate(bodies):
+        if n == 2:
+            mark.start()
+        body = orjson.loads(raw)
+        now = utc_now()
+        result = BatchResult()
+        mark.dump("JSON parsing")
+        items = _prepare(body, "upsert", ctx, now, result)
+        mark.dump("expand and check (_prepare)")
+        _run_tx(store, "t", items, "upsert", ctx, now, True, False, result)
+        mark.dump("transaction Python")
+        del body, items, result
+        mark.dump("freeing the request's objects")
+
+
+def main() -> None:
+    """Run the counting child under callgrind and print instructions per entity by phase."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--batches", type=int, default=4, help="counted upserts of 1,000")
+    parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(Path(args.child[0]), args.child[1], args.batches)
+        return
+    with tempfile.TemporaryDirectory(prefix="cityos-phases-") as tmp:
+        folder = Path(tmp)
+        lib = build_marker(folder)
+        subprocess.run(
+            ["valgrind", "--tool=callgrind", "--instr-atstart=no"]
+            + [f"--callgrind-out-file={folder}/cg.out", sys.executable, __file__]
+            + ["--batches", str(args.batches), "--child", str(folder), str(lib)],
+            check=True,
+            stderr=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+        )
+        totals: collections.Counter[str] = collections.Counter()
+        for path in folder.glob("cg.out.*"):
+            text = path.read_text(errors="replace")
+            label = re.search(r"^desc: Trigger: Client Request: (.+)$", text, re.M)
+            total = re.search(r"^(?:totals|summary): (\d+)", text, re.M)
+            if label and total:
+                totals[label.group(1).strip()] += int(total.group(1))
+    entities = args.batches * BATCH
+    print("batch upsert of new entities, history off; instructions per entity (callgrind)")
+    for phase, count in totals.most_common():
+        print(f"{phase:<32} {count / entities:10,.0f}")
+    print(f"{'total':<32} {sum(totals.values()) / entities:10,.0f}")
+
+
+if __name__ == "__main__":
+    main()
