@@ -30,9 +30,15 @@ from typing import Any, NoReturn, TypeVar
 import psycopg
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import settings as hypothesis_settings
 
 from cityos.app import create_app
 from cityos.config import Settings
+
+# Property tests check answers, not speed: hypothesis's default 200 ms deadline per example
+# fails them on a loaded 2-core CI machine (seen: test_model_fast_path, session 7).
+hypothesis_settings.register_profile("cityos", deadline=None)
+hypothesis_settings.load_profile("cityos")
 
 BACKENDS = ("sqlite", "postgresql")
 PG_ADMIN_URL = os.environ.get(
