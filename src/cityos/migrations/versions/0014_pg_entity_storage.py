@@ -14,7 +14,7 @@ hub_entities`` applies it to the rows already stored.
 
 ``attrs`` (about 1.9 kB of jsonb for an 8-attribute entity) pushes a row over PostgreSQL's
 2 kB TOAST threshold, so every write compresses it inline: with pglz, the default, about
-40 µs of the server's CPU per row; lz4 takes a few µs for a slightly larger value (716
+45 µs of the server's CPU per row; lz4 takes a few µs for a slightly larger value (716
 against 647 bytes). A stored value keeps its method until it is next written.
 
 SQLite: nothing (no such storage parameters).
