@@ -232,3 +232,30 @@ def test_hub_stamps_read_fast_give_the_same_instant_as_the_validating_parse() ->
         assert text_micros(text) == _text_micros(text), text
     with pytest.raises(BadRequestData):
         text_micros("2026-13-25T00:00:00.000000Z")  # not a date: still refused
+
+
+def test_a_wide_change_is_split_and_read_by_its_bounds(client: TestClient, store: HubStore) -> None:
+    """Readings hours apart written at once become several change rows no wider than
+    MAX_SPAN; the first and last readings are still found change row by change row."""
+    entity_id = "urn:ngsi-ld:Sensor:wide"
+    readings = [
+        {"type": "Property", "value": i, "observedAt": f"2026-11-25T{i:02d}:30:00Z"}
+        for i in range(10)
+    ]
+    body = {"id": entity_id, "type": "Sensor", "level": readings}
+    assert client.post("/ngsi-ld/v1/temporal/entities", json=body).status_code == 201
+    with read_db(store) as db:
+        spans = db.rows(
+            "SELECT c.ts_hi - c.ts_lo FROM hub_temporal_changes c JOIN hub_temporal_entities s "
+            "ON s.pk = c.entity WHERE s.entity_id = %s",
+            [entity_id],
+        )
+    assert len(spans) == 5  # pairs of readings an hour apart: at most MAX_SPAN each
+    assert all(span <= record.MAX_SPAN for (span,) in spans)
+    url = f"/ngsi-ld/v1/temporal/entities/{entity_id}"
+    window = {"timerel": "after", "timeAt": "2026-11-25T00:00:00Z", "options": "temporalValues"}
+    last = client.get(url, params={**window, "lastN": "3"}).json()
+    assert [v[0] for v in last["level"]["values"]] == [7, 8, 9]
+    between = {**window, "timerel": "between", "endTimeAt": "2026-11-25T04:00:00Z"}
+    first = client.get(url, params=between).json()
+    assert [v[0] for v in first["level"]["values"]] == [0, 1, 2, 3]

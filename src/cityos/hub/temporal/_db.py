@@ -24,6 +24,15 @@ class Db:
         self.backend = backend
         self.conn = conn
         self.postgres = backend == "postgresql"
+        self._span: int | None = None
+
+    def span(self) -> int:
+        """Return the bound on a change row's ``ts_hi - ts_lo`` [µs] (``hub_temporal_span``;
+        read once per connection use)."""
+        if self._span is None:
+            rows = self.conn.execute("SELECT span FROM hub_temporal_span").fetchall()
+            self._span = int(rows[0][0]) if rows else 0
+        return self._span
 
     def sql(self, text: str) -> str:
         """Return ``text`` with ``%s`` placeholders in this backend's style."""
@@ -84,8 +93,8 @@ def window_sql(db: Db, column: str, window: TimeWindow) -> tuple[str, list[Any]]
     """Return the SQL condition (and parameters) that keeps ``column`` inside the window.
 
     For an instance time ``<alias>.ts`` of ``hub_temporal_instances`` the change row's
-    bounds are tested too (``hi`` >= start, ``lo`` < end): on the (entity, ts_hi) index,
-    before any change row's instances are expanded.
+    bounds are tested too (``hi`` >= start, ``hi`` < end + span, ``lo`` < end): a range of
+    the (entity, ts_hi) index, before any change row's instances are expanded.
     """
     parts: list[str] = []
     params: list[Any] = []
@@ -99,8 +108,8 @@ def window_sql(db: Db, column: str, window: TimeWindow) -> tuple[str, list[Any]]
         params.append(db.instant(window.start))
     if window.end is not None:
         if bounds:
-            parts.append(f"{alias}.lo < %s")
-            params.append(window.end)
+            parts.append(f"{alias}.hi < %s AND {alias}.lo < %s")
+            params.extend([window.end + db.span(), window.end])
         parts.append(f"{column} < %s")
         params.append(db.instant(window.end))
     return (" AND ".join(parts) or "1=1"), params

@@ -314,6 +314,12 @@ def save_change(db: Db, pk: int, items: list[Any]) -> None:
     if not times:
         db.run("DELETE FROM hub_temporal_changes WHERE pk = %s", [pk])
         return
+    if max(times) - min(times) > db.span():  # readers bound ts_lo by ts_hi - span
+        db.run(
+            "UPDATE hub_temporal_span SET span = %s WHERE span < %s",
+            [max(times) - min(times), max(times) - min(times)],
+        )
+        db._span = None
     if db.postgres:
         from cityos.hub.temporal.partitions import ensure_month_partitions, month_of
 

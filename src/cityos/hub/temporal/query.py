@@ -122,19 +122,22 @@ def _entity_where(
     # for a query, ever for a retrieval (whose empty answer is an entity without attributes).
     window = params.window if need_history else TimeWindow()
     cond, more = window_sql(db, f"t.{window.column}", window)
+    # "(SELECT 1 … LIMIT 1) IS NOT NULL", not EXISTS: PostgreSQL turns an EXISTS into a
+    # semi-join that expanded every change row of the window (1.3 s for 100 sensors over
+    # 30 days); the scalar sub-query stops at each entity's first matching change row.
     history = (
-        "EXISTS (SELECT 1 FROM hub_temporal_instances t WHERE t.entity = e.pk AND "
+        "(SELECT 1 FROM hub_temporal_instances t WHERE t.entity = e.pk AND "
         + " AND ".join([*(n.format(t="t") for n in narrow), cond])
-        + ")"
+        + " LIMIT 1) IS NOT NULL"
     )
     values.extend([*narrow_values, *more])
     if window.column == "ts" and (params.aggregation is not None or not need_history):
         # roll-ups outlive raw instances (retention)
         cond, more = window_sql(db, "h.hour", _hour_floor(window))
         hourly = (
-            "EXISTS (SELECT 1 FROM hub_temporal_hourly h WHERE h.entity = e.pk AND "
+            "(SELECT 1 FROM hub_temporal_hourly h WHERE h.entity = e.pk AND "
             + " AND ".join([*(n.format(t="h") for n in narrow), cond])
-            + ")"
+            + " LIMIT 1) IS NOT NULL"
         )
         history = f"({history} OR {hourly})"
         values.extend([*narrow_values, *more])
@@ -236,6 +239,101 @@ def _instance(row: tuple[Any, ...], at: int) -> Instance:
 _AT_INDEX = {"ts": 4, "created_at": 6, "modified_at": 7}
 
 
+def _expanded(db: Db, descending: bool) -> str:
+    """Return SQL for the instances of one entity's first (or last) ``%s`` change rows in
+    a window, by ``ts_hi`` on the (entity, ts_hi) index; parameters: entity, the window's
+    change-row bounds, the row count, then the attributes."""
+    way = "DESC" if descending else "ASC"
+    if db.postgres:
+        columns = (
+            "j.v ->> 0, j.v ->> 1, c.pk * 1048576 + j.o - 1, j.v ->> 2, (j.v ->> 3)::bigint, "
+            "(j.v ->> 4)::bigint, (j.v ->> 5)::bigint, (j.v ->> 6)::bigint, "
+            "(j.v ->> 7)::double precision, j.v -> 8"
+        )
+        expand = "jsonb_array_elements(c.instances) WITH ORDINALITY j(v, o)"
+        live = "jsonb_typeof(j.v) = 'array'"
+        attr = "j.v ->> 0"
+    else:
+        columns = (
+            "j.value ->> 0, j.value ->> 1, c.pk * 1048576 + j.key, j.value ->> 2, "
+            "j.value ->> 3, j.value ->> 4, j.value ->> 5, j.value ->> 6, j.value ->> 7, "
+            "j.value -> 8"
+        )
+        expand = "json_each(c.instances) j"
+        live = "j.type = 'array'"
+        attr = "j.value ->> 0"
+    return (
+        f"SELECT {columns} FROM (SELECT pk, instances FROM hub_temporal_changes "
+        "WHERE entity = %s AND {bounds} "
+        f"ORDER BY ts_hi {way}, pk {way} LIMIT %s) c, {expand} WHERE {live} AND {attr} IN "
+    )
+
+
+def _first_instances(
+    db: Db,
+    entity: TemporalEntity,
+    named: dict[tuple[str, str], int],
+    window: TimeWindow,
+    fetch: int,
+    *,
+    descending: bool,
+) -> dict[int, list[Instance]]:
+    """Return up to ``fetch`` instances per series of ``entity`` in the window, the first
+    (or, ``descending``, the last) by time, read change row by change row.
+
+    Change rows are taken in ``ts_hi`` order, ``rows`` at a time, growing until what was
+    not read cannot come first: a row not read has ``ts_hi`` at or past the boundary row's
+    ``b``, so its instances lie at or after ``b - span`` (forward; at or before ``b``
+    backward, ``hub_temporal_span``). One round for the usual page.
+    """
+    key = entity.series[0].entity
+    bounds = ["1=1"]
+    params: list[Any] = []
+    if window.start is not None:
+        bounds.append("ts_hi >= %s")
+        params.append(window.start)
+    if window.end is not None:
+        bounds.append("ts_hi < %s AND ts_lo < %s")
+        params.extend([window.end + db.span(), window.end])
+    where = " AND ".join(bounds)
+    attrs = sorted({a for a, _ in named})
+    way = "DESC" if descending else "ASC"
+    sql = _expanded(db, descending).replace("{bounds}", where)
+    sql += "(" + ", ".join(["%s"] * len(attrs)) + ")"
+    edge = (
+        f"SELECT ts_hi FROM hub_temporal_changes WHERE entity = %s AND {where} "
+        f"ORDER BY ts_hi {way}, pk {way} LIMIT 1 OFFSET %s"
+    )
+    rows_wanted = max(16, fetch * len(named))
+    while True:
+        grouped: dict[int, list[Instance]] = {pk: [] for pk in named.values()}
+        for r in db.rows(sql, [key, *params, rows_wanted, *attrs]):
+            pk = named.get((r[0], r[1]))
+            at = int(r[4])
+            if pk is None:
+                continue
+            if (window.start is not None and at < window.start) or (
+                window.end is not None and at >= window.end
+            ):
+                continue
+            grouped[pk].append(_instance(r, 4))
+        for found in grouped.values():
+            found.sort(key=lambda i: (i.at, i.pk), reverse=descending)
+        boundary = db.rows(edge, [key, *params, rows_wanted])  # the first row not read
+        if not boundary:  # every change row of the window was read
+            break
+        b = int(boundary[0][0])
+        if descending:
+            done = all(len(f) >= fetch and f[fetch - 1].at > b for f in grouped.values())
+        else:
+            limit = b - db.span()
+            done = all(len(f) >= fetch and f[fetch - 1].at < limit for f in grouped.values())
+        if done:
+            break
+        rows_wanted *= 4
+    return {pk: found[:fetch] for pk, found in grouped.items()}
+
+
 def read_instances(
     db: Db, entities: list[TemporalEntity], params: TemporalParams, *, instance_limit: int
 ) -> tuple[int, int, str] | None:
@@ -263,14 +361,17 @@ def read_instances(
             continue
         named = {(s.attr, s.dataset_id): s.pk for s in entity.series}
         narrow, more = db.in_list("t.attr", sorted({s.attr for s in entity.series}))
-        rows = db.rows(
-            sql.replace("{narrow}", narrow), [entity.series[0].entity, *more, *values, fetch]
-        )
-        grouped: dict[int, list[Instance]] = {s.pk: [] for s in entity.series}
-        for r in rows:
-            pk = named.get((r[0], r[1]))
-            if pk is not None:
-                grouped[pk].append(_instance(r, at))
+        if column == "ts":
+            grouped = _first_instances(db, entity, named, window, fetch, descending=descending)
+        else:  # createdAt/modifiedAt: no bound from the change rows' times
+            rows = db.rows(
+                sql.replace("{narrow}", narrow), [entity.series[0].entity, *more, *values, fetch]
+            )
+            grouped = {s.pk: [] for s in entity.series}
+            for r in rows:
+                pk = named.get((r[0], r[1]))
+                if pk is not None:
+                    grouped[pk].append(_instance(r, at))
         for pk, found in grouped.items():
             if len(found) > instance_limit:
                 found = found[:instance_limit]

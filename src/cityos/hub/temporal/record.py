@@ -31,7 +31,7 @@ from __future__ import annotations
 import hashlib
 import threading
 from datetime import UTC, datetime
-from operator import itemgetter
+from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -58,6 +58,11 @@ _CHUNK = 500  # entity ids per lookup, under SQLite's bound-parameter limit
 POSITION_BITS = 20
 _POSITION_MASK = (1 << POSITION_BITS) - 1
 _KEY_MASK = (1 << 63) - 1
+
+# A change row's instances lie at most this far apart [µs]: wider changes are split
+# (``split_wide``), so readers can bound a change row's ts_lo by its ts_hi (migration 0013,
+# ``hub_temporal_span``).
+MAX_SPAN = MICROS_PER_HOUR
 
 Pair = tuple[str, str]  # (attribute IRI, datasetId)
 Known = tuple[int, frozenset[Pair]]  # an entity's key and the pairs known to be recorded
@@ -169,26 +174,36 @@ def changed_instances(change: Change) -> list[Row]:
     return rows
 
 
-def hourly(keys: dict[str, int], rows: list[Row]) -> dict[tuple[int, str, str, int], list[float]]:
+# One change row as the writer builds it: (entity id, ts_lo, ts_hi [µs], its instances as
+# ``instances`` elements, the (attribute, datasetId) pairs among them).
+ChangeRow = tuple[str, int, int, list[list[Any]], set[Pair]]
+
+
+def hourly(
+    keys: dict[str, int], changes: list[ChangeRow]
+) -> dict[tuple[int, str, str, int], list[float]]:
     """Return [count, sum, sum of squares, min, max] per (entity key, attribute, datasetId,
-    hour [µs]) of ``rows``."""
+    hour [µs]) of the numeric instances of ``changes``."""
     sums: dict[tuple[int, str, str, int], list[float]] = {}
-    for row in rows:
-        x = row[8]
-        if x is None:
-            continue
-        key = (keys[row[0]], row[1], row[2], row[4] - row[4] % MICROS_PER_HOUR)
-        acc = sums.get(key)
-        if acc is None:
-            sums[key] = [1, x, x * x, x, x]
-        else:
-            acc[0] += 1
-            acc[1] += x
-            acc[2] += x * x
-            if x < acc[3]:
-                acc[3] = x
-            if x > acc[4]:
-                acc[4] = x
+    for entity_id, _, _, items, _ in changes:
+        entity = keys[entity_id]
+        for element in items:
+            x = element[7]
+            if x is None:
+                continue
+            ts = element[3]
+            key = (entity, element[0], element[1], ts - ts % MICROS_PER_HOUR)
+            acc = sums.get(key)
+            if acc is None:
+                sums[key] = [1, x, x * x, x, x]
+            else:
+                acc[0] += 1
+                acc[1] += x
+                acc[2] += x * x
+                if x < acc[3]:
+                    acc[3] = x
+                if x > acc[4]:
+                    acc[4] = x
     return sums
 
 
@@ -197,8 +212,8 @@ def item(row: Row) -> list[Any]:
     return [row[1], row[2], row[3], row[4], row[5], row[6], row[7], row[8], stored(row[9])]
 
 
-def group_changes(rows: list[Row]) -> dict[tuple[str, int], list[Row]]:
-    """Return ``rows`` grouped into changes: per (entity id, modifiedAt [µs]), in order."""
+def group_changes(rows: list[Row]) -> list[ChangeRow]:
+    """Return ``rows`` grouped into change rows: per (entity id, modifiedAt [µs]), in order."""
     groups: dict[tuple[str, int], list[Row]] = {}
     for row in rows:
         key = (row[0], row[7])
@@ -207,7 +222,110 @@ def group_changes(rows: list[Row]) -> dict[tuple[str, int], list[Row]]:
             groups[key] = [row]
         else:
             found.append(row)
-    return groups
+    out: list[ChangeRow] = []
+    for (entity_id, _), group in groups.items():
+        times = [r[4] for r in group]
+        out.append(
+            (
+                entity_id,
+                min(times),
+                max(times),
+                list(map(item, group)),
+                {(r[1], r[2]) for r in group},
+            )
+        )
+    return out
+
+
+def split_wide(changes: list[ChangeRow]) -> list[ChangeRow]:
+    """Return ``changes`` with every row whose instances lie more than ``MAX_SPAN`` apart
+    split into rows that do not (instances in time order; a rare case: history written
+    directly, late readings)."""
+    out: list[ChangeRow] = []
+    for change in changes:
+        entity_id, lo, hi, items, _ = change
+        if hi - lo <= MAX_SPAN:
+            out.append(change)
+            continue
+        chunk: list[list[Any]] = []
+        for element in sorted(items, key=lambda e: e[3]):
+            if chunk and element[3] - chunk[0][3] > MAX_SPAN:
+                out.append(_row_of(entity_id, chunk))
+                chunk = []
+            chunk.append(element)
+        out.append(_row_of(entity_id, chunk))
+    return out
+
+
+def _row_of(entity_id: str, items: list[list[Any]]) -> ChangeRow:
+    times = [e[3] for e in items]
+    return entity_id, min(times), max(times), items, {(e[0], e[1]) for e in items}
+
+
+def change_row(change: Change) -> ChangeRow | None:
+    """Return the change row of ``change``: the instances it created or modified (none for
+    a delete), built straight from the entity (the hot path of every write; the same
+    elements as ``item(instance_row(…))``). None when an instance carries a modifiedAt
+    other than the entity's (not one change: :func:`changed_instances` rows then)."""
+    after = change.after
+    if after is None:
+        return None
+    stamp = after["modifiedAt"]
+    created = change.before is None
+    stamp_us = text_micros(stamp)
+    items: list[list[Any]] = []
+    append = items.append
+    for attr, instances in after["attrs"].items():
+        for inst in instances:
+            if inst.get("modifiedAt") != stamp:
+                if not created:
+                    continue
+                if inst.get("modifiedAt"):
+                    return None
+            observed = inst.get("observedAt")
+            observed_us = text_micros(observed) if observed.__class__ is str else None
+            kind = inst.get("type", "Property")
+            num = None
+            if kind == "Property":
+                value = inst.get("value")
+                if value.__class__ is float:
+                    num = value
+                elif value.__class__ is int:
+                    num = float(value)
+            body = inst.copy()
+            body.pop("createdAt", None)
+            body.pop("modifiedAt", None)
+            append(
+                [
+                    attr,
+                    inst.get("datasetId") or "",
+                    kind,
+                    stamp_us if observed_us is None else observed_us,
+                    observed_us,
+                    stamp_us,
+                    stamp_us,
+                    num,
+                    body,
+                ]
+            )
+    pairs: set[Pair] = {(i[0], i[1]) for i in items}
+    times = [i[3] for i in items]
+    lo = min(times, default=-1)
+    hi = max(times, default=-1)
+    scope = after.get("scope") or []
+    before = [] if change.before is None else change.before.get("scope") or []
+    if list(scope) != list(before):
+        # 4.5.6: from the Core API, observedAt "should be set as a copy of" modifiedAt
+        value = {"type": "Property", "value": list(scope), "observedAt": stamp}
+        items.append(
+            [SCOPE_IRI, "", "Property", stamp_us, stamp_us, stamp_us, stamp_us, None, value]
+        )
+        pairs.add((SCOPE_IRI, ""))
+        lo = stamp_us if lo < 0 else min(lo, stamp_us)
+        hi = max(hi, stamp_us)
+    if not items:
+        return None
+    return after["id"], lo, hi, items, pairs
 
 
 # SQLite statements without their VALUES (store/_sqlite_rows.py adds them, many rows each)
@@ -274,8 +392,45 @@ def _types_changed(change: Change) -> Entity | None:
     return None
 
 
+def _merge(made: list[ChangeRow], more: list[ChangeRow]) -> list[ChangeRow]:
+    """Return ``made`` with the change rows of ``more`` joined to the row of the same entity
+    and time span owner (same entity, written by the same change), else appended."""
+    if not made:
+        return more
+    at = {c[0]: i for i, c in enumerate(made)}
+    out = list(made)
+    for change in more:
+        i = at.get(change[0])
+        if i is None:
+            out.append(change)
+            continue
+        entity_id, lo, hi, items, pairs = out[i]
+        if items and change[3] and items[0][6] != change[3][0][6]:  # another modifiedAt
+            out.append(change)
+            continue
+        out[i] = (
+            entity_id,
+            min(lo, change[1]),
+            max(hi, change[2]),
+            [*items, *change[3]],
+            pairs | change[4],
+        )
+    return out
+
+
+@lru_cache(maxsize=1024)
 def _pairs_json(pairs: frozenset[Pair]) -> str:
+    """Return the ``attrs`` JSON of a set of pairs (cached: a batch's entities share one)."""
     return orjson.dumps(sorted(pairs)).decode()
+
+
+def _types_json(types: Any, cache: dict[tuple[str, ...], str]) -> str:
+    """Return the ``types`` JSON of an entity (``cache``: per write, types repeat)."""
+    key = tuple(types) if isinstance(types, list) else (types,)
+    found = cache.get(key)
+    if found is None:
+        found = cache[key] = orjson.dumps(types).decode()
+    return found
 
 
 class TemporalRecorder:
@@ -290,19 +445,26 @@ class TemporalRecorder:
     def __call__(self, tx: Transaction, changes: list[Change]) -> None:
         """Write the history of ``changes`` (and of ``tx.extra_instances``) into ``tx``."""
         rows: list[Row] = list(tx.extra_instances)
+        made: list[ChangeRow] = []
         typed: list[Entity] = []
         types: dict[str, Any] = {}
         for change in changes:
-            found = changed_instances(change)
-            if found:
-                rows.extend(found)
-                after = change.after
-                types[after["id"]] = after["type"]  # type: ignore[index]
+            found = change_row(change)
+            if found is None:
+                rows.extend(changed_instances(change))
+            else:
+                made.append(found)
+            after = change.after
+            if after is not None:
+                types[after["id"]] = after["type"]
             entity = _types_changed(change)
             if entity is not None:
                 typed.append(entity)
-        if rows or typed:
-            self.write(tx, rows, typed, types=types)
+        if rows:
+            # the superseded readings of a device write share its modifiedAt: one change
+            made = _merge(made, group_changes(rows))
+        if made or typed:
+            self.write_changes(tx, made, typed, types=types)
 
     def write(
         self,
@@ -314,26 +476,37 @@ class TemporalRecorder:
     ) -> None:
         """Write history ``rows`` and the types of ``typed`` entities in ``tx`` (``types``:
         the types of other entities of ``rows``, used if their history is new)."""
+        self.write_changes(tx, group_changes(rows), typed, types=types)
+
+    def write_changes(
+        self,
+        tx: Transaction,
+        changes: list[ChangeRow],
+        typed: list[Entity],
+        *,
+        types: dict[str, Any] | None = None,
+    ) -> None:
+        """Write change rows and the types of ``typed`` entities in ``tx``."""
         tenant = tx.tenant
-        groups = group_changes(rows)
+        if any(c[2] - c[1] > MAX_SPAN for c in changes):
+            changes = split_wide(changes)
         new_types = {e["id"]: e["type"] for e in typed}
         pairs: dict[str, set[Pair]] = {}
-        for row in rows:
-            found = pairs.get(row[0])
-            if found is None:
-                pairs[row[0]] = {(row[1], row[2])}
+        for entity_id, _, _, _, found in changes:
+            known = pairs.get(entity_id)
+            if known is None:
+                pairs[entity_id] = found
             else:
-                found.add((row[1], row[2]))
+                pairs[entity_id] = known | found
         for entity_id in new_types:
             pairs.setdefault(entity_id, set())
         if tx.backend == "postgresql":
-            self._write_postgres(tx, groups, rows, pairs, new_types, types or {})
+            self._write_postgres(tx, changes, pairs, new_types, types or {})
             return
         conn = tx.connection
         keys, resolved = self._sqlite_entities(conn, tenant, pairs, new_types, types or {})
         first = next_pk(conn)  # roll-ups: folded in later (rollup.py)
         dumps = orjson.dumps
-        lo = itemgetter(4)
         # bytearray, not bytes: sqlite3 binds int, float, str and bytearray as they are,
         # any other type (bytes too) through its adapter protocol, whose failed look-ups
         # raise and format an AttributeError per parameter (~3,300 instructions); same BLOB.
@@ -341,14 +514,8 @@ class TemporalRecorder:
             conn,
             _SQLITE["changes"],
             [
-                (
-                    first + i,
-                    keys[entity_id],
-                    min(map(lo, group)),
-                    max(map(lo, group)),
-                    bytearray(dumps(list(map(item, group)))),
-                )
-                for i, ((entity_id, _), group) in enumerate(groups.items())
+                (first + i, keys[c[0]], c[1], c[2], bytearray(dumps(c[3])))
+                for i, c in enumerate(changes)
             ],
         )
         if resolved:
@@ -390,7 +557,7 @@ class TemporalRecorder:
                 stored_[entity_id] = (pk, attrs)
         resolved: dict[str, Known] = {}
         new: list[str] = []
-        dumps = orjson.dumps
+        typings: dict[tuple[str, ...], str] = {}
         for entity_id in missing:
             found = stored_.get(entity_id)
             if found is None:
@@ -402,7 +569,7 @@ class TemporalRecorder:
             if entity_id in new_types:
                 conn.execute(
                     "UPDATE hub_temporal_entities SET types = ?, attrs = ? WHERE pk = ?",
-                    (dumps(new_types[entity_id]).decode(), _pairs_json(union), pk),
+                    (_types_json(new_types[entity_id], typings), _pairs_json(union), pk),
                 )
             elif union != had:
                 conn.execute(
@@ -419,7 +586,9 @@ class TemporalRecorder:
             for pk, entity_id in enumerate(new, start=top + 1):
                 union = frozenset(pairs[entity_id])
                 kinds = new_types.get(entity_id, types.get(entity_id, []))
-                rows.append((pk, tenant, entity_id, dumps(kinds).decode(), _pairs_json(union)))
+                rows.append(
+                    (pk, tenant, entity_id, _types_json(kinds, typings), _pairs_json(union))
+                )
                 keys[entity_id] = pk
                 resolved[entity_id] = (pk, union)
             insert_rows(conn, _SQLITE["entities"], rows)
@@ -435,8 +604,7 @@ class TemporalRecorder:
     def _write_postgres(
         self,
         tx: Transaction,
-        groups: dict[tuple[str, int], list[Row]],
-        rows: list[Row],
+        changes: list[ChangeRow],
         pairs: dict[str, set[Pair]],
         new_types: dict[str, Any],
         types: dict[str, Any],
@@ -467,11 +635,6 @@ class TemporalRecorder:
                     "attrs": sorted(union),
                 }
             )
-        lo = itemgetter(4)
-        changes = []
-        for (entity_id, _), group in groups.items():
-            times = list(map(lo, group))
-            changes.append((keys[entity_id], min(times), max(times), group))
         months = {month_of(c[1]) for c in changes} - self._months
         names = {partition_name(*m): m for m in months}
         dumps = orjson.dumps
@@ -480,15 +643,15 @@ class TemporalRecorder:
             dumps(described),
             dumps(
                 [
-                    {"entity": k, "ts_lo": a, "ts_hi": b, "instances": list(map(item, g))}
-                    for k, a, b, g in changes
+                    {"entity": keys[e], "ts_lo": a, "ts_hi": b, "instances": items}
+                    for e, a, b, items, _ in changes
                 ]
             ),
             dumps(
                 [
                     {"entity": k[0], "attr": k[1], "dataset_id": k[2], "hour": k[3]}
                     | {"n": a[0], "total": a[1], "total_sq": a[2], "lo": a[3], "hi": a[4]}
-                    for k, a in sorted(hourly(keys, rows).items())
+                    for k, a in sorted(hourly(keys, changes).items())
                 ]
             ),
         ]

@@ -24,6 +24,11 @@ those rows alone ran at about 20,000 entities/s on SQLite (docs/hub/temporal.md)
   keep their position). An instanceId is ``urn:ngsi-ld:Instance:<change pk>.<position>``.
   Index: (entity, ts_hi). PostgreSQL partitions it by month on ``ts_lo`` (bigint bounds;
   partitions keep the names ``hub_temporal_yYYYYmMM``).
+* ``hub_temporal_span`` (one row) holds a bound on ``ts_hi - ts_lo`` of every change row:
+  writers split a change whose instances lie further apart than an hour into several rows,
+  and a provision patch that widens a row raises the bound. Readers then find the change
+  rows of a window on the index alone (``ts_hi`` between start and end + span) and read a
+  series' first or last instances change row by change row.
 * ``hub_temporal_instances`` is a view expanding the change rows into one row per live
   instance (json_each / jsonb_array_elements), which the readers query with the change
   row's entity and time bounds as index prefilters.
@@ -145,6 +150,9 @@ SQLITE_UP = [
     "ALTER TABLE hub_temporal_hourly_new RENAME TO hub_temporal_hourly",
     "UPDATE hub_temporal_rollup SET rolled_pk = "
     "(SELECT coalesce(max(pk), 0) FROM hub_temporal_changes)",
+    "CREATE TABLE hub_temporal_span (id INTEGER PRIMARY KEY CHECK (id = 1), span INTEGER NOT NULL)",
+    f"INSERT INTO hub_temporal_span (id, span) SELECT 1, max({_HOUR}, "
+    "coalesce((SELECT max(ts_hi - ts_lo) FROM hub_temporal_changes), 0))",
     SQLITE_VIEW,
 ]
 
@@ -214,6 +222,9 @@ POSTGRES_FILL = [
     "ALTER TABLE hub_temporal_hourly RENAME CONSTRAINT hub_temporal_hourly_new_pkey "
     "TO hub_temporal_hourly_pkey",
     "CREATE INDEX hub_temporal_entities_types ON hub_temporal_entities USING gin (types)",
+    "CREATE TABLE hub_temporal_span (id int PRIMARY KEY CHECK (id = 1), span bigint NOT NULL)",
+    f"INSERT INTO hub_temporal_span (id, span) SELECT 1, greatest({_HOUR}, "
+    "coalesce((SELECT max(ts_hi - ts_lo) FROM hub_temporal_changes), 0))",
     POSTGRES_VIEW,
 ]
 
@@ -304,7 +315,12 @@ def downgrade() -> None:
         )
     ).fetchall()
     op.execute("DROP VIEW hub_temporal_instances")
-    for table in ("hub_temporal_hourly", "hub_temporal_changes", "hub_temporal_entities"):
+    for table in (
+        "hub_temporal_span",
+        "hub_temporal_hourly",
+        "hub_temporal_changes",
+        "hub_temporal_entities",
+    ):
         op.execute(f"DROP TABLE {table}")
     for statement in old.SQLITE if sqlite else old.POSTGRES:
         op.execute(statement)
