@@ -96,23 +96,33 @@ def window_sql(db: Db, column: str, window: TimeWindow) -> tuple[str, list[Any]]
     bounds are tested too (``hi`` >= start, ``hi`` < end + span, ``lo`` < end): a range of
     the (entity, ts_hi) index, before any change row's instances are expanded.
     """
-    parts: list[str] = []
-    params: list[Any] = []
     alias, _, name = column.rpartition(".")
-    bounds = name == "ts" and alias not in ("", "h")
+    if name == "ts" and alias not in ("", "h"):
+        parts, params = change_bounds(db, window, f"{alias}.hi", f"{alias}.lo")
+    else:
+        parts, params = [], []
     if window.start is not None:
-        if bounds:
-            parts.append(f"{alias}.hi >= %s")
-            params.append(window.start)
         parts.append(f"{column} >= %s")
         params.append(db.instant(window.start))
     if window.end is not None:
-        if bounds:
-            parts.append(f"{alias}.hi < %s AND {alias}.lo < %s")
-            params.extend([window.end + db.span(), window.end])
         parts.append(f"{column} < %s")
         params.append(db.instant(window.end))
     return (" AND ".join(parts) or "1=1"), params
+
+
+def change_bounds(db: Db, window: TimeWindow, hi: str, lo: str) -> tuple[list[str], list[Any]]:
+    """Return the conditions (and parameters) on a change row's ``ts_hi``/``ts_lo`` columns
+    ``hi``/``lo`` that keep the rows which may hold instances in the window: ``hi`` >=
+    start, ``hi`` < end + span, ``lo`` < end (a range of the (entity, ts_hi) index)."""
+    parts: list[str] = []
+    params: list[Any] = []
+    if window.start is not None:
+        parts.append(f"{hi} >= %s")
+        params.append(window.start)
+    if window.end is not None:
+        parts.append(f"{hi} < %s AND {lo} < %s")
+        params.extend([window.end + db.span(), window.end])
+    return parts, params
 
 
 @contextmanager

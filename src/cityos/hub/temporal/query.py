@@ -19,7 +19,7 @@ from typing import Any
 import orjson
 
 from cityos.hub.store.base import EntityQuery
-from cityos.hub.temporal._db import Db, window_sql
+from cityos.hub.temporal._db import Db, change_bounds, window_sql
 from cityos.hub.temporal.geoscope import ScopeMatch, geo_sql, scope_sql
 from cityos.hub.temporal.params import TemporalParams, TimeWindow
 from cityos.hub.temporal.qfilter import temporal_q_sql
@@ -291,15 +291,8 @@ def _first_instances(
     backward, ``hub_temporal_span``). One round for the usual page.
     """
     key = entity.series[0].entity
-    bounds = ["1=1"]
-    params: list[Any] = []
-    if window.start is not None:
-        bounds.append("ts_hi >= %s")
-        params.append(window.start)
-    if window.end is not None:
-        bounds.append("ts_hi < %s AND ts_lo < %s")
-        params.extend([window.end + db.span(), window.end])
-    where = " AND ".join(bounds)
+    bounds, params = change_bounds(db, window, "ts_hi", "ts_lo")
+    where = " AND ".join(["1=1", *bounds])
     attrs = sorted({a for a, _ in named})
     way = "DESC" if descending else "ASC"
     sql = _expanded(db, descending).replace("{bounds}", where)

@@ -222,19 +222,7 @@ def group_changes(rows: list[Row]) -> list[ChangeRow]:
             groups[key] = [row]
         else:
             found.append(row)
-    out: list[ChangeRow] = []
-    for (entity_id, _), group in groups.items():
-        times = [r[4] for r in group]
-        out.append(
-            (
-                entity_id,
-                min(times),
-                max(times),
-                list(map(item, group)),
-                {(r[1], r[2]) for r in group},
-            )
-        )
-    return out
+    return [_row_of(entity_id, list(map(item, group))) for (entity_id, _), group in groups.items()]
 
 
 def split_wide(changes: list[ChangeRow]) -> list[ChangeRow]:
