@@ -36,7 +36,6 @@ from cityos.hub.store.base import (
     attribute_kinds,
     geometries,
 )
-from cityos.hub.temporal._times import text_micros
 
 _COLUMNS = "e.pk, e.id, e.types, e.scopes, e.created_at, e.modified_at, e.attrs"
 _CHUNK = 500  # stay under SQLite's bound-parameter limit
@@ -437,9 +436,6 @@ class SQLiteStore(HubStore):
             conn.execute("PRAGMA temp_store=MEMORY")
             conn.create_function("REGEXP", 2, _regexp, deterministic=True)
             register_sqlite_functions(conn)
-            # the temporal history's time conversion (µs since the epoch) for texts its SQL
-            # does not convert itself (temporal/record.py, MICROS_SQL)
-            conn.create_function("cityos_micros", 1, text_micros, deterministic=True)
             self._local.conn = conn
             with self._all_lock:
                 self._all.append(conn)

@@ -32,7 +32,7 @@ import hashlib
 import threading
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeGuard
 
 import orjson
 
@@ -323,71 +323,6 @@ _SQLITE = {
 }
 
 
-# SQLite, new entities: their change rows and ``hub_temporal_entities`` rows are built in C
-# from the ``hub_entities`` rows the same transaction just wrote (``attrs``: the JSON of
-# {attribute IRI: [instance, …]}), the same elements ``change_row`` makes in Python: no
-# instance is copied, converted or serialised in Python. ?1 is the tenant, ?2 the JSON array
-# of the entities' ``hub_entities`` keys in change order, ?3 the first change key. Times:
-# the hub's own 27-character stamps (``utc_now``) in SQL, any other text (observedAt with an
-# offset or fewer digits) through ``cityos_micros`` (``_times.text_micros``, registered by
-# the store), so both paths give the same µs.
-MICROS_SQL = (
-    "CASE WHEN length({x}) = 27 AND {x} GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]T"
-    "[0-9][0-9]:[0-9][0-9]:[0-9][0-9].[0-9][0-9][0-9][0-9][0-9][0-9]Z' "
-    "AND datetime(substr({x}, 1, 19)) = replace(substr({x}, 1, 19), 'T', ' ') "
-    "THEN unixepoch(substr({x}, 1, 19)) * 1000000 + CAST(substr({x}, 21, 6) AS INTEGER) "
-    "ELSE cityos_micros({x}) END"
-)
-_SQLITE_NEW_ENTITIES = (
-    "INSERT INTO hub_temporal_entities (pk, tenant, entity_id, types, attrs) "
-    "SELECT NULL, ?1, e.id, e.types, (SELECT json_group_array(json_array(s.a, s.d)) FROM "
-    "(SELECT DISTINCT a.key AS a, coalesce(i.value ->> 'datasetId', '') AS d "
-    "FROM json_each(e.attrs) a, json_each(a.value) i ORDER BY 1, 2) s) "
-    "FROM json_each(?2) p JOIN hub_entities e ON e.pk = p.value "
-    "WHERE NOT EXISTS (SELECT 1 FROM hub_temporal_entities t "
-    "WHERE t.tenant = ?1 AND t.entity_id = e.id) ORDER BY p.key"
-)
-# The change rows: x the entities (stamp in µs: m), y their instances in order (n) with
-# their observedAt in µs (o), z with their time (ts), w per entity its span and whether any
-# instance carries a modifiedAt of its own (bad: not one change), v the first time after the
-# first hour. A change wider than MAX_SPAN is split as ``split_wide`` splits it (instances in
-# time order, a new row at the first instance more than MAX_SPAN after the row's first)
-# when that makes two rows; an entity needing more, or with a bad instance, is left out
-# and written by the Python path. (INSERT before WITH: sqlite3 counts ``rowcount`` only for
-# statements that begin with INSERT. GROUP BY keeps the order of its input within a group,
-# as migration 0013 relies on too.)
-_SQLITE_NEW_CHANGES = (
-    "INSERT INTO hub_temporal_changes (pk, entity, ts_lo, ts_hi, instances) "
-    "WITH x AS MATERIALIZED (SELECT p.key AS k, t.pk AS entity, e.attrs AS attrs, "
-    "e.modified_at AS stamp, "
-    + MICROS_SQL.format(x="e.modified_at")
-    + " AS m FROM json_each(?2) p JOIN hub_entities e ON e.pk = p.value "
-    "JOIN hub_temporal_entities t ON t.tenant = ?1 AND t.entity_id = e.id), "
-    "y AS MATERIALIZED (SELECT x.k, x.entity, x.m, x.stamp, a.key AS attr, i.value AS v, "
-    "row_number() OVER (ORDER BY x.k, a.id, i.id) AS n, "
-    "coalesce(i.value ->> 'type', 'Property') AS kind, "
-    "i.value ->> 'modifiedAt' AS im, CASE WHEN json_type(i.value, '$.observedAt') = 'text' "
-    "THEN i.value ->> 'observedAt' END AS ot FROM x, json_each(x.attrs) a, json_each(a.value) i), "
-    "y2 AS MATERIALIZED (SELECT y.*, CASE WHEN ot IS NOT NULL THEN "
-    + MICROS_SQL.format(x="ot")
-    + " END AS o FROM y), "
-    "z AS MATERIALIZED (SELECT y2.*, coalesce(o, m) AS ts FROM y2), "
-    "w AS MATERIALIZED (SELECT z.*, min(ts) OVER e AS lo, max(ts) OVER e AS hi, "
-    "sum(coalesce(im, '') NOT IN ('', stamp)) OVER e AS bad FROM z WINDOW e AS (PARTITION BY k)), "
-    f"v AS MATERIALIZED (SELECT w.*, min(CASE WHEN ts > lo + {MAX_SPAN} THEN ts END) "
-    "OVER (PARTITION BY k) AS lo1 FROM w) "
-    "SELECT ?3 + row_number() OVER (ORDER BY k, part) - 1, entity, min(ts), max(ts), "
-    "CAST(json_group_array(json_array(attr, coalesce(v ->> 'datasetId', ''), kind, ts, o, "
-    "m, m, CASE WHEN kind = 'Property' THEN CASE json_type(v, '$.value') "
-    "WHEN 'real' THEN json(v -> '$.value') WHEN 'integer' THEN json((v -> '$.value') || '.0') "
-    "END END, json_remove(v, '$.createdAt', '$.modifiedAt'))) AS BLOB) FROM ("
-    f"SELECT v.*, ts > lo + {MAX_SPAN} AS part FROM v "
-    f"WHERE bad = 0 AND (hi - lo <= {MAX_SPAN} OR hi - lo1 <= {MAX_SPAN}) "
-    f"ORDER BY k, part, CASE WHEN hi - lo > {MAX_SPAN} THEN ts END, n) "
-    "GROUP BY k, part ORDER BY k, part"
-)
-
-
 # A PostgreSQL write's history is one statement: the rows of each table travel as one JSON
 # array parameter (json_to_recordset), so a write of one reading or of 8,000 costs one round
 # trip and one bind-execute of a prepared statement (``_pg_prepared``: orjson's bytes go
@@ -438,19 +373,10 @@ _POSTGRES_WRITE = Statement(
 
 def _covers(
     known: Known | None, entity_id: str, wanted: set[Pair], new_types: dict[str, Any]
-) -> bool:
+) -> TypeGuard[Known]:
     """Return True when the cached ``known`` describes the entity as this write needs: its
     types unchanged and every pair of ``wanted`` recorded (no entity row to write)."""
     return known is not None and entity_id not in new_types and known[1] >= wanted
-
-
-def _entities_from(conn: Any, first: int) -> int:
-    """Return how many entities have change rows from key ``first`` on (SQLite)."""
-    return int(
-        conn.execute(
-            "SELECT count(DISTINCT entity) FROM hub_temporal_changes WHERE pk >= ?", (first,)
-        ).fetchone()[0]
-    )
 
 
 def _types_changed(change: Change) -> Entity | None:
@@ -506,20 +432,15 @@ def _types_json(types: Any, cache: dict[tuple[str, ...], str]) -> str:
 class TemporalRecorder:
     """The change listener that writes history rows (one per store)."""
 
-    def __init__(self, *, sql_changes: bool = True) -> None:
-        """``sql_changes``: on SQLite, build new entities' history in SQL (``_sqlite_new``;
-        False: every change in Python, as tests compare)."""
+    def __init__(self) -> None:
         # committed: (tenant, entity id) -> (key, pairs known to be recorded)
         self._entities: dict[tuple[str, str], Known] = {}
         self._months: set[tuple[int, int]] = set()  # PostgreSQL partitions known to exist
         self._lock = threading.Lock()
-        self.sql_changes = sql_changes
 
     def __call__(self, tx: Transaction, changes: list[Change]) -> None:
         """Write the history of ``changes`` (and of ``tx.extra_instances``) into ``tx``."""
         rows: list[Row] = list(tx.extra_instances)
-        if self.sql_changes and tx.backend == "sqlite":
-            changes = self._sqlite_new(tx, changes, rows)
         made: list[ChangeRow] = []
         typed: list[Entity] = []
         types: dict[str, Any] = {}
@@ -596,64 +517,6 @@ class TemporalRecorder:
         if resolved:
             tx.after_commit.append(lambda: self._remember(tenant, resolved))
 
-    def _sqlite_new(self, tx: Transaction, changes: list[Change], extra: list[Row]) -> list[Change]:
-        """Write the history of the entities ``changes`` create in SQL (``_SQLITE_NEW_*``:
-        their entity rows and change rows from the ``hub_entities`` rows just written);
-        return the changes left to the Python path: updates, deletes, scopes, entities with
-        device readings (``extra``), entities with history already (created again), changes
-        with instances of another modifiedAt or wider than ``MAX_SPAN``."""
-        pks: dict[str, int] = getattr(tx, "pks", {})
-        skip = {row[0] for row in extra}
-        new: dict[str, Change] = {}
-        rest: list[Change] = []
-        for change in changes:
-            after = change.after
-            if (
-                change.before is not None
-                or after is None
-                or after.get("scope")
-                or after["id"] in skip
-                or after["id"] not in pks
-            ):
-                rest.append(change)
-            else:
-                new[after["id"]] = change
-        if not new:
-            return changes
-        conn = tx.connection
-        tenant = tx.tenant
-        top = conn.execute("SELECT coalesce(max(pk), 0) FROM hub_temporal_entities").fetchone()[0]
-        conn.execute(_SQLITE_NEW_ENTITIES, (tenant, orjson.dumps([pks[e] for e in new])))
-        resolved: dict[str, Known] = {}
-        parsed: dict[str, frozenset[Pair]] = {}  # a batch's entities share their attrs text
-        for entity_id, pk, attrs in conn.execute(
-            "SELECT entity_id, pk, attrs FROM hub_temporal_entities WHERE pk > ?", (top,)
-        ):
-            pairs = parsed.get(attrs)
-            if pairs is None:
-                pairs = parsed[attrs] = frozenset(map(tuple, orjson.loads(attrs)))
-            resolved[entity_id] = (pk, pairs)
-        if len(resolved) < len(new):  # history of an entity created again: Python
-            rest.extend(c for e, c in new.items() if e not in resolved)
-            new = {e: c for e, c in new.items() if e in resolved}
-        if new:
-            first = next_pk(conn)
-            cursor = conn.execute(
-                _SQLITE_NEW_CHANGES, (tenant, orjson.dumps([pks[e] for e in new]), first)
-            )
-            wanted = [e for e, c in new.items() if any(c.after["attrs"].values())]  # type: ignore[index]
-            if cursor.rowcount < len(wanted) or _entities_from(conn, first) < len(wanted):
-                # some were left out (see _SQLITE_NEW_CHANGES): the Python path
-                written = {
-                    row[0]
-                    for row in conn.execute(
-                        "SELECT entity FROM hub_temporal_changes WHERE pk >= ?", (first,)
-                    )
-                }
-                rest.extend(new[e] for e in wanted if resolved[e][0] not in written)
-            tx.after_commit.append(lambda: self._remember(tenant, resolved))
-        return rest
-
     def _sqlite_entities(
         self,
         conn: Any,
@@ -674,7 +537,7 @@ class TemporalRecorder:
         for entity_id, wanted in pairs.items():
             known = cache.get((tenant, entity_id))
             if _covers(known, entity_id, wanted, new_types):
-                keys[entity_id] = known[0]  # type: ignore[index]
+                keys[entity_id] = known[0]
             else:
                 missing.append(entity_id)
         if not missing:
@@ -753,7 +616,7 @@ class TemporalRecorder:
         for entity_id, wanted in pairs.items():
             known = cache.get((tenant, entity_id))
             if _covers(known, entity_id, wanted, new_types):
-                keys[entity_id] = known[0]  # type: ignore[index]
+                keys[entity_id] = known[0]
                 continue
             pk = known[0] if known is not None else entity_key(tenant, entity_id)
             keys[entity_id] = pk
