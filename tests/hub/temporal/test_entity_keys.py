@@ -259,3 +259,31 @@ def test_a_wide_change_is_split_and_read_by_its_bounds(client: TestClient, store
     between = {**window, "timerel": "between", "endTimeAt": "2026-11-25T04:00:00Z"}
     first = client.get(url, params=between).json()
     assert [v[0] for v in first["level"]["values"]] == [0, 1, 2, 3]
+
+
+def test_split_wide_cuts_in_time_order_at_the_first_instance_past_the_span() -> None:
+    """Instances in time order (ties keep their order), a new row at the first instance
+    more than MAX_SPAN after its row's first one; each row's bounds and pairs its own."""
+    span = record.MAX_SPAN
+
+    def element(attr: str, ts: int, dataset: str = "") -> list[Any]:
+        return [attr, dataset, "Property", ts, ts, 0, 0, 1.0, {"type": "Property"}]
+
+    items = [
+        element("a", 3 * span),
+        element("b", 0),
+        element("c", span),  # exactly MAX_SPAN after the first: same row
+        element("d", 0, "urn:ds:1"),  # a tie with b: after it
+        element("e", span + 1),
+        element("f", 5 * span),
+    ]
+    narrow = ("urn:x:n", 0, span, [element("a", 0), element("b", span)], {("a", ""), ("b", "")})
+    rows = record.split_wide([("urn:x:w", 0, 5 * span, items, set()), narrow])
+    assert [(r[0], r[1], r[2], [e[0] for e in r[3]], r[4]) for r in rows] == [
+        ("urn:x:w", 0, span, ["b", "d", "c"], {("b", ""), ("d", "urn:ds:1"), ("c", "")}),
+        ("urn:x:w", span + 1, span + 1, ["e"], {("e", "")}),
+        ("urn:x:w", 3 * span, 3 * span, ["a"], {("a", "")}),
+        ("urn:x:w", 5 * span, 5 * span, ["f"], {("f", "")}),
+        ("urn:x:n", 0, span, ["a", "b"], {("a", ""), ("b", "")}),  # narrow: as it was
+    ]
+    assert rows[-1] is narrow

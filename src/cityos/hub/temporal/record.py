@@ -30,8 +30,10 @@ from __future__ import annotations
 
 import hashlib
 import threading
+from bisect import bisect_right
 from datetime import UTC, datetime
 from functools import lru_cache
+from operator import itemgetter
 from typing import Any, TypeGuard
 
 import orjson
@@ -225,6 +227,10 @@ def group_changes(rows: list[Row]) -> list[ChangeRow]:
     return [_row_of(entity_id, list(map(item, group))) for (entity_id, _), group in groups.items()]
 
 
+_TIME = itemgetter(3)  # an instances element's time
+_PAIR = itemgetter(0, 1)  # an instances element's (attribute, datasetId)
+
+
 def split_wide(changes: list[ChangeRow]) -> list[ChangeRow]:
     """Return ``changes`` with every row whose instances lie more than ``MAX_SPAN`` apart
     split into rows that do not (instances in time order; a rare case: history written
@@ -235,19 +241,28 @@ def split_wide(changes: list[ChangeRow]) -> list[ChangeRow]:
         if hi - lo <= MAX_SPAN:
             out.append(change)
             continue
-        chunk: list[list[Any]] = []
-        for element in sorted(items, key=lambda e: e[3]):
-            if chunk and element[3] - chunk[0][3] > MAX_SPAN:
-                out.append(_row_of(entity_id, chunk))
-                chunk = []
-            chunk.append(element)
-        out.append(_row_of(entity_id, chunk))
+        # every change of a batch whose readings are older than an hour is split: sort and
+        # cut in C (itemgetter, bisect), ~10k instructions per 8 instances instead of ~45k
+        ordered = sorted(items, key=_TIME)
+        times = list(map(_TIME, ordered))
+        start = 0
+        while start < len(ordered):
+            end = bisect_right(times, times[start] + MAX_SPAN, start)
+            chunk = ordered[start:end]
+            out.append((entity_id, times[start], times[end - 1], chunk, set(map(_PAIR, chunk))))
+            start = end
     return out
 
 
 def _row_of(entity_id: str, items: list[list[Any]]) -> ChangeRow:
     times = [e[3] for e in items]
     return entity_id, min(times), max(times), items, {(e[0], e[1]) for e in items}
+
+
+# observedAt text -> µs: a batch's readings share a few observedAt values, and a lookup
+# here costs less than the call of ``text_micros`` (forgotten wholesale when full).
+_OBSERVED: dict[str, int] = {}
+_OBSERVED_MAX = 4096
 
 
 def change_row(change: Change) -> ChangeRow | None:
@@ -263,6 +278,9 @@ def change_row(change: Change) -> ChangeRow | None:
     stamp_us = text_micros(stamp)
     items: list[list[Any]] = []
     append = items.append
+    seen = _OBSERVED
+    if len(seen) > _OBSERVED_MAX:
+        seen.clear()
     for attr, instances in after["attrs"].items():
         for inst in instances:
             if inst.get("modifiedAt") != stamp:
@@ -271,7 +289,12 @@ def change_row(change: Change) -> ChangeRow | None:
                 if inst.get("modifiedAt"):
                     return None
             observed = inst.get("observedAt")
-            observed_us = text_micros(observed) if observed.__class__ is str else None
+            if observed.__class__ is str:
+                observed_us = seen.get(observed)
+                if observed_us is None:
+                    observed_us = seen[observed] = text_micros(observed)
+            else:
+                observed_us = None
             kind = inst.get("type", "Property")
             num = None
             if kind == "Property":
@@ -296,8 +319,8 @@ def change_row(change: Change) -> ChangeRow | None:
                     body,
                 ]
             )
-    pairs: set[Pair] = {(i[0], i[1]) for i in items}
-    times = [i[3] for i in items]
+    pairs: set[Pair] = set(map(_PAIR, items))  # in C (itemgetter), as ``times``
+    times = list(map(_TIME, items))
     lo = min(times, default=-1)
     hi = max(times, default=-1)
     scope = after.get("scope") or []
