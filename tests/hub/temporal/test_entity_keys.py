@@ -287,3 +287,46 @@ def test_split_wide_cuts_in_time_order_at_the_first_instance_past_the_span() -> 
         ("urn:x:n", 0, span, ["a", "b"], {("a", ""), ("b", "")}),  # narrow: as it was
     ]
     assert rows[-1] is narrow
+
+
+def test_an_entity_created_again_keeps_its_key_and_its_pairs(
+    store: HubStore, settings: Settings
+) -> None:
+    """A created entity's history row is inserted without a look-up; one created before
+    (deleted, its history kept) is found again instead, in the same batch as new ones."""
+    _write(store, _entity("urn:ngsi-ld:Sensor:again", {"a": 1, "b": 2}))
+    first = _series(store, "urn:ngsi-ld:Sensor:again")
+    with store.transaction(TENANT) as tx:
+        tx.get_many(["urn:ngsi-ld:Sensor:again"])
+        tx.delete(["urn:ngsi-ld:Sensor:again"])
+    other = open_store(settings)  # an empty cache, as another process
+    try:
+        with other.transaction(TENANT) as tx:
+            tx.insert(
+                [
+                    _entity("urn:ngsi-ld:Sensor:again-new1", {"x": 1}),
+                    _entity("urn:ngsi-ld:Sensor:again", {"c": 3}),
+                    _entity("urn:ngsi-ld:Sensor:again-new2", {"y": 2}),
+                ]
+            )
+        # the same store again: its cache knows the key, the types are new (created)
+        with store.transaction(TENANT) as tx:
+            tx.get_many(["urn:ngsi-ld:Sensor:again"])
+            tx.delete(["urn:ngsi-ld:Sensor:again"])
+        _write(store, _entity("urn:ngsi-ld:Sensor:again", {"d": 4}))
+    finally:
+        other.close()
+    again = _series(store, "urn:ngsi-ld:Sensor:again")
+    assert set(again) == {"a", "b", "c", "d"}
+    assert set(again.values()) == set(first.values())  # one key throughout
+    new1 = _series(store, "urn:ngsi-ld:Sensor:again-new1")["x"]
+    new2 = _series(store, "urn:ngsi-ld:Sensor:again-new2")["y"]
+    assert len({new1, new2, *first.values()}) == 3
+    assert _history(store, "urn:ngsi-ld:Sensor:again") == [
+        ("a", 1.0),
+        ("b", 2.0),
+        ("c", 3.0),
+        ("d", 4.0),
+    ]
+    assert _history(store, "urn:ngsi-ld:Sensor:again-new1") == [("x", 1.0)]
+    assert _history(store, "urn:ngsi-ld:Sensor:again-new2") == [("y", 2.0)]

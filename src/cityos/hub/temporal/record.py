@@ -343,6 +343,7 @@ def change_row(change: Change) -> ChangeRow | None:
 _SQLITE = {
     "changes": "INSERT INTO hub_temporal_changes (pk, entity, ts_lo, ts_hi, instances)",
     "entities": "INSERT INTO hub_temporal_entities (pk, tenant, entity_id, types, attrs)",
+    "entities_new": " ON CONFLICT (tenant, entity_id) DO NOTHING",
 }
 
 
@@ -467,6 +468,7 @@ class TemporalRecorder:
         made: list[ChangeRow] = []
         typed: list[Entity] = []
         types: dict[str, Any] = {}
+        created: set[str] = set()
         for change in changes:
             found = change_row(change)
             if found is None:
@@ -476,6 +478,8 @@ class TemporalRecorder:
             after = change.after
             if after is not None:
                 types[after["id"]] = after["type"]
+                if change.before is None:
+                    created.add(after["id"])
             entity = _types_changed(change)
             if entity is not None:
                 typed.append(entity)
@@ -483,7 +487,7 @@ class TemporalRecorder:
             # the superseded readings of a device write share its modifiedAt: one change
             made = _merge(made, group_changes(rows))
         if made or typed:
-            self.write_changes(tx, made, typed, types=types)
+            self.write_changes(tx, made, typed, types=types, created=created)
 
     def write(
         self,
@@ -504,8 +508,10 @@ class TemporalRecorder:
         typed: list[Entity],
         *,
         types: dict[str, Any] | None = None,
+        created: set[str] | None = None,
     ) -> None:
-        """Write change rows and the types of ``typed`` entities in ``tx``."""
+        """Write change rows and the types of ``typed`` entities in ``tx`` (``created``: the
+        entities this transaction created, which have no history unless created again)."""
         tenant = tx.tenant
         if any(c[2] - c[1] > MAX_SPAN for c in changes):
             changes = split_wide(changes)
@@ -523,7 +529,9 @@ class TemporalRecorder:
             self._write_postgres(tx, changes, pairs, new_types, types or {})
             return
         conn = tx.connection
-        keys, resolved = self._sqlite_entities(conn, tenant, pairs, new_types, types or {})
+        keys, resolved = self._sqlite_entities(
+            conn, tenant, pairs, new_types, types or {}, created or set()
+        )
         first = next_pk(conn)  # roll-ups: folded in later (rollup.py)
         dumps = orjson.dumps
         # bytearray, not bytes: sqlite3 binds int, float, str and bytearray as they are,
@@ -547,6 +555,7 @@ class TemporalRecorder:
         pairs: dict[str, set[Pair]],
         new_types: dict[str, Any],
         types: dict[str, Any],
+        created: set[str],
     ) -> tuple[dict[str, int], dict[str, Known]]:
         """Return each entity's key, and what was resolved here (cached after COMMIT);
         describe new entities, new pairs and new types in ``hub_temporal_entities``.
@@ -565,6 +574,41 @@ class TemporalRecorder:
                 missing.append(entity_id)
         if not missing:
             return keys, {}
+        resolved: dict[str, Known] = {}
+        typings: dict[tuple[str, ...], str] = {}
+        fresh = [e for e in missing if e in created]
+        if fresh:
+            # Entities created here have no history row unless they were created before:
+            # insert them without looking them up first (~8,000 instructions an entity);
+            # one that has a row already is skipped by ON CONFLICT and looked up below.
+            top = conn.execute("SELECT coalesce(max(pk), 0) FROM hub_temporal_entities").fetchone()[
+                0
+            ]
+            rows = []
+            for pk, entity_id in enumerate(fresh, start=top + 1):
+                kinds = new_types.get(entity_id, types.get(entity_id, []))
+                union = frozenset(pairs[entity_id])
+                rows.append(
+                    (pk, tenant, entity_id, _types_json(kinds, typings), _pairs_json(union))
+                )
+                resolved[entity_id] = (pk, union)
+            before = conn.total_changes
+            insert_rows(conn, _SQLITE["entities"], rows, tail=_SQLITE["entities_new"])
+            if conn.total_changes - before < len(rows):
+                done = {
+                    e
+                    for (e,) in conn.execute(
+                        "SELECT entity_id FROM hub_temporal_entities WHERE pk > ?", (top,)
+                    )
+                }
+                for entity_id in fresh:
+                    if entity_id not in done:
+                        del resolved[entity_id]
+            for entity_id, known in resolved.items():
+                keys[entity_id] = known[0]
+            missing = [e for e in missing if e not in resolved]
+            if not missing:
+                return keys, resolved
         stored_: dict[str, tuple[int, str]] = {}
         for start in range(0, len(missing), _CHUNK):
             chunk = missing[start : start + _CHUNK]
@@ -574,9 +618,7 @@ class TemporalRecorder:
                 [tenant, *chunk],
             ):
                 stored_[entity_id] = (pk, attrs)
-        resolved: dict[str, Known] = {}
         new: list[str] = []
-        typings: dict[tuple[str, ...], str] = {}
         for entity_id in missing:
             found = stored_.get(entity_id)
             if found is None:
