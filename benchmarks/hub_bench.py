@@ -288,58 +288,64 @@ def _attributes(entity: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     return [(name, attr) for name, attr in entity.items() if isinstance(attr, dict)]
 
 
-def _history_rows(entity: dict[str, Any], first_series: int) -> list[tuple[Any, ...]]:
-    """Return (series, kind, ts, observed_at, created_at, modified_at, num, instance) for each
-    attribute of ``entity``: the rows the hub's history writes for a new entity."""
+def _change_row(entity: dict[str, Any], key: int) -> tuple[Any, ...]:
+    """Return (entity key, ts_lo, ts_hi, instances) for a new ``entity``: the one change row
+    the hub's history writes for it (migration 0013), its instances one JSON array of
+    [attribute, datasetId, kind, ts, observedAt, createdAt, modifiedAt, number, instance]."""
     now = int(time.time() * 1_000_000)
-    rows = []
-    for offset, (_, attr) in enumerate(_attributes(entity)):
+    items = []
+    for name, attr in _attributes(entity):
         value = attr.get("value")
         number = float(value) if isinstance(value, int | float) else None
-        rows.append(
-            (first_series + offset, attr["type"], now, now, now, now, number, orjson.dumps(attr))
-        )
-    return rows
+        items.append([name, "", attr["type"], now, None, now, now, number, attr])
+    return (key, now, now, orjson.dumps(items))
+
+
+def _entity_row(entity: dict[str, Any], key: int) -> tuple[Any, ...]:
+    """Return (pk, tenant, entity id, types, attrs): the ``hub_temporal_entities`` row of a
+    new entity (its sorted (attribute, datasetId) pairs as JSON)."""
+    pairs = sorted((name, "") for name, _ in _attributes(entity))
+    return (key, "t", entity["id"], orjson.dumps([entity["type"]]).decode(), orjson.dumps(pairs))
 
 
 def raw_history_rate(backend: str, url: str, entities: int, rng: random.Random) -> float:
-    """Write each entity's row *and* the rows its history needs (8 series, 8 instances; on
-    PostgreSQL also the hourly roll-ups, which it updates in the write) straight into the
-    database, in batches of 1,000; return entities/s. The floor of the history's layout."""
+    """Write each entity's row *and* the rows its history needs as the hub lays them out
+    (migration 0013: one ``hub_temporal_entities`` row, one change row holding its 8
+    instances as one JSON array; on PostgreSQL also the hourly roll-ups, which it updates
+    in the write) straight into the database, in batches of 1,000; return entities/s. The
+    floor of the history's layout."""
     docs = [air_quality(i, rng) for i in range(entities)]
-    series = [
-        [(i * 8 + j, "t", e["id"], name, "") for j, (name, _) in enumerate(_attributes(e))]
-        for i, e in enumerate(docs)
+    described = [_entity_row(e, i + 1) for i, e in enumerate(docs)]
+    changes = [_change_row(e, i + 1) for i, e in enumerate(docs)]
+    hours = [  # PostgreSQL's roll-up rows: (entity, attribute, hour, number)
+        [(key, a[0], lo - lo % 3_600_000_000, a[7]) for a in orjson.loads(raw) if a[7] is not None]
+        for key, lo, _, raw in changes
     ]
-    history = [_history_rows(e, i * 8) for i, e in enumerate(docs)]
     entity_rows = [(e["id"], e["type"], orjson.dumps(e).decode()) for e in docs]
     ddl = [
         "CREATE TABLE rawh_e (id TEXT PRIMARY KEY, type TEXT, doc TEXT)",
-        "CREATE TABLE rawh_s (pk BIGINT PRIMARY KEY, tenant TEXT, entity_id TEXT, attr TEXT, "
-        "dataset_id TEXT)",
-        "CREATE INDEX rawh_s_e ON rawh_s (tenant, entity_id)",
-        "CREATE TABLE rawh_t (pk INTEGER PRIMARY KEY, series BIGINT, kind TEXT, ts BIGINT, "
-        "observed_at BIGINT, created_at BIGINT, modified_at BIGINT, num REAL, instance TEXT)",
-        "CREATE INDEX rawh_t_s ON rawh_t (series, ts)",
-        "CREATE TABLE rawh_h (series BIGINT, hour BIGINT, n INTEGER, total REAL, "
-        "PRIMARY KEY (series, hour))",
+        "CREATE TABLE rawh_s (pk BIGINT PRIMARY KEY, tenant TEXT, entity_id TEXT, types TEXT, "
+        "attrs TEXT, UNIQUE (tenant, entity_id))",
+        "CREATE TABLE rawh_c (pk INTEGER PRIMARY KEY, entity BIGINT, ts_lo BIGINT, "
+        "ts_hi BIGINT, instances BLOB)",
+        "CREATE INDEX rawh_c_e ON rawh_c (entity, ts_hi)",
+        "CREATE TABLE rawh_h (entity BIGINT, attr TEXT, dataset_id TEXT, hour BIGINT, "
+        "n INTEGER, total REAL, PRIMARY KEY (entity, attr, dataset_id, hour))",
     ]
-    insert_t = (
-        "INSERT INTO rawh_t (series, kind, ts, observed_at, created_at, modified_at, num, "
-        "instance) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
-    )
+    insert_c = "INSERT INTO rawh_c (entity, ts_lo, ts_hi, instances) VALUES (?, ?, ?, ?)"
     hourly = (
-        "INSERT INTO rawh_h VALUES (?, ?, 1, ?) ON CONFLICT (series, hour) DO UPDATE SET "
-        "n = rawh_h.n + 1, total = rawh_h.total + excluded.total"
+        "INSERT INTO rawh_h VALUES (?, ?, '', ?, 1, ?) ON CONFLICT (entity, attr, dataset_id, "
+        "hour) DO UPDATE SET n = rawh_h.n + 1, total = rawh_h.total + excluded.total"
     )
 
-    def batches() -> Iterator[tuple[list[Any], list[Any], list[Any]]]:
+    def batches() -> Iterator[tuple[list[Any], list[Any], list[Any], list[Any]]]:
         for start in range(0, entities, BATCH):
             end = start + BATCH
             yield (
                 entity_rows[start:end],
-                [r for rows in series[start:end] for r in rows],
-                [r for rows in history[start:end] for r in rows],
+                described[start:end],
+                changes[start:end],
+                [r for rows in hours[start:end] for r in rows],
             )
 
     if backend == "sqlite":
@@ -350,11 +356,11 @@ def raw_history_rate(backend: str, url: str, entities: int, rng: random.Random) 
         for statement in ddl:
             conn.execute(statement)
         started = time.perf_counter()
-        for e_rows, s_rows, t_rows in batches():
+        for e_rows, s_rows, c_rows, _ in batches():  # roll-ups: folded in later on SQLite
             conn.execute("BEGIN")
             conn.executemany("INSERT INTO rawh_e VALUES (?, ?, ?)", e_rows)
             conn.executemany("INSERT INTO rawh_s VALUES (?, ?, ?, ?, ?)", s_rows)
-            conn.executemany(insert_t, t_rows)
+            conn.executemany(insert_c, c_rows)
             conn.execute("COMMIT")
         took = time.perf_counter() - started
         conn.close()
@@ -367,21 +373,22 @@ def raw_history_rate(backend: str, url: str, entities: int, rng: random.Random) 
                     "pk bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY",
                 )
                 .replace("doc TEXT", "doc jsonb")
-                .replace("instance TEXT", "instance jsonb")
+                .replace("attrs TEXT", "attrs jsonb")
+                .replace("instances BLOB", "instances jsonb")
             )
         conn.commit()
         started = time.perf_counter()
-        for e_rows, s_rows, t_rows in batches():
+        for e_rows, s_rows, c_rows, h_rows in batches():
             with conn.cursor() as cur:
                 cur.executemany("INSERT INTO rawh_e VALUES (%s, %s, %s)", e_rows)
-                cur.executemany("INSERT INTO rawh_s VALUES (%s, %s, %s, %s, %s)", s_rows)
                 cur.executemany(
-                    insert_t.replace("?", "%s"), [(*r[:7], r[7].decode()) for r in t_rows]
+                    "INSERT INTO rawh_s VALUES (%s, %s, %s, %s, %s)",
+                    [(*r[:4], r[4].decode()) for r in s_rows],
                 )
                 cur.executemany(
-                    hourly.replace("?", "%s"),
-                    [(r[0], r[2] - r[2] % 3_600_000_000, r[6]) for r in t_rows if r[6] is not None],
+                    insert_c.replace("?", "%s"), [(*r[:3], r[3].decode()) for r in c_rows]
                 )
+                cur.executemany(hourly.replace("?", "%s"), h_rows)
             conn.commit()
         took = time.perf_counter() - started
     return entities / took

@@ -295,3 +295,74 @@ def test_a_wide_change_is_split_and_read_by_its_bounds(client: TestClient, store
     between = {**window, "timerel": "between", "endTimeAt": "2026-11-25T04:00:00Z"}
     first = client.get(url, params=between).json()
     assert [v[0] for v in first["level"]["values"]] == [0, 1, 2, 3]
+
+
+def test_split_wide_cuts_in_time_order_at_the_first_instance_past_the_span() -> None:
+    """Instances in time order (ties keep their order), a new row at the first instance
+    more than MAX_SPAN after its row's first one; each row's bounds and pairs its own."""
+    span = record.MAX_SPAN
+
+    def element(attr: str, ts: int, dataset: str = "") -> list[Any]:
+        return [attr, dataset, "Property", ts, ts, 0, 0, 1.0, {"type": "Property"}]
+
+    items = [
+        element("a", 3 * span),
+        element("b", 0),
+        element("c", span),  # exactly MAX_SPAN after the first: same row
+        element("d", 0, "urn:ds:1"),  # a tie with b: after it
+        element("e", span + 1),
+        element("f", 5 * span),
+    ]
+    narrow = ("urn:x:n", 0, span, [element("a", 0), element("b", span)], {("a", ""), ("b", "")})
+    rows = record.split_wide([("urn:x:w", 0, 5 * span, items, set()), narrow])
+    assert [(r[0], r[1], r[2], [e[0] for e in r[3]], r[4]) for r in rows] == [
+        ("urn:x:w", 0, span, ["b", "d", "c"], {("b", ""), ("d", "urn:ds:1"), ("c", "")}),
+        ("urn:x:w", span + 1, span + 1, ["e"], {("e", "")}),
+        ("urn:x:w", 3 * span, 3 * span, ["a"], {("a", "")}),
+        ("urn:x:w", 5 * span, 5 * span, ["f"], {("f", "")}),
+        ("urn:x:n", 0, span, ["a", "b"], {("a", ""), ("b", "")}),  # narrow: as it was
+    ]
+    assert rows[-1] is narrow
+
+
+def test_an_entity_created_again_keeps_its_key_and_its_pairs(
+    store: HubStore, settings: Settings
+) -> None:
+    """A created entity's history row is inserted without a look-up; one created before
+    (deleted, its history kept) is found again instead, in the same batch as new ones."""
+    _write(store, _entity("urn:ngsi-ld:Sensor:again", {"a": 1, "b": 2}))
+    first = _series(store, "urn:ngsi-ld:Sensor:again")
+    with store.transaction(TENANT) as tx:
+        tx.get_many(["urn:ngsi-ld:Sensor:again"])
+        tx.delete(["urn:ngsi-ld:Sensor:again"])
+    other = open_store(settings)  # an empty cache, as another process
+    try:
+        with other.transaction(TENANT) as tx:
+            tx.insert(
+                [
+                    _entity("urn:ngsi-ld:Sensor:again-new1", {"x": 1}),
+                    _entity("urn:ngsi-ld:Sensor:again", {"c": 3}),
+                    _entity("urn:ngsi-ld:Sensor:again-new2", {"y": 2}),
+                ]
+            )
+        # the same store again: its cache knows the key, the types are new (created)
+        with store.transaction(TENANT) as tx:
+            tx.get_many(["urn:ngsi-ld:Sensor:again"])
+            tx.delete(["urn:ngsi-ld:Sensor:again"])
+        _write(store, _entity("urn:ngsi-ld:Sensor:again", {"d": 4}))
+    finally:
+        other.close()
+    again = _series(store, "urn:ngsi-ld:Sensor:again")
+    assert set(again) == {"a", "b", "c", "d"}
+    assert set(again.values()) == set(first.values())  # one key throughout
+    new1 = _series(store, "urn:ngsi-ld:Sensor:again-new1")["x"]
+    new2 = _series(store, "urn:ngsi-ld:Sensor:again-new2")["y"]
+    assert len({new1, new2, *first.values()}) == 3
+    assert _history(store, "urn:ngsi-ld:Sensor:again") == [
+        ("a", 1.0),
+        ("b", 2.0),
+        ("c", 3.0),
+        ("d", 4.0),
+    ]
+    assert _history(store, "urn:ngsi-ld:Sensor:again-new1") == [("x", 1.0)]
+    assert _history(store, "urn:ngsi-ld:Sensor:again-new2") == [("y", 2.0)]

@@ -30,9 +30,11 @@ from __future__ import annotations
 
 import hashlib
 import threading
+from bisect import bisect_right
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Any
+from operator import itemgetter
+from typing import Any, TypeGuard
 
 import orjson
 
@@ -229,6 +231,10 @@ def group_changes(rows: list[Row]) -> list[ChangeRow]:
     return [_row_of(entity_id, list(map(item, group))) for (entity_id, _), group in groups.items()]
 
 
+_TIME = itemgetter(3)  # an instances element's time
+_PAIR = itemgetter(0, 1)  # an instances element's (attribute, datasetId)
+
+
 def split_wide(changes: list[ChangeRow]) -> list[ChangeRow]:
     """Return ``changes`` with every row whose instances lie more than ``MAX_SPAN`` apart
     split into rows that do not (instances in time order; a rare case: history written
@@ -239,19 +245,28 @@ def split_wide(changes: list[ChangeRow]) -> list[ChangeRow]:
         if hi - lo <= MAX_SPAN:
             out.append(change)
             continue
-        chunk: list[list[Any]] = []
-        for element in sorted(items, key=lambda e: e[3]):
-            if chunk and element[3] - chunk[0][3] > MAX_SPAN:
-                out.append(_row_of(entity_id, chunk))
-                chunk = []
-            chunk.append(element)
-        out.append(_row_of(entity_id, chunk))
+        # every change of a batch whose readings are older than an hour is split: sort and
+        # cut in C (itemgetter, bisect), ~10k instructions per 8 instances instead of ~45k
+        ordered = sorted(items, key=_TIME)
+        times = list(map(_TIME, ordered))
+        start = 0
+        while start < len(ordered):
+            end = bisect_right(times, times[start] + MAX_SPAN, start)
+            chunk = ordered[start:end]
+            out.append((entity_id, times[start], times[end - 1], chunk, set(map(_PAIR, chunk))))
+            start = end
     return out
 
 
 def _row_of(entity_id: str, items: list[list[Any]]) -> ChangeRow:
     times = [e[3] for e in items]
     return entity_id, min(times), max(times), items, {(e[0], e[1]) for e in items}
+
+
+# observedAt text -> µs: a batch's readings share a few observedAt values, and a lookup
+# here costs less than the call of ``text_micros`` (forgotten wholesale when full).
+_OBSERVED: dict[str, int] = {}
+_OBSERVED_MAX = 4096
 
 
 def change_row(change: Change) -> ChangeRow | None:
@@ -267,6 +282,9 @@ def change_row(change: Change) -> ChangeRow | None:
     stamp_us = text_micros(stamp)
     items: list[list[Any]] = []
     append = items.append
+    seen = _OBSERVED
+    if len(seen) > _OBSERVED_MAX:
+        seen.clear()
     for attr, instances in after["attrs"].items():
         for inst in instances:
             if inst.get("modifiedAt") != stamp:
@@ -275,7 +293,12 @@ def change_row(change: Change) -> ChangeRow | None:
                 if inst.get("modifiedAt"):
                     return None
             observed = inst.get("observedAt")
-            observed_us = text_micros(observed) if observed.__class__ is str else None
+            if observed.__class__ is str:
+                observed_us = seen.get(observed)
+                if observed_us is None:
+                    observed_us = seen[observed] = text_micros(observed)
+            else:
+                observed_us = None
             kind = inst.get("type", "Property")
             num = None
             if kind == "Property":
@@ -300,8 +323,8 @@ def change_row(change: Change) -> ChangeRow | None:
                     body,
                 ]
             )
-    pairs: set[Pair] = {(i[0], i[1]) for i in items}
-    times = [i[3] for i in items]
+    pairs: set[Pair] = set(map(_PAIR, items))  # in C (itemgetter), as ``times``
+    times = list(map(_TIME, items))
     lo = min(times, default=-1)
     hi = max(times, default=-1)
     scope = after.get("scope") or []
@@ -324,6 +347,7 @@ def change_row(change: Change) -> ChangeRow | None:
 _SQLITE = {
     "changes": "INSERT INTO hub_temporal_changes (pk, entity, ts_lo, ts_hi, instances)",
     "entities": "INSERT INTO hub_temporal_entities (pk, tenant, entity_id, types, attrs)",
+    "entities_new": " ON CONFLICT (tenant, entity_id) DO NOTHING",
 }
 
 
@@ -373,6 +397,14 @@ _POSTGRES_WRITE = Statement(
         "SELECT array_to_json(found)::text FROM gate"
     ).encode(),
 )
+
+
+def _covers(
+    known: Known | None, entity_id: str, wanted: set[Pair], new_types: dict[str, Any]
+) -> TypeGuard[Known]:
+    """Return True when the cached ``known`` describes the entity as this write needs: its
+    types unchanged and every pair of ``wanted`` recorded (no entity row to write)."""
+    return known is not None and entity_id not in new_types and known[1] >= wanted
 
 
 def _types_changed(change: Change) -> Entity | None:
@@ -442,6 +474,7 @@ class TemporalRecorder:
         made: list[ChangeRow] = []
         typed: list[Entity] = []
         types: dict[str, Any] = {}
+        created: set[str] = set()
         for change in changes:
             found = change_row(change)
             if found is None:
@@ -451,6 +484,8 @@ class TemporalRecorder:
             after = change.after
             if after is not None:
                 types[after["id"]] = after["type"]
+                if change.before is None:
+                    created.add(after["id"])
             entity = _types_changed(change)
             if entity is not None:
                 typed.append(entity)
@@ -458,7 +493,7 @@ class TemporalRecorder:
             # the superseded readings of a device write share its modifiedAt: one change
             made = _merge(made, group_changes(rows))
         if made or typed:
-            self.write_changes(tx, made, typed, types=types)
+            self.write_changes(tx, made, typed, types=types, created=created)
 
     def write(
         self,
@@ -479,8 +514,10 @@ class TemporalRecorder:
         typed: list[Entity],
         *,
         types: dict[str, Any] | None = None,
+        created: set[str] | None = None,
     ) -> None:
-        """Write change rows and the types of ``typed`` entities in ``tx``."""
+        """Write change rows and the types of ``typed`` entities in ``tx`` (``created``: the
+        entities this transaction created, which have no history unless created again)."""
         tenant = tx.tenant
         if any(c[2] - c[1] > MAX_SPAN for c in changes):
             changes = split_wide(changes)
@@ -498,7 +535,9 @@ class TemporalRecorder:
             self._write_postgres(tx, changes, pairs, new_types, types or {})
             return
         conn = tx.connection
-        keys, resolved = self._sqlite_entities(conn, tenant, pairs, new_types, types or {})
+        keys, resolved = self._sqlite_entities(
+            conn, tenant, pairs, new_types, types or {}, created or set()
+        )
         first = next_pk(conn)  # roll-ups: folded in later (rollup.py)
         dumps = orjson.dumps
         # bytearray, not bytes: sqlite3 binds int, float, str and bytearray as they are,
@@ -522,6 +561,7 @@ class TemporalRecorder:
         pairs: dict[str, set[Pair]],
         new_types: dict[str, Any],
         types: dict[str, Any],
+        created: set[str],
     ) -> tuple[dict[str, int], dict[str, Known]]:
         """Return each entity's key, and what was resolved here (cached after COMMIT);
         describe new entities, new pairs and new types in ``hub_temporal_entities``.
@@ -534,12 +574,47 @@ class TemporalRecorder:
         missing: list[str] = []
         for entity_id, wanted in pairs.items():
             known = cache.get((tenant, entity_id))
-            if known is not None and entity_id not in new_types and known[1] >= wanted:
+            if _covers(known, entity_id, wanted, new_types):
                 keys[entity_id] = known[0]
             else:
                 missing.append(entity_id)
         if not missing:
             return keys, {}
+        resolved: dict[str, Known] = {}
+        typings: dict[tuple[str, ...], str] = {}
+        fresh = [e for e in missing if e in created]
+        if fresh:
+            # Entities created here have no history row unless they were created before:
+            # insert them without looking them up first (~8,000 instructions an entity);
+            # one that has a row already is skipped by ON CONFLICT and looked up below.
+            top = conn.execute("SELECT coalesce(max(pk), 0) FROM hub_temporal_entities").fetchone()[
+                0
+            ]
+            rows = []
+            for pk, entity_id in enumerate(fresh, start=top + 1):
+                kinds = new_types.get(entity_id, types.get(entity_id, []))
+                union = frozenset(pairs[entity_id])
+                rows.append(
+                    (pk, tenant, entity_id, _types_json(kinds, typings), _pairs_json(union))
+                )
+                resolved[entity_id] = (pk, union)
+            before = conn.total_changes
+            insert_rows(conn, _SQLITE["entities"], rows, tail=_SQLITE["entities_new"])
+            if conn.total_changes - before < len(rows):
+                done = {
+                    e
+                    for (e,) in conn.execute(
+                        "SELECT entity_id FROM hub_temporal_entities WHERE pk > ?", (top,)
+                    )
+                }
+                for entity_id in fresh:
+                    if entity_id not in done:
+                        del resolved[entity_id]
+            for entity_id, known in resolved.items():
+                keys[entity_id] = known[0]
+            missing = [e for e in missing if e not in resolved]
+            if not missing:
+                return keys, resolved
         stored_: dict[str, tuple[int, str]] = {}
         for start in range(0, len(missing), _CHUNK):
             chunk = missing[start : start + _CHUNK]
@@ -549,9 +624,7 @@ class TemporalRecorder:
                 [tenant, *chunk],
             ):
                 stored_[entity_id] = (pk, attrs)
-        resolved: dict[str, Known] = {}
         new: list[str] = []
-        typings: dict[tuple[str, ...], str] = {}
         for entity_id in missing:
             found = stored_.get(entity_id)
             if found is None:
@@ -623,7 +696,7 @@ class TemporalRecorder:
         resolved: dict[str, Known] = {}
         for entity_id, wanted in pairs.items():
             known = cache.get((tenant, entity_id))
-            if known is not None and entity_id not in new_types and known[1] >= wanted:
+            if _covers(known, entity_id, wanted, new_types):
                 keys[entity_id] = known[0]
                 continue
             pk = known[0] if known is not None else entity_key(tenant, entity_id)
