@@ -10,7 +10,7 @@ each kind of request between callgrind client requests (a tiny C helper built wi
 system compiler), so start-up and warm-up are not counted:
 
 - ``patch``: ``PATCH /ngsi-ld/v1/entities/{id}/attrs/pm25`` (one attribute, random entity)
-- ``get``: ``GET /ngsi-ld/v1/entities/{id}``
+- ``get``: ``GET /ngsi-ld/v1/entities/{id}`` (``--concurrency N``: N at once)
 - ``upsert``: ``POST /ngsi-ld/v1/entityOperations/upsert`` of 1,000 new 8-attribute entities
 
 and the same changes done straight on SQLite (``raw_*``: sqlite3 + orjson, one JSON column),
@@ -173,8 +173,14 @@ async def seed(asgi: Asgi, rng: random.Random) -> None:
             raise SystemExit(f"seeding answered {status}: {out[:300]!r}")
 
 
-async def hub_kinds(asgi: Asgi, count: int, batches: int, mark: Any) -> None:
-    """Run the counted hub requests, dumping callgrind's counts after each kind."""
+async def hub_kinds(asgi: Asgi, count: int, batches: int, mark: Any, concurrency: int = 1) -> None:
+    """Run the counted hub requests, dumping callgrind's counts after each kind.
+
+    ``concurrency``: GETs in flight at once (groups gathered on the loop), as wrk's 16
+    connections keep them; on PostgreSQL more GETs than the loop reader's connections wait
+    for one (or, before session 8, took a store thread: a cost one GET at a time never
+    shows).
+    """
     rng = random.Random(11)
     patch, get = patch_and_get(asgi, rng)
 
@@ -191,12 +197,20 @@ async def hub_kinds(asgi: Asgi, count: int, batches: int, mark: Any) -> None:
     for _ in range(20):  # warm-up (not counted: instrumentation is still off)
         await patch()
         await get()
+    if concurrency > 1:  # PostgreSQL's loop reader opens its connections as GETs overlap
+        for _ in range(40):
+            await asyncio.gather(*(get() for _ in range(concurrency)))
+        await asyncio.sleep(1)  # the last connection's open, in a store thread
     mark.start()
     for _ in range(count):
         await patch()
     mark.dump(f"patch {count}")
-    for _ in range(count):
-        await get()
+    if concurrency == 1:
+        for _ in range(count):
+            await get()
+    else:
+        for start in range(0, count, concurrency):
+            await asyncio.gather(*(get() for _ in range(min(concurrency, count - start))))
     mark.dump(f"get {count}")
     for body in upserts:
         await upsert(body)
@@ -274,9 +288,14 @@ def child(args: argparse.Namespace) -> None:
                 gc.set_threshold(700, 10, 10)
             asgi = Asgi(app, args.key)
             await seed(asgi, random.Random(42))
-            await hub_kinds(asgi, args.requests, args.batches, mark)
+            await hub_kinds(asgi, args.requests, args.batches, mark, args.concurrency)
 
-    asyncio.run(run())
+    if args.loop == "uvloop":  # the loop uvicorn runs the hub on (``cityos up``)
+        import uvloop
+
+        uvloop.run(run())
+    else:
+        asyncio.run(run())
     if args.database_url.startswith("sqlite"):
         raw_kinds(folder / "raw.db", args.requests, args.batches, mark)
 
@@ -334,6 +353,10 @@ def parent(args: argparse.Namespace) -> None:
             str(args.batches),
             "--gc",
             args.gc,
+            "--concurrency",
+            str(args.concurrency),
+            "--loop",
+            args.loop,
         ] + ([] if args.history else ["--no-history"])
         subprocess.run(command, env=env, check=True, stderr=subprocess.DEVNULL)
         dumps = read_dumps(folder)
@@ -362,7 +385,10 @@ def print_table(dumps: dict[str, tuple[int, Path]], args: argparse.Namespace) ->
         if n.isdigit():
             per[kind] = total / int(n)
     history = "on" if args.history else "off"
-    print(f"\n{args.backend}, history {history}, gc {args.gc}; instructions (callgrind Ir)")
+    print(
+        f"\n{args.backend}, history {history}, gc {args.gc}, loop {args.loop}, "
+        f"GET concurrency {args.concurrency}; instructions (callgrind Ir)"
+    )
     print(f"{'kind':<8} {'hub':>14} {'raw SQLite':>14} {'hub/raw':>8}  unit")
     for kind, unit in (("patch", "per request"), ("get", "per request"), ("upsert", "per entity")):
         if kind in per:
@@ -379,6 +405,15 @@ def main() -> None:
     parser.add_argument("--batches", type=int, default=2, help="upserts of 1,000 new entities")
     parser.add_argument("--no-history", dest="history", action="store_false")
     parser.add_argument("--gc", choices=("tuned", "default"), default="tuned")
+    parser.add_argument(
+        "--concurrency", type=int, default=1, help="GET requests in flight at once (default 1)"
+    )
+    parser.add_argument(
+        "--loop",
+        choices=("asyncio", "uvloop"),
+        default="asyncio",
+        help="event loop of the counted app (uvloop: as uvicorn serves it)",
+    )
     parser.add_argument("--backend", choices=("sqlite", "postgresql"), default="sqlite")
     parser.add_argument(
         "--top", type=int, default=0, help="list the top C functions per kind (self cost)"

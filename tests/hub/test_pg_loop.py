@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -61,17 +62,123 @@ def test_reads_answer_busy_until_a_connection_is_open_then_run_on_the_loop(
     assert reader._opened == 1
 
 
-def test_all_connections_busy_answers_busy_without_opening_more(reader: LoopReader) -> None:
+def test_all_connections_busy_a_read_waits_for_one_without_opening_more(
+    reader: LoopReader,
+) -> None:
     run_async(reader.run(DIVIDE, [b"1"]))
     settle(reader, 1)
 
     async def two_at_once() -> list[Any]:
         return await asyncio.gather(reader.run(SLEEP, [b"0.2"]), reader.run(DIVIDE, [b"1"]))
 
-    slept, busy = run_async(two_at_once())
+    slept, divided = run_async(two_at_once())
+    assert value(slept) == b"slept"
+    assert value(divided) == b"10"  # on the same connection, once the first read ended
+    assert reader._opened == 1  # size 1: no second connection
+    assert len(reader._idle) == 1
+    assert not reader._waiters
+
+
+def test_reads_waiting_for_a_connection_are_served_in_turn(reader: LoopReader) -> None:
+    run_async(reader.run(DIVIDE, [b"1"]))
+    settle(reader, 1)
+
+    async def many() -> list[Any]:
+        return await asyncio.gather(
+            reader.run(SLEEP, [b"0.05"]),
+            *(reader.run(DIVIDE, [str(n).encode()]) for n in (1, 2, 5)),
+        )
+
+    slept, *divided = run_async(many())
+    assert value(slept) == b"slept"
+    assert [value(r) for r in divided] == [b"10", b"5", b"2"]
+    assert reader._opened == 1
+    assert len(reader._idle) == 1
+
+
+def test_a_cancelled_waiting_read_leaves_the_connection_to_the_next(reader: LoopReader) -> None:
+    run_async(reader.run(DIVIDE, [b"1"]))
+    settle(reader, 1)
+
+    async def scenario() -> list[Any]:
+        first = asyncio.ensure_future(reader.run(SLEEP, [b"0.1"]))
+        await asyncio.sleep(0)
+        gone = asyncio.ensure_future(reader.run(DIVIDE, [b"1"]))
+        last = asyncio.ensure_future(reader.run(DIVIDE, [b"2"]))
+        await asyncio.sleep(0.01)
+        gone.cancel()
+        return await asyncio.gather(first, last)
+
+    slept, divided = run_async(scenario())
+    assert value(slept) == b"slept"
+    assert value(divided) == b"5"
+    assert reader._opened == 1
+    assert len(reader._idle) == 1
+    assert value(run_async(reader.run(DIVIDE, [b"5"]))) == b"2"
+
+
+def test_a_waiting_read_answers_busy_when_the_busy_connection_is_dropped(
+    reader: LoopReader,
+) -> None:
+    run_async(reader.run(DIVIDE, [b"1"]))
+    settle(reader, 1)
+
+    async def scenario() -> Any:
+        first = asyncio.ensure_future(reader.run(SLEEP, [b"5"]))
+        await asyncio.sleep(0)
+        waiting = asyncio.ensure_future(reader.run(DIVIDE, [b"1"]))
+        await asyncio.sleep(0.05)
+        first.cancel()  # mid-statement: its connection is closed
+        return await waiting
+
+    assert run_async(scenario()) is BUSY  # the caller reads in a thread
+    assert reader._opened == 0
+    assert not reader._waiters
+
+
+def test_closing_the_reader_sends_waiting_reads_to_the_threads(reader: LoopReader) -> None:
+    run_async(reader.run(DIVIDE, [b"1"]))
+    settle(reader, 1)
+
+    async def scenario() -> list[Any]:
+        first = asyncio.ensure_future(reader.run(SLEEP, [b"0.2"]))
+        await asyncio.sleep(0)
+        waiting = asyncio.ensure_future(reader.run(DIVIDE, [b"1"]))
+        await asyncio.sleep(0.05)
+        reader.close()
+        return await asyncio.gather(first, waiting)
+
+    slept, busy = run_async(scenario())
     assert value(slept) == b"slept"
     assert busy is BUSY
-    assert reader._opened == 1  # size 1: no second connection
+    assert reader._opened == 0  # the busy one closed when its read ended
+    assert not reader._idle
+
+
+def test_a_connection_is_handed_to_a_read_waiting_on_another_loop(reader: LoopReader) -> None:
+    run_async(reader.run(DIVIDE, [b"1"]))
+    settle(reader, 1)
+    started = threading.Event()
+
+    async def holder() -> Any:
+        task = asyncio.ensure_future(reader.run(SLEEP, [b"0.3"]))
+        await asyncio.sleep(0)
+        started.set()
+        return await task
+
+    async def other() -> Any:
+        started.wait(10)
+        await asyncio.sleep(0.05)
+        assert not reader._idle  # the holder's loop has it
+        return await reader.run(DIVIDE, [b"2"])
+
+    with ThreadPoolExecutor(2) as pool:
+        held = pool.submit(run_async, holder())
+        waited = pool.submit(run_async, other())
+        assert value(held.result(10)) == b"slept"
+        assert value(waited.result(10)) == b"5"
+    assert reader._opened == 1
+    assert len(reader._idle) == 1
 
 
 def test_an_error_result_raises_as_psycopg_and_keeps_the_connection(reader: LoopReader) -> None:

@@ -10,20 +10,30 @@ waits for the socket with ``add_reader`` like any other socket, and reads the re
 no thread, no lock, no futex.
 
 Connections are opened in the store's threads, never on the loop (a connect blocks for
-milliseconds), and only when a read finds none idle; while all are busy, or until the
-first is open, a read answers :data:`BUSY` and the caller takes the threaded path. A read
-that is cancelled (the client went away) mid-statement closes its connection, whose
-result would otherwise arrive in the next read. Each connection is used by one read at a
-time; reads may come from more than one event loop (tests start one per client), so the
-socket is watched on the loop of the read that uses it, only while it waits.
+milliseconds), and only when a read finds none idle; until the first is open, or while one
+is being opened, a read answers :data:`BUSY` and the caller takes the threaded path. Once
+all ``size`` connections are open and busy, a read waits for the next one to come free
+(first come, first served) instead: a thread hop costs the hub more than the wait. With 16
+wrk connections on 8 loop connections, answering BUSY sent about a quarter of the GETs
+through a store thread, each with its futex wakes, GIL hand-overs and a blocking ``poll``
+(strace: ~5.6 futex calls per GET), and made the hub's CPU per GET the rate's limit
+(docs/benchmarks.md, session 8). A read that is cancelled (the client went away)
+mid-statement closes its connection, whose result would otherwise arrive in the next read;
+a waiting read then answers BUSY, as it does when its connection is dropped or the reader
+closed. Each connection is used by one read at a time; reads may come from more than one
+event loop (tests start one per client), so the socket is watched on the loop of the read
+that uses it, only while it waits, and a connection is handed to a read waiting on another
+loop through that loop's ``call_soon_threadsafe``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import threading
+from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
+from contextlib import suppress
 from typing import Any, Literal
 
 import psycopg
@@ -38,20 +48,84 @@ def _wake(waiter: asyncio.Future[None]) -> None:
         waiter.set_result(None)
 
 
-async def _wait(loop: asyncio.AbstractEventLoop, fd: int, *, write: bool = False) -> None:
-    """Return once ``fd`` is readable (``write``: writable)."""
+async def _wait_writable(loop: asyncio.AbstractEventLoop, fd: int) -> None:
+    """Return once ``fd`` is writable (libpq's output buffer was full: rare)."""
     waiter: asyncio.Future[None] = loop.create_future()
-    if write:
-        loop.add_writer(fd, _wake, waiter)
-    else:
-        loop.add_reader(fd, _wake, waiter)
+    loop.add_writer(fd, _wake, waiter)
     try:
         await waiter
     finally:
-        if write:
-            loop.remove_writer(fd)
+        loop.remove_writer(fd)
+
+
+class _Watch:
+    """A connection's socket as one event loop watches it for reading.
+
+    The reader stays on the loop between reads: uvloop's ``add_reader`` makes a libuv poll
+    handle (an ``ioctl`` and an ``epoll_ctl`` pair to test the descriptor, then the
+    ``epoll_ctl`` that adds it) and ``remove_reader`` closes it: about six system calls a GET
+    (strace), gone while the same loop reads on the connection again. The callback reads
+    what came (``consume_input``) before it wakes the read: the socket is level-triggered,
+    and left unread until the read's task runs it would wake the loop once more.
+    """
+
+    __slots__ = ("busy", "fd", "loop", "pgconn", "waiter")
+
+    def __init__(self, pgconn: pq.abc.PGconn) -> None:
+        self.pgconn = pgconn
+        self.fd = pgconn.socket
+        self.loop: asyncio.AbstractEventLoop | None = None  # the loop watching fd
+        self.waiter: asyncio.Future[None] | None = None  # the read waiting for input
+        self.busy = False  # a read is running on the connection
+
+    def readable(self, loop: asyncio.AbstractEventLoop) -> None:
+        """The reader's callback on ``loop``."""
+        if self.loop is not loop:  # left over from a loop no read uses now
+            loop.remove_reader(self.fd)
+            return
+        waiter = self.waiter
+        if waiter is not None:
+            self.waiter = None
+            if waiter.done():  # cancelled: the read closes the connection
+                return
+            try:
+                self.pgconn.consume_input()
+            except psycopg.OperationalError as exc:
+                waiter.set_exception(exc)
+            else:
+                waiter.set_result(None)
+        elif not self.busy:  # idle and readable (a notice, the server's end): the next
+            loop.remove_reader(self.fd)  # read sees what it was
+            self.loop = None
+
+    async def wait(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Return once the socket was readable and libpq has read what came, watched by
+        ``loop`` (the running loop); raise as ``consume_input`` does."""
+        if self.loop is not loop:
+            self.forget()
+            loop.add_reader(self.fd, self.readable, loop)
+            self.loop = loop
+        waiter: asyncio.Future[None] = loop.create_future()
+        self.waiter = waiter
+        try:
+            await waiter
+        finally:
+            self.waiter = None
+
+    def forget(self) -> None:
+        """Stop watching the socket (before its connection closes, or on another loop)."""
+        old, self.loop = self.loop, None
+        if old is None:
+            return
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if old is running:
+            old.remove_reader(self.fd)
         else:
-            loop.remove_reader(fd)
+            with suppress(RuntimeError):  # that loop is closed, and its watching with it
+                old.call_soon_threadsafe(old.remove_reader, self.fd)
 
 
 class LoopReader:
@@ -69,10 +143,14 @@ class LoopReader:
         self._executor = executor
         self._size = size
         self._idle: list[psycopg.Connection[Any]] = []
+        self._watches: dict[psycopg.Connection[Any], _Watch] = {}  # open connections'
+        # reads waiting for a connection while all are busy; None: take the threaded path
+        self._waiters: deque[asyncio.Future[psycopg.Connection[Any] | None]] = deque()
         self._opened = 0  # open or being opened
         self._opening = False  # one connection at a time: a server that is down costs a
         # store thread per attempt, not one per GET
-        self._lock = threading.Lock()  # guards _opened, _opening and _closed
+        # guards _opened, _opening, _closed, and the choice between _idle and _waiters
+        self._lock = threading.Lock()
         self._closed = False
 
     def _open(self) -> None:
@@ -88,25 +166,126 @@ class LoopReader:
             with self._lock:
                 self._opened -= 1
                 self._opening = False
+            self._wake_one()
             raise
+        self._watches[conn] = _Watch(conn.pgconn)
         with self._lock:
-            closed = self._closed
             self._opening = False
-        if closed:
-            conn.close()
+        self._release(conn)
+
+    def _release(self, conn: psycopg.Connection[Any]) -> None:
+        """Hand ``conn`` to the first read waiting for one, else keep it idle (any thread)."""
+        with self._lock:
+            if self._closed:
+                self._opened -= 1
+                waiter = None
+            else:
+                waiter = self._next_waiter()
+                if waiter is None:
+                    self._idle.append(conn)
+                    return
+        if waiter is None:  # closed
+            self._close(conn)
+            return
+        self._hand(waiter, conn)
+
+    def _next_waiter(self) -> asyncio.Future[psycopg.Connection[Any] | None] | None:
+        """Return the first waiting read not yet cancelled (with the lock held)."""
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                return waiter
+        return None
+
+    def _hand(
+        self,
+        waiter: asyncio.Future[psycopg.Connection[Any] | None],
+        conn: psycopg.Connection[Any] | None,
+    ) -> None:
+        """Settle ``waiter`` with ``conn`` on its own loop."""
+        loop = waiter.get_loop()
+        try:
+            here = asyncio.get_running_loop()
+        except RuntimeError:
+            here = None
+        if loop is here:
+            self._settle(waiter, conn)
         else:
-            self._idle.append(conn)
+            try:
+                loop.call_soon_threadsafe(self._settle, waiter, conn)
+            except RuntimeError:  # its loop is closed: the read is gone
+                if conn is not None:
+                    self._release(conn)
+
+    def _settle(
+        self,
+        waiter: asyncio.Future[psycopg.Connection[Any] | None],
+        conn: psycopg.Connection[Any] | None,
+    ) -> None:
+        if not waiter.done():
+            waiter.set_result(conn)
+        elif conn is not None:  # cancelled meanwhile: the next waiter, or idle
+            self._release(conn)
+
+    def _wake_one(self) -> None:
+        """Send the first waiting read to the threaded path (a connection is gone)."""
+        with self._lock:
+            waiter = self._next_waiter()
+        if waiter is not None:
+            self._hand(waiter, None)
+
+    def _close(self, conn: psycopg.Connection[Any]) -> None:
+        watch = self._watches.pop(conn, None)
+        if watch is not None:
+            watch.forget()
+        conn.close()
 
     def _drop(self, conn: psycopg.Connection[Any]) -> None:
         with self._lock:
             self._opened -= 1
-        conn.close()
+        self._close(conn)
+        self._wake_one()
+
+    async def _wait_for_connection(self) -> psycopg.Connection[Any] | None:
+        """Return an idle connection, waiting while all are busy; None: take the threaded
+        path (a connection is being opened, or the reader is closed)."""
+        grow = False
+        with self._lock:
+            if self._idle:
+                return self._idle.pop()
+            if self._closed:
+                return None
+            if self._opening or self._opened < self._size:
+                grow = not self._opening
+                if grow:
+                    self._opened += 1
+                    self._opening = True
+                wait = False
+            else:  # all open and busy: each will come back through _release
+                waiter: asyncio.Future[psycopg.Connection[Any] | None] = (
+                    asyncio.get_running_loop().create_future()
+                )
+                self._waiters.append(waiter)
+                wait = True
+        if not wait:
+            if grow:
+                self._executor().submit(self._open)
+            return None
+        try:
+            return await waiter
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled():  # handed over, then cancelled
+                conn = waiter.result()
+                if conn is not None:
+                    self._release(conn)
+            raise
 
     async def run(
         self, statement: Statement, params: Sequence[bytes]
     ) -> pq.abc.PGresult | Literal[Busy.BUSY]:
         """Return the result of ``statement`` (text parameters and results), or BUSY (no
-        idle connection: the caller runs the statement in a thread instead).
+        connection open yet, one being opened, or the reader closed: the caller runs the
+        statement in a thread instead). While all ``size`` are busy, wait for one.
 
         Raises as psycopg does for an error result. A broken connection (the server
         restarted, or ended an idle session) is closed and the read answers BUSY: these are
@@ -115,27 +294,29 @@ class LoopReader:
         try:
             conn = self._idle.pop()
         except IndexError:
-            with self._lock:
-                grow = not self._closed and not self._opening and self._opened < self._size
-                if grow:
-                    self._opened += 1
-                    self._opening = True
-            if grow:
-                self._executor().submit(self._open)
-            return BUSY
+            waited = await self._wait_for_connection()
+            if waited is None:
+                return BUSY
+            conn = waited
         pgconn = conn.pgconn
+        watch = self._watches[conn]
+        watch.busy = True
         done = False
         try:
             loop = asyncio.get_running_loop()
             pgconn.send_query_prepared(statement.name, params)
             while pgconn.flush():  # 1: libpq's output buffer is not all sent yet
-                await _wait(loop, pgconn.socket, write=True)
+                await _wait_writable(loop, pgconn.socket)
             results = []
+            # One read straight away: when the loop was slow to come back here (a busy
+            # loop, or this thread preempted) the answer is often there already, and a
+            # wait would cost a turn of the loop (a third of in-process GETs one at a time).
+            # After that only is_busy() (what libpq holds) decides whether to wait: reading
+            # again after each result was a recvfrom answering EAGAIN (strace: 0.9 a GET).
+            pgconn.consume_input()
             while True:  # results until libpq's None (the server's ReadyForQuery)
-                pgconn.consume_input()
                 while pgconn.is_busy():
-                    await _wait(loop, pgconn.socket)
-                    pgconn.consume_input()
+                    await watch.wait(loop)
                 found = pgconn.get_result()
                 if found is None:
                     break
@@ -144,12 +325,10 @@ class LoopReader:
         except psycopg.OperationalError:
             return BUSY  # the connection is dropped below
         finally:
+            watch.busy = False
             if not done:  # cancelled or broken mid-statement: its connection is spent
                 self._drop(conn)
-        if self._closed:
-            self._drop(conn)
-        else:
-            self._idle.append(conn)
+        self._release(conn)
         for result in results:
             if result.status != pq.ExecStatus.TUPLES_OK:
                 raise errors.error_from_result(result, encoding=conn.info.encoding)
@@ -160,8 +339,13 @@ class LoopReader:
         return results[0]
 
     def close(self) -> None:
-        """Close the idle connections; busy ones close when their read ends."""
+        """Close the idle connections (busy ones close when their read ends) and send the
+        waiting reads to the threaded path."""
         with self._lock:
             self._closed = True
+            waiters = [w for w in self._waiters if not w.done()]
+            self._waiters.clear()
         while self._idle:
             self._drop(self._idle.pop())
+        for waiter in waiters:
+            self._hand(waiter, None)
