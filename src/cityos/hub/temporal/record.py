@@ -54,8 +54,8 @@ INSTANCE_PREFIX = "urn:ngsi-ld:Instance:"
 # Entities remembered per recorder with their key and recorded (attribute, datasetId)
 # pairs; forgotten wholesale when full. A miss costs one indexed lookup (SQLite) or one
 # entity row in the write (PostgreSQL). Entities of one shape share one pair set
-# (``_SHAPES_MAX`` distinct sets interned): an entry is then ~330 bytes (its (tenant, id)
-# key and id string, its key and dict slot; tracemalloc), ~33 MB when full. Each entity's
+# (``_SHAPES_MAX`` distinct sets interned): an entry is then ~280 bytes (its (tenant, id)
+# key and id string, its key and dict slot; tracemalloc), ~28 MB when full. Each entity's
 # own frozenset of 8 pairs took another ~1,200 bytes: 143 MB at 100,000 entities.
 _ENTITY_CACHE_MAX = 100_000
 _SHAPES_MAX = 4_096
