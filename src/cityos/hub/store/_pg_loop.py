@@ -125,7 +125,13 @@ class _Watch:
             old.remove_reader(self.fd)
         else:
             with suppress(RuntimeError):  # that loop is closed, and its watching with it
-                old.call_soon_threadsafe(old.remove_reader, self.fd)
+                old.call_soon_threadsafe(self._unwatch, old)
+
+    def _unwatch(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Stop ``loop`` (the running loop) watching the socket, unless a read on it has
+        watched it again since (it would then wait for a callback that never comes)."""
+        if self.loop is not loop:
+            loop.remove_reader(self.fd)
 
 
 class LoopReader:
