@@ -284,3 +284,23 @@ def test_a_connection_read_on_two_live_loops_in_turn_keeps_answering(reader: Loo
             thread.join(10)
         for loop in loops:
             loop.close()
+
+
+def test_every_waiting_read_answers_busy_when_the_busy_connection_is_dropped(
+    reader: LoopReader,
+) -> None:
+    """No read is left waiting for a connection that will not come back."""
+    run_async(reader.run(DIVIDE, [b"1"]))
+    settle(reader, 1)
+
+    async def scenario() -> list[Any]:
+        first = asyncio.ensure_future(reader.run(SLEEP, [b"5"]))
+        await asyncio.sleep(0)
+        waiting = [asyncio.ensure_future(reader.run(DIVIDE, [b"1"])) for _ in range(3)]
+        await asyncio.sleep(0.05)
+        first.cancel()  # mid-statement: its connection, the only one, is closed
+        return await asyncio.wait_for(asyncio.gather(*waiting), timeout=10)
+
+    assert run_async(scenario()) == [BUSY, BUSY, BUSY]
+    assert reader._opened == 0
+    assert not reader._waiters
