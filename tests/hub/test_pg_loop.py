@@ -260,3 +260,47 @@ def test_get_by_id_on_the_loop_sees_the_latest_write_and_none_for_others(
     r = client.get(f"{BASE}/entities/urn:ngsi-ld:Sensor:none", headers=H)
     assert r.status_code == 404
     assert r.json()["type"].endswith("ResourceNotFound")
+
+
+def test_a_connection_read_on_two_live_loops_in_turn_keeps_answering(reader: LoopReader) -> None:
+    """Each read watches the socket on its own loop; the loop that watched it before stops
+    (in its own thread) unless it watches it again by then."""
+    run_async(reader.run(DIVIDE, [b"1"]))
+    settle(reader, 1)
+    loops = [asyncio.new_event_loop() for _ in range(2)]
+    threads = [threading.Thread(target=loop.run_forever, daemon=True) for loop in loops]
+    for thread in threads:
+        thread.start()
+    try:
+        for turn in range(6):
+            loop = loops[turn % 2]
+            answer = asyncio.run_coroutine_threadsafe(reader.run(DIVIDE, [b"2"]), loop)
+            assert value(answer.result(timeout=10)) == b"5"
+        assert reader._opened == 1
+    finally:
+        for loop in loops:
+            loop.call_soon_threadsafe(loop.stop)
+        for thread in threads:
+            thread.join(10)
+        for loop in loops:
+            loop.close()
+
+
+def test_every_waiting_read_answers_busy_when_the_busy_connection_is_dropped(
+    reader: LoopReader,
+) -> None:
+    """No read is left waiting for a connection that will not come back."""
+    run_async(reader.run(DIVIDE, [b"1"]))
+    settle(reader, 1)
+
+    async def scenario() -> list[Any]:
+        first = asyncio.ensure_future(reader.run(SLEEP, [b"5"]))
+        await asyncio.sleep(0)
+        waiting = [asyncio.ensure_future(reader.run(DIVIDE, [b"1"])) for _ in range(3)]
+        await asyncio.sleep(0.05)
+        first.cancel()  # mid-statement: its connection, the only one, is closed
+        return await asyncio.wait_for(asyncio.gather(*waiting), timeout=10)
+
+    assert run_async(scenario()) == [BUSY, BUSY, BUSY]
+    assert reader._opened == 0
+    assert not reader._waiters

@@ -19,7 +19,7 @@ through a store thread, each with its futex wakes, GIL hand-overs and a blocking
 (strace: ~5.6 futex calls per GET), and made the hub's CPU per GET the rate's limit
 (docs/benchmarks.md, session 8). A read that is cancelled (the client went away)
 mid-statement closes its connection, whose result would otherwise arrive in the next read;
-a waiting read then answers BUSY, as it does when its connection is dropped or the reader
+the waiting reads then answer BUSY, as they do when a connection is dropped or the reader
 closed. Each connection is used by one read at a time; reads may come from more than one
 event loop (tests start one per client), so the socket is watched on the loop of the read
 that uses it, only while it waits, and a connection is handed to a read waiting on another
@@ -125,7 +125,13 @@ class _Watch:
             old.remove_reader(self.fd)
         else:
             with suppress(RuntimeError):  # that loop is closed, and its watching with it
-                old.call_soon_threadsafe(old.remove_reader, self.fd)
+                old.call_soon_threadsafe(self._unwatch, old)
+
+    def _unwatch(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Stop ``loop`` (the running loop) watching the socket, unless a read on it has
+        watched it again since (it would then wait for a callback that never comes)."""
+        if self.loop is not loop:
+            loop.remove_reader(self.fd)
 
 
 class LoopReader:
@@ -166,7 +172,7 @@ class LoopReader:
             with self._lock:
                 self._opened -= 1
                 self._opening = False
-            self._wake_one()
+            self._wake_all()
             raise
         self._watches[conn] = _Watch(conn.pgconn)
         with self._lock:
@@ -227,11 +233,15 @@ class LoopReader:
         elif conn is not None:  # cancelled meanwhile: the next waiter, or idle
             self._release(conn)
 
-    def _wake_one(self) -> None:
-        """Send the first waiting read to the threaded path (a connection is gone)."""
+    def _wake_all(self) -> None:
+        """Send every waiting read to the threaded path (a connection is gone, or never
+        opened): a read waits only for a busy connection to come back, and one fewer might
+        leave none to come back (a restarted server breaks them all). Rare: a cancelled or
+        broken read, a failed open."""
         with self._lock:
-            waiter = self._next_waiter()
-        if waiter is not None:
+            waiters = [w for w in self._waiters if not w.done()]
+            self._waiters.clear()
+        for waiter in waiters:
             self._hand(waiter, None)
 
     def _close(self, conn: psycopg.Connection[Any]) -> None:
@@ -244,7 +254,7 @@ class LoopReader:
         with self._lock:
             self._opened -= 1
         self._close(conn)
-        self._wake_one()
+        self._wake_all()
 
     async def _wait_for_connection(self) -> psycopg.Connection[Any] | None:
         """Return an idle connection, waiting while all are busy; None: take the threaded
@@ -343,9 +353,6 @@ class LoopReader:
         waiting reads to the threaded path."""
         with self._lock:
             self._closed = True
-            waiters = [w for w in self._waiters if not w.done()]
-            self._waiters.clear()
         while self._idle:
             self._drop(self._idle.pop())
-        for waiter in waiters:
-            self._hand(waiter, None)
+        self._wake_all()
