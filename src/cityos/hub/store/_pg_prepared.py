@@ -40,11 +40,22 @@ import psycopg
 from psycopg import errors, pq
 
 _OK = (pq.ExecStatus.COMMAND_OK, pq.ExecStatus.TUPLES_OK)
-_prepared: WeakKeyDictionary[psycopg.Connection[Any], set[bytes]] = WeakKeyDictionary()
-_lock = threading.Lock()  # guards adding a connection to _prepared or _deferred
 # Statements queued on a connection: (prepared name, parameters), or (None, a command).
 _Queued = tuple[bytes | None, Sequence[bytes] | bytes]
-_deferred: WeakKeyDictionary[psycopg.Connection[Any], list[_Queued]] = WeakKeyDictionary()
+
+
+class _State:
+    """What this module keeps per connection: one look-up per call."""
+
+    __slots__ = ("names", "queued")
+
+    def __init__(self) -> None:
+        self.names: set[bytes] = set()  # statements prepared on it
+        self.queued: list[_Queued] = []  # statements deferred on it
+
+
+_states: WeakKeyDictionary[psycopg.Connection[Any], _State] = WeakKeyDictionary()
+_lock = threading.Lock()  # guards adding a connection to _states, not its state
 
 
 @dataclass(frozen=True)
@@ -61,14 +72,20 @@ def _checked(conn: psycopg.Connection[Any], result: pq.abc.PGresult) -> pq.abc.P
     return result
 
 
-def _prepare(conn: psycopg.Connection[Any], statement: Statement) -> None:
-    names = _prepared.get(conn)
-    if names is None:
+def _state(conn: psycopg.Connection[Any]) -> _State:
+    state = _states.get(conn)
+    if state is None:
         with _lock:
-            names = _prepared.setdefault(conn, set())
-    if statement.name not in names:
+            state = _states.setdefault(conn, _State())
+    return state
+
+
+def _prepared(conn: psycopg.Connection[Any], statement: Statement) -> _State:
+    state = _state(conn)
+    if statement.name not in state.names:
         _checked(conn, conn.pgconn.prepare(statement.name, statement.sql))
-        names.add(statement.name)
+        state.names.add(statement.name)
+    return state
 
 
 def run(
@@ -76,8 +93,7 @@ def run(
 ) -> pq.abc.PGresult:
     """Execute ``statement`` (text parameters and results) on ``conn``, after the statements
     deferred on it (in the same round trip); raise as psycopg."""
-    _prepare(conn, statement)
-    queued = _deferred.get(conn)
+    queued = _prepared(conn, statement).queued
     if queued:
         queued.append((statement.name, params))
         return _pipeline(conn, queued)
@@ -87,7 +103,7 @@ def run(
 def command(conn: psycopg.Connection[Any], sql: bytes) -> None:
     """Run a parameterless command (BEGIN, COMMIT, ROLLBACK) on ``conn``, after the
     statements deferred on it; raise as psycopg."""
-    queued = _deferred.get(conn)
+    queued = _state(conn).queued
     if queued:
         queued.append((None, sql))
         _pipeline(conn, queued)
@@ -98,18 +114,17 @@ def command(conn: psycopg.Connection[Any], sql: bytes) -> None:
 def defer(conn: psycopg.Connection[Any], statement: Statement, params: Sequence[bytes]) -> None:
     """Queue ``statement`` on ``conn``: it runs with the next :func:`run`, :func:`command` or
     :func:`flush` there, and its error (if any) is raised by that call."""
-    _prepare(conn, statement)
-    _queue(conn).append((statement.name, params))
+    _prepared(conn, statement).queued.append((statement.name, params))
 
 
 def defer_command(conn: psycopg.Connection[Any], sql: bytes) -> None:
     """Queue a parameterless command (BEGIN) on ``conn``, as :func:`defer` does."""
-    _queue(conn).append((None, sql))
+    _state(conn).queued.append((None, sql))
 
 
 def flush(conn: psycopg.Connection[Any]) -> psycopg.Connection[Any]:
     """Run the statements deferred on ``conn`` now; return ``conn``."""
-    queued = _deferred.get(conn)
+    queued = _state(conn).queued
     if queued:
         _pipeline(conn, queued)
     return conn
@@ -117,17 +132,7 @@ def flush(conn: psycopg.Connection[Any]) -> psycopg.Connection[Any]:
 
 def discard(conn: psycopg.Connection[Any]) -> None:
     """Drop the statements deferred on ``conn`` unsent (its transaction is rolled back)."""
-    queued = _deferred.get(conn)
-    if queued:
-        queued.clear()
-
-
-def _queue(conn: psycopg.Connection[Any]) -> list[_Queued]:
-    queued = _deferred.get(conn)
-    if queued is None:
-        with _lock:
-            queued = _deferred.setdefault(conn, [])
-    return queued
+    _state(conn).queued.clear()
 
 
 def _next_result(pgconn: pq.abc.PGconn) -> pq.abc.PGresult | None:
@@ -137,13 +142,10 @@ def _next_result(pgconn: pq.abc.PGconn) -> pq.abc.PGresult | None:
     once ``is_busy`` is false): a thread blocked there on a row lock would stop the thread
     holding that lock from ever committing. ``poll`` releases the GIL while it waits.
     """
-    while True:
-        while pgconn.flush():  # the connection is non-blocking: send what is left
-            _wait(pgconn.socket, select.POLLOUT)
-        if not pgconn.is_busy():
-            return pgconn.get_result()
+    while pgconn.is_busy():
         _wait(pgconn.socket, select.POLLIN)
         pgconn.consume_input()
+    return pgconn.get_result()
 
 
 def _wait(fileno: int, event: int) -> None:
@@ -167,6 +169,8 @@ def _pipeline(conn: psycopg.Connection[Any], queued: list[_Queued]) -> pq.abc.PG
             else:
                 pgconn.send_query_prepared(name, arg)  # type: ignore[arg-type]
         pgconn.pipeline_sync()
+        while pgconn.flush():  # the connection is non-blocking: send what is left
+            _wait(pgconn.socket, select.POLLOUT)
         results: list[pq.abc.PGresult] = []
         for _ in items:
             result = _next_result(pgconn)

@@ -11,8 +11,9 @@ a missing partition cost two statements and a retry. ``hub_temporal_months(names
 does what ``cityos.hub.temporal.partitions.ensure_month_partitions`` does (the shared
 advisory lock that retention's DROP takes exclusively, a look-up of each name, and under
 the creation lock ``CREATE TABLE IF NOT EXISTS … PARTITION OF``; ``to_regclass``, a
-catalog-cache look-up: ``relname = ANY(text[])`` scanned pg_class, ~35 µs) as one statement whose result nobody
-reads, so the writer sends it, the history and COMMIT together (``hub/store/_pg_prepared``).
+catalog-cache look-up: ``relname = ANY(text[])`` scanned pg_class, ~35 µs) as one
+statement whose result nobody reads, so the writer sends it, the history and COMMIT
+together (``hub/store/_pg_prepared``).
 
 SQLite: nothing (history there is not partitioned).
 """
