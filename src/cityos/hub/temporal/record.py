@@ -383,10 +383,17 @@ def _history_statement(entities: bool, rollups: bool) -> Statement:
     return Statement(name.encode(), sql.encode())
 
 
-def _month_bounds(year: int, month: int) -> tuple[int, int]:
-    """Return the first and the last-plus-one µs of a month (a partition's bounds)."""
-    after = (year + 1, 1) if month == 12 else (year, month + 1)
-    return to_micros(utc_month_start(year, month)), to_micros(utc_month_start(*after))
+@lru_cache(maxsize=256)
+def _months_params(months: tuple[tuple[int, int], ...]) -> list[bytes]:
+    """Return ``_MONTHS``' parameters for ``months``: partition names, first µs, last + 1
+    (plain identifiers and integers: no quoting needed)."""
+    names, lo, hi = [], [], []
+    for year, month in months:
+        after = (year + 1, 1) if month == 12 else (year, month + 1)
+        names.append(partition_name(year, month))
+        lo.append(str(to_micros(utc_month_start(year, month))))
+        hi.append(str(to_micros(utc_month_start(*after))))
+    return [("{" + ",".join(part) + "}").encode() for part in (names, lo, hi)]
 
 
 def _types_changed(change: Change) -> Entity | None:
@@ -669,23 +676,14 @@ class TemporalRecorder:
             )
         # Nothing here is read back: sent with the next statement, COMMIT (``_pg_prepared``).
         conn = tx.prepared_connection
-        months = sorted({month_of(c[1]) for c in changes} - self._months)
+        months = {month_of(c[1]) for c in changes} - self._months
         if months:
-            # plain identifiers and integers: no quoting needed
-            bounds = [_month_bounds(*m) for m in months]
-            defer(
-                conn,
-                _MONTHS,
-                [
-                    ("{" + ",".join(partition_name(*m) for m in months) + "}").encode(),
-                    ("{" + ",".join(str(b[0]) for b in bounds) + "}").encode(),
-                    ("{" + ",".join(str(b[1]) for b in bounds) + "}").encode(),
-                ],
-            )
+            checked = tuple(sorted(months))
+            defer(conn, _MONTHS, _months_params(checked))
             # Only this month and later ones are remembered: retention may drop an older
             # partition (in any process), and a late reading for it must re-create it.
             this_month = month_of(to_micros(datetime.now(UTC)))
-            later = {m for m in months if m >= this_month}
+            later = {m for m in checked if m >= this_month}
             if later:
                 tx.after_commit.append(lambda: self._remember_months(later))
         defer(conn, _history_statement(bool(described), bool(rollups)), params)
