@@ -141,6 +141,13 @@ class Transaction(ABC):
     def connection(self) -> Any:
         """Return the open database connection (sqlite3 or psycopg) of this transaction."""
 
+    @property
+    def prepared_connection(self) -> Any:
+        """Return the connection for ``store._pg_prepared`` calls (PostgreSQL): unlike
+        ``connection``, statements deferred on it may still be queued, to be sent with the
+        next one."""
+        return self.connection
+
     @abstractmethod
     def get_many(self, ids: list[str]) -> dict[str, Entity]:
         """Return the entities that exist among ``ids``, locked until the end."""

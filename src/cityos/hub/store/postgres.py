@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 import orjson
 import psycopg
+from psycopg import pq
 from psycopg.types.json import Json, Jsonb, set_json_dumps, set_json_loads
 from psycopg_pool import ConnectionPool
 
@@ -22,7 +23,15 @@ from cityos.hub.query.ast import QExpr
 from cityos.hub.query.sql import plan_postgres
 from cityos.hub.store._filter import page_of, residual_filter
 from cityos.hub.store._pg_loop import LoopReader
-from cityos.hub.store._pg_prepared import Statement, command, run
+from cityos.hub.store._pg_prepared import (
+    Statement,
+    command,
+    defer,
+    defer_command,
+    discard,
+    flush,
+    run,
+)
 from cityos.hub.store._pg_statistics import StatisticsKeeper
 from cityos.hub.store.base import (
     BUSY,
@@ -156,6 +165,11 @@ class _PostgresTransaction(Transaction):
 
     @property
     def connection(self) -> psycopg.Connection[Any]:
+        """The connection, with every statement deferred on it run (``_pg_prepared``)."""
+        return flush(self.conn)
+
+    @property
+    def prepared_connection(self) -> psycopg.Connection[Any]:
         return self.conn
 
     def get_many(self, ids: list[str]) -> dict[str, Entity]:
@@ -178,7 +192,7 @@ class _PostgresTransaction(Transaction):
 
     def _entities_among(self, ids: list[str], *, lock: bool) -> dict[str, Entity]:
         """Return this tenant's entities among ``ids`` (``lock``: FOR UPDATE)."""
-        rows = self.conn.execute(
+        rows = self.connection.execute(
             f"SELECT {_COLUMNS} FROM hub_entities e WHERE e.tenant = %s AND e.id = ANY(%s)"
             + (" FOR UPDATE" if lock else ""),
             (self.tenant, ids),
@@ -192,7 +206,7 @@ class _PostgresTransaction(Transaction):
             for ordinal, (attr, value) in enumerate(geometries(entity))
         ]
         if rows:
-            self.conn.execute(
+            self.connection.execute(
                 "INSERT INTO hub_geo (tenant, entity_id, attr, ordinal, geom) "
                 "SELECT %s, r.entity_id, r.attr, r.ordinal, "
                 f"ST_GeomFromGeoJSON(r.geom)::geography FROM {_GEO_ROWS}",
@@ -204,14 +218,14 @@ class _PostgresTransaction(Transaction):
             self._wrote(entity)
             self._geo_known[entity["id"]] = geometries(entity)
         if not self._tenant_known:
-            self.conn.execute(
+            self.connection.execute(
                 "INSERT INTO hub_tenants (name, created_at) VALUES (%s, now()) "
                 "ON CONFLICT DO NOTHING",
                 (self.tenant,),
             )
             self._tenant_known = True
         try:
-            self.conn.execute(
+            self.connection.execute(
                 "INSERT INTO hub_entities (tenant, id, types, scopes, attr_names, created_at, "
                 "modified_at, attrs) SELECT %s, r.id, r.types, r.scopes, r.attr_names, "
                 f"r.created_at, r.modified_at, r.attrs FROM {_ENTITY_ROWS}",
@@ -240,11 +254,12 @@ class _PostgresTransaction(Transaction):
                 orjson.dumps(record),
                 orjson.dumps(attrs),
             )
-            run(self.conn, _UPDATE, params)
+            # no result to read: sent with the next statement (the history, or COMMIT)
+            defer(self.conn, _UPDATE, params)
         else:
             # ``e.id = ANY(ids)``: the planner cannot see how many rows json_to_recordset
             # gives (it guesses 100) and would scan the tenant's entities to hash-join them.
-            self.conn.execute(
+            self.connection.execute(
                 "UPDATE hub_entities e SET types = r.types, scopes = r.scopes, "
                 "attr_names = r.attr_names, modified_at = r.modified_at, attrs = r.attrs "
                 f"FROM {_ENTITY_ROWS} WHERE e.tenant = %s AND e.id = ANY(%s) AND e.id = r.id",
@@ -254,7 +269,7 @@ class _PostgresTransaction(Transaction):
         # of a reading leaves the location alone): no GiST index churn, two statements less.
         moved = [e for e in latest.values() if self._geometries_changed(e)]
         if moved:
-            self.conn.execute(
+            self.connection.execute(
                 "DELETE FROM hub_geo WHERE tenant = %s AND entity_id = ANY(%s)",
                 (self.tenant, [e["id"] for e in moved]),
             )
@@ -278,7 +293,7 @@ class _PostgresTransaction(Transaction):
         for entity_id in ids:
             self._removed(entity_id)
             self._geo_known.pop(entity_id, None)
-        self.conn.execute(
+        self.connection.execute(
             "DELETE FROM hub_entities WHERE tenant = %s AND id = ANY(%s)", (self.tenant, ids)
         )
 
@@ -324,19 +339,25 @@ class PostgresStore(HubStore):
         # client work as two statements more; nothing inside nests a psycopg transaction.
         # getconn/putconn rather than pool.connection(): its ``with conn`` adds nothing to
         # an autocommit connection but work.
+        # BEGIN is deferred (``_pg_prepared.defer``): it goes with the transaction's first
+        # statement, and a PATCH's UPDATE and history with COMMIT: two round trips.
         conn = self.pool.getconn()
         try:
-            command(conn, b"BEGIN")
+            defer_command(conn, b"BEGIN")
             try:
                 tx = _PostgresTransaction(conn, tenant)
                 yield tx
                 self._before_commit(tx)
+                command(conn, b"COMMIT")  # a deferred statement's error is raised here
             except BaseException:
-                with suppress(psycopg.Error):  # a broken connection: the pool discards it
-                    command(conn, b"ROLLBACK")
+                discard(conn)
+                # (IDLE: nothing was sent, not even BEGIN)
+                if conn.pgconn.transaction_status != pq.TransactionStatus.IDLE:
+                    with suppress(psycopg.Error):  # a broken connection: the pool discards it
+                        command(conn, b"ROLLBACK")
                 raise
-            command(conn, b"COMMIT")
         finally:
+            discard(conn)
             self.pool.putconn(conn)
         self._after_commit(tx)
         self.statistics.inserted(tx.inserted)

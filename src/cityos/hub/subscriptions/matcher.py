@@ -263,11 +263,16 @@ class NotificationWriter:
         """Return False when no subscription can match a change of ``tx`` (its tenant has
         none), after reloading the index if the subscription version moved; the store then
         neither lists the changes nor calls the writer. The version read is kept on ``tx``,
-        so the call that follows does not read it again."""
-        db = repository.Db(tx.connection, tx.backend)
-        if tx.subscription_version is None:
-            tx.subscription_version = repository.version(db)
-        self.refresh(db, tx.subscription_version)
+        so the call that follows does not read it again. With the version already read
+        and the index current it touches no connection: on PostgreSQL ``tx.connection``
+        would send the statements deferred until COMMIT (``store._pg_prepared``), a round
+        trip more per write."""
+        version = tx.subscription_version
+        if version is None or version != self.index.version:
+            db = repository.Db(tx.connection, tx.backend)
+            if version is None:
+                tx.subscription_version = version = repository.version(db)
+            self.refresh(db, version)
         return self.index.watches(tx.tenant)
 
     def __call__(self, tx: Transaction, changes: list[Change]) -> None:

@@ -32,22 +32,17 @@ import hashlib
 import threading
 from bisect import bisect_right
 from datetime import UTC, datetime
-from functools import lru_cache
+from functools import cache, lru_cache
 from operator import itemgetter
 from typing import Any, TypeGuard
 
 import orjson
 
-from cityos.hub.store._pg_prepared import Statement, run
+from cityos.hub.store._pg_prepared import Statement, defer
 from cityos.hub.store._sqlite_rows import insert_rows
 from cityos.hub.store.base import Change, Entity, Transaction
 from cityos.hub.temporal._times import MICROS_PER_HOUR, text_micros, to_micros
-from cityos.hub.temporal.partitions import (
-    _LOCK_KEY,
-    ensure_month_partitions,
-    month_of,
-    partition_name,
-)
+from cityos.hub.temporal.partitions import month_of, partition_name, utc_month_start
 from cityos.hub.temporal.rollup import next_pk
 
 INSTANCE_PREFIX = "urn:ngsi-ld:Instance:"
@@ -353,51 +348,81 @@ _SQLITE = {
 
 
 # A PostgreSQL write's history is one statement: the rows of each table travel as one JSON
-# array parameter (json_to_recordset), so a write of one reading or of 8,000 costs one round
-# trip and one bind-execute of a prepared statement (``_pg_prepared``: orjson's bytes go
-# straight to libpq). The sub-statements touch different tables, so their order within the
-# statement does not matter; roll-up rows are unique per (entity, attribute, datasetId,
-# hour), entity rows per entity. Entities are described in it too (``ON CONFLICT``: the
-# union of the pairs, the types when given — an empty array means "keep"), and so is the
-# check that the monthly partitions of its changes exist (``partitions.
-# ensure_month_partitions``'s: the shared advisory lock first, then pg_class): ``gate``
-# answers the partitions found among $1 (as JSON), and nothing is written unless all are
-# (the recorder then creates the missing ones and runs the statement again). With no
-# partition to check it takes no lock.
-_POSTGRES_WRITE = Statement(
-    b"cityos_history_changes",
-    (
-        "WITH gate AS (SELECT ARRAY(SELECT c.relname::text FROM pg_class c "
-        "WHERE c.relname = ANY($1::text[]) AND l.locked IS NOT NULL) AS found "
-        "FROM (SELECT CASE WHEN cardinality($1::text[]) > 0 "
-        f"THEN pg_advisory_xact_lock_shared({_LOCK_KEY})::text ELSE '' END AS locked "
-        "OFFSET 0) l), "
-        "ok AS (SELECT cardinality(found) = cardinality($1::text[]) AS ok FROM gate), "
-        "entities AS (INSERT INTO hub_temporal_entities AS h (pk, tenant, entity_id, types, "
-        "attrs) SELECT s.pk, s.tenant, s.entity_id, s.types, s.attrs FROM json_to_recordset("
-        "$2::json) AS s(pk bigint, tenant text, entity_id text, types text[], attrs jsonb) "
-        "WHERE (SELECT ok FROM ok) ORDER BY s.pk ON CONFLICT (tenant, entity_id) DO UPDATE "
-        "SET types = CASE WHEN cardinality(excluded.types) = 0 THEN h.types "
-        "ELSE excluded.types END, attrs = CASE WHEN h.attrs @> excluded.attrs THEN h.attrs "
-        "ELSE (SELECT jsonb_agg(DISTINCT x) FROM jsonb_array_elements(h.attrs || "
-        "excluded.attrs) x) END), "
-        "changes AS (INSERT INTO hub_temporal_changes (entity, ts_lo, ts_hi, instances) "
-        "SELECT r.entity, r.ts_lo, r.ts_hi, r.instances FROM json_to_recordset($3::json) "
-        "AS r(entity bigint, ts_lo bigint, ts_hi bigint, instances jsonb) "
-        "WHERE (SELECT ok FROM ok)), "
-        "hourly AS (INSERT INTO hub_temporal_hourly AS h (entity, attr, dataset_id, hour, n, "
-        "total, total_sq, lo, hi) SELECT x.entity, x.attr, x.dataset_id, x.hour, x.n, "
-        "x.total, x.total_sq, x.lo, x.hi FROM json_to_recordset($4::json) AS x(entity bigint, "
-        "attr text, dataset_id text, hour bigint, n bigint, total double precision, "
-        "total_sq double precision, lo double precision, hi double precision) "
-        "WHERE (SELECT ok FROM ok) "
-        "ON CONFLICT (entity, attr, dataset_id, hour) DO UPDATE SET "
-        "n = h.n + excluded.n, total = h.total + excluded.total, "
-        "total_sq = h.total_sq + excluded.total_sq, lo = least(h.lo, excluded.lo), "
-        "hi = greatest(h.hi, excluded.hi)) "
-        "SELECT array_to_json(found)::text FROM gate"
-    ).encode(),
+# array parameter (json_to_recordset), so a write of one reading or of 8,000 costs one
+# bind-execute of a prepared statement (``_pg_prepared``: orjson's bytes go straight to
+# libpq). The sub-statements touch different tables, so their order within the statement
+# does not matter; roll-up rows are unique per (entity, attribute, datasetId, hour), entity
+# rows per entity. Entities are described in it too (``ON CONFLICT``: the union of the
+# pairs, the types when given — an empty array means "keep").
+#
+# A write has only the parts it needs (:func:`_history_statement`): a PATCH of a known
+# entity is the change row and its roll-up, not the entity upsert too. Each part, even with
+# no rows, cost the server its executor set-up (the entity upsert opens
+# hub_temporal_entities and its three indexes): the statement with every part took ~112 µs
+# of server CPU where the change row and roll-up alone take ~51 (docs/benchmarks.md,
+# session 8). Nobody reads its result, so it is deferred and travels with COMMIT in one
+# round trip; so does the check that the monthly partitions of its changes exist, for
+# months this process does not know to exist (``_MONTHS``, migration 0015: the shared
+# advisory lock retention's DROP waits for, then pg_class, and it creates those missing),
+# sent just before it.
+_MONTHS = Statement(
+    b"cityos_history_months",
+    b"SELECT hub_temporal_months($1::text[], $2::bigint[], $3::bigint[])",
 )
+_ENTITIES = (
+    "entities AS (INSERT INTO hub_temporal_entities AS h (pk, tenant, entity_id, types, "
+    "attrs) SELECT s.pk, s.tenant, s.entity_id, s.types, s.attrs FROM json_to_recordset("
+    "{p}::json) AS s(pk bigint, tenant text, entity_id text, types text[], attrs jsonb) "
+    "ORDER BY s.pk ON CONFLICT (tenant, entity_id) DO UPDATE "
+    "SET types = CASE WHEN cardinality(excluded.types) = 0 THEN h.types "
+    "ELSE excluded.types END, attrs = CASE WHEN h.attrs @> excluded.attrs THEN h.attrs "
+    "ELSE (SELECT jsonb_agg(DISTINCT x) FROM jsonb_array_elements(h.attrs || "
+    "excluded.attrs) x) END)"
+)
+_HOURLY = (
+    "hourly AS (INSERT INTO hub_temporal_hourly AS h (entity, attr, dataset_id, hour, n, "
+    "total, total_sq, lo, hi) SELECT x.entity, x.attr, x.dataset_id, x.hour, x.n, "
+    "x.total, x.total_sq, x.lo, x.hi FROM json_to_recordset({p}::json) AS x(entity bigint, "
+    "attr text, dataset_id text, hour bigint, n bigint, total double precision, "
+    "total_sq double precision, lo double precision, hi double precision) "
+    "ON CONFLICT (entity, attr, dataset_id, hour) DO UPDATE SET "
+    "n = h.n + excluded.n, total = h.total + excluded.total, "
+    "total_sq = h.total_sq + excluded.total_sq, lo = least(h.lo, excluded.lo), "
+    "hi = greatest(h.hi, excluded.hi))"
+)
+_CHANGES = (
+    "INSERT INTO hub_temporal_changes (entity, ts_lo, ts_hi, instances) "
+    "SELECT r.entity, r.ts_lo, r.ts_hi, r.instances FROM json_to_recordset({p}::json) "
+    "AS r(entity bigint, ts_lo bigint, ts_hi bigint, instances jsonb)"
+)
+
+
+@cache
+def _history_statement(entities: bool, rollups: bool) -> Statement:
+    """Return the history statement with the parts asked for. Its parameters, in order:
+    the entity rows (``entities``), the change rows, the roll-up rows (``rollups``)."""
+    ctes = []
+    if entities:
+        ctes.append(_ENTITIES.format(p="$1"))
+    changes = _CHANGES.format(p=f"${len(ctes) + 1}")
+    if rollups:
+        ctes.append(_HOURLY.format(p=f"${len(ctes) + 2}"))
+    sql = ("WITH " + ", ".join(ctes) + " " if ctes else "") + changes
+    name = "cityos_history_c" + ("e" if entities else "") + ("h" if rollups else "")
+    return Statement(name.encode(), sql.encode())
+
+
+@lru_cache(maxsize=256)
+def _months_params(months: tuple[tuple[int, int], ...]) -> list[bytes]:
+    """Return ``_MONTHS``' parameters for ``months``: partition names, first µs, last + 1
+    (plain identifiers and integers: no quoting needed)."""
+    names, lo, hi = [], [], []
+    for year, month in months:
+        after = (year + 1, 1) if month == 12 else (year, month + 1)
+        names.append(partition_name(year, month))
+        lo.append(str(to_micros(utc_month_start(year, month))))
+        hi.append(str(to_micros(utc_month_start(*after))))
+    return [("{" + ",".join(part) + "}").encode() for part in (names, lo, hi)]
 
 
 def _covers(
@@ -663,6 +688,10 @@ class TemporalRecorder:
             insert_rows(conn, _SQLITE["entities"], rows)
         return keys, resolved
 
+    def _remember_months(self, months: set[tuple[int, int]]) -> None:
+        with self._lock:
+            self._months |= months
+
     def _remember(self, tenant: str, resolved: dict[str, Known]) -> None:
         """Cache what a committed write resolved; an entity's pair set is replaced by the
         equal one already cached (``_shapes``), so its own set (and pair tuples) is freed."""
@@ -688,9 +717,9 @@ class TemporalRecorder:
         new_types: dict[str, Any],
         types: dict[str, Any],
     ) -> None:
-        """Write the history in one statement (``_POSTGRES_WRITE``), describing entities
-        not known with these pairs, and checking the partitions of months not known to
-        exist."""
+        """Write the history in one statement (:func:`_history_statement`), describing entities
+        not known with these pairs, after making sure the partitions of months not known to
+        exist do (``_MONTHS``); both go with COMMIT."""
         tenant = tx.tenant
         cache = self._entities
         keys: dict[str, int] = {}
@@ -714,37 +743,40 @@ class TemporalRecorder:
                     "attrs": sorted(union),
                 }
             )
-        months = {month_of(c[1]) for c in changes} - self._months
-        names = {partition_name(*m): m for m in months}
         dumps = orjson.dumps
+        rollups = hourly(keys, changes)
         params = [
-            ("{" + ",".join(names) + "}").encode(),  # plain identifiers: no quoting needed
-            dumps(described),
             dumps(
                 [
                     {"entity": keys[e], "ts_lo": a, "ts_hi": b, "instances": items}
                     for e, a, b, items, _ in changes
                 ]
-            ),
-            dumps(
-                [
-                    {"entity": k[0], "attr": k[1], "dataset_id": k[2], "hour": k[3]}
-                    | {"n": a[0], "total": a[1], "total_sq": a[2], "lo": a[3], "hi": a[4]}
-                    for k, a in sorted(hourly(keys, changes).items())
-                ]
-            ),
+            )
         ]
-        conn = tx.connection
-        found = orjson.loads(run(conn, _POSTGRES_WRITE, params).get_value(0, 0) or b"[]")
-        existed = {names[name] for name in found}
-        if existed != months:  # nothing was written: make the partitions, then write
-            ensure_month_partitions(conn, months - existed)
-            run(conn, _POSTGRES_WRITE, [b"{}", *params[1:]])
-        if existed:
+        if described:
+            params.insert(0, dumps(described))
+        if rollups:
+            params.append(
+                dumps(
+                    [
+                        {"entity": k[0], "attr": k[1], "dataset_id": k[2], "hour": k[3]}
+                        | {"n": a[0], "total": a[1], "total_sq": a[2], "lo": a[3], "hi": a[4]}
+                        for k, a in sorted(rollups.items())
+                    ]
+                )
+            )
+        # Nothing here is read back: sent with the next statement, COMMIT (``_pg_prepared``).
+        conn = tx.prepared_connection
+        months = {month_of(c[1]) for c in changes} - self._months
+        if months:
+            checked = tuple(sorted(months))
+            defer(conn, _MONTHS, _months_params(checked))
             # Only this month and later ones are remembered: retention may drop an older
             # partition (in any process), and a late reading for it must re-create it.
             this_month = month_of(to_micros(datetime.now(UTC)))
-            with self._lock:
-                self._months |= {m for m in existed if m >= this_month}
+            later = {m for m in checked if m >= this_month}
+            if later:
+                tx.after_commit.append(lambda: self._remember_months(later))
+        defer(conn, _history_statement(bool(described), bool(rollups)), params)
         if resolved:
             tx.after_commit.append(lambda: self._remember(tenant, resolved))
