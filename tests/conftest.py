@@ -31,7 +31,9 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 from hypothesis import settings as hypothesis_settings
+from sqlalchemy.engine import Engine
 
+from cityos import db
 from cityos.app import create_app
 from cityos.config import Settings
 
@@ -156,6 +158,15 @@ def settings(request: pytest.FixtureRequest, database_url: str) -> Settings:
         log_level="warning",
         auth=hub_auth(request),  # type: ignore[arg-type]
     )
+
+
+@pytest.fixture(scope="module")
+def engine(settings: Settings) -> Iterator[Engine]:
+    """Yield an engine on the module's database, migrated to the newest revision."""
+    db.upgrade(settings)
+    made = db.make_engine(settings)
+    yield made
+    made.dispose()
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -17,7 +16,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 from typer.testing import CliRunner
 
-from cityos import db, jobs
+from cityos import jobs
 from cityos.app import create_app
 from cityos.cli import app as cli
 from cityos.config import Settings
@@ -25,14 +24,6 @@ from cityos.jobs import Job, JobContext, JobMetrics, JobRunner, run_job
 from cityos.privacy.models import records
 
 T0 = datetime(2026, 12, 1, 3, 0, tzinfo=UTC)
-
-
-@pytest.fixture(scope="module")
-def engine(settings: Settings) -> Iterator[Engine]:
-    db.upgrade(settings)
-    made = db.make_engine(settings)
-    yield made
-    made.dispose()
 
 
 def _counting(name: str, every: timedelta = timedelta(hours=1)) -> tuple[Job, list[datetime]]:

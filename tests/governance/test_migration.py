@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
 import sqlalchemy as sa
 from alembic import command
 from sqlalchemy.engine import Engine
@@ -12,14 +9,6 @@ from sqlalchemy.engine import Engine
 from cityos import db
 from cityos.config import Settings
 from cityos.governance.models import metadata
-
-
-@pytest.fixture(scope="module")
-def engine(settings: Settings) -> Iterator[Engine]:
-    db.upgrade(settings)
-    made = db.make_engine(settings)
-    yield made
-    made.dispose()
 
 
 def test_tables_and_columns_match_the_models(engine: Engine) -> None:

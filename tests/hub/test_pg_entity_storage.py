@@ -3,7 +3,6 @@ update of an attribute PATCH that it and the sorted ``attr_names`` make possible
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -18,14 +17,6 @@ from cityos.hub.store.base import Entity
 PREVIOUS = "0013_temporal_changes"
 TENANT = "urn:ngsi-ld:tenant:storage-test"
 NOW = "2026-12-01T00:00:00.000000Z"
-
-
-@pytest.fixture(scope="module")
-def engine(settings: Settings) -> Iterator[Engine]:
-    db.upgrade(settings)
-    made = db.make_engine(settings)
-    yield made
-    made.dispose()
 
 
 def storage(engine: Engine) -> tuple[Any, Any] | None:

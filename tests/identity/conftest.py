@@ -11,7 +11,6 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 
-from cityos import db
 from cityos.app import create_app
 from cityos.config import Settings
 from cityos.identity import close_engine, service
@@ -40,15 +39,6 @@ class Clock:
 def unique(prefix: str = "user") -> str:
     """Return a username not used before in this test run."""
     return f"{prefix}{next(_names):04d}"
-
-
-@pytest.fixture(scope="module")
-def engine(settings: Settings) -> Iterator[Engine]:
-    """Yield an engine on the module's migrated database."""
-    db.upgrade(settings)
-    made = db.make_engine(settings)
-    yield made
-    made.dispose()
 
 
 @pytest.fixture(scope="module")

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
 import sqlalchemy as sa
 from alembic import command
 from sqlalchemy.engine import Engine
@@ -16,14 +13,6 @@ from cityos.ingest.models import ingest_dead_letters
 
 INDEX = "ingest_dead_letters_received_at"
 PURGE = "DELETE FROM ingest_dead_letters WHERE received_at < 1000"
-
-
-@pytest.fixture(scope="module")
-def engine(settings: Settings) -> Iterator[Engine]:
-    db.upgrade(settings)
-    made = db.make_engine(settings)
-    yield made
-    made.dispose()
 
 
 def indexes(engine: Engine) -> dict[str, list[str | None]]:

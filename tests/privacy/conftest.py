@@ -6,7 +6,6 @@ import base64
 import itertools
 import os
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -14,7 +13,6 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from cityos import db
 from cityos.config import Settings
 from cityos.identity import consent, service
 from cityos.identity.models import Role, users
@@ -36,15 +34,6 @@ class Citizen:
 
     id: str
     username: str
-
-
-@pytest.fixture(scope="module")
-def engine(settings: Settings) -> Iterator[Engine]:
-    """Yield an engine on the module's migrated database."""
-    db.upgrade(settings)
-    made = db.make_engine(settings)
-    yield made
-    made.dispose()
 
 
 @pytest.fixture(scope="module")

@@ -3,12 +3,10 @@ in series) becomes change rows with the same instances and roll-ups, and goes ba
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
-import pytest
 import sqlalchemy as sa
 from alembic import command
 from fastapi.testclient import TestClient
@@ -23,14 +21,6 @@ TENANT = "urn:ngsi-ld:tenant:default"
 EID = "urn:ngsi-ld:Sensor:m1"
 T0 = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
 US = timedelta(microseconds=1)
-
-
-@pytest.fixture(scope="module")
-def engine(settings: Settings) -> Iterator[Engine]:
-    db.upgrade(settings)
-    made = db.make_engine(settings)
-    yield made
-    made.dispose()
 
 
 def _go(engine: Engine, revision: str, *, down: bool) -> None:
