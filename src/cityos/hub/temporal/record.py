@@ -483,6 +483,33 @@ def _types_json(types: Any, cache: dict[tuple[str, ...], str]) -> str:
     return found
 
 
+def _describe_new(
+    conn: Any,
+    tenant: str,
+    ids: list[str],
+    pairs: dict[str, set[Pair]],
+    new_types: dict[str, Any],
+    types: dict[str, Any],
+    typings: dict[tuple[str, ...], str],
+    resolved: dict[str, Known],
+    *,
+    tail: bool = False,
+) -> int:
+    """Insert ``hub_temporal_entities`` rows for ``ids`` (SQLite) with the next keys, add
+    them to ``resolved``, and return the largest key before them. ``tail``: skip an entity
+    that already has a row (ON CONFLICT DO NOTHING; its entry in ``resolved`` is then
+    wrong, and the caller checks the change count)."""
+    (top,) = conn.execute("SELECT coalesce(max(pk), 0) FROM hub_temporal_entities").fetchone()
+    rows = []
+    for pk, entity_id in enumerate(ids, start=top + 1):
+        kinds = new_types.get(entity_id, types.get(entity_id, []))
+        union = frozenset(pairs[entity_id])
+        rows.append((pk, tenant, entity_id, _types_json(kinds, typings), _pairs_json(union)))
+        resolved[entity_id] = (pk, union)
+    insert_rows(conn, _SQLITE["entities"], rows, tail=_SQLITE["entities_new"] if tail else "")
+    return int(top)
+
+
 class TemporalRecorder:
     """The change listener that writes history rows (one per store)."""
 
@@ -614,20 +641,11 @@ class TemporalRecorder:
             # insert them without looking them up first (hub_cost: ~3,000 instructions a new
             # entity); one that has a row already is skipped by ON CONFLICT (the change
             # count tells) and looked up below.
-            (top,) = conn.execute(
-                "SELECT coalesce(max(pk), 0) FROM hub_temporal_entities"
-            ).fetchone()
-            rows = []
-            for pk, entity_id in enumerate(fresh, start=top + 1):
-                kinds = new_types.get(entity_id, types.get(entity_id, []))
-                union = frozenset(pairs[entity_id])
-                rows.append(
-                    (pk, tenant, entity_id, _types_json(kinds, typings), _pairs_json(union))
-                )
-                resolved[entity_id] = (pk, union)
             before = conn.total_changes
-            insert_rows(conn, _SQLITE["entities"], rows, tail=_SQLITE["entities_new"])
-            if conn.total_changes - before < len(rows):
+            top = _describe_new(
+                conn, tenant, fresh, pairs, new_types, types, typings, resolved, tail=True
+            )
+            if conn.total_changes - before < len(fresh):
                 done = {
                     e
                     for (e,) in conn.execute(
@@ -673,19 +691,9 @@ class TemporalRecorder:
             keys[entity_id] = pk
             resolved[entity_id] = (pk, union)
         if new:
-            top = conn.execute("SELECT coalesce(max(pk), 0) FROM hub_temporal_entities").fetchone()[
-                0
-            ]
-            rows = []
-            for pk, entity_id in enumerate(new, start=top + 1):
-                union = frozenset(pairs[entity_id])
-                kinds = new_types.get(entity_id, types.get(entity_id, []))
-                rows.append(
-                    (pk, tenant, entity_id, _types_json(kinds, typings), _pairs_json(union))
-                )
-                keys[entity_id] = pk
-                resolved[entity_id] = (pk, union)
-            insert_rows(conn, _SQLITE["entities"], rows)
+            _describe_new(conn, tenant, new, pairs, new_types, types, typings, resolved)
+            for entity_id in new:
+                keys[entity_id] = resolved[entity_id][0]
         return keys, resolved
 
     def _remember_months(self, months: set[tuple[int, int]]) -> None:
