@@ -40,33 +40,28 @@ def _next(year: int, month: int) -> tuple[int, int]:
     return (year + 1, 1) if month == 12 else (year, month + 1)
 
 
-def ensure_month_partitions(conn: Any, months: set[tuple[int, int]]) -> set[tuple[int, int]]:
-    """Create the partitions of ``months`` that do not exist yet, in ``conn``'s transaction.
+def month_bounds(months: tuple[tuple[int, int], ...]) -> tuple[list[str], list[int], list[int]]:
+    """Return the partition names of ``months`` and their bounds: first µs, last µs + 1."""
+    names, lo, hi = [], [], []
+    for year, month in months:
+        names.append(partition_name(year, month))
+        lo.append(to_micros(utc_month_start(year, month)))
+        hi.append(to_micros(utc_month_start(*_next(year, month))))
+    return names, lo, hi
 
-    Return the months whose partitions existed already (committed, so safe to remember);
-    one created here exists only if this transaction commits. One statement when they all
-    exist: the shared lock is taken before pg_class is read (the sub-select depends on it).
+
+def ensure_month_partitions(conn: Any, months: set[tuple[int, int]]) -> None:
+    """Create the partitions of ``months`` that do not exist yet, in ``conn``'s transaction
+    (one created here exists only if it commits).
+
+    One statement: ``hub_temporal_months`` (migration 0015) takes ``_LOCK_KEY`` shared,
+    looks each partition up (``to_regclass``) and creates the missing ones under
+    ``_CREATE_KEY``; the history writer sends the same call deferred, with its COMMIT.
     """
-    names = {partition_name(*m): m for m in months}
-    (found,) = conn.execute(
-        "SELECT ARRAY(SELECT c.relname::text FROM pg_class c WHERE c.relname = ANY(%s) "
-        "AND l.locked IS NOT NULL) FROM (SELECT pg_advisory_xact_lock_shared(%s)::text "
-        "AS locked OFFSET 0) l",
-        (list(names), _LOCK_KEY),
-    ).fetchone()
-    existed = {names[name] for name in found}
-    missing = sorted(set(months) - existed)
-    if missing:
-        conn.execute("SELECT pg_advisory_xact_lock(%s)", (_CREATE_KEY,))
-        for year, month in missing:
-            start = utc_month_start(year, month)
-            end = utc_month_start(*_next(year, month))
-            # IF NOT EXISTS: a writer that created it committed while this one waited
-            conn.execute(
-                f"CREATE TABLE IF NOT EXISTS {partition_name(year, month)} PARTITION OF "
-                f"hub_temporal_changes FOR VALUES FROM ({to_micros(start)}) TO ({to_micros(end)})"
-            )
-    return existed
+    names, lo, hi = month_bounds(tuple(sorted(months)))
+    conn.execute(
+        "SELECT hub_temporal_months(%s::text[], %s::bigint[], %s::bigint[])", (names, lo, hi)
+    )
 
 
 def month_partitions(conn: Any) -> list[str]:

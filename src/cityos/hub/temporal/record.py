@@ -42,7 +42,7 @@ from cityos.hub.store._pg_prepared import Statement, defer
 from cityos.hub.store._sqlite_rows import insert_rows
 from cityos.hub.store.base import Change, Entity, Transaction
 from cityos.hub.temporal._times import MICROS_PER_HOUR, text_micros, to_micros
-from cityos.hub.temporal.partitions import month_of, partition_name, utc_month_start
+from cityos.hub.temporal.partitions import month_bounds, month_of
 from cityos.hub.temporal.rollup import next_pk
 
 INSTANCE_PREFIX = "urn:ngsi-ld:Instance:"
@@ -414,15 +414,9 @@ def _history_statement(entities: bool, rollups: bool) -> Statement:
 
 @lru_cache(maxsize=256)
 def _months_params(months: tuple[tuple[int, int], ...]) -> list[bytes]:
-    """Return ``_MONTHS``' parameters for ``months``: partition names, first µs, last + 1
-    (plain identifiers and integers: no quoting needed)."""
-    names, lo, hi = [], [], []
-    for year, month in months:
-        after = (year + 1, 1) if month == 12 else (year, month + 1)
-        names.append(partition_name(year, month))
-        lo.append(str(to_micros(utc_month_start(year, month))))
-        hi.append(str(to_micros(utc_month_start(*after))))
-    return [("{" + ",".join(part) + "}").encode() for part in (names, lo, hi)]
+    """Return ``_MONTHS``' parameters for ``months`` as text arrays (plain identifiers and
+    integers: no quoting needed)."""
+    return [("{" + ",".join(map(str, part)) + "}").encode() for part in month_bounds(months)]
 
 
 def _covers(

@@ -19,7 +19,7 @@ import orjson
 from cityos.hub.store.base import HubStore
 from cityos.hub.temporal._db import Db, read_db
 from cityos.hub.temporal._times import MICROS_PER_HOUR, to_micros
-from cityos.hub.temporal.partitions import month_partitions, utc_month_start
+from cityos.hub.temporal.partitions import _LOCK_KEY, month_partitions, utc_month_start
 from cityos.hub.temporal.provision import save_change
 from cityos.hub.temporal.rollup import fold_pending
 
@@ -95,7 +95,7 @@ def expire_history(store: HubStore, *, keep_days: int, now: datetime) -> int:
         with store.pool.connection() as conn, conn.transaction():  # type: ignore[attr-defined]
             db = Db("postgresql", conn)
             # the lock writers hold shared while they write history: no partition drops under one
-            conn.execute("SELECT pg_advisory_xact_lock(%s)", (0x7E_3D_0A_11,))
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
             deleted = _trim_straddling(db, cutoff)
             deleted += _drop_old_partitions(db, cutoff)
             deleted += _live(db, "hub_temporal_changes", "c.ts_hi < %s", [cutoff])

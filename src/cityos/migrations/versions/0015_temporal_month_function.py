@@ -8,12 +8,12 @@ A history write whose changes fall in a month the writer does not know to exist 
 reading, the first write of a month) checked its partitions inside its history statement
 and read the answer: the statement then could not travel with COMMIT in one round trip, and
 a missing partition cost two statements and a retry. ``hub_temporal_months(names, lo, hi)``
-does what ``cityos.hub.temporal.partitions.ensure_month_partitions`` does (the shared
-advisory lock that retention's DROP takes exclusively, a look-up of each name, and under
-the creation lock ``CREATE TABLE IF NOT EXISTS … PARTITION OF``; ``to_regclass``, a
-catalog-cache look-up: ``relname = ANY(text[])`` scanned pg_class, ~35 µs) as one
-statement whose result nobody reads, so the writer sends it, the history and COMMIT
-together (``hub/store/_pg_prepared``).
+does what ``cityos.hub.temporal.partitions.ensure_month_partitions`` did (that function now
+calls it): the shared advisory lock that retention's DROP takes exclusively, a look-up of
+each name (``to_regclass``, a catalog-cache look-up; ``relname = ANY(text[])`` scanned
+pg_class, ~35 µs), and under the creation lock ``CREATE TABLE IF NOT EXISTS … PARTITION
+OF``, as one statement whose result nobody reads, so the writer sends it, the history and
+COMMIT together (``hub/store/_pg_prepared``).
 
 SQLite: nothing (history there is not partitioned).
 """
