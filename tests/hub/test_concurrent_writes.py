@@ -3,11 +3,15 @@ read-modify-write of an entity is atomic, and its history commits with it."""
 
 from __future__ import annotations
 
+import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 from fastapi.testclient import TestClient
 
 from cityos.config import Settings
+from cityos.db import upgrade
 from cityos.hub import service
 from cityos.hub.context import ContextResolver
 from cityos.hub.store import open_store
@@ -57,3 +61,30 @@ def test_two_writers_patching_one_entity_lose_no_update(
     finally:
         for store in stores:
             store.close()
+
+
+def test_closing_a_sqlite_store_waits_for_the_statement_its_thread_steps(
+    tmp_path: Path,
+) -> None:
+    """A store call still running on the store's threads (a subscription delivery whose
+    bounded stop gave up waiting) finishes before close() closes the connection it steps
+    a statement on: closing it under the statement can crash the process."""
+    url = f"sqlite:///{tmp_path}/close.db"
+    settings = Settings(database_url=url, seed_city=False, jobs="off")
+    upgrade(settings)
+    store = open_store(settings)
+    started = threading.Event()
+    count = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < ?) "
+    count += "SELECT count(*) FROM c"
+
+    def long_statement() -> int:
+        conn = store._conn()  # type: ignore[attr-defined]
+        started.set()
+        return int(conn.execute(count, (2_000_000,)).fetchone()[0])
+
+    future = store.executor.submit(long_statement)
+    assert started.wait(5)
+    time.sleep(0.05)  # the statement is stepping
+    store.close()
+    assert future.done()
+    assert future.result() == 2_000_000

@@ -224,7 +224,8 @@ class HubStore(ABC):
         return self._executor
 
     def shutdown_executor(self) -> None:
-        """Stop the store's threads (after close)."""
+        """Stop the store's threads, waiting for the calls they run (SQLite: close does it
+        first; PostgreSQL: after close, which ends the waits on its connections)."""
         if self._executor is not None:
             self._executor.shutdown(wait=True)
             self._executor = None

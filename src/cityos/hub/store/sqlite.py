@@ -442,6 +442,11 @@ class SQLiteStore(HubStore):
         return conn
 
     def close(self) -> None:
+        # The store's threads first: a call still running there (a subscription delivery
+        # the dispatcher's bounded stop gave up waiting for) would otherwise step a
+        # statement on a connection closed under it, which can crash the process
+        # (seen once in a test app's shutdown). SQLite calls end within busy_timeout.
+        self.shutdown_executor()
         with self._all_lock:
             for conn in self._all:
                 conn.close()
