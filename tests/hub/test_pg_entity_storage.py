@@ -107,3 +107,63 @@ def test_an_attribute_patch_is_a_hot_update(engine: Engine, settings: Settings) 
         assert stored["attrs"][names[1]][0]["value"] == 42.0
     finally:
         store.close()
+
+
+@pytest.mark.backend("postgresql")
+def test_an_attribute_patch_stores_what_a_whole_rewrite_stores(
+    engine: Engine, settings: Settings
+) -> None:
+    """``replace(changed=...)`` sends only the changed attributes (``attrs || $x``): the row
+    it leaves is the one the whole-entity UPDATE leaves, to the jsonb text, the timestamps
+    and every other column, and it is a HOT update too."""
+    from cityos.hub.store.postgres import PostgresStore
+
+    names = [f"https://example.org/{n}" for n in ("temperature", "pm25", "no2", "a", "bb")]
+    nested = {"type": "Property", "value": 1.5, "unitCode": "C", "createdAt": NOW}
+    ids = ["urn:ngsi-ld:Sensor:delta-1", "urn:ngsi-ld:Sensor:delta-2"]
+    store = PostgresStore(settings.database_url, pool_size=1)
+    try:
+        with store.transaction(TENANT) as tx:
+            tx.insert(
+                [
+                    {
+                        "id": entity_id,
+                        "type": ["https://example.org/Sensor"],
+                        "scope": ["/a/b"],
+                        "createdAt": NOW,
+                        "modifiedAt": NOW,
+                        "attrs": {name: reading(name, 1.0) for name in names},
+                    }
+                    for entity_id in ids
+                ]
+            )
+        later = "2026-12-01T00:00:01.250000Z"
+        new = [
+            {"type": "Property", "value": 10.0, "observedAt": later, "accuracy": nested}
+            | {"createdAt": NOW, "modifiedAt": later, "datasetId": "urn:x:1"},
+            {"type": "Property", "value": -0.0, "createdAt": NOW, "modifiedAt": later},
+        ]
+        for entity_id, changed in zip(ids, [(names[1],), None], strict=True):
+            with store.transaction(TENANT) as tx:
+                entity = dict(tx.get_many([entity_id])[entity_id])
+                entity["attrs"] = dict(entity["attrs"]) | {names[1]: new}
+                entity["modifiedAt"] = later
+                hot = "SELECT pg_stat_get_xact_tuples_hot_updated('hub_entities'::regclass)"
+                before = tx.connection.execute(hot).fetchone()  # (counts not yet reported)
+                tx.replace([entity], changed=changed)
+                after = tx.connection.execute(hot).fetchone()
+                assert before is not None
+                assert after == (before[0] + 1,)
+        with store.pool.connection() as conn:
+            rows = conn.execute(
+                "SELECT types, scopes, attr_names, created_at, modified_at, attrs::text "
+                "FROM hub_entities WHERE tenant = %s AND id = ANY(%s) ORDER BY id",
+                (TENANT, ids),
+            ).fetchall()
+        assert rows[0] == rows[1]
+        stored = store.get(TENANT, ids[0])
+        assert stored is not None
+        assert stored["attrs"][names[1]] == new
+        assert stored["modifiedAt"] == later
+    finally:
+        store.close()

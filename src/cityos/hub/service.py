@@ -367,7 +367,7 @@ def patch_attribute(
         merged["modifiedAt"] = now
         entity["attrs"][iri] = [merged if i is target else i for i in current]
         entity["modifiedAt"] = now
-        tx.replace([entity])
+        tx.replace([entity], changed=(iri,))  # types, scopes and attribute names as read
 
 
 def replace_attribute(

@@ -6,7 +6,7 @@ types and attribute names are indexed arrays (GIN), geometries PostGIS geography
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -107,6 +107,18 @@ _UPDATE = Statement(
     b"attr_names = r.attr_names, modified_at = r.modified_at, attrs = $4::jsonb "
     b"FROM json_to_record($3::json) AS r(types text[], scopes text[], attr_names text[], "
     b"modified_at timestamptz) WHERE e.tenant = $1 AND e.id = $2",
+)
+
+# An attribute PATCH changes one attribute's instances and modifiedAt, nothing else
+# (``Transaction.replace``'s ``changed``): its UPDATE sends only those attributes and
+# merges them into the stored document (jsonb ``||`` replaces the value of each key it
+# names), where ``_UPDATE`` sends the whole ~2 kB ``attrs`` for the server to parse and the
+# three unchanged columns. jsonb is canonical (keys in one order, each once), so the stored
+# value is the one ``_UPDATE`` would store.
+_UPDATE_ATTRS = Statement(
+    b"cityos_entity_update_attrs",
+    b"UPDATE hub_entities e SET modified_at = $3::timestamptz, attrs = e.attrs || $4::jsonb "
+    b"WHERE e.tenant = $1 AND e.id = $2",
 )
 
 
@@ -239,11 +251,21 @@ class _PostgresTransaction(Transaction):
         self._write_geo(entities)
         self.inserted += len(entities)
 
-    def replace(self, entities: list[Entity]) -> None:
+    def replace(self, entities: list[Entity], *, changed: Collection[str] | None = None) -> None:
         latest = {e["id"]: e for e in entities}  # a repeated id: its last version wins
         for entity in latest.values():
             self._wrote(entity)
-        if len(latest) == 1:  # an attribute PATCH, PUT, DELETE: by primary key
+        if len(latest) == 1 and changed is not None:  # an attribute PATCH
+            (entity,) = latest.values()
+            attrs = entity["attrs"]
+            params = (
+                self.tenant.encode(),
+                entity["id"].encode(),
+                entity["modifiedAt"].encode(),
+                orjson.dumps({name: attrs[name] for name in changed}),
+            )
+            defer(self.conn, _UPDATE_ATTRS, params)  # sent with the history, or COMMIT
+        elif len(latest) == 1:  # an attribute PUT, DELETE, an entity PUT: by primary key
             (entity,) = latest.values()
             record = _entity_record(entity)
             attrs = record.pop("attrs")
