@@ -161,6 +161,17 @@ def _entity_record(e: Entity) -> dict[str, Any]:
     }
 
 
+def _geo_among(before: Entity, names: Collection[str], after: Entity) -> bool:
+    """Return whether an instance of the attributes ``names`` is a GeoProperty in ``before``
+    or ``after`` (if not, a write of just those leaves the entity's geometries alone)."""
+    for name in names:
+        for entity in (before, after):
+            for inst in entity["attrs"].get(name, ()):
+                if inst.get("type") == "GeoProperty":
+                    return True
+    return False
+
+
 class _PostgresTransaction(Transaction):
     def __init__(self, conn: psycopg.Connection[Any], tenant: str) -> None:
         self.conn = conn
@@ -265,6 +276,9 @@ class _PostgresTransaction(Transaction):
                 orjson.dumps({name: attrs[name] for name in changed}),
             )
             defer(self.conn, _UPDATE_ATTRS, params)  # sent with the history, or COMMIT
+            before = self._before.get(entity["id"])
+            if before is not None and not _geo_among(before, changed, entity):
+                return  # no GeoProperty among the changed attributes: hub_geo is as it was
         elif len(latest) == 1:  # an attribute PUT, DELETE, an entity PUT: by primary key
             (entity,) = latest.values()
             record = _entity_record(entity)
