@@ -105,9 +105,9 @@ def instrument(mark: Marker) -> None:
 
     replace = pg._PostgresTransaction.replace
 
-    def counted_replace(self: Any, found: list[Any]) -> Any:
+    def counted_replace(self: Any, found: list[Any], **kwargs: Any) -> Any:
         mark.dump("service: merge")
-        replace(self, found)
+        replace(self, found, **kwargs)
         mark.dump("store replace (UPDATE queued)")
 
     pg._PostgresTransaction.replace = counted_replace  # type: ignore[method-assign]
