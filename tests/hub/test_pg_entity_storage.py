@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 import pytest
 import sqlalchemy as sa
 from alembic import command
@@ -165,5 +166,74 @@ def test_an_attribute_patch_stores_what_a_whole_rewrite_stores(
         assert stored is not None
         assert stored["attrs"][names[1]] == new
         assert stored["modifiedAt"] == later
+    finally:
+        store.close()
+
+
+@pytest.mark.backend("postgresql")
+def test_attribute_writes_that_send_only_changed_attributes_store_the_whole_entity(
+    engine: Engine, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The service's writes that pass ``changed`` (PATCH of one attribute, PUT of one,
+    PATCH …/attrs of existing ones) leave the row a whole rewrite of the entity they wrote
+    would: the jsonb, the sorted attribute names, modifiedAt."""
+    from cityos.hub import service
+    from cityos.hub.context import ContextResolver
+    from cityos.hub.store import postgres
+    from cityos.hub.store.postgres import PostgresStore
+
+    written: list[tuple[bytes, Any]] = []  # (the entity as the service wrote it, changed)
+    replace = postgres._PostgresTransaction.replace
+
+    def recording(self: Any, entities: list[Entity], **kwargs: Any) -> None:
+        written.append((orjson.dumps(entities[0]), kwargs.get("changed")))
+        replace(self, entities, **kwargs)
+
+    monkeypatch.setattr(postgres._PostgresTransaction, "replace", recording)
+    ctx = ContextResolver(settings).resolve(None)
+    store = PostgresStore(settings.database_url, pool_size=1)
+    entity_id = "urn:ngsi-ld:Sensor:service-delta"
+    try:
+        service.create_entity(
+            store,
+            TENANT,
+            {
+                "id": entity_id,
+                "type": "Sensor",
+                "temperature": {"type": "Property", "value": 20.5, "unitCode": "CEL"},
+                "pm25": [
+                    {"type": "Property", "value": 3},
+                    {"type": "Property", "value": 4, "datasetId": "urn:ds:b"},
+                ],
+                "name": {"type": "Property", "value": "a"},
+            },
+            ctx,
+        )
+        service.patch_attribute(store, TENANT, entity_id, "temperature", {"value": 21.0}, ctx)
+        service.replace_attribute(
+            store, TENANT, entity_id, "pm25", {"type": "Property", "value": 9}, ctx
+        )
+        service.update_attributes(
+            store,
+            TENANT,
+            entity_id,
+            {"name": {"type": "Property", "value": "b"}, "absent": {"value": 1}},
+            ctx,
+        )
+        assert [changed is not None for _, changed in written] == [True, True, True]
+        entity = orjson.loads(written[-1][0])  # as the last write made it
+        record = postgres._entity_record(entity)
+        with store.pool.connection() as conn:
+            row = conn.execute(
+                "SELECT attrs::text = %s::jsonb::text, attr_names, "
+                "modified_at = %s::timestamptz FROM hub_entities "
+                "WHERE tenant = %s AND id = %s",
+                (orjson.dumps(record["attrs"]).decode(), entity["modifiedAt"], TENANT, entity_id),
+            ).fetchone()
+        assert row == (True, sorted(entity["attrs"]), True)
+        pm25 = entity["attrs"][ctx.expand("pm25")]
+        assert sorted(i["value"] for i in pm25) == [4, 9]
+        assert entity["attrs"][ctx.expand("name")][0]["value"] == "b"
+        assert entity["attrs"][ctx.expand("temperature")][0]["value"] == 21.0
     finally:
         store.close()
