@@ -229,7 +229,10 @@ def update_attributes(
                 result.updated.append(iri)
         if result.updated:
             entity["modifiedAt"] = now
-            tx.replace([entity])
+            # only existing attributes' instances changed, unless types, scope or a
+            # deletion (which may remove an attribute) did too
+            only_values = not nulls and "type" not in body and "scope" not in body
+            tx.replace([entity], changed=list(result.updated) if only_values else None)
     result.updated = [n for n in result.updated if n != "type"]
     return result
 
@@ -367,7 +370,7 @@ def patch_attribute(
         merged["modifiedAt"] = now
         entity["attrs"][iri] = [merged if i is target else i for i in current]
         entity["modifiedAt"] = now
-        tx.replace([entity])
+        tx.replace([entity], changed=(iri,))  # types, scopes and attribute names as read
 
 
 def replace_attribute(
@@ -405,7 +408,7 @@ def replace_attribute(
         _keep_created(current, instances)
         entity["attrs"][iri] = merge_instances(current, instances)
         entity["modifiedAt"] = now
-        tx.replace([entity])
+        tx.replace([entity], changed=(iri,) if current else None)
 
 
 def delete_attribute(

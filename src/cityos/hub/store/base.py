@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
@@ -162,8 +162,14 @@ class Transaction(ABC):
         """Insert new entities (their ids must not exist)."""
 
     @abstractmethod
-    def replace(self, entities: list[Entity]) -> None:
-        """Rewrite existing entities whole (types, scopes, attributes, geometries)."""
+    def replace(self, entities: list[Entity], *, changed: Collection[str] | None = None) -> None:
+        """Rewrite existing entities whole (types, scopes, attributes, geometries).
+
+        ``changed``: the caller's promise that each entity differs from what this
+        transaction read of it only in these attributes' instances and in modifiedAt (same
+        types, scopes and attribute names): a backend may then write just those
+        (PostgreSQL: an attribute PATCH's UPDATE). None: no such promise.
+        """
 
     @abstractmethod
     def delete(self, ids: list[str]) -> None:

@@ -6,7 +6,7 @@ types and attribute names are indexed arrays (GIN), geometries PostGIS geography
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -109,6 +109,18 @@ _UPDATE = Statement(
     b"modified_at timestamptz) WHERE e.tenant = $1 AND e.id = $2",
 )
 
+# An attribute PATCH changes one attribute's instances and modifiedAt, nothing else
+# (``Transaction.replace``'s ``changed``): its UPDATE sends only those attributes and
+# merges them into the stored document (jsonb ``||`` replaces the value of each key it
+# names), where ``_UPDATE`` sends the whole ~2 kB ``attrs`` for the server to parse and the
+# three unchanged columns. jsonb is canonical (keys in one order, each once), so the stored
+# value is the one ``_UPDATE`` would store.
+_UPDATE_ATTRS = Statement(
+    b"cityos_entity_update_attrs",
+    b"UPDATE hub_entities e SET modified_at = $3::timestamptz, attrs = e.attrs || $4::jsonb "
+    b"WHERE e.tenant = $1 AND e.id = $2",
+)
+
 
 def _json_entity(text: str | bytes | None) -> Entity:
     """Return the entity of one ``_ENTITY_JSON`` value (keys in _row_entity's order)."""
@@ -147,6 +159,17 @@ def _entity_record(e: Entity) -> dict[str, Any]:
         "modified_at": e["modifiedAt"],
         "attrs": e["attrs"],
     }
+
+
+def _geo_among(before: Entity, names: Collection[str], after: Entity) -> bool:
+    """Return whether an instance of the attributes ``names`` is a GeoProperty in ``before``
+    or ``after`` (if not, a write of just those leaves the entity's geometries alone)."""
+    for name in names:
+        for entity in (before, after):
+            for inst in entity["attrs"].get(name, ()):
+                if inst.get("type") == "GeoProperty":
+                    return True
+    return False
 
 
 class _PostgresTransaction(Transaction):
@@ -239,11 +262,24 @@ class _PostgresTransaction(Transaction):
         self._write_geo(entities)
         self.inserted += len(entities)
 
-    def replace(self, entities: list[Entity]) -> None:
+    def replace(self, entities: list[Entity], *, changed: Collection[str] | None = None) -> None:
         latest = {e["id"]: e for e in entities}  # a repeated id: its last version wins
         for entity in latest.values():
             self._wrote(entity)
-        if len(latest) == 1:  # an attribute PATCH, PUT, DELETE: by primary key
+        if len(latest) == 1 and changed is not None:  # an attribute PATCH
+            (entity,) = latest.values()
+            attrs = entity["attrs"]
+            params = (
+                self.tenant.encode(),
+                entity["id"].encode(),
+                entity["modifiedAt"].encode(),
+                orjson.dumps({name: attrs[name] for name in changed}),
+            )
+            defer(self.conn, _UPDATE_ATTRS, params)  # sent with the history, or COMMIT
+            before = self._before.get(entity["id"])
+            if before is not None and not _geo_among(before, changed, entity):
+                return  # no GeoProperty among the changed attributes: hub_geo is as it was
+        elif len(latest) == 1:  # an attribute PUT, DELETE, an entity PUT: by primary key
             (entity,) = latest.values()
             record = _entity_record(entity)
             attrs = record.pop("attrs")

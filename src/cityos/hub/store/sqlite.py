@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
@@ -331,7 +331,8 @@ class _SQLiteTransaction(Transaction):
         for entity, (_, rows_of) in zip(entities, side, strict=True):
             self.side[entity["id"]] = rows_of
 
-    def replace(self, entities: list[Entity]) -> None:
+    def replace(self, entities: list[Entity], *, changed: Collection[str] | None = None) -> None:
+        # ``changed`` is not used: SQLite rewrites the row's JSON text whole either way
         missing = [e["id"] for e in entities if e["id"] not in self.pks]
         if missing:
             self.get_many(missing)
@@ -352,7 +353,7 @@ class _SQLiteTransaction(Transaction):
         )
         # Rewrite only the side rows that changed: a sensor update usually changes none, and
         # a vehicle that moved keeps its geometry rows, which are updated in place.
-        changed: dict[str, list[tuple[int, _SideRows]]] = {"types": [], "geo": []}
+        rewrite: dict[str, list[tuple[int, _SideRows]]] = {"types": [], "geo": []}
         moved: list[tuple[int, str, str]] = []  # (entity pk, attribute, new GeoJSON)
         for entity in entities:
             self._wrote(entity)
@@ -360,7 +361,7 @@ class _SQLiteTransaction(Transaction):
             new = _SideRows.of(entity)
             pk = self.pks[entity["id"]]
             if old is None or old.types != new.types:
-                changed["types"].append((pk, new))
+                rewrite["types"].append((pk, new))
             if old is None or old.geo != new.geo:
                 if old is not None and _same_slots(old.geo, new.geo):
                     moved.extend(
@@ -369,9 +370,9 @@ class _SQLiteTransaction(Transaction):
                         if text != before
                     )
                 else:
-                    changed["geo"].append((pk, new))
+                    rewrite["geo"].append((pk, new))
             self.side[entity["id"]] = new
-        for key, rows in changed.items():
+        for key, rows in rewrite.items():
             if rows:
                 self._delete_side_tables([pk for pk, _ in rows], which={key})
                 self._write_side_tables(rows, which={key})
