@@ -382,7 +382,7 @@ def print_table(dumps: dict[str, tuple[int, Path]], args: argparse.Namespace) ->
     per: dict[str, float] = {}
     for label, (total, _) in dumps.items():
         kind, _, n = label.partition(" ")
-        if n.isdigit():
+        if n.isdigit() and int(n):  # --batches 0: no upserts
             per[kind] = total / int(n)
     history = "on" if args.history else "off"
     print(

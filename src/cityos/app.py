@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from cityos import __version__, db, http_errors
+from cityos._telemetry import install_cheap_check
 from cityos.config import Settings, get_settings, is_loopback
 from cityos.governance import catalog as complaint_catalog
 from cityos.governance.api import router as open311_router
@@ -188,6 +189,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         openapi_url="/openapi.json",
         docs_url="/docs",
     )
+    install_cheap_check(app)  # FastAPI's per-request OpenTelemetry check (cityos._telemetry)
     app.state = AppState()
     app.state.settings = settings
     department_scopes(settings)  # a bad CITYOS_DEPARTMENT_SCOPES entry stops start-up here

@@ -187,6 +187,24 @@ async def request_context(
     return known
 
 
+class JsonResponse(Response):
+    """A response made whole by :func:`json_response`: body and raw headers as given.
+
+    ``Response.__init__`` would render the bytes again (a no-op) and build the raw headers
+    from a dict, checking which of them are present; here they come ready, in the order it
+    gives them (the route's headers, then ``content-length`` and ``content-type``).
+    """
+
+    def __init__(
+        self, body: bytes, status: int, media: str, raw_headers: list[tuple[bytes, bytes]]
+    ) -> None:
+        self.status_code = status
+        self.media_type = media
+        self.background = None
+        self.body = body
+        self.raw_headers = raw_headers
+
+
 def json_response(
     content: Any,
     *,
@@ -196,7 +214,7 @@ def json_response(
     headers: dict[str, str] | None = None,
 ) -> Response:
     """Return a JSON response with the @context as a Link header or in the body."""
-    out_headers = dict(headers or {})
+    link: str | None = None
     if ctx is not None:
         if media == JSON_LD:
             body_ctx = ctx.body_value()
@@ -205,10 +223,22 @@ def json_response(
             elif isinstance(content, dict):
                 content = {**content, "@context": body_ctx}
         else:
-            out_headers["Link"] = ctx.link_value()
-    return Response(
-        orjson.dumps(content), status_code=status, media_type=media, headers=out_headers
-    )
+            link = ctx.link_value()
+    body = orjson.dumps(content)
+    if headers:  # as Response builds them from a dict (ours replaces a "Link" in place)
+        named = dict(headers)
+        if link is not None:
+            named["Link"] = link
+        raw = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in named.items()]
+        names = {name for name, _ in raw}
+    else:
+        raw = [] if link is None else [(b"link", link.encode("latin-1"))]
+        names = set()
+    if b"content-length" not in names and not (status < 200 or status in (204, 304)):
+        raw.append((b"content-length", str(len(body)).encode("latin-1")))
+    if b"content-type" not in names:
+        raw.append((b"content-type", media.encode("latin-1")))
+    return JsonResponse(body, status, media, raw)
 
 
 # Store calls that may scan many rows or write many entities: always off the event loop.

@@ -77,6 +77,10 @@ def parse_projection(
     return members
 
 
+# What render_options gives a request without any parameter (shared: immutable members).
+DEFAULT_RENDERING = RenderOptions(omit=frozenset())
+
+
 def render_options(
     options: set[str],
     fmt: str | None,

@@ -22,6 +22,7 @@ from typing import Any
 from fastapi.routing import APIRoute
 from fastapi.telemetry import get_telemetry_data
 from starlette.convertors import StringConvertor
+from starlette.datastructures import QueryParams
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import PARAM_REGEX, Match
@@ -64,6 +65,34 @@ def _returns_a_response(endpoint: Callable[..., Any]) -> bool:
     return isinstance(annotation, type) and issubclass(annotation, Response)
 
 
+class Parameters(QueryParams):
+    """Query parameters whose ``get`` is one dict look-up.
+
+    ``QueryParams.get`` is ``Mapping.get``: ``self[key]``, which raises and catches a
+    ``KeyError`` for every parameter a request leaves out (a plain GET leaves out all six
+    that retrieval reads). The answers are the same: the last value of the name, else the
+    default.
+    """
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        return self._dict.get(key, default)
+
+
+NO_PARAMETERS = Parameters()  # immutable, so one serves every request without a query
+
+
+class HubRequest(Request):
+    """A request whose query parameters are :class:`Parameters`, parsed only when present."""
+
+    @property
+    def query_params(self) -> QueryParams:
+        if not self.scope["query_string"]:
+            return NO_PARAMETERS
+        if not hasattr(self, "_query_params"):
+            self._query_params = Parameters(self.scope["query_string"])
+        return self._query_params
+
+
 def direct_app(endpoint: Endpoint, fastapi_app: ASGIApp) -> ASGIApp:
     """Return an ASGI app that calls ``endpoint`` and sends its response."""
 
@@ -71,7 +100,7 @@ def direct_app(endpoint: Endpoint, fastapi_app: ASGIApp) -> ASGIApp:
         if get_telemetry_data() is not None:  # FastAPI's OpenTelemetry is recording
             await fastapi_app(scope, receive, send)
             return
-        response = await endpoint(Request(scope, receive, send))
+        response = await endpoint(HubRequest(scope, receive, send))
         await response(scope, receive, send)
 
     return app

@@ -31,12 +31,17 @@ from cityos.hub.api._http import (
     store_of,
     tenant_of,
 )
-from cityos.hub.api._params import parse_projection, render_options, split_list
+from cityos.hub.api._params import (
+    DEFAULT_RENDERING,
+    parse_projection,
+    render_options,
+    split_list,
+)
 from cityos.hub.api._route import HubRoute
 from cityos.hub.context import ActiveContext
 from cityos.hub.errors import BadRequestData, InvalidRequest, ResourceNotFound
 from cityos.hub.geojson import feature, feature_collection
-from cityos.hub.join import link_entities, parse_linked_query
+from cityos.hub.join import LinkedQuery, link_entities, parse_linked_query
 from cityos.hub.model import check_entity_id
 from cityos.hub.render import render_entity
 
@@ -150,27 +155,32 @@ async def retrieve_entity(request: Request) -> Response:
     grant = await authorize(request, "read")
     tenant = tenant_of(request, must_exist=True)
     ctx = await request_context(request)
-    linked = parse_linked_query(params)
-    opts = render_options(
-        options_of(request),
-        format,
-        ctx,
-        attrs=split_list(attrs),
-        pick=parse_projection(pick, "pick", nested=linked is not None),
-        omit=parse_projection(omit, "omit", nested=linked is not None),
-        lang=lang,
-        dataset_ids=split_list(datasetId),
-    )
+    linked: LinkedQuery | None = None
+    if not params:  # no parameter: what parsing them gives (normalized, everything)
+        opts = DEFAULT_RENDERING
+    else:
+        linked = parse_linked_query(params)
+        opts = render_options(
+            options_of(request),
+            format,
+            ctx,
+            attrs=split_list(attrs),
+            pick=parse_projection(pick, "pick", nested=linked is not None),
+            omit=parse_projection(omit, "omit", nested=linked is not None),
+            lang=lang,
+            dataset_ids=split_list(datasetId),
+        )
     entity = await get_entity(store_of(request), tenant, entity_id)
     if entity is None:
         raise ResourceNotFound(
             f"entity {entity_id} does not exist / 엔터티 {entity_id}이(가) 없습니다",
             instance=entity_id,
         )
-    grant.check_types(
-        entity["type"],
-        what=f"may not read entity {entity_id} / 엔터티 {entity_id}을(를) 읽을 수 없습니다",
-    )
+    if not grant.every_type:  # (a scope of every type covers it: no message to build)
+        grant.check_types(
+            entity["type"],
+            what=f"may not read entity {entity_id} / 엔터티 {entity_id}을(를) 읽을 수 없습니다",
+        )
     rendered = render_entity(entity, ctx, opts)
     if opts.attrs is not None and not (set(entity["attrs"]) & set(opts.attrs)):
         raise ResourceNotFound(
