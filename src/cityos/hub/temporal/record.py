@@ -318,9 +318,11 @@ def _elements(
     whether their pairs are those of every attribute without datasetId (``plain``: a new
     entity, each attribute with instances, none with a datasetId).
 
-    Per instance (hub_cost_history, 8 instances an entity): the body is a copy with two
-    deletions (``del``: a third of ``copy`` and two ``pop(k, None)``, which call a method
-    each), the element a tuple (built in one step; orjson writes it as the same array).
+    Per instance: the body is a copy with two deletions (``del``; timeit: 75 ns against
+    225 ns for ``copy`` and two ``pop(k, None)``, which call a method each), the element a
+    tuple (built in one step; orjson writes it as the same array). change_row of 1,000 new
+    8-attribute entities: 67,248 → 61,310 instructions an entity (callgrind; with the
+    shared pairs and no list of times).
     """
     seen = _OBSERVED
     if len(seen) > _OBSERVED_MAX:

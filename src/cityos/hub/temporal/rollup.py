@@ -31,8 +31,10 @@ from cityos.hub.store._sqlite_rows import insert_rows
 from cityos.hub.store.base import HubStore
 from cityos.hub.temporal._times import MICROS_PER_HOUR
 
-# Change rows folded per step: their sums stay in memory (a few MB), whatever the pending
-# range (5 minutes of writes at 20,000 entities/s are 6 million rows).
+# Change-row keys folded per step: the step's sums (a few thousand small lists) are all
+# that stays in memory, whatever the pending range (5 minutes of writes at 20,000
+# entities/s are 6 million rows), and few survive into a garbage collection (4,000 a step
+# measured 153,000 instructions per entity with its collections, 500: 147,000).
 _STEP = 500
 _ROWS = "SELECT entity, instances FROM hub_temporal_changes WHERE pk > ? AND pk <= ? ORDER BY pk"
 _UPSERT = (
