@@ -483,6 +483,9 @@ def _merge(made: list[ChangeRow], more: list[ChangeRow]) -> list[ChangeRow]:
             out.append(change)
             continue
         entity_id, lo, hi, items, pairs = out[i]
+        if items.__class__ is bytearray:  # already JSON (``__call__``): a row of its own
+            out.append(change)
+            continue
         if items and change[3] and items[0][6] != change[3][0][6]:  # another modifiedAt
             out.append(change)
             continue
