@@ -221,3 +221,52 @@ def test_only_aggregations_that_may_read_rollups_fold(client: TestClient) -> Non
     if store.backend == "sqlite":
         assert not pending(store._conn())  # type: ignore[attr-defined]
     assert_rollups_exact(store, eid)
+
+
+def test_a_fold_in_several_steps_stays_exact(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The SQLite fold reads the pending key range a few change rows at a time (orjson,
+    sums in Python); an (entity, attribute, datasetId, hour) spread over several steps and
+    several entities of one batch get the same roll-ups as the raw instances."""
+    import cityos.hub.temporal.rollup as rollup
+
+    monkeypatch.setattr(rollup, "_STEP", 2)
+    ids = [f"urn:ngsi-ld:Sensor:steps{i}" for i in range(5)]
+    batch = [
+        {
+            "id": eid,
+            "type": "Sensor",
+            "level": [
+                {"type": "Property", "value": i + 0.5, "observedAt": iso(BASE)},
+                {
+                    "type": "Property",
+                    "value": -i,
+                    "datasetId": "urn:ngsi-ld:Dataset:b",
+                    "observedAt": iso(BASE + timedelta(minutes=20)),
+                },
+            ],
+            "label": {"type": "Property", "value": "not a number"},
+        }
+        for i, eid in enumerate(ids)
+    ]
+    assert client.post(f"{NGSI}/entityOperations/upsert", json=batch).status_code == 201
+    for minute, value in ((5, 2.0), (65, 3.5), (40, 1e-9)):
+        patch = {"value": value, "observedAt": iso(BASE + timedelta(minutes=minute))}
+        assert client.patch(f"{NGSI}/entities/{ids[1]}/attrs/level", json=patch).status_code == 204
+    store = store_of(client)
+    for eid in ids:
+        assert_rollups_exact(store, eid)
+    rolled = _rows(
+        store,
+        "SELECT h.dataset_id, h.hour, h.n, h.total FROM hub_temporal_hourly h JOIN "
+        f"hub_temporal_entities s ON s.pk = h.entity WHERE s.entity_id = '{ids[1]}' "
+        "AND h.attr = 'https://uri.etsi.org/ngsi-ld/default-context/level' ORDER BY 1, 2",
+    )
+    first = int(BASE.timestamp()) * 1_000_000
+    assert [(d, h - first, n) for d, h, n, _ in rolled] == [
+        ("", 0, 3),  # 1.5, 2.0, 1e-9
+        ("", HOUR, 1),  # 3.5
+        ("urn:ngsi-ld:Dataset:b", 0, 1),  # -1
+    ]
+    assert [t for *_, t in rolled] == pytest.approx([1.5 + 2.0 + 1e-9, 3.5, -1.0])

@@ -3,10 +3,13 @@
 A write on SQLite appends its change rows to ``hub_temporal_changes`` and nothing else; the
 roll-ups (``hub_temporal_hourly``: count, sum, sum of squares, min, max per entity,
 attribute, datasetId and UTC hour) of the rows appended since the last fold are added by
-:func:`fold_pending` in one ``INSERT … SELECT … GROUP BY`` over the change rows' instances
-(``json_each``) — in C, over a range of the table's integer key, a few µs per instance
-instead of an upsert per instance in the writing request. ``hub_temporal_rollup``
-holds the mark: every row with ``pk`` ≤ ``rolled_pk`` is in the roll-ups, none above it is.
+:func:`fold_pending`, which reads a range of the table's integer key, sums the numeric
+instances with orjson and Python, and adds the sums with one multi-row upsert per step —
+instead of an upsert per instance in the writing request. (Until this was measured it was
+one ``INSERT … SELECT … GROUP BY`` over ``json_each`` of the change rows: ~430,000
+instructions per new 8-attribute entity, more than the whole write; this takes ~50,000,
+docs/benchmarks.md "History cut".) ``hub_temporal_rollup`` holds the mark: every row with
+``pk`` ≤ ``rolled_pk`` is in the roll-ups, none above it is.
 
 The rule that keeps this exact: **whatever reads or changes the roll-ups folds first**, in
 the same SQLite write lock — aggregations that use them (:func:`fold`),
@@ -22,21 +25,23 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
+
+from cityos.hub.store._sqlite_rows import insert_rows
 from cityos.hub.store.base import HubStore
 from cityos.hub.temporal._times import MICROS_PER_HOUR
 
-# NOT INDEXED: without it SQLite walks the whole (entity, ts_hi) index for the GROUP BY
-# instead of the key range (EXPLAIN QUERY PLAN); the rowid range stays usable.
-_FOLD = (
-    "INSERT INTO hub_temporal_hourly (entity, attr, dataset_id, hour, n, total, total_sq, lo, "
-    "hi) SELECT entity, attr, dataset_id, "
-    f"ts - ((ts % {MICROS_PER_HOUR}) + {MICROS_PER_HOUR}) % {MICROS_PER_HOUR}, "
-    "count(num), sum(num), sum(num * num), min(num), max(num) FROM (SELECT c.entity AS entity, "
-    "j.value ->> 0 AS attr, j.value ->> 1 AS dataset_id, j.value ->> 3 AS ts, "
-    "j.value ->> 7 AS num FROM hub_temporal_changes c NOT INDEXED, json_each(c.instances) j "
-    "WHERE c.pk > ? AND c.pk <= ? AND j.type = 'array') WHERE num IS NOT NULL "
-    "GROUP BY 1, 2, 3, 4 "
-    "ON CONFLICT (entity, attr, dataset_id, hour) DO UPDATE SET n = n + excluded.n, "
+# Change-row keys folded per step: the step's sums (a few thousand small lists) are all
+# that stays in memory, whatever the pending range (5 minutes of writes at 20,000
+# entities/s are 6 million rows), and few survive into a garbage collection (4,000 a step
+# measured 153,000 instructions per entity with its collections, 500: 147,000).
+_STEP = 500
+_ROWS = "SELECT entity, instances FROM hub_temporal_changes WHERE pk > ? AND pk <= ? ORDER BY pk"
+_UPSERT = (
+    "INSERT INTO hub_temporal_hourly (entity, attr, dataset_id, hour, n, total, total_sq, lo, hi)"
+)
+_ADD = (
+    " ON CONFLICT (entity, attr, dataset_id, hour) DO UPDATE SET n = n + excluded.n, "
     "total = total + excluded.total, total_sq = total_sq + excluded.total_sq, "
     "lo = min(lo, excluded.lo), hi = max(hi, excluded.hi)"
 )
@@ -67,13 +72,52 @@ def fold_pending(conn: Any) -> int:
     if top is None or int(top) <= mark:
         return 0
     top = int(top)
-    conn.execute(_FOLD, (mark, top))
+    for start in range(mark, top, _STEP):
+        _fold_range(conn, start, min(start + _STEP, top))
     conn.execute(
         "INSERT INTO hub_temporal_rollup (id, rolled_pk) VALUES (1, ?) "
         "ON CONFLICT (id) DO UPDATE SET rolled_pk = excluded.rolled_pk",
         (top,),
     )
     return top - mark
+
+
+def _fold_range(conn: Any, after: int, last: int) -> None:
+    """Add the numeric instances of the change rows with ``after`` < pk <= ``last`` to the
+    roll-ups: count, sum, sum of squares, min and max per (entity, attribute, datasetId,
+    UTC hour of the instance time), in key and then instance order.
+
+    The change rows are read with orjson, not expanded in SQL: ``json_each`` with ``->>`` on
+    each element parses its text again per operator (SQLite 3.40 has no JSONB), ~430,000
+    instructions per new 8-attribute entity where this takes ~50,000
+    (benchmarks/hub_cost_history.py). An element is ``[attribute, datasetId, kind, ts,
+    observedAt, createdAt, modifiedAt, number, instance]``, or null once deleted.
+    """
+    sums: dict[tuple[int, str, str, int], list[Any]] = {}
+    get = sums.get
+    loads = orjson.loads
+    for entity, instances in conn.execute(_ROWS, (after, last)):
+        for element in loads(instances):
+            if element.__class__ is not list:
+                continue
+            x = element[7]
+            if x is None:
+                continue
+            ts = element[3]
+            key = (entity, element[0], element[1], ts - ts % MICROS_PER_HOUR)
+            acc = get(key)
+            if acc is None:
+                sums[key] = [1, x, x * x, x, x]
+            else:
+                acc[0] += 1
+                acc[1] += x
+                acc[2] += x * x
+                if x < acc[3]:
+                    acc[3] = x
+                if x > acc[4]:
+                    acc[4] = x
+    if sums:
+        insert_rows(conn, _UPSERT, [(*k, *a) for k, a in sums.items()], tail=_ADD)
 
 
 def next_pk(conn: Any) -> int:
