@@ -44,7 +44,7 @@ from cityos.hub.store._sqlite_rows import insert_rows
 from cityos.hub.store.base import Change, Entity, Transaction
 from cityos.hub.temporal._times import MICROS_PER_HOUR, text_micros, to_micros
 from cityos.hub.temporal.partitions import month_bounds, month_of
-from cityos.hub.temporal.rollup import next_pk
+from cityos.hub.temporal.rollup import Sums, add_elements, next_pk
 
 INSTANCE_PREFIX = "urn:ngsi-ld:Instance:"
 # Entities remembered per recorder with their key and recorded (attribute, datasetId)
@@ -183,31 +183,12 @@ def changed_instances(change: Change) -> list[Row]:
 ChangeRow = tuple[str, int, int, Any, AbstractSet[Pair]]
 
 
-def hourly(
-    keys: dict[str, int], changes: list[ChangeRow]
-) -> dict[tuple[int, str, str, int], list[float]]:
+def hourly(keys: dict[str, int], changes: list[ChangeRow]) -> Sums:
     """Return [count, sum, sum of squares, min, max] per (entity key, attribute, datasetId,
     hour [µs]) of the numeric instances of ``changes``."""
-    sums: dict[tuple[int, str, str, int], list[float]] = {}
+    sums: Sums = {}
     for entity_id, _, _, items, _ in changes:
-        entity = keys[entity_id]
-        for element in items:
-            x = element[7]
-            if x is None:
-                continue
-            ts = element[3]
-            key = (entity, element[0], element[1], ts - ts % MICROS_PER_HOUR)
-            acc = sums.get(key)
-            if acc is None:
-                sums[key] = [1, x, x * x, x, x]
-            else:
-                acc[0] += 1
-                acc[1] += x
-                acc[2] += x * x
-                if x < acc[3]:
-                    acc[3] = x
-                if x > acc[4]:
-                    acc[4] = x
+        add_elements(sums, keys[entity_id], items)
     return sums
 
 

@@ -82,6 +82,37 @@ def fold_pending(conn: Any) -> int:
     return top - mark
 
 
+# [count, sum, sum of squares, min, max] per (entity key, attribute, datasetId, hour [µs])
+Sums = dict[tuple[int, str, str, int], list[Any]]
+
+
+def add_elements(sums: Sums, entity: int, elements: Any) -> None:
+    """Add the numeric instances among one change row's ``elements`` to ``sums`` (the
+    recorder's PostgreSQL roll-ups and the SQLite fold share it). An element is
+    ``[attribute, datasetId, kind, ts, observedAt, createdAt, modifiedAt, number, instance]``
+    (a list or tuple), or None once deleted."""
+    get = sums.get
+    for element in elements:
+        if element is None:
+            continue
+        x = element[7]
+        if x is None:
+            continue
+        ts = element[3]
+        key = (entity, element[0], element[1], ts - ts % MICROS_PER_HOUR)
+        acc = get(key)
+        if acc is None:
+            sums[key] = [1, x, x * x, x, x]
+        else:
+            acc[0] += 1
+            acc[1] += x
+            acc[2] += x * x
+            if x < acc[3]:
+                acc[3] = x
+            if x > acc[4]:
+                acc[4] = x
+
+
 def _fold_range(conn: Any, after: int, last: int) -> None:
     """Add the numeric instances of the change rows with ``after`` < pk <= ``last`` to the
     roll-ups: count, sum, sum of squares, min and max per (entity, attribute, datasetId,
@@ -93,29 +124,10 @@ def _fold_range(conn: Any, after: int, last: int) -> None:
     (benchmarks/hub_cost_history.py). An element is ``[attribute, datasetId, kind, ts,
     observedAt, createdAt, modifiedAt, number, instance]``, or null once deleted.
     """
-    sums: dict[tuple[int, str, str, int], list[Any]] = {}
-    get = sums.get
+    sums: Sums = {}
     loads = orjson.loads
     for entity, instances in conn.execute(_ROWS, (after, last)):
-        for element in loads(instances):
-            if element.__class__ is not list:
-                continue
-            x = element[7]
-            if x is None:
-                continue
-            ts = element[3]
-            key = (entity, element[0], element[1], ts - ts % MICROS_PER_HOUR)
-            acc = get(key)
-            if acc is None:
-                sums[key] = [1, x, x * x, x, x]
-            else:
-                acc[0] += 1
-                acc[1] += x
-                acc[2] += x * x
-                if x < acc[3]:
-                    acc[3] = x
-                if x > acc[4]:
-                    acc[4] = x
+        add_elements(sums, entity, loads(instances))
     if sums:
         insert_rows(conn, _UPSERT, [(*k, *a) for k, a in sums.items()], tail=_ADD)
 
