@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import ctypes
 import gc
 import os
@@ -300,16 +301,43 @@ def child(args: argparse.Namespace) -> None:
         raw_kinds(folder / "raw.db", args.requests, args.batches, mark)
 
 
-def read_dumps(folder: Path) -> dict[str, tuple[int, Path]]:
-    """Return label -> (instructions, dump file) of every client-request dump."""
-    found = {}
-    for path in sorted(folder.glob("cg.out*")):
+def dumps(folder: Path, pattern: str = "cg.out*") -> list[tuple[str, int, Path]]:
+    """Return (label, instructions, dump file) of every client-request dump in ``folder``."""
+    found = []
+    for path in sorted(folder.glob(pattern)):
         text = path.read_text(errors="replace")
         label = re.search(r"^desc: Trigger: Client Request: (.+)$", text, re.M)
         total = re.search(r"^(?:totals|summary): (\d+)", text, re.M)
         if label and total:
-            found[label.group(1).strip()] = (int(total.group(1)), path)
+            found.append((label.group(1).strip(), int(total.group(1)), path))
     return found
+
+
+def phase_totals(folder: Path) -> collections.Counter[str]:
+    """Return the instructions summed per label over the phase dumps (``cg.out.N``)."""
+    totals: collections.Counter[str] = collections.Counter()
+    for label, count, _ in dumps(folder, "cg.out.*"):
+        totals[label] += count
+    return totals
+
+
+def read_dumps(folder: Path) -> dict[str, tuple[int, Path]]:
+    """Return label -> (instructions, dump file) of every client-request dump."""
+    return {label: (count, path) for label, count, path in dumps(folder)}
+
+
+def device_key(url: str, env: dict[str, str]) -> str:
+    """Return a new device API key (read and write everywhere) made by ``cityos keys``."""
+    cityos = Path(sys.executable).with_name("cityos")
+    made = subprocess.run(
+        [str(cityos), "keys", "create", "--name", "hub_cost", "--role", "device"]
+        + ["--scopes", "tenants=*;types=*;actions=read,write", "--database-url", url],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return made.stdout.strip().splitlines()[-1]
 
 
 def parent(args: argparse.Namespace) -> None:
@@ -320,17 +348,8 @@ def parent(args: argparse.Namespace) -> None:
     ):
         folder = Path(tmp)
         lib = build_marker(folder)
-        cityos = Path(sys.executable).with_name("cityos")
         env = {**os.environ, "CITYOS_SEED_CITY": "false", "PYTHONHASHSEED": "0"}
-        made = subprocess.run(
-            [str(cityos), "keys", "create", "--name", "hub_cost", "--role", "device"]
-            + ["--scopes", "tenants=*;types=*;actions=read,write", "--database-url", url],
-            env=env,
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        key = made.stdout.strip().splitlines()[-1]
+        key = device_key(url, env)
         command = [
             "valgrind",
             "--tool=callgrind",

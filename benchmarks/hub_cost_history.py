@@ -34,7 +34,7 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from hub_bench import air_quality  # noqa: E402
-from hub_cost import Marker, build_marker  # noqa: E402
+from hub_cost import Marker, build_marker, dumps  # noqa: E402
 from hub_cost_phases import instrument  # noqa: E402
 
 BATCH = 1_000
@@ -209,13 +209,9 @@ def main() -> None:
         )
         totals: collections.Counter[str] = collections.Counter()
         files: dict[str, list[str]] = collections.defaultdict(list)
-        for path in folder.glob("cg.out.*"):
-            text = path.read_text(errors="replace")
-            label = re.search(r"^desc: Trigger: Client Request: (.+)$", text, re.M)
-            total = re.search(r"^(?:totals|summary): (\d+)", text, re.M)
-            if label and total:
-                totals[label.group(1).strip()] += int(total.group(1))
-                files[label.group(1).strip()].append(str(path))
+        for label, count, path in dumps(folder, "cg.out.*"):
+            totals[label] += count
+            files[label].append(str(path))
         if args.top:
             top(files, args.top)
     entities = args.batches * BATCH

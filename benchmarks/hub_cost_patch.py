@@ -21,10 +21,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import collections
 import os
 import random
-import re
 import subprocess
 import sys
 import tempfile
@@ -33,7 +31,16 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from hub_bench import database  # noqa: E402
-from hub_cost import Asgi, Marker, bench_app, build_marker, patch_and_get, seed  # noqa: E402
+from hub_cost import (  # noqa: E402
+    Asgi,
+    Marker,
+    bench_app,
+    build_marker,
+    device_key,
+    patch_and_get,
+    phase_totals,
+    seed,
+)
 
 
 def instrument(mark: Marker) -> None:
@@ -174,17 +181,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="cityos-patch-") as tmp, database("postgresql") as url:
         folder = Path(tmp)
         lib = build_marker(folder)
-        cityos = Path(sys.executable).with_name("cityos")
         env = {**os.environ, "CITYOS_SEED_CITY": "false", "PYTHONHASHSEED": "0"}
-        made = subprocess.run(
-            [str(cityos), "keys", "create", "--name", "hub_cost", "--role", "device"]
-            + ["--scopes", "tenants=*;types=*;actions=read,write", "--database-url", url],
-            env=env,
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        key = made.stdout.strip().splitlines()[-1]
+        key = device_key(url, env)
         subprocess.run(
             ["valgrind", "--tool=callgrind", "--instr-atstart=no"]
             + [f"--callgrind-out-file={folder}/cg.out", sys.executable, __file__, "--child"]
@@ -196,13 +194,7 @@ def main() -> None:
             stderr=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
         )
-        totals: collections.Counter[str] = collections.Counter()
-        for path in folder.glob("cg.out.*"):
-            text = path.read_text(errors="replace")
-            label = re.search(r"^desc: Trigger: Client Request: (.+)$", text, re.M)
-            total = re.search(r"^(?:totals|summary): (\d+)", text, re.M)
-            if label and total:
-                totals[label.group(1).strip()] += int(total.group(1))
+        totals = phase_totals(folder)
     history = "on" if args.history else "off"
     print(f"PATCH of one attribute, PostgreSQL, history {history}; instructions per PATCH")
     for phase, count in totals.most_common():

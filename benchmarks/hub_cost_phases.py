@@ -17,10 +17,8 @@ Needs valgrind (with valgrind/callgrind.h) and a C compiler, as hub_cost.py does
 from __future__ import annotations
 
 import argparse
-import collections
 import gc
 import random
-import re
 import subprocess
 import sys
 import tempfile
@@ -31,7 +29,7 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from hub_bench import air_quality  # noqa: E402
-from hub_cost import Marker, build_marker  # noqa: E402
+from hub_cost import Marker, build_marker, phase_totals  # noqa: E402
 
 BATCH = 1_000
 
@@ -135,13 +133,7 @@ def main() -> None:
             stderr=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
         )
-        totals: collections.Counter[str] = collections.Counter()
-        for path in folder.glob("cg.out.*"):
-            text = path.read_text(errors="replace")
-            label = re.search(r"^desc: Trigger: Client Request: (.+)$", text, re.M)
-            total = re.search(r"^(?:totals|summary): (\d+)", text, re.M)
-            if label and total:
-                totals[label.group(1).strip()] += int(total.group(1))
+        totals = phase_totals(folder)
     entities = args.batches * BATCH
     print("batch upsert of new entities, history off; instructions per entity (callgrind)")
     for phase, count in totals.most_common():
