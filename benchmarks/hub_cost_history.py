@@ -22,7 +22,6 @@ import argparse
 import collections
 import gc
 import os
-import random
 import re
 import subprocess
 import sys
@@ -33,9 +32,8 @@ from typing import Any
 import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from hub_bench import air_quality  # noqa: E402
 from hub_cost import Marker, build_marker, dumps  # noqa: E402
-from hub_cost_phases import instrument  # noqa: E402
+from hub_cost_phases import batch_setup, instrument  # noqa: E402
 
 BATCH = 1_000
 _PY = "history: recorder Python"
@@ -96,26 +94,11 @@ def instrument_history(mark: Marker) -> None:
 
 def child(folder: Path, lib: str, batches: int, history: bool) -> None:
     """Run inside valgrind: make the store, run the upserts, dump around each phase."""
-    from cityos.config import Settings
     from cityos.hub._time import utc_now
     from cityos.hub.batch import BatchResult, _prepare, _run_tx
-    from cityos.hub.context import ContextResolver
-    from cityos.hub.store import open_store
 
     mark = Marker(Path(lib))
-    url = f"sqlite:///{folder}/hub.db"
-    cityos = Path(sys.executable).with_name("cityos")
-    subprocess.run([str(cityos), "db", "upgrade", "--database-url", url], check=True)
-    settings = Settings(
-        database_url=url, seed_city=False, twin_live="off", jobs="off", temporal_history=history
-    )
-    store = open_store(settings)
-    ctx = ContextResolver(settings).resolve(None)
-    rng = random.Random(1)
-    bodies = [
-        orjson.dumps([air_quality(100_000 + b * BATCH + i, rng) for i in range(BATCH)])
-        for b in range(batches + 2)
-    ]
+    store, ctx, bodies = batch_setup(folder, batches, history)
     instrument(mark)
     if history:
         instrument_history(mark)
@@ -157,7 +140,7 @@ def child(folder: Path, lib: str, batches: int, history: bool) -> None:
         # uncounted batches are folded first.
         from cityos.hub.temporal.rollup import fold_pending
 
-        conn = store._conn()  # type: ignore[attr-defined]
+        conn = store._conn()
         mark.dump("(outside the requests)")
         prefix[0] = "later: "
         conn.execute("BEGIN IMMEDIATE")

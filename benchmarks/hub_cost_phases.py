@@ -72,20 +72,18 @@ def instrument(mark: Marker) -> None:
     sq.SQLiteStore._after_commit = staticmethod(counted_after)  # type: ignore[method-assign]
 
 
-def child(folder: Path, lib: str, batches: int) -> None:
-    """Run inside valgrind: make the store, run the upserts, dump around each phase."""
+def batch_setup(folder: Path, batches: int, history: bool) -> tuple[Any, Any, list[bytes]]:
+    """Return a migrated SQLite store in ``folder``, the core context, and the request bodies
+    of ``batches`` + 2 upserts of 1,000 new entities (the first two are not counted)."""
     from cityos.config import Settings
-    from cityos.hub._time import utc_now
-    from cityos.hub.batch import BatchResult, _prepare, _run_tx
     from cityos.hub.context import ContextResolver
     from cityos.hub.store import open_store
 
-    mark = Marker(Path(lib))
     url = f"sqlite:///{folder}/hub.db"
     cityos = Path(sys.executable).with_name("cityos")
     subprocess.run([str(cityos), "db", "upgrade", "--database-url", url], check=True)
     settings = Settings(
-        database_url=url, seed_city=False, twin_live="off", jobs="off", temporal_history=False
+        database_url=url, seed_city=False, twin_live="off", jobs="off", temporal_history=history
     )
     store = open_store(settings)
     ctx = ContextResolver(settings).resolve(None)
@@ -94,6 +92,16 @@ def child(folder: Path, lib: str, batches: int) -> None:
         orjson.dumps([air_quality(100_000 + b * BATCH + i, rng) for i in range(BATCH)])
         for b in range(batches + 2)
     ]
+    return store, ctx, bodies
+
+
+def child(folder: Path, lib: str, batches: int) -> None:
+    """Run inside valgrind: make the store, run the upserts, dump around each phase."""
+    from cityos.hub._time import utc_now
+    from cityos.hub.batch import BatchResult, _prepare, _run_tx
+
+    mark = Marker(Path(lib))
+    store, ctx, bodies = batch_setup(folder, batches, history=False)
     instrument(mark)
     gc.collect()
     gc.freeze()
