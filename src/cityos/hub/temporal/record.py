@@ -666,7 +666,7 @@ class TemporalRecorder:
         missing: list[str] = []
         for entity_id, wanted in pairs.items():
             known = cache.get((tenant, entity_id))
-            if known is not None and _covers(known, entity_id, wanted, new_types):
+            if _covers(known, entity_id, wanted, new_types):
                 keys[entity_id] = known[0]
             else:
                 missing.append(entity_id)
