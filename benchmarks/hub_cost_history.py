@@ -29,11 +29,9 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from hub_cost import Marker, build_marker, dumps  # noqa: E402
-from hub_cost_phases import batch_setup, instrument  # noqa: E402
+from hub_cost_phases import batch_setup, counted_upserts, instrument  # noqa: E402
 
 BATCH = 1_000
 _PY = "history: recorder Python"
@@ -94,8 +92,7 @@ def instrument_history(mark: Marker) -> None:
 
 def child(folder: Path, lib: str, batches: int, history: bool) -> None:
     """Run inside valgrind: make the store, run the upserts, dump around each phase."""
-    from cityos.hub._time import utc_now
-    from cityos.hub.batch import BatchResult, _prepare, _run_tx
+    from cityos.hub.temporal.rollup import fold
 
     mark = Marker(Path(lib))
     store, ctx, bodies = batch_setup(folder, batches, history)
@@ -117,23 +114,8 @@ def child(folder: Path, lib: str, batches: int, history: bool) -> None:
             mark.dump(label[0])
 
     gc.callbacks.append(collected)
-    for n, raw in enumerate(bodies):
-        if n == 2:
-            if history:  # the uncounted batches' rows: folded before counting starts
-                from cityos.hub.temporal.rollup import fold
-
-                fold(store)
-            mark.start()
-        body = orjson.loads(raw)
-        now = utc_now()
-        result = BatchResult()
-        mark.dump("JSON parsing")
-        items = _prepare(body, "upsert", ctx, now, result)
-        mark.dump("expand and check (_prepare)")
-        _run_tx(store, "t", items, "upsert", ctx, now, True, False, result)
-        mark.dump("transaction Python")
-        del body, items, result
-        mark.dump("freeing the request's objects")
+    # the uncounted batches' rows: folded before counting starts
+    counted_upserts(mark, store, ctx, bodies, (lambda: fold(store)) if history else None)
     if history:
         # The roll-ups of these rows, as the ``temporal_rollup`` job (every 5 minutes, in a
         # worker thread) or a reader folds them later: deferred, not in the requests. The two

@@ -95,19 +95,18 @@ def batch_setup(folder: Path, batches: int, history: bool) -> tuple[Any, Any, li
     return store, ctx, bodies
 
 
-def child(folder: Path, lib: str, batches: int) -> None:
-    """Run inside valgrind: make the store, run the upserts, dump around each phase."""
+def counted_upserts(
+    mark: Any, store: Any, ctx: Any, bodies: list[bytes], before_counting: Any = None
+) -> None:
+    """Run the batch upserts of ``bodies`` as a request does, counting from the third one
+    (``before_counting`` runs just before it) and dumping the counts after each phase."""
     from cityos.hub._time import utc_now
     from cityos.hub.batch import BatchResult, _prepare, _run_tx
 
-    mark = Marker(Path(lib))
-    store, ctx, bodies = batch_setup(folder, batches, history=False)
-    instrument(mark)
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(50_000, 20, 100)  # as create_app sets it
     for n, raw in enumerate(bodies):
         if n == 2:
+            if before_counting is not None:
+                before_counting()
             mark.start()
         body = orjson.loads(raw)
         now = utc_now()
@@ -119,6 +118,17 @@ def child(folder: Path, lib: str, batches: int) -> None:
         mark.dump("transaction Python")
         del body, items, result
         mark.dump("freeing the request's objects")
+
+
+def child(folder: Path, lib: str, batches: int) -> None:
+    """Run inside valgrind: make the store, run the upserts, dump around each phase."""
+    mark = Marker(Path(lib))
+    store, ctx, bodies = batch_setup(folder, batches, history=False)
+    instrument(mark)
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 100)  # as create_app sets it
+    counted_upserts(mark, store, ctx, bodies)
 
 
 def main() -> None:
