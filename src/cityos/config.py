@@ -72,7 +72,9 @@ class Settings(BaseSettings):
     context_fetch_timeout: float = Field(default=2.0, gt=0, le=30)
     # Load the built-in Sejong reference data into an empty hub on start.
     seed_city: bool = True
-    # PostgreSQL connection pool size (per worker process), also its store's thread count.
+    # PostgreSQL connection pool size (per worker process), also its store's thread count,
+    # and the number of connections the event loop may open for GETs by id and one-entity
+    # writes (so up to twice this many connections per process).
     # A write holds its connection until COMMIT's WAL flush (~4 ms on a virtual disk);
     # with 16, sixteen writes share each flush (group commit) instead of eight.
     pool_size: int = Field(default=16, ge=1, le=200)

@@ -24,7 +24,7 @@ from cityos.hub.model import (
     expand_instance,
     expand_types,
 )
-from cityos.hub.store.base import Entity, HubStore, Transaction
+from cityos.hub.store.base import Entity, HubStore, Transaction, one_transaction
 
 # The members that hold an attribute instance's value, one per attribute type.
 VALUE_KEYWORDS = ("value", "object", "languageMap", "vocab", "valueList", "objectList", "json")
@@ -81,6 +81,7 @@ def merge_instances(
     return list(by_dataset.values())
 
 
+@one_transaction
 def create_entity(store: HubStore, tenant: str, body: object, ctx: Expander) -> Entity:
     """Create an entity; AlreadyExists if its id is taken."""
     entity = expand_entity(body, ctx, now=utc_now())
@@ -94,6 +95,7 @@ def create_entity(store: HubStore, tenant: str, body: object, ctx: Expander) -> 
     return entity
 
 
+@one_transaction
 def delete_entity(store: HubStore, tenant: str, entity_id: str) -> None:
     """Delete an entity; ResourceNotFound if there is none."""
     with store.transaction(tenant) as tx:
@@ -110,6 +112,7 @@ def _check_fragment_id(body: Mapping[str, Any], entity_id: str) -> None:
             )
 
 
+@one_transaction
 def append_attributes(
     store: HubStore,
     tenant: str,
@@ -164,6 +167,7 @@ def append_attributes(
     return result
 
 
+@one_transaction
 def update_attributes(
     store: HubStore, tenant: str, entity_id: str, body: object, ctx: Expander
 ) -> UpdateResult:
@@ -322,6 +326,7 @@ def _delete_instances(entity: Entity, iri: str, dataset_ids: list[str | None]) -
     return True
 
 
+@one_transaction
 def patch_attribute(
     store: HubStore, tenant: str, entity_id: str, attr: str, body: object, ctx: Expander
 ) -> None:
@@ -373,6 +378,7 @@ def patch_attribute(
         tx.replace([entity], changed=(iri,))  # types, scopes and attribute names as read
 
 
+@one_transaction
 def replace_attribute(
     store: HubStore, tenant: str, entity_id: str, attr: str, body: object, ctx: Expander
 ) -> None:
@@ -411,6 +417,7 @@ def replace_attribute(
         tx.replace([entity], changed=(iri,) if current else None)
 
 
+@one_transaction
 def delete_attribute(
     store: HubStore,
     tenant: str,
@@ -459,6 +466,7 @@ def delete_attribute(
         tx.replace([entity])
 
 
+@one_transaction
 def replace_entity(
     store: HubStore, tenant: str, entity_id: str, body: object, ctx: Expander
 ) -> None:
@@ -515,6 +523,7 @@ def merge_into(entity: Entity, body: Mapping[str, Any], ctx: Expander, *, now: s
     entity["modifiedAt"] = now
 
 
+@one_transaction
 def merge_entity(store: HubStore, tenant: str, entity_id: str, body: object, ctx: Expander) -> None:
     """Merge a fragment into an entity (PATCH /entities/{id}, JSON merge-patch semantics)."""
     if not isinstance(body, Mapping):

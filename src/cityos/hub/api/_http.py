@@ -251,8 +251,9 @@ async def blocking(func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """Run a store call: inline when the store says short calls are cheap, else in a thread.
 
     A thread-pool hop costs ~100 µs, several times an indexed SQLite lookup or a one-entity
-    write, so SQLite's short calls run on the event loop; PostgreSQL's always go to threads
-    (``_in_store_thread``).
+    write, so SQLite's short calls run on the event loop; PostgreSQL's go to threads
+    (``_in_store_thread``), but for one-entity writes (``one_transaction``), which run on
+    the loop in a greenlet while a loop connection is open (``PostgresStore.call_on_loop``).
     """
     store = getattr(func, "__self__", None) or (args[0] if args else None)
     if (
@@ -262,7 +263,12 @@ async def blocking(func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     ):
         return func(*args, **kwargs)
     if isinstance(store, HubStore):
-        return await _in_store_thread(store, functools.partial(func, *args, **kwargs))
+        call = functools.partial(func, *args, **kwargs)
+        if getattr(func, "one_transaction", False):  # PostgreSQL: on the loop, no thread hop
+            done = await store.call_on_loop(call)
+            if done is not BUSY:
+                return done
+        return await _in_store_thread(store, call)
     return await run_in_threadpool(func, *args, **kwargs)
 
 

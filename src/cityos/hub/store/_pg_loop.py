@@ -29,18 +29,24 @@ loop through that loop's ``call_soon_threadsafe``.
 from __future__ import annotations
 
 import asyncio
+import select
 import threading
 from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
 from contextlib import suppress
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import psycopg
 from psycopg import errors, pq
+from psycopg.abc import PQGen
+from psycopg.waiting import Ready, Wait
 
-from cityos.hub.store._pg_prepared import Statement
+from cityos.hub.store._greenlet import await_, in_loop_greenlet
+from cityos.hub.store._pg_prepared import Statement, prepare_all
 from cityos.hub.store.base import BUSY, Busy
+
+RV = TypeVar("RV")
 
 
 def _wake(waiter: asyncio.Future[None]) -> None:
@@ -134,24 +140,99 @@ class _Watch:
             loop.remove_reader(self.fd)
 
 
+def _wake_writable(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(Ready.W)  # type: ignore[arg-type]  # told apart from readable's None
+
+
+class LoopConnection(psycopg.Connection[Any]):
+    """A loop reader's connection: in a loop greenlet (``_greenlet``) every wait on its
+    socket is awaited on the event loop, so the synchronous store code of a write
+    (psycopg's ``execute``, ``_pg_prepared``'s statements) may run there; elsewhere it
+    waits as any psycopg connection."""
+
+    watch: _Watch  # set by the reader that opened it
+
+    def loop_wait(self, event: int) -> None:
+        """Wait (in a loop greenlet) until the socket is readable (``select.POLLIN``; libpq
+        has then read what came) or writable (``select.POLLOUT``)."""
+        await_(self._socket_ready(event))
+
+    async def _socket_ready(self, event: int) -> None:
+        loop = asyncio.get_running_loop()
+        if event & select.POLLOUT:
+            await _wait_writable(loop, self.pgconn.socket)
+        else:
+            await self.watch.wait(loop)
+
+    def wait(self, gen: PQGen[RV], interval: float = 0.1, timeout: float | None = None) -> RV:
+        if timeout is not None or not in_loop_greenlet():  # (a timed wait: LISTEN's, never
+            return super().wait(gen, interval, timeout)  # on a write's path)
+        return await_(self._drive(gen))
+
+    async def _drive(self, gen: PQGen[RV]) -> RV:
+        """Run psycopg's generator ``gen`` to its end, awaiting the socket as it asks."""
+        loop = asyncio.get_running_loop()
+        fd = self.pgconn.socket
+        try:
+            state = next(gen)
+            while True:
+                if state == Wait.R:
+                    await self.watch.wait(loop)
+                    state = gen.send(Ready.R)
+                    continue
+                # writing (Wait.W or Wait.RW): nearly always writable at once
+                poller = select.poll()
+                poller.register(fd, select.POLLOUT | (select.POLLIN if state & Wait.R else 0))
+                events = 0
+                for _, found in poller.poll(0):
+                    events |= found
+                if events & (select.POLLOUT | select.POLLERR | select.POLLHUP):
+                    state = gen.send(Ready.W if not events & select.POLLIN else Ready.RW)
+                    continue
+                if events & select.POLLIN:
+                    state = gen.send(Ready.R)
+                    continue
+                if state & Wait.R:  # either: the watch's read, or the socket writable
+                    waiter: asyncio.Future[Any] = loop.create_future()
+                    if self.watch.loop is not loop:
+                        self.watch.forget()
+                        loop.add_reader(fd, self.watch.readable, loop)
+                        self.watch.loop = loop
+                    self.watch.waiter = waiter
+                    loop.add_writer(fd, _wake_writable, waiter)
+                    try:
+                        woke = await waiter
+                    finally:
+                        loop.remove_writer(fd)
+                        self.watch.waiter = None
+                    state = gen.send(Ready.W if woke == Ready.W else Ready.R)
+                else:
+                    await _wait_writable(loop, fd)
+                    state = gen.send(Ready.W)
+        except StopIteration as done:
+            return done.value
+
+
 class LoopReader:
-    """Up to ``size`` connections on which the event loop runs prepared statements."""
+    """Up to ``size`` connections on which the event loop runs prepared statements, and on
+    which a loop greenlet's write transaction runs (:meth:`acquire`)."""
 
     def __init__(
         self,
-        connect: Callable[[], psycopg.Connection[Any]],
+        connect: Callable[[], LoopConnection],
         statements: Sequence[Statement],
         executor: Callable[[], Executor],
         size: int,
     ) -> None:
-        self._connect = connect
+        self._connect = connect  # a LoopConnection
         self._statements = statements
         self._executor = executor
         self._size = size
-        self._idle: list[psycopg.Connection[Any]] = []
-        self._watches: dict[psycopg.Connection[Any], _Watch] = {}  # open connections'
+        self._idle: list[LoopConnection] = []
+        self._watches: dict[LoopConnection, _Watch] = {}  # open connections'
         # reads waiting for a connection while all are busy; None: take the threaded path
-        self._waiters: deque[asyncio.Future[psycopg.Connection[Any] | None]] = deque()
+        self._waiters: deque[asyncio.Future[LoopConnection | None]] = deque()
         self._opened = 0  # open or being opened
         self._opening = False  # one connection at a time: a server that is down costs a
         # store thread per attempt, not one per GET
@@ -163,23 +244,23 @@ class LoopReader:
         """Open one connection and prepare the statements on it (in a store thread)."""
         try:
             conn = self._connect()
-            for statement in self._statements:
-                result = conn.pgconn.prepare(statement.name, statement.sql)
-                if result.status != pq.ExecStatus.COMMAND_OK:
-                    conn.close()
-                    raise errors.error_from_result(result, encoding=conn.info.encoding)
+            try:
+                prepare_all(conn, self._statements)
+            except BaseException:
+                conn.close()
+                raise
         except BaseException:
             with self._lock:
                 self._opened -= 1
                 self._opening = False
             self._wake_all()
             raise
-        self._watches[conn] = _Watch(conn.pgconn)
+        conn.watch = self._watches[conn] = _Watch(conn.pgconn)
         with self._lock:
             self._opening = False
         self._release(conn)
 
-    def _release(self, conn: psycopg.Connection[Any]) -> None:
+    def _release(self, conn: LoopConnection) -> None:
         """Hand ``conn`` to the first read waiting for one, else keep it idle (any thread)."""
         with self._lock:
             if self._closed:
@@ -195,7 +276,7 @@ class LoopReader:
             return
         self._hand(waiter, conn)
 
-    def _next_waiter(self) -> asyncio.Future[psycopg.Connection[Any] | None] | None:
+    def _next_waiter(self) -> asyncio.Future[LoopConnection | None] | None:
         """Return the first waiting read not yet cancelled (with the lock held)."""
         while self._waiters:
             waiter = self._waiters.popleft()
@@ -205,8 +286,8 @@ class LoopReader:
 
     def _hand(
         self,
-        waiter: asyncio.Future[psycopg.Connection[Any] | None],
-        conn: psycopg.Connection[Any] | None,
+        waiter: asyncio.Future[LoopConnection | None],
+        conn: LoopConnection | None,
     ) -> None:
         """Settle ``waiter`` with ``conn`` on its own loop."""
         loop = waiter.get_loop()
@@ -225,8 +306,8 @@ class LoopReader:
 
     def _settle(
         self,
-        waiter: asyncio.Future[psycopg.Connection[Any] | None],
-        conn: psycopg.Connection[Any] | None,
+        waiter: asyncio.Future[LoopConnection | None],
+        conn: LoopConnection | None,
     ) -> None:
         if not waiter.done():
             waiter.set_result(conn)
@@ -244,19 +325,19 @@ class LoopReader:
         for waiter in waiters:
             self._hand(waiter, None)
 
-    def _close(self, conn: psycopg.Connection[Any]) -> None:
+    def _close(self, conn: LoopConnection) -> None:
         watch = self._watches.pop(conn, None)
         if watch is not None:
             watch.forget()
         conn.close()
 
-    def _drop(self, conn: psycopg.Connection[Any]) -> None:
+    def _drop(self, conn: LoopConnection) -> None:
         with self._lock:
             self._opened -= 1
         self._close(conn)
         self._wake_all()
 
-    async def _wait_for_connection(self) -> psycopg.Connection[Any] | None:
+    async def _wait_for_connection(self) -> LoopConnection | None:
         """Return an idle connection, waiting while all are busy; None: take the threaded
         path (a connection is being opened, or the reader is closed)."""
         grow = False
@@ -272,7 +353,7 @@ class LoopReader:
                     self._opening = True
                 wait = False
             else:  # all open and busy: each will come back through _release
-                waiter: asyncio.Future[psycopg.Connection[Any] | None] = (
+                waiter: asyncio.Future[LoopConnection | None] = (
                     asyncio.get_running_loop().create_future()
                 )
                 self._waiters.append(waiter)
@@ -347,6 +428,35 @@ class LoopReader:
                 "the server sent no result / 서버가 결과를 보내지 않았습니다"
             )
         return results[0]
+
+    async def acquire(self) -> LoopConnection | None:
+        """Return a connection for a loop greenlet's transaction (:meth:`finish` gives it
+        back), waiting while all ``size`` are busy; None: none is open yet, one is being
+        opened, or the reader is closed (the caller takes the threaded path)."""
+        try:
+            conn = self._idle.pop()
+        except IndexError:
+            waited = await self._wait_for_connection()
+            if waited is None:
+                return None
+            conn = waited
+        self._watches[conn].busy = True
+        return conn
+
+    def finish(self, conn: LoopConnection) -> None:
+        """Take back a connection from :meth:`acquire`: idle again if it is as a read
+        expects one (open, no transaction, no pipeline, nothing in flight), else closed
+        (a write that failed or was cancelled mid-statement leaves it so)."""
+        self._watches[conn].busy = False
+        pgconn = conn.pgconn
+        if (
+            pgconn.status == pq.ConnStatus.OK
+            and pgconn.transaction_status == pq.TransactionStatus.IDLE
+            and pgconn.pipeline_status == pq.PipelineStatus.OFF
+        ):
+            self._release(conn)
+        else:
+            self._drop(conn)
 
     def close(self) -> None:
         """Close the idle connections (busy ones close when their read ends) and send the

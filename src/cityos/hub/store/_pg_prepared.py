@@ -39,6 +39,8 @@ from weakref import WeakKeyDictionary
 import psycopg
 from psycopg import errors, pq
 
+from cityos.hub.store._greenlet import in_loop_greenlet
+
 _OK = (pq.ExecStatus.COMMAND_OK, pq.ExecStatus.TUPLES_OK)
 # Statements queued on a connection: (prepared name, parameters), or (None, a command).
 _Queued = tuple[bytes | None, Sequence[bytes] | bytes]
@@ -80,12 +82,28 @@ def _state(conn: psycopg.Connection[Any]) -> _State:
     return state
 
 
+def _loop_waits(conn: psycopg.Connection[Any]) -> bool:
+    """Return whether waits on ``conn`` are awaited on the event loop (a loop connection
+    used from a loop greenlet, ``_pg_loop``): libpq's blocking calls must not be used."""
+    return hasattr(conn, "loop_wait") and in_loop_greenlet()
+
+
 def _prepared(conn: psycopg.Connection[Any], statement: Statement) -> _State:
     state = _state(conn)
     if statement.name not in state.names:
-        _checked(conn, conn.pgconn.prepare(statement.name, statement.sql))
+        if _loop_waits(conn):
+            conn.pgconn.send_prepare(statement.name, statement.sql)
+            _results(conn)
+        else:
+            _checked(conn, conn.pgconn.prepare(statement.name, statement.sql))
         state.names.add(statement.name)
     return state
+
+
+def prepare_all(conn: psycopg.Connection[Any], statements: Sequence[Statement]) -> None:
+    """Prepare ``statements`` on ``conn`` now (a loop connection as it opens, in a thread)."""
+    for statement in statements:
+        _prepared(conn, statement)
 
 
 def run(
@@ -97,6 +115,9 @@ def run(
     if queued:
         queued.append((statement.name, params))
         return _pipeline(conn, queued)
+    if _loop_waits(conn):
+        conn.pgconn.send_query_prepared(statement.name, params)
+        return _results(conn)
     return _checked(conn, conn.pgconn.exec_prepared(statement.name, params))
 
 
@@ -108,7 +129,31 @@ def command(conn: psycopg.Connection[Any], sql: bytes) -> None:
         queued.append((None, sql))
         _pipeline(conn, queued)
         return
+    if _loop_waits(conn):
+        conn.pgconn.send_query(sql)
+        _results(conn)
+        return
     _checked(conn, conn.pgconn.exec_(sql))
+
+
+def _results(conn: psycopg.Connection[Any]) -> pq.abc.PGresult:
+    """Send what libpq holds of the statement just queued on ``conn`` and read its results
+    (without libpq's blocking calls); return the last, or raise the first error."""
+    pgconn = conn.pgconn
+    while pgconn.flush():
+        _wait(conn, select.POLLOUT)
+    results = []
+    result = _next_result(conn)
+    while result is not None:
+        results.append(result)
+        result = _next_result(conn)
+    for found in results:
+        _checked(conn, found)
+    if not results:
+        raise psycopg.OperationalError(
+            "the server sent no result / 서버가 결과를 보내지 않았습니다"
+        )
+    return results[-1]
 
 
 def defer(conn: psycopg.Connection[Any], statement: Statement, params: Sequence[bytes]) -> None:
@@ -135,22 +180,28 @@ def discard(conn: psycopg.Connection[Any]) -> None:
     _state(conn).queued.clear()
 
 
-def _next_result(pgconn: pq.abc.PGconn) -> pq.abc.PGresult | None:
+def _next_result(conn: psycopg.Connection[Any]) -> pq.abc.PGresult | None:
     """Return libpq's next result, waiting for the socket without the GIL.
 
     psycopg's ``get_result`` keeps the GIL while libpq blocks (psycopg itself calls it only
     once ``is_busy`` is false): a thread blocked there on a row lock would stop the thread
     holding that lock from ever committing. ``poll`` releases the GIL while it waits.
     """
+    pgconn = conn.pgconn
     while pgconn.is_busy():
-        _wait(pgconn.socket, select.POLLIN)
+        _wait(conn, select.POLLIN)
         pgconn.consume_input()
     return pgconn.get_result()
 
 
-def _wait(fileno: int, event: int) -> None:
+def _wait(conn: psycopg.Connection[Any], event: int) -> None:
+    """Wait for ``conn``'s socket: on the event loop from a loop greenlet, else in ``poll``
+    (which releases the GIL)."""
+    if _loop_waits(conn):
+        conn.loop_wait(event)  # type: ignore[attr-defined]
+        return
     poller = select.poll()
-    poller.register(fileno, event)
+    poller.register(conn.pgconn.socket, event)
     poller.poll()
 
 
@@ -170,14 +221,14 @@ def _pipeline(conn: psycopg.Connection[Any], queued: list[_Queued]) -> pq.abc.PG
                 pgconn.send_query_prepared(name, arg)  # type: ignore[arg-type]
         pgconn.pipeline_sync()
         while pgconn.flush():  # the connection is non-blocking: send what is left
-            _wait(pgconn.socket, select.POLLOUT)
+            _wait(conn, select.POLLOUT)
         results: list[pq.abc.PGresult] = []
         for _ in items:
-            result = _next_result(pgconn)
+            result = _next_result(conn)
             while result is not None:  # a statement's results end with None
                 results.append(result)
-                result = _next_result(pgconn)
-        sync = _next_result(pgconn)
+                result = _next_result(conn)
+        sync = _next_result(conn)
         if sync is None or sync.status != pq.ExecStatus.PIPELINE_SYNC:
             raise psycopg.OperationalError(
                 "pipeline out of step / 파이프라인의 응답 순서가 맞지 않습니다"

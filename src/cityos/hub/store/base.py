@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, TypeVar
 
 from cityos.hub.geo import GeoQuery
 from cityos.hub.query.qlang import QExpr
@@ -25,6 +25,17 @@ class Busy(Enum):
 
 
 BUSY: Final = Busy.BUSY
+
+T = TypeVar("T")
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def one_transaction(func: F) -> F:
+    """Mark ``func`` (a service call taking the store first) as one whose only database work
+    is ``store.transaction`` blocks, no other store call: a store may then run it on the
+    event loop (``HubStore.call_on_loop``)."""
+    func.one_transaction = True  # type: ignore[attr-defined]
+    return func
 
 
 @dataclass(frozen=True)
@@ -251,6 +262,15 @@ class HubStore(ABC):
     @abstractmethod
     def get(self, tenant: str, entity_id: str) -> Entity | None:
         """Return one entity, or None."""
+
+    async def call_on_loop(self, call: Callable[[], T]) -> T | Literal[Busy.BUSY]:
+        """Run ``call`` on the event loop, its database waits awaited there, or answer BUSY.
+
+        ``call`` is store code whose only database work is its transactions (a function
+        marked with :func:`one_transaction`); BUSY: the store cannot (now), and the caller
+        runs it in a thread.
+        """
+        return BUSY
 
     async def get_on_loop(self, tenant: str, entity_id: str) -> Entity | None | Literal[Busy.BUSY]:
         """Return one entity (None if none) read on the event loop itself, or BUSY.

@@ -6,10 +6,11 @@ types and attribute names are indexed arrays (GIN), geometries PostGIS geography
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator, Mapping
+import asyncio
+from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import orjson
 import psycopg
@@ -22,7 +23,8 @@ from cityos.hub.geo import postgis_condition
 from cityos.hub.query.ast import QExpr
 from cityos.hub.query.sql import plan_postgres
 from cityos.hub.store._filter import page_of, residual_filter
-from cityos.hub.store._pg_loop import LoopReader
+from cityos.hub.store._greenlet import bound, run_in_greenlet
+from cityos.hub.store._pg_loop import LoopConnection, LoopReader
 from cityos.hub.store._pg_prepared import (
     Statement,
     command,
@@ -45,6 +47,8 @@ from cityos.hub.store.base import (
     TypeInfo,
     geometries,
 )
+
+T = TypeVar("T")
 
 _COLUMNS = "e.id, e.types, e.scopes, e.created_at, e.modified_at, e.attrs"
 
@@ -170,6 +174,13 @@ def _geo_among(before: Entity, names: Collection[str], after: Entity) -> bool:
                 if inst.get("type") == "GeoProperty":
                     return True
     return False
+
+
+def _retrieved(task: asyncio.Future[Any]) -> None:
+    """Mark a shielded call's outcome as seen: when its request was cancelled no one awaits
+    it, and asyncio would log its error as never retrieved (the error was the request's)."""
+    if not task.cancelled():
+        task.exception()
 
 
 class _PostgresTransaction(Transaction):
@@ -352,15 +363,20 @@ class PostgresStore(HubStore):
             "autocommit": True,
         }
         self.pool = ConnectionPool(url, min_size=1, max_size=pool_size, kwargs=settings, open=True)
-        # GET by id on the event loop (``_pg_loop``), on up to half as many connections again
-        # (at least two), opened only as concurrent GETs need them: in-process, 16
-        # concurrent GETs fell back to a thread 1,292 times in 3,200 with 4 of them, 391 with
-        # 8, 8 with 16; PostgreSQL's 100 connections are shared by every process.
+        # GET by id and one-entity writes on the event loop (``_pg_loop``, ``_greenlet``),
+        # on up to as many connections again (at least two), opened only as concurrent
+        # requests need them. A write holds its connection until COMMIT's WAL flush, and
+        # concurrent writes share a flush (see ``Settings.pool_size``): with half as many as
+        # the pool, 16 concurrent PATCHes queued for 8 connections, and the hub spent ~15 %
+        # more CPU per PATCH (docs/benchmarks.md, session 10). In-process, 16 concurrent
+        # GETs fell back to a thread 1,292 times in 3,200 with 4 of them, 391 with 8, 8 with
+        # 16. PostgreSQL's 100 connections are shared by every process: a process opens at
+        # most twice ``pool_size``.
         self.loop_reader = LoopReader(
-            lambda: psycopg.Connection.connect(url, **settings),
-            [_GET],
+            lambda: LoopConnection.connect(url, **settings),
+            [_GET, _LOCK, _UPDATE_ATTRS, _UPDATE],
             lambda: self.executor,
-            size=max(2, pool_size // 2),
+            size=max(2, pool_size),
         )
         self.statistics = StatisticsKeeper(self.pool)
 
@@ -377,7 +393,8 @@ class PostgresStore(HubStore):
         # an autocommit connection but work.
         # BEGIN is deferred (``_pg_prepared.defer``): it goes with the transaction's first
         # statement, and a PATCH's UPDATE and history with COMMIT: two round trips.
-        conn = self.pool.getconn()
+        loop_conn = bound()  # a loop greenlet's connection (``call_on_loop``), or None
+        conn = self.pool.getconn() if loop_conn is None else loop_conn
         try:
             defer_command(conn, b"BEGIN")
             try:
@@ -394,7 +411,8 @@ class PostgresStore(HubStore):
                 raise
         finally:
             discard(conn)
-            self.pool.putconn(conn)
+            if loop_conn is None:
+                self.pool.putconn(conn)
         self._after_commit(tx)
         self.statistics.inserted(tx.inserted)
 
@@ -421,6 +439,28 @@ class PostgresStore(HubStore):
         if result is BUSY:
             return BUSY
         return _json_entity(result.get_value(0, 0)) if result.ntuples else None
+
+    async def call_on_loop(self, call: Callable[[], T]) -> T | Literal[Busy.BUSY]:
+        """Run ``call`` (store code whose database work is its transactions) in a greenlet
+        on the event loop, on a loop connection of its own (``_greenlet``): no thread hop.
+
+        BUSY: no loop connection is open yet, or the reader is closed (the caller runs it in
+        a thread). While all are busy it waits for one, as a GET does. Once started the call
+        runs to its end even if the awaiting request is cancelled (as a call queued for a
+        thread does): a write is done or not, never left half-way.
+        """
+        conn = await self.loop_reader.acquire()
+        if conn is None:
+            return BUSY
+        task = asyncio.ensure_future(self._run_bound(call, conn))
+        task.add_done_callback(_retrieved)
+        return await asyncio.shield(task)
+
+    async def _run_bound(self, call: Callable[[], T], conn: LoopConnection) -> T:
+        try:
+            return await run_in_greenlet(call, conn)
+        finally:
+            self.loop_reader.finish(conn)
 
     def _where(
         self, tenant: str, query: EntityQuery, *, with_geo: bool = True
