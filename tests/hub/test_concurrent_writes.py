@@ -3,11 +3,14 @@ read-modify-write of an entity is atomic, and its history commits with it."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import httpx
+import pytest
 from fastapi.testclient import TestClient
 
 from cityos.config import Settings
@@ -16,6 +19,7 @@ from cityos.hub import service
 from cityos.hub.context import ContextResolver
 from cityos.hub.store import open_store
 from cityos.hub.temporal._db import read_db
+from tests.conftest import run_async
 from tests.hub.test_api_entities import BASE
 
 H = {"NGSILD-Tenant": "concurrent"}
@@ -88,3 +92,48 @@ def test_closing_a_sqlite_store_waits_for_the_statement_its_thread_steps(
     store.close()
     assert future.done()
     assert future.result() == 2_000_000
+
+
+@pytest.mark.backend("sqlite")
+def test_a_sqlite_write_waits_for_a_held_write_lock_off_the_event_loop(
+    client: TestClient,
+) -> None:
+    """A one-entity write runs inline on the loop, but not while another writer (a batch,
+    the roll-up fold) holds SQLite's write lock: it then waits in a store thread, and the
+    loop goes on answering other requests meanwhile."""
+    entity = "urn:ngsi-ld:Sensor:held-lock"
+    body = {"id": entity, "type": "Sensor", "a": {"type": "Property", "value": 0}}
+    assert client.post(f"{BASE}/entities", json=body, headers=H).status_code == 201
+    store = client.app.state.store  # type: ignore[attr-defined]
+    held, release = threading.Event(), threading.Event()
+
+    def holder() -> None:
+        with store.transaction(H["NGSILD-Tenant"]):
+            held.set()
+            release.wait(10)
+
+    thread = threading.Thread(target=holder)
+    thread.start()
+    assert held.wait(5)
+
+    async def scenario() -> tuple[int, int, bool]:
+        transport = httpx.ASGITransport(app=client.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://hub") as http:
+            url = f"{BASE}/entities/{entity}"
+            patch = asyncio.ensure_future(
+                http.patch(f"{url}/attrs/a", json={"value": 1}, headers=H)
+            )
+            await asyncio.sleep(0.05)
+            read = await asyncio.wait_for(http.get(url, headers=H), 5)  # the loop is free
+            waiting = not patch.done()  # the PATCH still waits for the lock, in a thread
+            release.set()
+            written = await asyncio.wait_for(patch, 10)
+            return read.status_code, written.status_code, waiting
+
+    try:
+        read, written, waiting = run_async(scenario())
+    finally:
+        release.set()
+        thread.join(10)
+    assert (read, written, waiting) == (200, 204, True)
+    assert client.get(f"{BASE}/entities/{entity}", headers=H).json()["a"]["value"] == 1

@@ -252,23 +252,21 @@ async def blocking(func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
 
     A thread-pool hop costs ~100 µs, several times an indexed SQLite lookup or a one-entity
     write, so SQLite's short calls run on the event loop; PostgreSQL's go to threads
-    (``_in_store_thread``), but for one-entity writes (``one_transaction``), which run on
-    the loop in a greenlet while a loop connection is open (``PostgresStore.call_on_loop``).
+    (``_in_store_thread``). One-entity writes (``one_transaction``) run where the store's
+    ``call_on_loop`` says: on PostgreSQL in a greenlet on the loop while a loop connection
+    is open; on SQLite inline unless another writer holds the write lock (a batch, the
+    roll-up fold), when waiting on the loop would stall every other request.
     """
     store = getattr(func, "__self__", None) or (args[0] if args else None)
-    if (
-        isinstance(store, HubStore)
-        and store.inline_short_calls
-        and getattr(func, "__name__", "") not in _HEAVY_CALLS
-    ):
-        return func(*args, **kwargs)
-    if isinstance(store, HubStore):
+    if not isinstance(store, HubStore):
+        return await run_in_threadpool(func, *args, **kwargs)
+    if getattr(func, "one_transaction", False):  # a one-entity write: on the loop if it can
         call = functools.partial(func, *args, **kwargs)
-        if getattr(func, "one_transaction", False):  # PostgreSQL: on the loop, no thread hop
-            done = await store.call_on_loop(call)
-            if done is not BUSY:
-                return done
-        return await _in_store_thread(store, call)
+        done = await store.call_on_loop(call)
+        return done if done is not BUSY else await _in_store_thread(store, call)
+    if store.inline_short_calls and getattr(func, "__name__", "") not in _HEAVY_CALLS:
+        return func(*args, **kwargs)
+    return await _in_store_thread(store, functools.partial(func, *args, **kwargs))
     return await run_in_threadpool(func, *args, **kwargs)
 
 
