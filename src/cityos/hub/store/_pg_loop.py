@@ -382,16 +382,11 @@ class LoopReader:
         restarted, or ended an idle session) is closed and the read answers BUSY: these are
         reads, so the caller may run the statement again.
         """
-        try:
-            conn = self._idle.pop()
-        except IndexError:
-            waited = await self._wait_for_connection()
-            if waited is None:
-                return BUSY
-            conn = waited
+        conn = await self.acquire()
+        if conn is None:
+            return BUSY
         pgconn = conn.pgconn
         watch = self._watches[conn]
-        watch.busy = True
         done = False
         try:
             loop = asyncio.get_running_loop()
