@@ -467,23 +467,38 @@ def _fast_instance(
     goes through the general path so its message stays the same. ``times`` holds
     observedAt values already checked in this request (see ExpandCache).
     """
-    kind = raw.get("type")
+    # Members are read by subscript (in ``try``, free unless missing) or after an ``in``
+    # test: ~120 instructions each where ``dict.get``, a method call, costs ~300.
+    try:
+        kind = raw["type"]
+    except KeyError:
+        return None
     size = len(raw)
     if kind == "Property":
-        value = raw.get("value")  # None: absent or null, both errors of the general path
-        if value is None or (isinstance(value, str) and value == NULL_URI):
+        try:
+            value = raw["value"]
+        except KeyError:
             return None
+        if value is None or (isinstance(value, str) and value == NULL_URI):
+            return None  # null: an error of the general path
         if iri in CORE_GEOPROPERTIES:
             return None
         if size == 2:
             return {"type": "Property", "value": value, "createdAt": now, "modifiedAt": now}
-        unit = raw.get("unitCode", _ABSENT)
-        observed = raw.get("observedAt", _ABSENT)
         # any other member (a sub-attribute, datasetId, …) takes the general path
         if size == 4:
-            if unit is _ABSENT or observed is _ABSENT:
+            try:
+                unit = raw["unitCode"]
+                observed = raw["observedAt"]
+            except KeyError:
                 return None
-        elif size != 3 or (unit is _ABSENT) is (observed is _ABSENT):
+        elif size != 3:
+            return None
+        elif "unitCode" in raw:
+            unit, observed = raw["unitCode"], _ABSENT
+        elif "observedAt" in raw:
+            unit, observed = _ABSENT, raw["observedAt"]
+        else:
             return None
         if unit is not _ABSENT and (not isinstance(unit, str) or not unit):
             return None
@@ -518,14 +533,22 @@ def _fast_instance(
             "createdAt": now,
             "modifiedAt": now,
         }
+    if size != 2:
+        return None
     if kind == "Relationship":
-        target = raw.get("object")
-        if size != 2 or not isinstance(target, str) or target == NULL_URI or not is_uri(target):
+        try:
+            target = raw["object"]
+        except KeyError:
+            return None
+        if not isinstance(target, str) or target == NULL_URI or not is_uri(target):
             return None
         return {"type": "Relationship", "object": target, "createdAt": now, "modifiedAt": now}
     if kind == "GeoProperty":
-        value = raw.get("value")
-        if size != 2 or not isinstance(value, dict) or value.get("type") != "Point":
+        try:
+            value = raw["value"]
+        except KeyError:
+            return None
+        if not isinstance(value, dict) or value.get("type") != "Point":
             return None
         validate_geojson_geometry(value)
         return {"type": "GeoProperty", "value": value, "createdAt": now, "modifiedAt": now}
@@ -592,8 +615,9 @@ def expand_attributes(
     for name, raw in body.items():
         if name in ENTITY_KEYWORDS:
             continue
-        iri = names.get(name)
-        if iri is None:
+        try:
+            iri = names[name]  # a subscript: ~180 instructions less than ``get``
+        except KeyError:
             check_attribute_name(name)
             iri = names[name] = ctx.expand(name)
         if isinstance(raw, dict):
