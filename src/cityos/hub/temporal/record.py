@@ -544,12 +544,22 @@ def _describe_new(
     (top,) = conn.execute("SELECT coalesce(max(pk), 0) FROM hub_temporal_entities").fetchone()
     rows: list[tuple[int, str, str, str, str]] = []
     append = rows.append
+    # Entities of one shape follow each other with equal types and one pair set: their JSON
+    # texts are those of the entity before (a list comparison and an identity test instead
+    # of two cached look-ups a new entity).
+    last_kinds: Any = None
+    last_union: frozenset[Pair] | None = None
+    kinds_json = union_json = ""
     for pk, entity_id in enumerate(ids, start=top + 1):
         kinds = new_types.get(entity_id)
         if kinds is None:
             kinds = types.get(entity_id, [])
         union = frozenset(pairs[entity_id])  # the same set when it is one (a shape's)
-        append((pk, tenant, entity_id, _types_json(kinds, typings), _pairs_json(union)))
+        if kinds.__class__ is not last_kinds.__class__ or kinds != last_kinds:
+            last_kinds, kinds_json = kinds, _types_json(kinds, typings)
+        if union is not last_union:
+            last_union, union_json = union, _pairs_json(union)
+        append((pk, tenant, entity_id, kinds_json, union_json))
         resolved[entity_id] = (pk, union)
     insert_rows(conn, _SQLITE["entities"], rows, tail=_SQLITE["entities_new"] if tail else "")
     return int(top)
@@ -644,7 +654,8 @@ class TemporalRecorder:
         if wide:  # its rows' pairs are those of the row they are cut from
             changes = split_wide(changes)
         for entity_id in new_types:
-            pairs.setdefault(entity_id, set())
+            if entity_id not in pairs:  # not setdefault: it would make a set per entity
+                pairs[entity_id] = set()
         if tx.backend == "postgresql":
             self._write_postgres(tx, changes, pairs, new_types, types or {})
             return
@@ -661,7 +672,13 @@ class TemporalRecorder:
             conn,
             _SQLITE["changes"],
             [
-                (first + i, keys[c[0]], c[1], c[2], _blob(c[3], dumps))
+                (
+                    first + i,
+                    keys[c[0]],
+                    c[1],
+                    c[2],
+                    c[3] if c[3].__class__ is bytearray else _blob(c[3], dumps),
+                )
                 for i, c in enumerate(changes)
             ],
         )
@@ -688,10 +705,10 @@ class TemporalRecorder:
         missing: list[str] = []
         for entity_id, wanted in pairs.items():
             known = cache.get((tenant, entity_id))
-            if _covers(known, entity_id, wanted, new_types):
+            if known is not None and _covers(known, entity_id, wanted, new_types):
                 keys[entity_id] = known[0]
             else:
-                missing.append(entity_id)
+                missing.append(entity_id)  # a new entity: no call of _covers
         if not missing:
             return keys, {}
         resolved: dict[str, Known] = {}
