@@ -661,7 +661,12 @@ def expand_entity(
             "an entity must be a JSON object with at least 'id' and 'type'"
             " / 엔터티는 적어도 'id'와 'type'이 있는 JSON 객체여야 합니다"
         )
-    entity_id = body.get("id", body.get("@id"))
+    # subscripts in try where a member is nearly always there: ~180 instructions less
+    # than ``get`` each (see _fast_instance)
+    try:
+        entity_id = body["id"]
+    except KeyError:
+        entity_id = body.get("@id")
     if entity_id is None and require_id:
         raise BadRequestData(
             "the entity has no 'id'; give a URI such as urn:ngsi-ld:Vehicle:A1"
@@ -676,14 +681,18 @@ def expand_entity(
         raise ValueError("an ExpandCache serves only the context it was made for")
     if entity_id is not None and not (id_checked and "id" in body):
         entity_id = check_entity_id(entity_id)
-    raw_type = body.get("type", body.get("@type"))
+    try:
+        raw_type = body["type"]
+    except KeyError:
+        raw_type = body.get("@type")
     if cache is None or type(raw_type) is not str:
         types = expand_types(raw_type, ctx)
-    elif (type_iri := cache.types.get(raw_type)) is not None:
-        types = [type_iri]
     else:
-        types = expand_types(raw_type, ctx)
-        cache.types[raw_type] = types[0]
+        try:
+            types = [cache.types[raw_type]]
+        except KeyError:
+            types = expand_types(raw_type, ctx)
+            cache.types[raw_type] = types[0]
     entity: dict[str, Any] = {"id": entity_id, "type": types}
     if "scope" in body:
         entity["scope"] = check_scope(body["scope"])

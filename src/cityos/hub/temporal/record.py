@@ -333,8 +333,9 @@ def _elements(
                 if modified:
                     return None
             if "observedAt" in inst and (observed := inst["observedAt"]).__class__ is str:
-                ts = seen.get(observed)
-                if ts is None:
+                try:
+                    ts = seen[observed]
+                except KeyError:
                     ts = seen[observed] = text_micros(observed)
                 observed_us: int | None = ts
                 if ts < lo:
