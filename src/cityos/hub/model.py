@@ -467,23 +467,38 @@ def _fast_instance(
     goes through the general path so its message stays the same. ``times`` holds
     observedAt values already checked in this request (see ExpandCache).
     """
-    kind = raw.get("type")
+    # Members are read by subscript (in ``try``, free unless missing) or after an ``in``
+    # test: ~120 instructions each where ``dict.get``, a method call, costs ~300.
+    try:
+        kind = raw["type"]
+    except KeyError:
+        return None
     size = len(raw)
     if kind == "Property":
-        value = raw.get("value")  # None: absent or null, both errors of the general path
-        if value is None or (isinstance(value, str) and value == NULL_URI):
+        try:
+            value = raw["value"]
+        except KeyError:
             return None
+        if value is None or (isinstance(value, str) and value == NULL_URI):
+            return None  # null: an error of the general path
         if iri in CORE_GEOPROPERTIES:
             return None
         if size == 2:
             return {"type": "Property", "value": value, "createdAt": now, "modifiedAt": now}
-        unit = raw.get("unitCode", _ABSENT)
-        observed = raw.get("observedAt", _ABSENT)
         # any other member (a sub-attribute, datasetId, …) takes the general path
         if size == 4:
-            if unit is _ABSENT or observed is _ABSENT:
+            try:
+                unit = raw["unitCode"]
+                observed = raw["observedAt"]
+            except KeyError:
                 return None
-        elif size != 3 or (unit is _ABSENT) is (observed is _ABSENT):
+        elif size != 3:
+            return None
+        elif "unitCode" in raw:
+            unit, observed = raw["unitCode"], _ABSENT
+        elif "observedAt" in raw:
+            unit, observed = _ABSENT, raw["observedAt"]
+        else:
             return None
         if unit is not _ABSENT and (not isinstance(unit, str) or not unit):
             return None
@@ -518,14 +533,22 @@ def _fast_instance(
             "createdAt": now,
             "modifiedAt": now,
         }
+    if size != 2:
+        return None
     if kind == "Relationship":
-        target = raw.get("object")
-        if size != 2 or not isinstance(target, str) or target == NULL_URI or not is_uri(target):
+        try:
+            target = raw["object"]
+        except KeyError:
+            return None
+        if not isinstance(target, str) or target == NULL_URI or not is_uri(target):
             return None
         return {"type": "Relationship", "object": target, "createdAt": now, "modifiedAt": now}
     if kind == "GeoProperty":
-        value = raw.get("value")
-        if size != 2 or not isinstance(value, dict) or value.get("type") != "Point":
+        try:
+            value = raw["value"]
+        except KeyError:
+            return None
+        if not isinstance(value, dict) or value.get("type") != "Point":
             return None
         validate_geojson_geometry(value)
         return {"type": "GeoProperty", "value": value, "createdAt": now, "modifiedAt": now}
@@ -592,8 +615,9 @@ def expand_attributes(
     for name, raw in body.items():
         if name in ENTITY_KEYWORDS:
             continue
-        iri = names.get(name)
-        if iri is None:
+        try:
+            iri = names[name]  # a subscript: ~180 instructions less than ``get``
+        except KeyError:
             check_attribute_name(name)
             iri = names[name] = ctx.expand(name)
         if isinstance(raw, dict):
@@ -637,7 +661,12 @@ def expand_entity(
             "an entity must be a JSON object with at least 'id' and 'type'"
             " / 엔터티는 적어도 'id'와 'type'이 있는 JSON 객체여야 합니다"
         )
-    entity_id = body.get("id", body.get("@id"))
+    # subscripts in try where a member is nearly always there: ~180 instructions less
+    # than ``get`` each (see _fast_instance)
+    try:
+        entity_id = body["id"]
+    except KeyError:
+        entity_id = body.get("@id")
     if entity_id is None and require_id:
         raise BadRequestData(
             "the entity has no 'id'; give a URI such as urn:ngsi-ld:Vehicle:A1"
@@ -652,14 +681,18 @@ def expand_entity(
         raise ValueError("an ExpandCache serves only the context it was made for")
     if entity_id is not None and not (id_checked and "id" in body):
         entity_id = check_entity_id(entity_id)
-    raw_type = body.get("type", body.get("@type"))
+    try:
+        raw_type = body["type"]
+    except KeyError:
+        raw_type = body.get("@type")
     if cache is None or type(raw_type) is not str:
         types = expand_types(raw_type, ctx)
-    elif (type_iri := cache.types.get(raw_type)) is not None:
-        types = [type_iri]
     else:
-        types = expand_types(raw_type, ctx)
-        cache.types[raw_type] = types[0]
+        try:
+            types = [cache.types[raw_type]]
+        except KeyError:
+            types = expand_types(raw_type, ctx)
+            cache.types[raw_type] = types[0]
     entity: dict[str, Any] = {"id": entity_id, "type": types}
     if "scope" in body:
         entity["scope"] = check_scope(body["scope"])

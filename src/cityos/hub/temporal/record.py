@@ -247,6 +247,7 @@ def _row_of(entity_id: str, items: list[list[Any]]) -> ChangeRow:
 # here costs less than the call of ``text_micros`` (forgotten wholesale when full).
 _OBSERVED: dict[str, int] = {}
 _OBSERVED_MAX = 4096
+_NO_TIME = 1 << 62  # above every element time [µs] (year ~148,000)
 
 
 def change_row(change: Change) -> ChangeRow | None:
@@ -263,24 +264,22 @@ def change_row(change: Change) -> ChangeRow | None:
     found = _elements(attrs, stamp, stamp_us, change.before is None)
     if found is None:
         return None
-    items, plain = found
+    items, plain, lo, hi = found
     # A new entity without datasetIds has the pairs (attribute, "") of its attributes: one
     # set per shape (``_plain_pairs``), shared down to the recorder's cache, instead of a
     # tuple per instance and a set per entity.
     pairs: AbstractSet[Pair] = _plain_pairs(tuple(attrs)) if plain else set(map(_PAIR, items))
-    lo = min(map(_TIME, items), default=-1)  # in C (itemgetter): no list of the times
-    hi = max(map(_TIME, items), default=-1)
     scope = after.get("scope")
     before = None if change.before is None else change.before.get("scope")
     if (scope or before) and list(scope or []) != list(before or []):
         # 4.5.6: from the Core API, observedAt "should be set as a copy of" modifiedAt
         value = {"type": "Property", "value": list(scope or []), "observedAt": stamp}
+        # the only element, or one more (not ``lo < 0``: readings before 1970 are negative)
+        lo, hi = (min(lo, stamp_us), max(hi, stamp_us)) if items else (stamp_us, stamp_us)
         items.append(
             [SCOPE_IRI, "", "Property", stamp_us, stamp_us, stamp_us, stamp_us, None, value]
         )
         pairs = pairs | {(SCOPE_IRI, "")}
-        lo = stamp_us if lo < 0 else min(lo, stamp_us)
-        hi = max(hi, stamp_us)
     if not items:
         return None
     return after["id"], lo, hi, items, pairs
@@ -294,17 +293,22 @@ def _plain_pairs(names: tuple[str, ...]) -> frozenset[Pair]:
 
 def _elements(
     attrs: dict[str, list[dict[str, Any]]], stamp: str, stamp_us: int, created: bool
-) -> tuple[list[Any], bool] | None:
+) -> tuple[list[Any], bool, int, int] | None:
     """Return the ``instances`` elements (tuples) of the instances in ``attrs`` with the
-    entity's modifiedAt (all of a new entity's: None if one has another modifiedAt), and
-    whether their pairs are those of every attribute without datasetId (``plain``: a new
-    entity, each attribute with instances, none with a datasetId).
+    entity's modifiedAt (all of a new entity's: None if one has another modifiedAt), whether
+    their pairs are those of every attribute without datasetId (``plain``: a new entity,
+    each attribute with instances, none with a datasetId), and their earliest and latest
+    time (-1 and -1 when there are none).
 
     Per instance: the body is a copy with two deletions (``del``; timeit: 75 ns against
     225 ns for ``copy`` and two ``pop(k, None)``, which call a method each), the element a
-    tuple (built in one step; orjson writes it as the same array). change_row of 1,000 new
-    8-attribute entities: 67,248 → 61,310 instructions an entity (callgrind; with the
-    shared pairs and no list of times).
+    tuple (built in one step; orjson writes it as the same array). Members an instance
+    nearly always has are read by subscript (in ``try``: free unless missing), those it
+    seldom has tested with ``in`` first: ~120 instructions each where ``dict.get`` (a
+    method call) costs ~300. The earliest and latest times are tracked here, and only among
+    observedAt times (the others are the stamp): ``min``/``max`` over an ``itemgetter`` map
+    called it per element, twice. change_row of 1,000 new 8-attribute entities: 67,248 →
+    61,310 (hist-cut) → see docs/benchmarks.md, "Batch upsert CPU, session 10".
     """
     seen = _OBSERVED
     if len(seen) > _OBSERVED_MAX:
@@ -312,29 +316,43 @@ def _elements(
     items: list[Any] = []
     append = items.append
     plain = created
+    stamped = False  # an element's time is the stamp
+    lo = _NO_TIME
+    hi = -_NO_TIME
     for attr, instances in attrs.items():
         if not instances:
             plain = False
         for inst in instances:
-            modified = inst.get("modifiedAt")
+            try:
+                modified = inst["modifiedAt"]
+            except KeyError:
+                modified = None
             if modified != stamp:
                 if not created:
                     continue
                 if modified:
                     return None
-            observed = inst.get("observedAt")
-            if observed.__class__ is str:
-                ts = seen.get(observed)
-                if ts is None:
+            if "observedAt" in inst and (observed := inst["observedAt"]).__class__ is str:
+                try:
+                    ts = seen[observed]
+                except KeyError:
                     ts = seen[observed] = text_micros(observed)
                 observed_us: int | None = ts
+                if ts < lo:
+                    lo = ts
+                if ts > hi:
+                    hi = ts
             else:
                 ts = stamp_us
                 observed_us = None
-            kind = inst.get("type", "Property")
+                stamped = True
+            try:
+                kind = inst["type"]
+            except KeyError:
+                kind = "Property"
             num = None
-            if kind == "Property":
-                value = inst.get("value")
+            if kind == "Property" and "value" in inst:
+                value = inst["value"]
                 if value.__class__ is float:
                     num = value
                 elif value.__class__ is int:
@@ -344,8 +362,8 @@ def _elements(
                 del body["createdAt"], body["modifiedAt"]
             except KeyError:
                 body = stored(inst)
-            dataset = inst.get("datasetId") or ""
-            if dataset:
+            dataset = ""
+            if "datasetId" in inst and (dataset := inst["datasetId"] or ""):
                 plain = False
             append(
                 (
@@ -360,7 +378,12 @@ def _elements(
                     body,
                 )
             )
-    return items, plain
+    if not items:
+        return items, plain, -1, -1
+    if stamped:
+        lo = min(lo, stamp_us)
+        hi = max(hi, stamp_us)
+    return items, plain, lo, hi
 
 
 # SQLite statements without their VALUES (store/_sqlite_rows.py adds them, many rows each)
@@ -522,12 +545,22 @@ def _describe_new(
     (top,) = conn.execute("SELECT coalesce(max(pk), 0) FROM hub_temporal_entities").fetchone()
     rows: list[tuple[int, str, str, str, str]] = []
     append = rows.append
+    # Entities of one shape follow each other with equal types and one pair set: their JSON
+    # texts are those of the entity before (a list comparison and an identity test instead
+    # of two cached look-ups a new entity).
+    last_kinds: Any = None
+    last_union: frozenset[Pair] | None = None
+    kinds_json = union_json = ""
     for pk, entity_id in enumerate(ids, start=top + 1):
         kinds = new_types.get(entity_id)
         if kinds is None:
             kinds = types.get(entity_id, [])
         union = frozenset(pairs[entity_id])  # the same set when it is one (a shape's)
-        append((pk, tenant, entity_id, _types_json(kinds, typings), _pairs_json(union)))
+        if kinds.__class__ is not last_kinds.__class__ or kinds != last_kinds:
+            last_kinds, kinds_json = kinds, _types_json(kinds, typings)
+        if union is not last_union:
+            last_union, union_json = union, _pairs_json(union)
+        append((pk, tenant, entity_id, kinds_json, union_json))
         resolved[entity_id] = (pk, union)
     insert_rows(conn, _SQLITE["entities"], rows, tail=_SQLITE["entities_new"] if tail else "")
     return int(top)
@@ -622,7 +655,8 @@ class TemporalRecorder:
         if wide:  # its rows' pairs are those of the row they are cut from
             changes = split_wide(changes)
         for entity_id in new_types:
-            pairs.setdefault(entity_id, set())
+            if entity_id not in pairs:  # not setdefault: it would make a set per entity
+                pairs[entity_id] = set()
         if tx.backend == "postgresql":
             self._write_postgres(tx, changes, pairs, new_types, types or {})
             return
@@ -639,7 +673,13 @@ class TemporalRecorder:
             conn,
             _SQLITE["changes"],
             [
-                (first + i, keys[c[0]], c[1], c[2], _blob(c[3], dumps))
+                (
+                    first + i,
+                    keys[c[0]],
+                    c[1],
+                    c[2],
+                    c[3] if c[3].__class__ is bytearray else _blob(c[3], dumps),
+                )
                 for i, c in enumerate(changes)
             ],
         )
@@ -666,10 +706,10 @@ class TemporalRecorder:
         missing: list[str] = []
         for entity_id, wanted in pairs.items():
             known = cache.get((tenant, entity_id))
-            if _covers(known, entity_id, wanted, new_types):
+            if known is not None and _covers(known, entity_id, wanted, new_types):
                 keys[entity_id] = known[0]
             else:
-                missing.append(entity_id)
+                missing.append(entity_id)  # a new entity: no call of _covers
         if not missing:
             return keys, {}
         resolved: dict[str, Known] = {}
