@@ -304,3 +304,52 @@ def test_every_waiting_read_answers_busy_when_the_busy_connection_is_dropped(
     assert run_async(scenario()) == [BUSY, BUSY, BUSY]
     assert reader._opened == 0
     assert not reader._waiters
+
+
+def test_after_a_failed_open_no_connection_is_tried_until_the_wait_is_over(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A server that refuses (down, restarting, no hub tables) costs one failed connect
+    per wait, doubling, not one per request; requests take the threaded path meanwhile."""
+    from cityos.hub.store import _pg_loop
+
+    monkeypatch.setattr(_pg_loop, "RETRY_FIRST", 1.0)
+    attempts: list[float] = []
+
+    def connect() -> psycopg.Connection[Any]:
+        attempts.append(time.monotonic())
+        if len(attempts) <= 2:
+            raise psycopg.OperationalError("refused (test) / 거부됨(테스트)")
+        return psycopg.Connection.connect(database_url, autocommit=True)
+
+    def tried(count: int) -> None:
+        deadline = time.monotonic() + 10
+        while made._opening or len(attempts) < count:
+            assert time.monotonic() < deadline, "the open was never tried"
+            time.sleep(0.01)
+
+    def until(moment: float) -> None:
+        time.sleep(max(0.0, moment - time.monotonic()))
+
+    with ThreadPoolExecutor(2) as pool:
+        made = LoopReader(connect, [DIVIDE], lambda: pool, size=1)
+        try:
+            assert run_async(made.run(DIVIDE, [b"1"])) is BUSY  # tries, fails
+            tried(1)
+            for _ in range(5):  # within the first wait (1 s): no new attempt
+                assert run_async(made.run(DIVIDE, [b"1"])) is BUSY
+            assert len(attempts) == 1
+            until(attempts[0] + 1.2)
+            assert run_async(made.run(DIVIDE, [b"1"])) is BUSY  # tries again, fails
+            tried(2)
+            assert made._retry_wait == pytest.approx(2.0)  # doubled
+            until(attempts[1] + 1.0)
+            assert run_async(made.run(DIVIDE, [b"1"])) is BUSY
+            assert len(attempts) == 2  # within the doubled wait
+            until(attempts[1] + 2.2)
+            run_async(made.run(DIVIDE, [b"1"]))  # tries a third time: it opens
+            settle(made, 1)
+            assert value(run_async(made.run(DIVIDE, [b"2"]))) == b"5"
+            assert made._retry_wait == 0.0  # reset once one opened
+        finally:
+            made.close()

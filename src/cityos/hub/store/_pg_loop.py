@@ -31,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import select
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
@@ -45,8 +46,12 @@ from psycopg.waiting import Ready, Wait
 from cityos.hub.store._greenlet import await_, in_loop_greenlet
 from cityos.hub.store._pg_prepared import Statement, prepare_all
 from cityos.hub.store.base import BUSY, Busy
+from cityos.observability import log
 
 RV = TypeVar("RV")
+
+RETRY_FIRST = 0.5  # [s] no new loop connection is tried this long after a failed open,
+RETRY_MAX = 30.0  # doubling up to this while opens keep failing
 
 
 def _wake(waiter: asyncio.Future[None]) -> None:
@@ -236,7 +241,13 @@ class LoopReader:
         self._opened = 0  # open or being opened
         self._opening = False  # one connection at a time: a server that is down costs a
         # store thread per attempt, not one per GET
-        # guards _opened, _opening, _closed, and the choice between _idle and _waiters
+        # After a failed open, none is tried before ``_retry_at`` (time.monotonic()): the
+        # wait doubles from RETRY_FIRST to RETRY_MAX while opens keep failing (a server
+        # that is down or restarting, a database without the hub's tables), so requests
+        # take the threaded path instead of each trying a connect first.
+        self._retry_at = 0.0
+        self._retry_wait = 0.0
+        # guards _opened, _opening, _retry_*, _closed, the choice between _idle and _waiters
         self._lock = threading.Lock()
         self._closed = False
 
@@ -249,15 +260,29 @@ class LoopReader:
             except BaseException:
                 conn.close()
                 raise
-        except BaseException:
+        except BaseException as error:
             with self._lock:
                 self._opened -= 1
                 self._opening = False
+                self._retry_wait = min(RETRY_MAX, max(RETRY_FIRST, 2 * self._retry_wait))
+                self._retry_at = time.monotonic() + self._retry_wait
+                wait = self._retry_wait
+            log.warning(
+                "hub_loop_connection_failed",
+                error=str(error)[:300],
+                retry_in_s=wait,
+                message="a loop connection to PostgreSQL did not open; requests use the "
+                "store threads meanwhile / PostgreSQL 루프 연결을 열지 못했습니다. 그동안 요청은 "
+                "저장소 스레드를 씁니다",
+            )
             self._wake_all()
-            raise
+            if not isinstance(error, Exception):  # KeyboardInterrupt, SystemExit
+                raise
+            return
         conn.watch = self._watches[conn] = _Watch(conn.pgconn)
         with self._lock:
             self._opening = False
+            self._retry_wait = 0.0
         self._release(conn)
 
     def _release(self, conn: LoopConnection) -> None:
@@ -347,7 +372,7 @@ class LoopReader:
             if self._closed:
                 return None
             if self._opening or self._opened < self._size:
-                grow = not self._opening
+                grow = not self._opening and time.monotonic() >= self._retry_at
                 if grow:
                     self._opened += 1
                     self._opening = True
