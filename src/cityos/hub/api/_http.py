@@ -267,7 +267,6 @@ async def blocking(func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     if store.inline_short_calls and getattr(func, "__name__", "") not in _HEAVY_CALLS:
         return func(*args, **kwargs)
     return await _in_store_thread(store, functools.partial(func, *args, **kwargs))
-    return await run_in_threadpool(func, *args, **kwargs)
 
 
 async def get_entity(store: HubStore, tenant: str, entity_id: str) -> Entity | None:
