@@ -112,16 +112,20 @@ class _Watch:
     async def wait(self, loop: asyncio.AbstractEventLoop) -> None:
         """Return once the socket was readable and libpq has read what came, watched by
         ``loop`` (the running loop); raise as ``consume_input`` does."""
-        if self.loop is not loop:
-            self.forget()
-            loop.add_reader(self.fd, self.readable, loop)
-            self.loop = loop
+        self.watch_on(loop)
         waiter: asyncio.Future[None] = loop.create_future()
         self.waiter = waiter
         try:
             await waiter
         finally:
             self.waiter = None
+
+    def watch_on(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Have ``loop`` (the running loop) watch the socket, if another one did."""
+        if self.loop is not loop:
+            self.forget()
+            loop.add_reader(self.fd, self.readable, loop)
+            self.loop = loop
 
     def forget(self) -> None:
         """Stop watching the socket (before its connection closes, or on another loop)."""
@@ -145,9 +149,9 @@ class _Watch:
             loop.remove_reader(self.fd)
 
 
-def _wake_writable(waiter: asyncio.Future[None]) -> None:
+def _wake_writable(waiter: asyncio.Future[Any]) -> None:
     if not waiter.done():
-        waiter.set_result(Ready.W)  # type: ignore[arg-type]  # told apart from readable's None
+        waiter.set_result(Ready.W)  # told apart from the watch's None (readable)
 
 
 class LoopConnection(psycopg.Connection[Any]):
@@ -200,10 +204,7 @@ class LoopConnection(psycopg.Connection[Any]):
                     continue
                 if state & Wait.R:  # either: the watch's read, or the socket writable
                     waiter: asyncio.Future[Any] = loop.create_future()
-                    if self.watch.loop is not loop:
-                        self.watch.forget()
-                        loop.add_reader(fd, self.watch.readable, loop)
-                        self.watch.loop = loop
+                    self.watch.watch_on(loop)
                     self.watch.waiter = waiter
                     loop.add_writer(fd, _wake_writable, waiter)
                     try:
@@ -235,7 +236,6 @@ class LoopReader:
         self._executor = executor
         self._size = size
         self._idle: list[LoopConnection] = []
-        self._watches: dict[LoopConnection, _Watch] = {}  # open connections'
         # reads waiting for a connection while all are busy; None: take the threaded path
         self._waiters: deque[asyncio.Future[LoopConnection | None]] = deque()
         self._opened = 0  # open or being opened
@@ -279,7 +279,7 @@ class LoopReader:
             if not isinstance(error, Exception):  # KeyboardInterrupt, SystemExit
                 raise
             return
-        conn.watch = self._watches[conn] = _Watch(conn.pgconn)
+        conn.watch = _Watch(conn.pgconn)
         with self._lock:
             self._opening = False
             self._retry_wait = 0.0
@@ -351,9 +351,7 @@ class LoopReader:
             self._hand(waiter, None)
 
     def _close(self, conn: LoopConnection) -> None:
-        watch = self._watches.pop(conn, None)
-        if watch is not None:
-            watch.forget()
+        conn.watch.forget()
         conn.close()
 
     def _drop(self, conn: LoopConnection) -> None:
@@ -411,7 +409,7 @@ class LoopReader:
         if conn is None:
             return BUSY
         pgconn = conn.pgconn
-        watch = self._watches[conn]
+        watch = conn.watch
         done = False
         try:
             loop = asyncio.get_running_loop()
@@ -460,14 +458,14 @@ class LoopReader:
             if waited is None:
                 return None
             conn = waited
-        self._watches[conn].busy = True
+        conn.watch.busy = True
         return conn
 
     def finish(self, conn: LoopConnection) -> None:
         """Take back a connection from :meth:`acquire`: idle again if it is as a read
         expects one (open, no transaction, no pipeline, nothing in flight), else closed
         (a write that failed or was cancelled mid-statement leaves it so)."""
-        self._watches[conn].busy = False
+        conn.watch.busy = False
         pgconn = conn.pgconn
         if (
             pgconn.status == pq.ConnStatus.OK
