@@ -63,25 +63,37 @@ def _mark(conn: Any) -> int:
     return 0 if row is None else int(row[0])
 
 
-def pending(conn: Any) -> bool:
-    """Return True when rows wait to be folded into the roll-ups (a cheap read: two lookups
-    at the ends of B-trees)."""
+def _pending_keys(conn: Any) -> tuple[int, int] | None:
+    """Return the mark and the top change-row key when rows wait above the mark, else None
+    (a cheap read: two lookups at the ends of B-trees)."""
+    mark = _mark(conn)
     top = conn.execute(_TOP).fetchone()[0]
-    return top is not None and int(top) > _mark(conn)
+    return None if top is None or int(top) <= mark else (mark, int(top))
 
 
-def fold_pending(conn: Any, *, limit: int | None = None) -> int:
+def pending(conn: Any) -> bool:
+    """Return True when rows wait to be folded into the roll-ups."""
+    return _pending_keys(conn) is not None
+
+
+def fold_pending(conn: Any, *, limit: int | None = None, end: int | None = None) -> int:
     """Fold the rows appended since the mark into the roll-ups; return how many keys the
     folded range spans (the change rows appended since, and any of them deleted in between).
-    ``limit``: fold at most this many keys above the mark (the rest stays pending).
+    ``limit``: fold at most this many keys above the mark; ``end``: none above this key (the
+    rest stays pending).
 
     ``conn`` must hold SQLite's write lock (``BEGIN IMMEDIATE``, e.g. a store transaction).
     """
-    mark = _mark(conn)
-    top = conn.execute(_TOP).fetchone()[0]
-    if top is None or int(top) <= mark:
+    keys = _pending_keys(conn)
+    if keys is None:
         return 0
-    top = int(top) if limit is None else min(int(top), mark + limit)
+    mark, top = keys
+    if end is not None:
+        top = min(top, end)
+    if limit is not None:
+        top = min(top, mark + limit)
+    if top <= mark:
+        return 0
     for start in range(mark, top, _STEP):
         _fold_range(conn, start, min(start + _STEP, top))
     conn.execute(
@@ -155,17 +167,16 @@ def fold(store: HubStore, *, chunk: int = _CHUNK) -> int:
     written meanwhile wait for the next fold (with steady writes a fold would never end)."""
     if store.backend != "sqlite":
         return 0
-    conn = store._conn()  # type: ignore[attr-defined]
-    top = conn.execute(_TOP).fetchone()[0]
-    if top is None or int(top) <= _mark(conn):
+    keys = _pending_keys(store._conn())  # type: ignore[attr-defined]
+    if keys is None:
         return 0
-    end = int(top)
+    end = keys[1]
     folded = 0
     while True:
+        # (another fold, by provision or retention, may have moved the mark meanwhile)
         with store.transaction("urn:ngsi-ld:tenant:default") as tx:
-            mark = _mark(tx.connection)  # another fold (provision, retention) may have run
-            if mark < end:
-                folded += fold_pending(tx.connection, limit=min(chunk, end - mark))
-        if mark + chunk >= end:
+            step = fold_pending(tx.connection, limit=chunk, end=end)
+        folded += step
+        if step < chunk:  # at ``end``
             return folded
         _sleep(_PAUSE)
