@@ -39,6 +39,7 @@ from typing import Any, TypeGuard
 
 import orjson
 
+from cityos.hub._native import load
 from cityos.hub.store._pg_prepared import Statement, defer
 from cityos.hub.store._sqlite_rows import insert_rows
 from cityos.hub.store.base import Change, Entity, Transaction
@@ -248,6 +249,7 @@ def _row_of(entity_id: str, items: list[list[Any]]) -> ChangeRow:
 _OBSERVED: dict[str, int] = {}
 _OBSERVED_MAX = 4096
 _NO_TIME = 1 << 62  # above every element time [µs] (year ~148,000)
+_NATIVE = load("_native_history")  # None: not built, or CITYOS_NATIVE=0
 
 
 def change_row(change: Change) -> ChangeRow | None:
@@ -261,7 +263,7 @@ def change_row(change: Change) -> ChangeRow | None:
     stamp = after["modifiedAt"]
     stamp_us = text_micros(stamp)
     attrs = after["attrs"]
-    found = _elements(attrs, stamp, stamp_us, change.before is None)
+    found = elements(attrs, stamp, stamp_us, change.before is None)
     if found is None:
         return None
     items, plain, lo, hi = found
@@ -291,9 +293,29 @@ def _plain_pairs(names: tuple[str, ...]) -> frozenset[Pair]:
     return frozenset((name, "") for name in names)
 
 
+Elements = tuple[list[Any], bool, int, int]
+
+
+def elements(
+    attrs: dict[str, list[dict[str, Any]]], stamp: str, stamp_us: int, created: bool
+) -> Elements | None:
+    """Return what :func:`_elements` returns, from the C extension ``_native_history`` when
+    it is built and on (the same objects, ~N× fewer instructions; see docs/hub/README.md,
+    "Native code"), else from :func:`_elements`, which also takes every shape the extension
+    leaves to it (it answers ``NotImplemented``)."""
+    seen = _OBSERVED
+    if len(seen) > _OBSERVED_MAX:
+        seen.clear()
+    if _NATIVE is not None:
+        found = _NATIVE.elements(attrs, stamp, stamp_us, created, seen, text_micros)
+        if found is not NotImplemented:
+            return found
+    return _elements(attrs, stamp, stamp_us, created)
+
+
 def _elements(
     attrs: dict[str, list[dict[str, Any]]], stamp: str, stamp_us: int, created: bool
-) -> tuple[list[Any], bool, int, int] | None:
+) -> Elements | None:
     """Return the ``instances`` elements (tuples) of the instances in ``attrs`` with the
     entity's modifiedAt (all of a new entity's: None if one has another modifiedAt), whether
     their pairs are those of every attribute without datasetId (``plain``: a new entity,

@@ -1,0 +1,11 @@
+from collections.abc import Callable
+from typing import Any
+
+def elements(
+    attrs: dict[str, list[dict[str, Any]]],
+    stamp: str,
+    stamp_us: int,
+    created: bool,
+    seen: dict[str, int],
+    text_micros: Callable[[str], int],
+) -> tuple[list[Any], bool, int, int] | None: ...
