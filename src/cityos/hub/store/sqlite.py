@@ -24,6 +24,7 @@ from cityos.hub.errors import AlreadyExists
 from cityos.hub.query.ast import QExpr
 from cityos.hub.query.sql import plan_sqlite, register_sqlite_functions
 from cityos.hub.store._filter import page_of, residual_filter
+from cityos.hub.store._sqlite_checkpoint import BACKSTOP_PAGES, WAL_LIMIT_BYTES, Checkpointer
 from cityos.hub.store._sqlite_rows import insert_rows
 from cityos.hub.store.base import (
     BUSY,
@@ -425,6 +426,7 @@ class SQLiteStore(HubStore):
         self._set_ids: dict[tuple[str, str], int] = {}
         self._set_pairs: dict[int, list[tuple[str, str]]] = {}
         self.listeners = []
+        self.checkpointer = Checkpointer(path)
 
     def _conn(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
@@ -439,6 +441,10 @@ class SQLiteStore(HubStore):
             # entities. A page not cached is read from the OS page cache (WAL file or DB).
             conn.execute("PRAGMA cache_size=-16384")
             conn.execute("PRAGMA temp_store=MEMORY")
+            # WAL checkpoints run in the store's checkpoint thread, outside the writers'
+            # lock (store/_sqlite_checkpoint.py); a writer checkpoints only as a backstop
+            conn.execute(f"PRAGMA wal_autocheckpoint={BACKSTOP_PAGES}")
+            conn.execute(f"PRAGMA journal_size_limit={WAL_LIMIT_BYTES}")
             conn.create_function("REGEXP", 2, _regexp, deterministic=True)
             register_sqlite_functions(conn)
             self._local.conn = conn
@@ -452,6 +458,7 @@ class SQLiteStore(HubStore):
         # statement on a connection closed under it, which can crash the process
         # (seen once in a test app's shutdown). SQLite calls end within busy_timeout.
         self.shutdown_executor()
+        self.checkpointer.stop()
         with self._all_lock:
             for conn in self._all:
                 conn.close()
@@ -482,6 +489,7 @@ class SQLiteStore(HubStore):
                 conn.execute("ROLLBACK")
                 raise
             conn.execute("COMMIT")
+            self.checkpointer.wanted()
             for signature, set_id in tx.new_sets.items():
                 self._remember_set(tenant, signature, set_id)
             self._after_commit(tx)

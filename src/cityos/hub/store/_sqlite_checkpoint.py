@@ -1,0 +1,125 @@
+"""WAL checkpoints of the SQLite store in a thread of their own, outside the writers' lock.
+
+In WAL mode every COMMIT appends the transaction's pages to the ``-wal`` file; a checkpoint
+copies them back into the database file and syncs both (with ``synchronous=NORMAL`` the
+only fsyncs there are). By default SQLite runs one inside the COMMIT that takes the WAL past
+1,000 pages — in the committing writer, while it holds the store's writers' lock. A batch
+of 1,000 new entities with their history writes about that much, so nearly every batch paid
+for a checkpoint and its fsyncs inside the lock: 21–29 ms of COMMIT a batch against 8–10 ms
+without (docs/benchmarks.md, session 11), while the next batch waited for the lock.
+
+Here the store's connections keep SQLite's automatic checkpoint only as a backstop
+(``BACKSTOP_PAGES``: should this thread fall far behind, a writer checkpoints as before), and
+this thread runs ``PRAGMA wal_checkpoint(PASSIVE)`` on a connection of its own after
+writes: at most one every ``INTERVAL`` seconds, so the fsyncs of many commits are shared. A
+PASSIVE checkpoint takes no lock a writer or reader waits for (SQLite: "Checkpoint as many
+frames as possible without waiting for any database readers or writers to finish"); writers
+go on appending meanwhile, and the next writer after a complete checkpoint starts the WAL
+from its beginning again. ``journal_size_limit`` (set on the store's connections) truncates
+a WAL that a burst made large once it is reset. Durability is what it was: with
+``synchronous=NORMAL`` a commit is synced at the next checkpoint either way.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+import time
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+# Pages the WAL may reach before a writer checkpoints itself (SQLite's default is 1,000):
+# 64 MiB of 4 KiB pages, ~20 batches of 1,000 sensor entities with their history.
+BACKSTOP_PAGES = 16_384
+# A WAL larger than this is truncated to it once a checkpoint has reset it (a burst's size
+# is not kept on disk).
+WAL_LIMIT_BYTES = 64 * 1024 * 1024
+# Seconds between two checkpoints at most: the commits in between share one pair of fsyncs.
+INTERVAL = 0.25
+# Seconds to wait for the thread on close (a checkpoint in progress finishes first).
+STOP_TIMEOUT = 10.0
+# Seconds without a write after which the thread ends and closes its connection (the next
+# write starts another): a store that stops writing, or is dropped unclosed, keeps nothing.
+IDLE = 30.0
+
+
+class Checkpointer:
+    """Checkpoints the WAL of ``path`` in a daemon thread after writes (:meth:`wanted`)."""
+
+    def __init__(self, path: Path, *, interval: float = INTERVAL, idle: float = IDLE) -> None:
+        self.path = path
+        self.interval = interval
+        self.idle = idle
+        self.checkpoints = 0  # checkpoints run
+        self.seconds = 0.0  # the time they took
+        self.last: tuple[int, int, int] | None = None  # (busy, WAL frames, checkpointed)
+        self._wanted = threading.Event()
+        self._stop = threading.Event()
+        self._lock = threading.Lock()  # guards _thread against a lost wake-up at idle exit
+        self._thread: threading.Thread | None = None
+
+    def wanted(self) -> None:
+        """Say that a write committed: a checkpoint runs within ``interval`` seconds."""
+        with self._lock:
+            self._wanted.set()
+            if self._thread is None and not self._stop.is_set():
+                self._thread = threading.Thread(
+                    target=self._run, name="cityos-sqlite-checkpoint", daemon=True
+                )
+                self._thread.start()
+
+    def stop(self) -> None:
+        """Stop the thread (after the checkpoint it may be running) and wait for it."""
+        with self._lock:
+            self._stop.set()
+            self._wanted.set()
+            thread = self._thread
+        if thread is not None:
+            thread.join(STOP_TIMEOUT)
+
+    def running(self) -> bool:
+        """Return True while the thread runs (it ends when idle or stopped)."""
+        thread = self._thread
+        return thread is not None and thread.is_alive()
+
+    def _next(self) -> bool:
+        """Wait for a write; return False when the thread is to end (idle or stopped)."""
+        while not self._wanted.wait(self.idle):
+            with self._lock:
+                if not self._wanted.is_set():  # idle: end; the next wanted() starts another
+                    self._thread = None
+                    return False
+        return not self._stop.is_set()
+
+    def _run(self) -> None:
+        conn: sqlite3.Connection | None = None
+        try:
+            while self._next():
+                self._wanted.clear()
+                if conn is None:
+                    conn = sqlite3.connect(self.path, isolation_level=None, timeout=10)
+                self._checkpoint(conn)
+                self._stop.wait(self.interval)  # the writes meanwhile share the next one
+        except Exception:
+            # The writers' backstop checkpoints take over (BACKSTOP_PAGES); say why.
+            # Not restarted (a failure that repeats would log at every write).
+            log.exception(
+                "sqlite_checkpointer_failed: WAL checkpoints fall back to the writers"
+                " / WAL 체크포인트 스레드가 실패해 쓰기 연결이 체크포인트를 맡습니다"
+            )
+        finally:
+            if conn is not None:
+                conn.close()
+
+    def _checkpoint(self, conn: sqlite3.Connection) -> None:
+        started = time.perf_counter()
+        try:
+            row = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        except sqlite3.OperationalError as error:  # e.g. "database is locked": next time
+            log.warning("sqlite_checkpoint_failed: %s", error)
+            return
+        self.checkpoints += 1
+        self.seconds += time.perf_counter() - started
+        self.last = tuple(row) if row is not None else None

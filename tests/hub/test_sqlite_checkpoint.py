@@ -1,0 +1,159 @@
+"""The SQLite store's WAL checkpoints run in a thread of their own, outside the writers'
+lock: they happen after writes, copy the WAL back, never lose a write that runs beside
+them, end when idle, stop with the store, and fall back to the writers when they fail."""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from cityos.config import Settings
+from cityos.db import upgrade
+from cityos.hub.store._sqlite_checkpoint import BACKSTOP_PAGES, Checkpointer
+from cityos.hub.store.sqlite import SQLiteStore
+
+
+def wait_for(condition: Callable[[], bool], seconds: float = 10.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.02)
+    return condition()
+
+
+def wal_db(path: Path) -> sqlite3.Connection:
+    """A WAL database whose writer never checkpoints by itself, with some pages written."""
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA wal_autocheckpoint=0")
+    conn.execute("CREATE TABLE t (k INTEGER PRIMARY KEY, v TEXT)")
+    conn.executemany("INSERT INTO t (v) VALUES (?)", [("x" * 500,) for _ in range(400)])
+    return conn
+
+
+def test_a_write_is_checkpointed_by_the_thread(tmp_path: Path) -> None:
+    conn = wal_db(tmp_path / "a.db")
+    wal = tmp_path / "a.db-wal"
+    checkpointer = Checkpointer(tmp_path / "a.db", interval=0.01)
+    try:
+        assert wal.stat().st_size > 100_000
+        assert checkpointer.checkpoints == 0
+        assert not checkpointer.running()  # no thread before the first write
+        checkpointer.wanted()
+        assert wait_for(lambda: checkpointer.checkpoints >= 1)
+        busy, frames, copied = checkpointer.last or (1, 0, -1)
+        assert busy == 0
+        assert frames > 50
+        assert copied == frames  # every frame copied back into the database file
+        # the next write starts the WAL from its beginning: it does not grow
+        size = wal.stat().st_size
+        for _ in range(5):
+            conn.executemany("INSERT INTO t (v) VALUES (?)", [("y" * 500,) for _ in range(400)])
+            checkpointer.wanted()
+            time.sleep(0.1)
+        assert wal.stat().st_size <= size * 1.5
+        assert conn.execute("SELECT count(*) FROM t").fetchone() == (2400,)
+    finally:
+        checkpointer.stop()
+        conn.close()
+    assert not checkpointer.running()
+
+
+def test_writes_beside_checkpoints_are_all_kept(tmp_path: Path) -> None:
+    """A writer committing as fast as it can while checkpoints run back to back: every row
+    is there and the database is intact."""
+    conn = wal_db(tmp_path / "b.db")
+    checkpointer = Checkpointer(tmp_path / "b.db", interval=0.0)
+    stop = threading.Event()
+
+    def nudge() -> None:
+        while not stop.is_set():
+            checkpointer.wanted()
+            time.sleep(0.001)
+
+    nudger = threading.Thread(target=nudge)
+    nudger.start()
+    try:
+        for i in range(300):
+            conn.execute("BEGIN IMMEDIATE")
+            conn.executemany("INSERT INTO t (v) VALUES (?)", [(f"{i}-{j}",) for j in range(20)])
+            conn.execute("COMMIT")
+    finally:
+        stop.set()
+        nudger.join()
+        checkpointer.stop()
+    assert checkpointer.checkpoints > 3
+    assert conn.execute("SELECT count(*) FROM t").fetchone() == (400 + 300 * 20,)
+    assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    conn.close()
+    fresh = sqlite3.connect(tmp_path / "b.db")
+    assert fresh.execute("SELECT count(*) FROM t").fetchone() == (400 + 300 * 20,)
+    fresh.close()
+
+
+def test_the_thread_ends_when_idle_and_the_next_write_starts_another(tmp_path: Path) -> None:
+    conn = wal_db(tmp_path / "c.db")
+    checkpointer = Checkpointer(tmp_path / "c.db", interval=0.0, idle=0.1)
+    try:
+        checkpointer.wanted()
+        assert wait_for(lambda: checkpointer.checkpoints >= 1)
+        assert wait_for(lambda: not checkpointer.running())  # idle: ended
+        conn.execute("INSERT INTO t (v) VALUES ('z')")
+        checkpointer.wanted()
+        assert checkpointer.running()
+        assert wait_for(lambda: checkpointer.checkpoints >= 2)
+    finally:
+        checkpointer.stop()
+        conn.close()
+    assert not checkpointer.running()
+    checkpointer.wanted()  # after stop: no thread again
+    assert not checkpointer.running()
+
+
+def test_a_failing_checkpointer_says_so_and_leaves_it_to_the_writers(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    folder = tmp_path / "not-a-database"
+    folder.mkdir()
+    checkpointer = Checkpointer(folder, interval=0.0)  # connecting to a directory fails
+    with caplog.at_level(logging.ERROR, logger="cityos.hub.store._sqlite_checkpoint"):
+        checkpointer.wanted()
+        assert wait_for(lambda: not checkpointer.running())
+    assert "sqlite_checkpointer_failed" in caplog.text
+    assert "체크포인트" in caplog.text
+    checkpointer.wanted()  # not restarted: the writers' backstop checkpoints take over
+    assert not checkpointer.running()
+    checkpointer.stop()
+
+
+def test_the_store_checkpoints_outside_its_writers_and_stops_on_close(tmp_path: Path) -> None:
+    upgrade(Settings(database_url=f"sqlite:///{tmp_path}/hub.db"))
+    store = SQLiteStore(tmp_path / "hub.db")
+    try:
+        with store.transaction("t") as tx:
+            tx.insert(
+                [
+                    {
+                        "id": f"urn:ngsi-ld:T:{i}",
+                        "type": ["https://example.org/T"],
+                        "createdAt": "2026-12-02T00:00:00Z",
+                        "modifiedAt": "2026-12-02T00:00:00Z",
+                        "attrs": {},
+                    }
+                    for i in range(200)
+                ]
+            )
+        # the writer's own automatic checkpoint is only the backstop
+        assert store._conn().execute("PRAGMA wal_autocheckpoint").fetchone() == (BACKSTOP_PAGES,)
+        assert wait_for(lambda: store.checkpointer.checkpoints >= 1)
+        assert store.checkpointer.running()
+    finally:
+        store.close()
+    assert not store.checkpointer.running()
