@@ -8,7 +8,7 @@ the reference the tests check the native path against.
 
 from setuptools import Extension, setup
 
-NATIVE: list[str] = []
+NATIVE: list[str] = ["_native_expand"]
 
 setup(
     ext_modules=[

@@ -16,7 +16,7 @@ import os
 from types import ModuleType
 
 # the extensions setup.py builds (module names under cityos.hub)
-NAMES: tuple[str, ...] = ()
+NAMES: tuple[str, ...] = ("_native_expand",)
 
 
 def enabled() -> bool:
