@@ -73,18 +73,30 @@ str_eq(PyObject *a, PyObject *b)
     if (n != PyUnicode_GET_LENGTH(b) || PyUnicode_KIND(a) != PyUnicode_KIND(b)) {
         return 0;
     }
+    /* two known hashes that differ: different text (-1 is "not computed yet") */
+    Py_hash_t ha = ((PyASCIIObject *)a)->hash, hb = ((PyASCIIObject *)b)->hash;
+    if (ha != -1 && hb != -1 && ha != hb) {
+        return 0;
+    }
     return memcmp(PyUnicode_DATA(a), PyUnicode_DATA(b), (size_t)n * PyUnicode_KIND(a)) == 0;
 }
 
+/* Is ``name`` one of ENTITY_KEYWORDS? One comparison at most, chosen by length. */
 static int
 is_entity_keyword(PyObject *name)
 {
-    for (size_t i = 0; i < sizeof(s_entity_keywords) / sizeof(s_entity_keywords[0]); i++) {
-        if (str_eq(name, s_entity_keywords[i])) {
-            return 1;
-        }
+    switch (PyUnicode_GET_LENGTH(name)) {
+    case 2: return str_eq(name, s_entity_keywords[0]);  /* id */
+    case 3: return str_eq(name, s_entity_keywords[1]);  /* @id */
+    case 4: return str_eq(name, s_entity_keywords[2]);  /* type */
+    case 5:                                              /* @type, scope */
+        return str_eq(name, s_entity_keywords[3]) || str_eq(name, s_entity_keywords[5]);
+    case 8: return str_eq(name, s_entity_keywords[4]);  /* @context */
+    case 9:                                              /* createdAt, deletedAt */
+        return str_eq(name, s_entity_keywords[6]) || str_eq(name, s_entity_keywords[8]);
+    case 10: return str_eq(name, s_entity_keywords[7]); /* modifiedAt */
+    default: return 0;
     }
-    return 0;
 }
 
 static int
