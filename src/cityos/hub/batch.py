@@ -11,13 +11,25 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, cast
 
+from cityos.hub._native import load
 from cityos.hub._time import utc_now
 from cityos.hub.errors import AlreadyExists, BadRequestData, HubError, ResourceNotFound
-from cityos.hub.model import ExpandCache, Expander, check_entity_id, expand_entity
+from cityos.hub.model import (
+    NATIVE_HELPERS,
+    ExpandCache,
+    Expander,
+    check_entity_id,
+    expand_entity,
+)
 from cityos.hub.service import check_fragment, merge_instances, merge_into
 from cityos.hub.store.base import Entity, HubStore, Transaction
 
 Operation = Literal["create", "upsert", "update", "delete", "merge"]
+
+# The per-entity work of _prepare in C for the common shapes (``_native_expand``), or None:
+# not built, or turned off by CITYOS_NATIVE=0. It answers NotImplemented for anything else,
+# errors included, and the Python below runs as before (docs/hub/README.md, "Native code").
+_NATIVE = load("_native_expand")
 
 
 @dataclass
@@ -57,8 +69,18 @@ def _prepare(
         )
     items: list[_Item] = []
     cache = ExpandCache(ctx)  # names, types and times checked once for the whole batch
+    expanding = operation not in ("delete", "merge")
+    native = _NATIVE.expand_entity if _NATIVE is not None and expanding else None
+    names, types, times = cache.names, cache.types, cache.times
+    shapes: list[object] = []  # the C function's templates of this request's dicts
     for raw in bodies:
         try:
+            if native is not None:
+                # check_entity_id and expand_entity below, in C, or NotImplemented
+                entity = native(raw, now, ctx, names, types, times, NATIVE_HELPERS, shapes)
+                if entity is not NotImplemented:
+                    items.append(_Item(entity["id"], raw, entity))
+                    continue
             if operation == "delete":
                 items.append(_Item(check_entity_id(raw), raw))
                 continue

@@ -13,7 +13,7 @@ from functools import lru_cache
 from typing import Any, Protocol
 
 from cityos.hub._time import check_datetime
-from cityos.hub.errors import BadRequestData
+from cityos.hub.errors import BadRequestData, HubError
 from cityos.hub.geo import validate_geojson_geometry
 
 NGSI_LD = "https://uri.etsi.org/ngsi-ld/"
@@ -536,6 +536,8 @@ def _fast_instance(
     if size != 2:
         return None
     if kind == "Relationship":
+        if iri in CORE_GEOPROPERTIES:  # reserved for a GeoProperty: the general path's error
+            return None
         try:
             target = raw["object"]
         except KeyError:
@@ -700,6 +702,20 @@ def expand_entity(
     entity["modifiedAt"] = now
     entity["attrs"] = expand_attributes(body, ctx, now=now, cache=cache)
     return entity
+
+
+# What the C expansion (``_native_expand.expand_entity``, used by ``batch._prepare``) calls
+# back instead of copying a rare or intricate check, by position: a HubError from any of them
+# makes it answer NotImplemented, and the Python path then raises the same error.
+NATIVE_HELPERS = (
+    check_attribute_name,
+    expand_types,
+    check_scope,
+    check_datetime,
+    is_uri,
+    validate_geojson_geometry,
+    HubError,
+)
 
 
 def default_instance(instances: list[dict[str, Any]]) -> dict[str, Any] | None:
