@@ -21,8 +21,9 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 import uuid
-from collections.abc import Coroutine, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
@@ -78,6 +79,17 @@ def run_async(coro: Coroutine[Any, Any, T]) -> T:
     """
     with ThreadPoolExecutor(1, thread_name_prefix="test-loop") as pool:
         return pool.submit(asyncio.run, coro).result()
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 10.0, step: float = 0.02) -> bool:
+    """Return True as soon as ``condition()`` holds, polling every ``step`` seconds; after
+    ``timeout`` seconds return what it says then (for work other threads finish)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(step)
+    return condition()
 
 
 def unavailable(service: str, why: str) -> NoReturn:

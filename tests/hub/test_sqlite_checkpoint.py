@@ -8,7 +8,6 @@ import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -17,15 +16,7 @@ from cityos.config import Settings
 from cityos.db import upgrade
 from cityos.hub.store._sqlite_checkpoint import BACKSTOP_PAGES, Checkpointer
 from cityos.hub.store.sqlite import SQLiteStore
-
-
-def wait_for(condition: Callable[[], bool], seconds: float = 10.0) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.02)
-    return condition()
+from tests.conftest import wait_until
 
 
 def wal_db(path: Path) -> sqlite3.Connection:
@@ -47,7 +38,7 @@ def test_a_write_is_checkpointed_by_the_thread(tmp_path: Path) -> None:
         assert checkpointer.checkpoints == 0
         assert not checkpointer.running()  # no thread before the first write
         checkpointer.wanted()
-        assert wait_for(lambda: checkpointer.checkpoints >= 1)
+        assert wait_until(lambda: checkpointer.checkpoints >= 1)
         busy, frames, copied = checkpointer.last or (1, 0, -1)
         assert busy == 0
         assert frames > 50
@@ -103,12 +94,12 @@ def test_the_thread_ends_when_idle_and_the_next_write_starts_another(tmp_path: P
     checkpointer = Checkpointer(tmp_path / "c.db", interval=0.0, idle=0.1)
     try:
         checkpointer.wanted()
-        assert wait_for(lambda: checkpointer.checkpoints >= 1)
-        assert wait_for(lambda: not checkpointer.running())  # idle: ended
+        assert wait_until(lambda: checkpointer.checkpoints >= 1)
+        assert wait_until(lambda: not checkpointer.running())  # idle: ended
         conn.execute("INSERT INTO t (v) VALUES ('z')")
         checkpointer.wanted()
         assert checkpointer.running()
-        assert wait_for(lambda: checkpointer.checkpoints >= 2)
+        assert wait_until(lambda: checkpointer.checkpoints >= 2)
     finally:
         checkpointer.stop()
         conn.close()
@@ -125,7 +116,7 @@ def test_a_failing_checkpointer_says_so_and_leaves_it_to_the_writers(
     checkpointer = Checkpointer(folder, interval=0.0)  # connecting to a directory fails
     with caplog.at_level(logging.ERROR, logger="cityos.hub.store._sqlite_checkpoint"):
         checkpointer.wanted()
-        assert wait_for(lambda: not checkpointer.running())
+        assert wait_until(lambda: not checkpointer.running())
     assert "sqlite_checkpointer_failed" in caplog.text
     assert "체크포인트" in caplog.text
     checkpointer.wanted()  # not restarted: the writers' backstop checkpoints take over
@@ -152,7 +143,7 @@ def test_the_store_checkpoints_outside_its_writers_and_stops_on_close(tmp_path: 
             )
         # the writer's own automatic checkpoint is only the backstop
         assert store._conn().execute("PRAGMA wal_autocheckpoint").fetchone() == (BACKSTOP_PAGES,)
-        assert wait_for(lambda: store.checkpointer.checkpoints >= 1)
+        assert wait_until(lambda: store.checkpointer.checkpoints >= 1)
         assert store.checkpointer.running()
     finally:
         store.close()

@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 
 from cityos.app import create_app
 from cityos.config import Settings
-from tests.conftest import make_callers
+from tests.conftest import make_callers, wait_until
 from tests.ingest.conftest import (
     LINK,
     PM25,
@@ -25,12 +25,7 @@ from tests.ingest.conftest import (
 
 
 def _wait(condition: Callable[[], bool], timeout: float = 20.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return condition()
+    return wait_until(condition, timeout, step=0.05)
 
 
 @pytest.fixture(scope="module")
