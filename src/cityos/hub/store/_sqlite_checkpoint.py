@@ -25,7 +25,6 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
-import time
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -53,7 +52,6 @@ class Checkpointer:
         self.interval = interval
         self.idle = idle
         self.checkpoints = 0  # checkpoints run
-        self.seconds = 0.0  # the time they took
         self.last: tuple[int, int, int] | None = None  # (busy, WAL frames, checkpointed)
         self._wanted = threading.Event()
         self._stop = threading.Event()
@@ -114,12 +112,10 @@ class Checkpointer:
                 conn.close()
 
     def _checkpoint(self, conn: sqlite3.Connection) -> None:
-        started = time.perf_counter()
         try:
             row = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
         except sqlite3.OperationalError as error:  # e.g. "database is locked": next time
             log.warning("sqlite_checkpoint_failed: %s", error)
             return
         self.checkpoints += 1
-        self.seconds += time.perf_counter() - started
         self.last = tuple(row) if row is not None else None
