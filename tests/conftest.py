@@ -20,12 +20,14 @@ docs/testing.md has the rule and the list of what runs once.
 from __future__ import annotations
 
 import asyncio
+import importlib
 import os
 import time
 import uuid
 from collections.abc import Callable, Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from types import ModuleType
 from typing import Any, NoReturn, TypeVar
 
 import psycopg
@@ -37,6 +39,7 @@ from sqlalchemy.engine import Engine
 from cityos import db
 from cityos.app import create_app
 from cityos.config import Settings
+from cityos.hub import _native
 
 # Property tests check answers, not speed: hypothesis's default 200 ms deadline per example
 # fails them on a loaded 2-core CI machine (seen: test_model_fast_path, session 7).
@@ -90,6 +93,26 @@ def wait_until(condition: Callable[[], bool], timeout: float = 10.0, step: float
             return True
         time.sleep(step)
     return condition()
+
+
+def native_extension(name: str) -> ModuleType | None:
+    """Return the hub's C extension ``cityos.hub.<name>``, imported directly (its tests run
+    it beside the Python path whatever ``CITYOS_NATIVE`` says), or None when not built."""
+    assert name in _native.NAMES, f"{name} is not among cityos.hub._native.NAMES"
+    try:
+        return importlib.import_module(f"cityos.hub.{name}")
+    except ImportError:
+        return None
+
+
+def require_native(name: str, module: ModuleType | None) -> ModuleType:
+    """Return ``module``; when the extension was not built, fail with ``CI=true`` (never a
+    silent skip there), skip elsewhere (a machine without a C compiler)."""
+    if module is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"cityos.hub.{name} is not built (scripts/setup.sh builds it)")
+        pytest.skip(f"cityos.hub.{name} is not built here (no C compiler at install)")
+    return module
 
 
 def unavailable(service: str, why: str) -> NoReturn:

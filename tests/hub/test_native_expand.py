@@ -12,7 +12,6 @@ a failure, not a skip.
 
 from __future__ import annotations
 
-import importlib
 import math
 import os
 import sys
@@ -40,30 +39,20 @@ from cityos.hub.model import (
     check_entity_id,
     expand_entity,
 )
+from tests.conftest import native_extension, require_native
 
 CTX = ContextResolver(Settings(), allow_network=False).core
 NOW = "2026-11-25T00:00:00.000000Z"
 OBSERVED = "2026-11-25T09:00:00Z"
 
 
-def _import() -> ModuleType | None:
-    try:
-        return importlib.import_module("cityos.hub._native_expand")
-    except ImportError:
-        return None
-
-
-NATIVE = _import()
+NATIVE = native_extension("_native_expand")
 
 
 @pytest.fixture(scope="module")
 def native() -> ModuleType:
     """The extension; its absence fails in CI (CI=true) and skips elsewhere."""
-    if NATIVE is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("cityos.hub._native_expand is not built (scripts/setup.sh builds it)")
-        pytest.skip("cityos.hub._native_expand is not built")
-    return NATIVE
+    return require_native("_native_expand", NATIVE)
 
 
 def test_extension_is_built_in_ci() -> None:

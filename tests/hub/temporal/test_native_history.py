@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import os
 import sys
 import tracemalloc
 from typing import Any
@@ -16,17 +15,18 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cityos.hub import _native
 from cityos.hub.temporal import record
 from cityos.hub.temporal._times import text_micros
+from tests.conftest import native_extension, require_native
 
-native = _native.load("_native_history")
-if native is None and os.environ.get("CI") == "true" and _native.enabled():
-    raise RuntimeError(
-        "the C extension cityos.hub._native_history is not built: run `pip install -e .` "
-        "with a C compiler (scripts/setup.sh does)"
-    )
-pytestmark = pytest.mark.skipif(native is None, reason="the C extension is not built here")
+native = native_extension("_native_history")
+
+
+@pytest.fixture(autouse=True)
+def _built() -> None:
+    """The extension must be there: a failure with CI=true, a skip elsewhere."""
+    require_native("_native_history", native)
+
 
 STAMP = "2026-12-02T11:00:00.123456Z"
 STAMP_US = text_micros(STAMP)
