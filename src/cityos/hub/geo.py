@@ -2,8 +2,8 @@
 
 Implements ETSI GS CIM 009 v1.8 clause 4.10 (geo-query language) over GeoJSON geometries
 (RFC 7946; clause 4.7). Everything here is pure: the store turns a :class:`GeoQuery` into
-SQL with :func:`postgis_condition` (PostgreSQL) or pre-filters an R*Tree with
-:meth:`GeoQuery.search_window` and finishes with :meth:`GeoQuery.matches` (SQLite).
+SQL with :func:`postgis_condition` (PostgreSQL) or pre-filters its point cells and R*Tree
+with :meth:`GeoQuery.search_window` and finishes with :meth:`GeoQuery.matches` (SQLite).
 
 Semantics (see ``docs/hub/geo.md``): the relation reads *entity geometry REL query
 geometry*; topological relations are OGC simple-features predicates (DE-9IM) on

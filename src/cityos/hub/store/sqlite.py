@@ -1,4 +1,5 @@
-"""The embedded SQLite hub store: WAL, JSON text columns, an R*Tree for the geo pre-filter.
+"""The embedded SQLite hub store: WAL, JSON text columns; the geo pre-filter is a B-tree
+index of Z-order cells for points (``_sqlite_cells``) and an R*Tree for other geometries.
 
 One connection per thread (request handlers run in a thread pool); writes are serialised by
 an in-process lock and ``BEGIN IMMEDIATE`` so a transaction never fails on lock upgrade.
@@ -19,11 +20,13 @@ from typing import Any, Literal, TypeVar, cast
 import orjson
 from shapely.geometry import shape
 
+from cityos.hub._geo_distance import BBox
 from cityos.hub._time import utc_now
 from cityos.hub.errors import AlreadyExists
 from cityos.hub.query.ast import QExpr
 from cityos.hub.query.sql import plan_sqlite, register_sqlite_functions
 from cityos.hub.store._filter import page_of, residual_filter
+from cityos.hub.store._sqlite_cells import point_cell, window_ranges
 from cityos.hub.store._sqlite_checkpoint import BACKSTOP_PAGES, WAL_LIMIT_BYTES, Checkpointer
 from cityos.hub.store._sqlite_rows import insert_rows
 from cityos.hub.store.base import (
@@ -148,6 +151,30 @@ def _signature(entity: Entity) -> str:
     return orjson.dumps(sorted(attribute_kinds(entity).items())).decode()
 
 
+def _window_clause(window: BBox, attr: str) -> tuple[str, list[Any]]:
+    """Return the clause (and its parameters) keeping entities with a geometry of ``attr``
+    whose box meets ``window``: points from the cell index (_sqlite_cells: ranges of cells,
+    then their exact longitude and latitude), other geometries from the R*Tree."""
+    min_lon, min_lat, max_lon, max_lat = window
+    ranges = window_ranges(min_lon, min_lat, max_lon, max_lat)
+    # padded to a power of two with empty ranges: a few statement texts, all cached
+    slots = 1 << max(0, len(ranges) - 1).bit_length()
+    values: list[Any] = [bound for pair in ranges for bound in pair]
+    values.extend((1, 0) * (slots - len(ranges)))
+    values.extend((min_lon, max_lon, min_lat, max_lat, attr))
+    values.extend((min_lon, max_lon, min_lat, max_lat, attr))
+    clause = (
+        "e.pk IN (SELECT g.entity_pk FROM (VALUES "
+        + ", ".join(["(?, ?)"] * slots)
+        + ") c JOIN hub_geo g ON g.cell BETWEEN c.column1 AND c.column2 "
+        "WHERE g.lon BETWEEN ? AND ? AND g.lat BETWEEN ? AND ? AND g.attr = ? "
+        "UNION ALL SELECT g.entity_pk FROM hub_geo_rtree r JOIN hub_geo g ON g.pk = r.pk "
+        "WHERE r.max_lon >= ? AND r.min_lon <= ? AND r.max_lat >= ? AND r.min_lat <= ? "
+        "AND g.attr = ?)"
+    )
+    return clause, values
+
+
 class _SQLiteTransaction(Transaction):
     def __init__(self, conn: sqlite3.Connection, tenant: str, store: SQLiteStore) -> None:
         self.conn = conn
@@ -236,21 +263,27 @@ class _SQLiteTransaction(Transaction):
         geo = [(pk, attr, text) for pk, side in rows for attr, text in side.geo]
         if "geo" in which and geo:
             first = self._next_pk("hub_geo")
-            insert_rows(
-                self.conn,
-                "INSERT INTO hub_geo (pk, entity_pk, attr, geojson)",
-                [(first + i, pk, attr, text) for i, (pk, attr, text) in enumerate(geo)],
-            )
             if shapes is None:
                 shapes = [orjson.loads(text) for _, _, text in geo]
+            # A point goes into the cell index (its row's cell, lon, lat: _sqlite_cells),
+            # any other geometry into the R*Tree, by its box.
+            found: list[tuple[Any, ...]] = []
             boxes = []
-            for pk, shape_of in enumerate(shapes, first):
-                if shape_of["type"] == "Point":  # _bounds' first case, without the call
+            for (pk, (entity_pk, attr, text)), shape_of in zip(
+                enumerate(geo, first), shapes, strict=True
+            ):
+                if shape_of["type"] == "Point":
                     lon, lat = shape_of["coordinates"][:2]
-                    boxes.append((pk, lon, lon, lat, lat))
+                    found.append((pk, entity_pk, attr, text, point_cell(lon, lat), lon, lat))
                 else:
+                    found.append((pk, entity_pk, attr, text, None, None, None))
                     min_lon, min_lat, max_lon, max_lat = _bounds(shape_of)
                     boxes.append((pk, min_lon, max_lon, min_lat, max_lat))
+            insert_rows(
+                self.conn,
+                "INSERT INTO hub_geo (pk, entity_pk, attr, geojson, cell, lon, lat)",
+                found,
+            )
             insert_rows(
                 self.conn,
                 "INSERT INTO hub_geo_rtree (pk, min_lon, max_lon, min_lat, max_lat)",
@@ -359,7 +392,7 @@ class _SQLiteTransaction(Transaction):
         # Rewrite only the side rows that changed: a sensor update usually changes none, and
         # a vehicle that moved keeps its geometry rows, which are updated in place.
         rewrite: dict[str, list[tuple[int, _SideRows]]] = {"types": [], "geo": []}
-        moved: list[tuple[int, str, str]] = []  # (entity pk, attribute, new GeoJSON)
+        moved: list[tuple[int, str, str, str]] = []  # (entity pk, attribute, new, old GeoJSON)
         for entity in entities:
             self._wrote(entity)
             old = self.side.get(entity["id"])
@@ -370,7 +403,7 @@ class _SQLiteTransaction(Transaction):
             if old is None or old.geo != new.geo:
                 if old is not None and _same_slots(old.geo, new.geo):
                     moved.extend(
-                        (pk, attr, text)
+                        (pk, attr, text, before)
                         for (attr, text), (_, before) in zip(new.geo, old.geo, strict=True)
                         if text != before
                     )
@@ -382,18 +415,55 @@ class _SQLiteTransaction(Transaction):
                 self._delete_side_tables([pk for pk, _ in rows], which={key})
                 self._write_side_tables(rows, which={key})
         if moved:
-            self.conn.executemany(
-                "UPDATE hub_geo SET geojson = ? WHERE entity_pk = ? AND attr = ?",
-                [(text, pk, attr) for pk, attr, text in moved],
+            self._move(moved)
+
+    def _move(self, moved: list[tuple[int, str, str, str]]) -> None:
+        """Update geometries in place: (entity pk, attribute, new GeoJSON, old GeoJSON)."""
+        points = []  # (GeoJSON, cell, lon, lat, entity pk, attribute) of new points
+        others = []  # (GeoJSON, entity pk, attribute) of new other geometries
+        unboxed = []  # (entity pk, attribute) of points that were other geometries
+        boxed: list[tuple[Any, ...]] = []  # (box, entity pk, attribute): other geometries
+        new_boxes: list[tuple[Any, ...]] = []  # the same, that were points (no R*Tree row)
+        for pk, attr, text, before in moved:
+            shape_of = orjson.loads(text)
+            was_point = orjson.loads(before)["type"] == "Point"
+            if shape_of["type"] == "Point":
+                lon, lat = shape_of["coordinates"][:2]
+                points.append((text, point_cell(lon, lat), lon, lat, pk, attr))
+                if not was_point:
+                    unboxed.append((pk, attr))
+            else:
+                others.append((text, pk, attr))
+                min_lon, min_lat, max_lon, max_lat = _bounds(shape_of)
+                box = (min_lon, max_lon, min_lat, max_lat, pk, attr)
+                (new_boxes if was_point else boxed).append(box)
+        pk_of = "(SELECT pk FROM hub_geo WHERE entity_pk = ? AND attr = ?)"
+        conn = self.conn
+        if points:
+            conn.executemany(
+                "UPDATE hub_geo SET geojson = ?, cell = ?, lon = ?, lat = ? "
+                "WHERE entity_pk = ? AND attr = ?",
+                points,
             )
-            boxes = []
-            for pk, attr, text in moved:
-                min_lon, min_lat, max_lon, max_lat = _bounds(orjson.loads(text))
-                boxes.append((min_lon, max_lon, min_lat, max_lat, pk, attr))
-            self.conn.executemany(
+        if unboxed:
+            conn.executemany(f"DELETE FROM hub_geo_rtree WHERE pk = {pk_of}", unboxed)
+        if others:
+            conn.executemany(
+                "UPDATE hub_geo SET geojson = ?, cell = NULL, lon = NULL, lat = NULL "
+                "WHERE entity_pk = ? AND attr = ?",
+                others,
+            )
+        if boxed:
+            conn.executemany(
                 "UPDATE hub_geo_rtree SET min_lon = ?, max_lon = ?, min_lat = ?, max_lat = ? "
-                "WHERE pk = (SELECT pk FROM hub_geo WHERE entity_pk = ? AND attr = ?)",
-                boxes,
+                f"WHERE pk = {pk_of}",
+                boxed,
+            )
+        if new_boxes:
+            conn.executemany(
+                "INSERT INTO hub_geo_rtree (min_lon, max_lon, min_lat, max_lat, pk) "
+                f"VALUES (?, ?, ?, ?, {pk_of})",
+                new_boxes,
             )
 
     def delete(self, ids: list[str]) -> None:
@@ -611,12 +681,9 @@ class SQLiteStore(HubStore):
             params.extend(sets)
         if query.geo is not None:
             if window is not None:
-                clauses.append(
-                    "e.pk IN (SELECT g.entity_pk FROM hub_geo_rtree r JOIN hub_geo g "
-                    "ON g.pk = r.pk WHERE r.max_lon >= ? AND r.min_lon <= ? "
-                    "AND r.max_lat >= ? AND r.min_lat <= ? AND g.attr = ?)"
-                )
-                params.extend((window[0], window[2], window[1], window[3], query.geo.geoproperty))
+                clause, values = _window_clause(window, query.geo.geoproperty)
+                clauses.append(clause)
+                params.extend(values)
             else:
                 sets = self._sets_with(tenant, (query.geo.geoproperty,))
                 clauses.append(f"+e.attr_set IN ({','.join('?' * len(sets))})" if sets else "0")
