@@ -127,6 +127,9 @@ class Transaction(ABC):
         # History rows (``cityos.hub.temporal.record.Row``) of readings a writer folded into
         # a later one of the same attribute in this transaction; the recorder keeps them too.
         self.extra_instances: list[Any] = []
+        # SQLite: each entity this transaction wrote, its attributes as the JSON of its row
+        # (the last write's), so the history writer splices change rows from that text
+        self.attrs_json: dict[str, bytes] = {}
 
     def _loaded(self, entity: Entity) -> None:
         if entity["id"] not in self._before and entity["id"] not in self._after:

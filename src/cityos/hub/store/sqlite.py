@@ -311,7 +311,8 @@ class _SQLiteTransaction(Transaction):
         # each) reuses its set id and geometry attributes: two list comparisons instead of
         # a loop over its attributes (~2,000 instructions an entity of a sensor batch).
         last: tuple[list[str | None], list[str], int, list[str]] | None = None
-        pks, tenant, after = self.pks, self.tenant, self._after
+        pks, tenant, after, texts = self.pks, self.tenant, self._after, self.attrs_json
+        dumps = orjson.dumps
         for pk, entity in enumerate(entities, first):
             entity_id = entity["id"]
             pks[entity_id] = pk
@@ -335,6 +336,7 @@ class _SQLiteTransaction(Transaction):
             for attr, value in found:
                 geo.append((attr, orjson.dumps(value).decode()))
                 shapes.append(value)
+            texts[entity_id] = text = dumps(attrs)
             types = tuple(entity["type"])
             types_text = type_texts.get(types)
             if types_text is None:
@@ -348,7 +350,7 @@ class _SQLiteTransaction(Transaction):
                     orjson.dumps(entity["scope"]).decode() if "scope" in entity else None,
                     entity["createdAt"],
                     entity["modifiedAt"],
-                    orjson.dumps(attrs).decode(),
+                    text.decode(),
                     set_id,
                 )
             )
@@ -374,20 +376,24 @@ class _SQLiteTransaction(Transaction):
         missing = [e["id"] for e in entities if e["id"] not in self.pks]
         if missing:
             self.get_many(missing)
-        self.conn.executemany(
-            "UPDATE hub_entities SET types = ?, scopes = ?, modified_at = ?, attrs = ?, "
-            "attr_set = ? WHERE pk = ?",
-            [
+        texts = self.attrs_json
+        updates = []
+        for e in entities:
+            texts[e["id"]] = text = orjson.dumps(e["attrs"])
+            updates.append(
                 (
                     orjson.dumps(e["type"]).decode(),
                     orjson.dumps(e["scope"]).decode() if "scope" in e else None,
                     e["modifiedAt"],
-                    orjson.dumps(e["attrs"]).decode(),
+                    text.decode(),
                     self._attr_set(e),
                     self.pks[e["id"]],
                 )
-                for e in entities
-            ],
+            )
+        self.conn.executemany(
+            "UPDATE hub_entities SET types = ?, scopes = ?, modified_at = ?, attrs = ?, "
+            "attr_set = ? WHERE pk = ?",
+            updates,
         )
         # Rewrite only the side rows that changed: a sensor update usually changes none, and
         # a vehicle that moved keeps its geometry rows, which are updated in place.
