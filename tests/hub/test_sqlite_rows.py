@@ -13,7 +13,7 @@ def _table(conn: sqlite3.Connection) -> list[tuple[object, ...]]:
     return conn.execute("SELECT rowid, * FROM t ORDER BY rowid").fetchall()
 
 
-@pytest.mark.parametrize("count", [0, 1, ROWS - 1, ROWS, ROWS + 1, 2 * ROWS + 23])
+@pytest.mark.parametrize("count", [0, 1, 4, 5, 99, ROWS - 1, ROWS, ROWS + 1, 2 * ROWS + 123])
 def test_rows_keys_and_order_are_those_of_one_row_inserts(count: int) -> None:
     rows = [
         (f"urn:ngsi-ld:Sensor:{i}", i * 0.5, None if i % 3 else b"\x00{}") for i in range(count)
@@ -43,3 +43,28 @@ def test_a_failing_row_raises_as_executemany_does() -> None:
     rows = [(f"e{i}",) for i in range(ROWS + 3)] + [("e7",)]
     with pytest.raises(sqlite3.IntegrityError):
         insert_rows(conn, "INSERT INTO t (id)", rows)
+
+
+class _Counting:
+    """A connection that counts the statements it runs (each row set of executemany)."""
+
+    def __init__(self) -> None:
+        self.conn = sqlite3.connect(":memory:")
+        self.conn.execute("CREATE TABLE t (id TEXT)")
+        self.runs = 0
+
+    def executemany(self, sql: str, params: list[object]) -> None:
+        self.runs += len(params)
+        self.conn.executemany(sql, params)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("count", "runs"), [(1000, 2), (999, 1 + 4 + 4 + 3 + 4), (7, 1 + 2)])
+def test_few_statements_a_batch(count: int, runs: int) -> None:
+    """Largest statements first: a batch of 1,000 rows is two statements, not 1,000 or 20."""
+    from cityos.hub.store._sqlite_rows import SIZES
+
+    counting = _Counting()
+    insert_rows(counting, "INSERT INTO t (id)", [(str(i),) for i in range(count)])
+    assert counting.runs == runs
+    assert SIZES[-1] == 1
+    assert counting.conn.execute("SELECT count(*) FROM t").fetchone()[0] == count
