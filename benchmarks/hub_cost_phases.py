@@ -1,14 +1,17 @@
 """Count the instructions of each phase of a batch upsert of new entities, with callgrind.
 
 Where ``hub_cost.py`` counts whole requests, this splits the store-side work of one batch
-upsert (SQLite, temporal history off, no HTTP) into phases by dumping callgrind's counts
-around them: JSON parsing, expanding and checking the entities (``batch._prepare``), the
-transaction's Python, the existence look-up (``get_many``), each table's multi-row INSERT
+upsert (SQLite, no HTTP) into phases by dumping callgrind's counts around them: JSON
+parsing, expanding and checking the entities (``batch._prepare``), the transaction's
+Python, the existence look-up (``get_many``), each table's multi-row INSERT
 (``insert_rows``: the entity rows, type rows, geometry rows and the R*Tree), the change
-listeners, COMMIT, and freeing the request's objects. Per new entity, summed over
+listeners, COMMIT, and freeing the request's objects. With ``--history`` (the temporal
+history on, as ``cityos up`` runs) the listener is split too: building the change rows
+(``change_row``/``spliced_row`` and their JSON), the history writer's Python, its key
+look-ups (``_sqlite_entities``) and its INSERTs ("HIST …"). Per new entity, summed over
 ``--batches`` upserts of 1,000 AirQualityObserved-like entities after two uncounted ones.
 
-    .venv/bin/python benchmarks/hub_cost_phases.py
+    .venv/bin/python benchmarks/hub_cost_phases.py [--history]
     PYTHONPATH=/path/to/other/src .venv/bin/python benchmarks/hub_cost_phases.py   # a baseline
 
 Needs valgrind (with valgrind/callgrind.h) and a C compiler, as hub_cost.py does.
@@ -120,11 +123,44 @@ def counted_upserts(
         mark.dump("freeing the request's objects")
 
 
-def child(folder: Path, lib: str, batches: int) -> None:
+def instrument_history(mark: Marker) -> None:
+    """Dump the counts around the history writer's phases (wrapping its functions)."""
+    import cityos.hub.temporal.record as rec
+
+    insert_rows = rec.insert_rows
+
+    def counted_insert_rows(conn: Any, head: str, rows: Any, **kw: Any) -> None:
+        mark.dump("history Python")
+        insert_rows(conn, head, rows, **kw)
+        mark.dump("HIST " + head.split()[2])
+
+    entities = rec.TemporalRecorder._sqlite_entities
+
+    def counted_entities(self: Any, *args: Any, **kw: Any) -> Any:
+        mark.dump("history Python")
+        found = entities(self, *args, **kw)
+        mark.dump("history key look-ups")
+        return found
+
+    write_changes = rec.TemporalRecorder.write_changes
+
+    def counted_write_changes(self: Any, *args: Any, **kw: Any) -> None:
+        mark.dump("history change rows")
+        write_changes(self, *args, **kw)
+        mark.dump("history Python")
+
+    rec.insert_rows = counted_insert_rows  # type: ignore[assignment]
+    rec.TemporalRecorder._sqlite_entities = counted_entities  # type: ignore[method-assign]
+    rec.TemporalRecorder.write_changes = counted_write_changes  # type: ignore[method-assign]
+
+
+def child(folder: Path, lib: str, batches: int, history: bool) -> None:
     """Run inside valgrind: make the store, run the upserts, dump around each phase."""
     mark = Marker(Path(lib))
-    store, ctx, bodies = batch_setup(folder, batches, history=False)
+    store, ctx, bodies = batch_setup(folder, batches, history=history)
     instrument(mark)
+    if history:
+        instrument_history(mark)
     gc.collect()
     gc.freeze()
     gc.set_threshold(50_000, 20, 100)  # as create_app sets it
@@ -135,10 +171,11 @@ def main() -> None:
     """Run the counting child under callgrind and print instructions per entity by phase."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batches", type=int, default=4, help="counted upserts of 1,000")
+    parser.add_argument("--history", action="store_true", help="temporal history on")
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        child(Path(args.child[0]), args.child[1], args.batches)
+        child(Path(args.child[0]), args.child[1], args.batches, args.history)
         return
     with tempfile.TemporaryDirectory(prefix="cityos-phases-") as tmp:
         folder = Path(tmp)
@@ -146,14 +183,16 @@ def main() -> None:
         subprocess.run(
             ["valgrind", "--tool=callgrind", "--instr-atstart=no"]
             + [f"--callgrind-out-file={folder}/cg.out", sys.executable, __file__]
-            + ["--batches", str(args.batches), "--child", str(folder), str(lib)],
+            + ["--batches", str(args.batches), "--child", str(folder), str(lib)]
+            + (["--history"] if args.history else []),
             check=True,
             stderr=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
         )
         totals = phase_totals(folder)
     entities = args.batches * BATCH
-    print("batch upsert of new entities, history off; instructions per entity (callgrind)")
+    history = "history on" if args.history else "history off"
+    print(f"batch upsert of new entities, {history}; instructions per entity (callgrind)")
     for phase, count in totals.most_common():
         print(f"{phase:<32} {count / entities:10,.0f}")
     print(f"{'total':<32} {sum(totals.values()) / entities:10,.0f}")

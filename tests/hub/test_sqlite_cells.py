@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from alembic import command
 from fastapi.testclient import TestClient
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -19,6 +18,7 @@ from cityos import db
 from cityos.app import create_app
 from cityos.config import Settings
 from cityos.hub.store._sqlite_cells import BITS, point_cell, window_ranges
+from tests.hub.temporal.test_migration import _go
 
 BASE = "/ngsi-ld/v1"
 H = {"NGSILD-Tenant": "cells"}
@@ -189,13 +189,6 @@ def test_the_query_plan_reads_the_cell_index(sqlite_engine: Engine) -> None:
     plan = " ".join(str(row[-1]) for row in rows)
     assert "USING COVERING INDEX hub_geo_cell (cell>? AND cell<?)" in plan
     assert "VIRTUAL TABLE INDEX" in plan  # the R*Tree, for the other geometries
-
-
-def _go(engine: Engine, revision: str, *, down: bool) -> None:
-    with engine.begin() as connection:
-        config = db._alembic_config()
-        config.attributes["connection"] = connection
-        (command.downgrade if down else command.upgrade)(config, revision)
 
 
 def test_migration_moves_points_out_of_the_rtree_and_back(tmp_path: Path) -> None:

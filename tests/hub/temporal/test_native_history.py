@@ -6,9 +6,6 @@ against float and NaN count), the same observedAt cache, the same exception — 
 from __future__ import annotations
 
 import contextlib
-import gc
-import sys
-import tracemalloc
 from typing import Any
 
 import pytest
@@ -17,7 +14,7 @@ from hypothesis import strategies as st
 
 from cityos.hub.temporal import record
 from cityos.hub.temporal._times import text_micros
-from tests.conftest import native_extension, require_native
+from tests.conftest import assert_no_leaks, native_extension, require_native
 
 native = native_extension("_native_history")
 
@@ -193,13 +190,4 @@ def test_no_leaks() -> None:
                 with contextlib.suppress(Exception):  # exceptions are among the cases
                     native.elements(attrs, STAMP, STAMP_US, created, {}, text_micros)
 
-    run(100)
-    gc.collect()
-    counts = [sys.getrefcount(o) for o in watched]
-    tracemalloc.start()
-    run(20_000)
-    gc.collect()
-    grown, _ = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
-    assert [sys.getrefcount(o) for o in watched] == counts
-    assert grown < 64_000, f"{grown} bytes still held after 100,000 calls"
+    assert_no_leaks(run, watched)
