@@ -18,6 +18,18 @@ go on appending meanwhile, and the next writer after a complete checkpoint start
 from its beginning again. ``journal_size_limit`` (set on the store's connections) truncates
 a WAL that a burst made large once it is reset. Durability is what it was: with
 ``synchronous=NORMAL`` a commit is synced at the next checkpoint either way.
+
+Under a steady stream of batches that complete checkpoint rarely came: a writer appended
+frames while each PASSIVE checkpoint ran, so at no writer's start was the whole WAL copied
+back, the WAL never started over, grew to the backstop within ~25 batches, and from then on
+every COMMIT ran the backstop checkpoint (and its fsync) inside the writers' lock again
+(20–27 ms of a batch's ~65 ms under the lock, measured session 12). So when a checkpoint
+leaves the WAL longer than ``RESET_PAGES``, the thread runs one more PASSIVE checkpoint
+holding the store's writers' lock (``lock``): it copies only the frames appended since the
+last one, no writer appends meanwhile, so it completes, and the next writer starts the WAL
+from its beginning. Writers wait for that one checkpoint, at most once per ``INTERVAL``
+while the WAL is long; readers never wait (a reader still using the WAL only keeps it from
+starting over: the backstop stays).
 """
 
 from __future__ import annotations
@@ -25,6 +37,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -35,6 +48,9 @@ BACKSTOP_PAGES = 16_384
 # A WAL larger than this is truncated to it once a checkpoint has reset it (a burst's size
 # is not kept on disk).
 WAL_LIMIT_BYTES = 64 * 1024 * 1024
+# A WAL of more frames than this after a checkpoint is reset under the writers' lock: 16 MiB
+# of 4 KiB pages, a handful of batches of 1,000 sensor entities with their history.
+RESET_PAGES = 4_096
 # Seconds between two checkpoints at most: the commits in between share one pair of fsyncs.
 INTERVAL = 0.25
 # Seconds to wait for the thread on close (a checkpoint in progress finishes first).
@@ -47,8 +63,19 @@ IDLE = 30.0
 class Checkpointer:
     """Checkpoints the WAL of ``path`` in a daemon thread after writes (:meth:`wanted`)."""
 
-    def __init__(self, path: Path, *, interval: float = INTERVAL, idle: float = IDLE) -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        interval: float = INTERVAL,
+        idle: float = IDLE,
+        lock: AbstractContextManager[object] | None = None,
+        reset_pages: int = RESET_PAGES,
+    ) -> None:
         self.path = path
+        self.lock = lock  # the store's writers' lock: held for a checkpoint that resets
+        self.reset_pages = reset_pages
+        self.resets = 0  # checkpoints run under the writers' lock
         self.interval = interval
         self.idle = idle
         self.checkpoints = 0  # checkpoints run
@@ -112,10 +139,23 @@ class Checkpointer:
                 conn.close()
 
     def _checkpoint(self, conn: sqlite3.Connection) -> None:
+        if not self._passive(conn):
+            return
+        last = self.last
+        if self.lock is None or last is None or last[1] <= self.reset_pages:
+            return
+        # Long WAL: copy the frames appended meanwhile with no writer appending, so the
+        # checkpoint is complete and the next writer starts the WAL over (module docstring).
+        with self.lock:
+            if self._passive(conn):
+                self.resets += 1
+
+    def _passive(self, conn: sqlite3.Connection) -> bool:
         try:
             row = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
         except sqlite3.OperationalError as error:  # e.g. "database is locked": next time
             log.warning("sqlite_checkpoint_failed: %s", error)
-            return
+            return False
         self.checkpoints += 1
         self.last = tuple(row) if row is not None else None
+        return True

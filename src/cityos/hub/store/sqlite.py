@@ -502,7 +502,7 @@ class SQLiteStore(HubStore):
         self._set_ids: dict[tuple[str, str], int] = {}
         self._set_pairs: dict[int, list[tuple[str, str]]] = {}
         self.listeners = []
-        self.checkpointer = Checkpointer(path)
+        self.checkpointer = Checkpointer(path, lock=self._write_lock)
 
     def _conn(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
