@@ -48,9 +48,11 @@ BACKSTOP_PAGES = 16_384
 # A WAL larger than this is truncated to it once a checkpoint has reset it (a burst's size
 # is not kept on disk).
 WAL_LIMIT_BYTES = 64 * 1024 * 1024
-# A WAL of more frames than this after a checkpoint is reset under the writers' lock: 16 MiB
-# of 4 KiB pages, a handful of batches of 1,000 sensor entities with their history.
-RESET_PAGES = 4_096
+# A WAL of more frames than this after a checkpoint is reset under the writers' lock: 48 MiB
+# of 4 KiB pages (three quarters of the backstop), ~6 batches of 1,000 sensor entities with
+# their history. Each reset holds the writers for the frames appended since the thread's
+# last checkpoint (about one batch's, ~15 ms); a burst that stays under it pays nothing.
+RESET_PAGES = 12_288
 # Seconds between two checkpoints at most: the commits in between share one pair of fsyncs.
 INTERVAL = 0.25
 # Seconds to wait for the thread on close (a checkpoint in progress finishes first).
