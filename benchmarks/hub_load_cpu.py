@@ -3,7 +3,9 @@
 ``hub_bench.py`` reports requests per second; on a shared 2-core host that rate moves with
 whatever else runs, and it cannot say *whose* CPU a request costs. This script runs the same
 server (``hub_bench.server``: ``cityos up``, authentication and rate limiting on, temporal
-history on), loads ``--entities`` entities, then drives GET by id and one-attribute PATCH
+history on), loads ``--entities`` entities (batch upserts of 1,000 new entities over 2
+connections, as ``hub_bench`` does: the first row, per *entity*), then drives GET by id and
+one-attribute PATCH
 with wrk (16 connections, ``hub_bench``'s Lua scripts) and reads, before and after each
 run, the CPU time (user + system, ``/proc/<pid>/stat``) of the hub process, of every
 ``postgres`` process (PostgreSQL backends, WAL writer, checkpointer) and of wrk. Per request:
@@ -26,6 +28,7 @@ import re
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 from rich.console import Console
@@ -111,7 +114,19 @@ def main() -> None:
     for column in ("request", "rate /s", "hub µs", "server µs", "wrk µs", "hub util", "pg util"):
         table.add_column(column, justify="left" if column == "request" else "right")
     with database(args.backend) as url, server(url) as (base, proc, key):
-        load(base, key, args.entities, random.Random(3), connections=2)
+        hub0, pg0, began = cpu_seconds(proc.pid), postgres_seconds(), time.perf_counter()
+        rate, _ = load(base, key, args.entities, random.Random(3), connections=2)
+        wall = time.perf_counter() - began
+        hub, pg = cpu_seconds(proc.pid) - hub0, postgres_seconds() - pg0
+        table.add_row(
+            "batch upsert (per entity)",
+            f"{rate:,.0f}",
+            f"{hub / args.entities * 1e6:.1f}",
+            f"{pg / args.entities * 1e6:.1f}" if args.backend == "postgresql" else "—",
+            "—",
+            f"{hub / wall:.2f}",
+            f"{pg / wall:.2f}" if args.backend == "postgresql" else "—",
+        )
         for _ in range(args.rounds):
             for name, lua in (("GET by id", LUA_GET), ("PATCH one attribute", LUA_PATCH)):
                 script = lua.format(n=args.entities - 1, key=key)
