@@ -37,42 +37,39 @@ from hub_cost import Marker, build_marker, phase_totals  # noqa: E402
 BATCH = 1_000
 
 
+def between(mark: Marker, fn: Any, before: str, after: str | Any | None) -> Any:
+    """Wrap ``fn``: dump the counts as ``before`` when it is called and, when it returns, as
+    ``after`` (a label, a function of the call's arguments giving one, or None: no dump)."""
+
+    def counted(*args: Any, **kw: Any) -> Any:
+        mark.dump(before)
+        result = fn(*args, **kw)
+        if after is not None:
+            mark.dump(after if isinstance(after, str) else after(*args))
+        return result
+
+    return counted
+
+
+def _insert_label(prefix: str) -> Any:
+    """The label of an ``insert_rows(conn, head, rows)`` call: ``prefix`` and its table."""
+    return lambda conn, head, rows: prefix + head.split()[2]
+
+
 def instrument(mark: Marker) -> None:
     """Dump the counts around the SQLite store's phases (wrapping its functions)."""
     import cityos.hub.store.sqlite as sq
 
-    insert_rows = sq.insert_rows
-
-    def counted_insert_rows(conn: Any, head: str, rows: Any, **kw: Any) -> None:
-        mark.dump("transaction Python")
-        insert_rows(conn, head, rows, **kw)
-        mark.dump("INSERT " + head.split()[2])
-
-    get_many = sq._SQLiteTransaction.get_many
-
-    def counted_get_many(self: Any, ids: list[str]) -> Any:
-        mark.dump("transaction Python")
-        found = get_many(self, ids)
-        mark.dump("get_many")
-        return found
-
-    before = sq.SQLiteStore._before_commit
-
-    def counted_before(self: Any, tx: Any) -> None:
-        mark.dump("transaction Python")
-        before(self, tx)
-        mark.dump("change listeners")
-
-    after = sq.SQLiteStore._after_commit
-
-    def counted_after(tx: Any) -> None:
-        mark.dump("COMMIT")
-        after(tx)
-
-    sq.insert_rows = counted_insert_rows  # type: ignore[assignment]
-    sq._SQLiteTransaction.get_many = counted_get_many  # type: ignore[method-assign]
-    sq.SQLiteStore._before_commit = counted_before  # type: ignore[method-assign]
-    sq.SQLiteStore._after_commit = staticmethod(counted_after)  # type: ignore[method-assign]
+    py = "transaction Python"
+    sq.insert_rows = between(mark, sq.insert_rows, py, _insert_label("INSERT "))
+    tx, store = sq._SQLiteTransaction, sq.SQLiteStore
+    tx.get_many = between(mark, tx.get_many, py, "get_many")  # type: ignore[method-assign]
+    store._before_commit = between(  # type: ignore[method-assign]
+        mark, store._before_commit, py, "change listeners"
+    )
+    store._after_commit = staticmethod(  # type: ignore[method-assign]
+        between(mark, store._after_commit, "COMMIT", None)
+    )
 
 
 def batch_setup(folder: Path, batches: int, history: bool) -> tuple[Any, Any, list[bytes]]:
@@ -127,31 +124,15 @@ def instrument_history(mark: Marker) -> None:
     """Dump the counts around the history writer's phases (wrapping its functions)."""
     import cityos.hub.temporal.record as rec
 
-    insert_rows = rec.insert_rows
-
-    def counted_insert_rows(conn: Any, head: str, rows: Any, **kw: Any) -> None:
-        mark.dump("history Python")
-        insert_rows(conn, head, rows, **kw)
-        mark.dump("HIST " + head.split()[2])
-
-    entities = rec.TemporalRecorder._sqlite_entities
-
-    def counted_entities(self: Any, *args: Any, **kw: Any) -> Any:
-        mark.dump("history Python")
-        found = entities(self, *args, **kw)
-        mark.dump("history key look-ups")
-        return found
-
-    write_changes = rec.TemporalRecorder.write_changes
-
-    def counted_write_changes(self: Any, *args: Any, **kw: Any) -> None:
-        mark.dump("history change rows")
-        write_changes(self, *args, **kw)
-        mark.dump("history Python")
-
-    rec.insert_rows = counted_insert_rows  # type: ignore[assignment]
-    rec.TemporalRecorder._sqlite_entities = counted_entities  # type: ignore[method-assign]
-    rec.TemporalRecorder.write_changes = counted_write_changes  # type: ignore[method-assign]
+    py = "history Python"
+    rec.insert_rows = between(mark, rec.insert_rows, py, _insert_label("HIST "))
+    recorder = rec.TemporalRecorder
+    recorder._sqlite_entities = between(  # type: ignore[method-assign]
+        mark, recorder._sqlite_entities, py, "history key look-ups"
+    )
+    recorder.write_changes = between(  # type: ignore[method-assign]
+        mark, recorder.write_changes, "history change rows", py
+    )
 
 
 def child(folder: Path, lib: str, batches: int, history: bool) -> None:

@@ -3,7 +3,6 @@ them, and migration 0016 moving points out of the R*Tree and back."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -108,19 +107,10 @@ def ids_near(client: TestClient, lon: float, lat: float, metres: int = 300) -> l
 
 
 @pytest.fixture(scope="module")
-def sqlite_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    path: Path = tmp_path_factory.mktemp("cells") / "cityos.db"
-    return Settings(
-        database_url=f"sqlite:///{path}", mode="test", seed_city=False, log_level="warning"
-    )
-
-
-@pytest.fixture(scope="module")
-def sqlite_engine(sqlite_settings: Settings) -> Iterator[Engine]:
-    db.upgrade(sqlite_settings)
-    made = db.make_engine(sqlite_settings)
-    yield made
-    made.dispose()
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """SQLite only (tests/conftest.py's ``settings``, ``engine`` and ``client`` follow it):
+    the cells are the SQLite store's; PostgreSQL indexes every geometry with GiST."""
+    return f"sqlite:///{tmp_path_factory.mktemp('cells') / 'cityos.db'}"
 
 
 def _rows(engine: Engine, sql: str) -> list[Any]:
@@ -129,60 +119,59 @@ def _rows(engine: Engine, sql: str) -> list[Any]:
 
 
 def test_points_are_indexed_by_cell_and_other_geometries_by_box(
-    sqlite_settings: Settings, sqlite_engine: Engine
+    engine: Engine, client: TestClient
 ) -> None:
-    with TestClient(create_app(sqlite_settings)) as client:
-        body = [point("urn:ngsi-ld:Sensor:p1", 127.2653, 36.5047)]
-        body.append(
-            {
-                "id": "urn:ngsi-ld:Sensor:area",
-                "type": "Sensor",
-                "location": {"type": "GeoProperty", "value": SQUARE},
-            }
-        )
-        r = client.post(f"{BASE}/entityOperations/upsert", json=body, headers=H)
-        assert r.status_code == 201, r.text
-        both = ["urn:ngsi-ld:Sensor:area", "urn:ngsi-ld:Sensor:p1"]
-        assert ids_near(client, 127.2653, 36.5047) == both
-        cells = _rows(sqlite_engine, "SELECT cell, lon, lat FROM hub_geo ORDER BY pk")
-        assert cells == [(point_cell(127.2653, 36.5047), 127.2653, 36.5047), (None, None, None)]
-        assert len(_rows(sqlite_engine, "SELECT pk FROM hub_geo_rtree")) == 1  # the polygon
-        # the point becomes a polygon and the polygon a point (in place: one attribute each)
-        swap = [
-            {**point("urn:ngsi-ld:Sensor:area", 127.30, 36.48)},
-            {
-                "id": "urn:ngsi-ld:Sensor:p1",
-                "type": "Sensor",
-                "location": {"type": "GeoProperty", "value": SQUARE},
-            },
-        ]
-        r = client.post(f"{BASE}/entityOperations/upsert", json=swap, headers=H)
-        assert r.status_code == 204, r.text
-        assert ids_near(client, 127.2653, 36.5047) == ["urn:ngsi-ld:Sensor:p1"]
-        assert ids_near(client, 127.30, 36.48) == ["urn:ngsi-ld:Sensor:area"]
-        assert len(_rows(sqlite_engine, "SELECT pk FROM hub_geo_rtree")) == 1
-        assert len(_rows(sqlite_engine, "SELECT pk FROM hub_geo WHERE cell IS NOT NULL")) == 1
-        # and back, by an attribute PATCH
-        r = client.patch(
-            f"{BASE}/entities/urn:ngsi-ld:Sensor:p1/attrs/location",
-            json={"type": "GeoProperty", "value": {"type": "Point", "coordinates": [127.25, 36.6]}},
-            headers=H,
-        )
-        assert r.status_code == 204, r.text
-        assert ids_near(client, 127.25, 36.6) == ["urn:ngsi-ld:Sensor:p1"]
-        assert ids_near(client, 127.2653, 36.5047) == []
-        assert _rows(sqlite_engine, "SELECT pk FROM hub_geo_rtree") == []
-        # deleting the entity leaves no geo rows
-        assert client.delete(f"{BASE}/entities/urn:ngsi-ld:Sensor:p1", headers=H).status_code == 204
-        assert ids_near(client, 127.25, 36.6) == []
-        assert len(_rows(sqlite_engine, "SELECT pk FROM hub_geo")) == 1
+    body = [point("urn:ngsi-ld:Sensor:p1", 127.2653, 36.5047)]
+    body.append(
+        {
+            "id": "urn:ngsi-ld:Sensor:area",
+            "type": "Sensor",
+            "location": {"type": "GeoProperty", "value": SQUARE},
+        }
+    )
+    r = client.post(f"{BASE}/entityOperations/upsert", json=body, headers=H)
+    assert r.status_code == 201, r.text
+    both = ["urn:ngsi-ld:Sensor:area", "urn:ngsi-ld:Sensor:p1"]
+    assert ids_near(client, 127.2653, 36.5047) == both
+    cells = _rows(engine, "SELECT cell, lon, lat FROM hub_geo ORDER BY pk")
+    assert cells == [(point_cell(127.2653, 36.5047), 127.2653, 36.5047), (None, None, None)]
+    assert len(_rows(engine, "SELECT pk FROM hub_geo_rtree")) == 1  # the polygon
+    # the point becomes a polygon and the polygon a point (in place: one attribute each)
+    swap = [
+        {**point("urn:ngsi-ld:Sensor:area", 127.30, 36.48)},
+        {
+            "id": "urn:ngsi-ld:Sensor:p1",
+            "type": "Sensor",
+            "location": {"type": "GeoProperty", "value": SQUARE},
+        },
+    ]
+    r = client.post(f"{BASE}/entityOperations/upsert", json=swap, headers=H)
+    assert r.status_code == 204, r.text
+    assert ids_near(client, 127.2653, 36.5047) == ["urn:ngsi-ld:Sensor:p1"]
+    assert ids_near(client, 127.30, 36.48) == ["urn:ngsi-ld:Sensor:area"]
+    assert len(_rows(engine, "SELECT pk FROM hub_geo_rtree")) == 1
+    assert len(_rows(engine, "SELECT pk FROM hub_geo WHERE cell IS NOT NULL")) == 1
+    # and back, by an attribute PATCH
+    r = client.patch(
+        f"{BASE}/entities/urn:ngsi-ld:Sensor:p1/attrs/location",
+        json={"type": "GeoProperty", "value": {"type": "Point", "coordinates": [127.25, 36.6]}},
+        headers=H,
+    )
+    assert r.status_code == 204, r.text
+    assert ids_near(client, 127.25, 36.6) == ["urn:ngsi-ld:Sensor:p1"]
+    assert ids_near(client, 127.2653, 36.5047) == []
+    assert _rows(engine, "SELECT pk FROM hub_geo_rtree") == []
+    # deleting the entity leaves no geo rows
+    assert client.delete(f"{BASE}/entities/urn:ngsi-ld:Sensor:p1", headers=H).status_code == 204
+    assert ids_near(client, 127.25, 36.6) == []
+    assert len(_rows(engine, "SELECT pk FROM hub_geo")) == 1
 
 
-def test_the_query_plan_reads_the_cell_index(sqlite_engine: Engine) -> None:
+def test_the_query_plan_reads_the_cell_index(engine: Engine) -> None:
     from cityos.hub.store.sqlite import _window_clause
 
     clause, params = _window_clause((127.25, 36.49, 127.28, 36.52), "location")
-    with sqlite_engine.connect() as conn:
+    with engine.connect() as conn:
         rows = conn.exec_driver_sql(
             "EXPLAIN QUERY PLAN SELECT e.pk FROM hub_entities e WHERE " + clause, tuple(params)
         ).all()

@@ -30,6 +30,13 @@ def wal_db(path: Path) -> sqlite3.Connection:
     return conn
 
 
+def commit(conn: sqlite3.Connection, values: list[str]) -> None:
+    """Write ``values`` into t in one transaction, as the store's writers do."""
+    conn.execute("BEGIN IMMEDIATE")
+    conn.executemany("INSERT INTO t (v) VALUES (?)", [(v,) for v in values])
+    conn.execute("COMMIT")
+
+
 def test_a_write_is_checkpointed_by_the_thread(tmp_path: Path) -> None:
     conn = wal_db(tmp_path / "a.db")
     wal = tmp_path / "a.db-wal"
@@ -74,9 +81,7 @@ def test_writes_beside_checkpoints_are_all_kept(tmp_path: Path) -> None:
     nudger.start()
     try:
         for i in range(300):
-            conn.execute("BEGIN IMMEDIATE")
-            conn.executemany("INSERT INTO t (v) VALUES (?)", [(f"{i}-{j}",) for j in range(20)])
-            conn.execute("COMMIT")
+            commit(conn, [f"{i}-{j}" for j in range(20)])
     finally:
         stop.set()
         nudger.join()
@@ -181,11 +186,7 @@ def test_a_long_wal_under_steady_writes_starts_over(tmp_path: Path) -> None:
     try:
         for i in range(400):
             with lock:
-                conn.execute("BEGIN IMMEDIATE")
-                conn.executemany(
-                    "INSERT INTO t (v) VALUES (?)", [(f"{i}-{j}" * 40,) for j in range(40)]
-                )
-                conn.execute("COMMIT")
+                commit(conn, [f"{i}-{j}" * 40 for j in range(40)])
             checkpointer.wanted()
             sizes.append(wal.stat().st_size)
     finally:

@@ -19,6 +19,7 @@ from cityos.hub.temporal._times import text_micros
 from tests.conftest import assert_no_leaks, native_extension, require_native
 from tests.hub.temporal.test_native_history import (
     CORE,
+    READING,
     STAMP,
     STAMP_US,
     attrs_strategy,
@@ -187,8 +188,7 @@ def test_no_leaks() -> None:
     """Many calls, on every path (answer, None, NotImplemented, an exception), keep no
     references and no memory."""
     assert native is not None
-    body = {"type": "Property", "value": 2.5, "observedAt": "2026-12-02T10:59:00Z"}
-    inst = {**body, "createdAt": STAMP, "modifiedAt": STAMP}
+    inst = READING
     cases: list[tuple[Any, bool]] = [
         ({"a": [inst], "b": [dict(inst, datasetId="urn:d")]}, False),  # an answer, pairs
         ({"a": [inst], "b": [dict(inst, value=3)]}, True),  # an answer
@@ -197,7 +197,7 @@ def test_no_leaks() -> None:
         ({"a": [dict(inst, observedAt="bad")]}, True),  # the callback raises
     ]
     texts = [orjson.dumps(attrs) for attrs, _ in cases]
-    watched = [STAMP, STAMP_US, inst, body["observedAt"], *(c[0] for c in cases), *texts]
+    watched = [STAMP, STAMP_US, inst, inst["observedAt"], *(c[0] for c in cases), *texts]
 
     def run(times: int) -> None:
         for _ in range(times):

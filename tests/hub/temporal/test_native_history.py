@@ -27,6 +27,14 @@ def _built() -> None:
 
 STAMP = "2026-12-02T11:00:00.123456Z"
 STAMP_US = text_micros(STAMP)
+# One stamped numeric reading: the leak tests' cases are made from it.
+READING = {
+    "type": "Property",
+    "value": 2.5,
+    "observedAt": "2026-12-02T10:59:00Z",
+    "createdAt": STAMP,
+    "modifiedAt": STAMP,
+}
 CORE = "https://uri.etsi.org/ngsi-ld/default-context/"
 
 times = st.sampled_from(
@@ -173,8 +181,7 @@ def test_no_leaks() -> None:
     """Many calls, on every path (answer, None, NotImplemented, an exception), keep no
     references and no memory."""
     assert native is not None
-    body = {"type": "Property", "value": 2.5, "observedAt": "2026-12-02T10:59:00Z"}
-    inst = {**body, "createdAt": STAMP, "modifiedAt": STAMP}
+    inst = READING
     cases: list[tuple[Any, bool]] = [
         ({"a": [inst], "b": [dict(inst, datasetId="urn:d")]}, True),  # an answer
         ({"a": [dict(inst, modifiedAt="2026-01-01T00:00:00Z")]}, True),  # None
@@ -182,7 +189,7 @@ def test_no_leaks() -> None:
         ({"a": [dict(inst, value=10**400)]}, True),  # OverflowError
         ({"a": [dict(inst, observedAt="bad")]}, True),  # the callback raises
     ]
-    watched = [STAMP, STAMP_US, inst, body["observedAt"], *(c[0] for c in cases)]
+    watched = [STAMP, STAMP_US, inst, inst["observedAt"], *(c[0] for c in cases)]
 
     def run(times: int) -> None:
         for _ in range(times):

@@ -151,6 +151,19 @@ def _signature(entity: Entity) -> str:
     return orjson.dumps(sorted(attribute_kinds(entity).items())).decode()
 
 
+def _placement(
+    geometry: dict[str, Any],
+) -> tuple[int | None, float | None, float | None, tuple[float, ...] | None]:
+    """Return where a geometry (GeoJSON, already valid) is indexed: a point's cell,
+    longitude and latitude for the cell index (``_sqlite_cells``) and no box; any other
+    geometry no cell and its (min lon, max lon, min lat, max lat) box for the R*Tree."""
+    if geometry["type"] == "Point":
+        lon, lat = geometry["coordinates"][:2]
+        return point_cell(lon, lat), lon, lat, None
+    min_lon, min_lat, max_lon, max_lat = _bounds(geometry)
+    return None, None, None, (min_lon, max_lon, min_lat, max_lat)
+
+
 def _window_clause(window: BBox, attr: str) -> tuple[str, list[Any]]:
     """Return the clause (and its parameters) keeping entities with a geometry of ``attr``
     whose box meets ``window``: points from the cell index (_sqlite_cells: ranges of cells,
@@ -267,18 +280,15 @@ class _SQLiteTransaction(Transaction):
                 shapes = [orjson.loads(text) for _, _, text in geo]
             # A point goes into the cell index (its row's cell, lon, lat: _sqlite_cells),
             # any other geometry into the R*Tree, by its box.
-            found: list[tuple[Any, ...]] = []
+            found = []
             boxes = []
             for (pk, (entity_pk, attr, text)), shape_of in zip(
                 enumerate(geo, first), shapes, strict=True
             ):
-                if shape_of["type"] == "Point":
-                    lon, lat = shape_of["coordinates"][:2]
-                    found.append((pk, entity_pk, attr, text, point_cell(lon, lat), lon, lat))
-                else:
-                    found.append((pk, entity_pk, attr, text, None, None, None))
-                    min_lon, min_lat, max_lon, max_lat = _bounds(shape_of)
-                    boxes.append((pk, min_lon, max_lon, min_lat, max_lat))
+                cell, lon, lat, box = _placement(shape_of)
+                found.append((pk, entity_pk, attr, text, cell, lon, lat))
+                if box is not None:
+                    boxes.append((pk, *box))
             insert_rows(
                 self.conn,
                 "INSERT INTO hub_geo (pk, entity_pk, attr, geojson, cell, lon, lat)",
@@ -431,18 +441,15 @@ class _SQLiteTransaction(Transaction):
         boxed: list[tuple[Any, ...]] = []  # (box, entity pk, attribute): other geometries
         new_boxes: list[tuple[Any, ...]] = []  # the same, that were points (no R*Tree row)
         for pk, attr, text, before in moved:
-            shape_of = orjson.loads(text)
+            cell, lon, lat, box = _placement(orjson.loads(text))
             was_point = orjson.loads(before)["type"] == "Point"
-            if shape_of["type"] == "Point":
-                lon, lat = shape_of["coordinates"][:2]
-                points.append((text, point_cell(lon, lat), lon, lat, pk, attr))
+            if box is None:
+                points.append((text, cell, lon, lat, pk, attr))
                 if not was_point:
                     unboxed.append((pk, attr))
             else:
                 others.append((text, pk, attr))
-                min_lon, min_lat, max_lon, max_lat = _bounds(shape_of)
-                box = (min_lon, max_lon, min_lat, max_lat, pk, attr)
-                (new_boxes if was_point else boxed).append(box)
+                (new_boxes if was_point else boxed).append((*box, pk, attr))
         pk_of = "(SELECT pk FROM hub_geo WHERE entity_pk = ? AND attr = ?)"
         conn = self.conn
         if points:

@@ -302,11 +302,8 @@ def spliced_row(change: Change, text: bytes) -> ChangeRow | None:
         return None
     stamp = after["modifiedAt"]
     attrs = after["attrs"]
-    seen = _OBSERVED
-    if len(seen) > _OBSERVED_MAX:
-        seen.clear()
     found = _NATIVE.change_json(
-        attrs, text, stamp, text_micros(stamp), before is None, seen, text_micros
+        attrs, text, stamp, text_micros(stamp), before is None, _observed(), text_micros
     )
     if found is None or found is NotImplemented:
         return None
@@ -326,6 +323,14 @@ def _plain_pairs(names: tuple[str, ...]) -> frozenset[Pair]:
 Elements = tuple[list[Any], bool, int, int]
 
 
+def _observed() -> dict[str, int]:
+    """Return the observedAt cache ``_OBSERVED``, emptied first when it is full (bounded
+    here for every caller that fills it: elements() and spliced_row())."""
+    if len(_OBSERVED) > _OBSERVED_MAX:
+        _OBSERVED.clear()
+    return _OBSERVED
+
+
 def elements(
     attrs: dict[str, list[dict[str, Any]]], stamp: str, stamp_us: int, created: bool
 ) -> Elements | None:
@@ -334,9 +339,7 @@ def elements(
     8-attribute entity; docs/hub/README.md, "Native code"), else from :func:`_elements`,
     which also takes every shape the extension leaves to it (it answers ``NotImplemented``).
     Both fill the observedAt cache ``_OBSERVED``, bounded here."""
-    seen = _OBSERVED
-    if len(seen) > _OBSERVED_MAX:
-        seen.clear()
+    seen = _observed()
     if _NATIVE is not None:
         found = _NATIVE.elements(attrs, stamp, stamp_us, created, seen, text_micros)
         if found is not NotImplemented:
@@ -363,7 +366,7 @@ def _elements(
     called it per element, twice. change_row of 1,000 new 8-attribute entities: 67,248 →
     61,310 (hist-cut) → see docs/benchmarks.md, "Batch upsert CPU, session 10".
     """
-    seen = _OBSERVED  # bounded by elements(), the one caller outside the tests
+    seen = _OBSERVED  # bounded by elements() (_observed), the one caller outside the tests
     items: list[Any] = []
     append = items.append
     plain = created
