@@ -8,7 +8,7 @@ the reference the tests check the native path against.
 
 from setuptools import Extension, setup
 
-NATIVE = ["_native_expand", "_native_history"]
+NATIVE = ["_native_expand", "_native_history", "_native_lane"]
 
 setup(
     ext_modules=[

@@ -96,25 +96,48 @@ def batch_setup(folder: Path, batches: int, history: bool) -> tuple[Any, Any, li
 
 
 def counted_upserts(
-    mark: Any, store: Any, ctx: Any, bodies: list[bytes], before_counting: Any = None
+    mark: Any,
+    store: Any,
+    ctx: Any,
+    bodies: list[bytes],
+    before_counting: Any = None,
+    *,
+    lane: bool = False,
 ) -> None:
     """Run the batch upserts of ``bodies`` as a request does, counting from the third one
-    (``before_counting`` runs just before it) and dumping the counts after each phase."""
+    (``before_counting`` runs just before it) and dumping the counts after each phase;
+    ``lane``: through the object-free lane (``run_batch_lane``), as HTTP requests of new
+    entities in application/json take it."""
+    from types import SimpleNamespace
+
+    from cityos.hub import batch
     from cityos.hub._time import utc_now
     from cityos.hub.batch import BatchResult, _prepare, _run_tx
 
+    if lane:
+        native = batch._LANE
+        assert native is not None, "the lane's extension is not built"
+        batch._LANE = SimpleNamespace(  # type: ignore[assignment]
+            entity_rows=between(mark, native.entity_rows, "lane: before", "lane: bytes to rows (C)")
+        )
+        store.prepare_lane = between(mark, store.prepare_lane, "lane: before", "lane: prepare_lane")
     for n, raw in enumerate(bodies):
         if n == 2:
             if before_counting is not None:
                 before_counting()
             mark.start()
+        if lane:
+            assert batch.run_batch_lane(store, "t", "upsert", raw, ctx) is not None
+            mark.dump("transaction Python")
+            mark.dump("freeing the request's objects")
+            continue
         body = orjson.loads(raw)
         now = utc_now()
         result = BatchResult()
         mark.dump("JSON parsing")
         items = _prepare(body, "upsert", ctx, now, result)
         mark.dump("expand and check (_prepare)")
-        _run_tx(store, "t", items, "upsert", ctx, now, True, False, result)
+        _run_tx(store, "t", items, "upsert", ctx, now, True, False, result, None)
         mark.dump("transaction Python")
         del body, items, result
         mark.dump("freeing the request's objects")
@@ -135,7 +158,7 @@ def instrument_history(mark: Marker) -> None:
     )
 
 
-def child(folder: Path, lib: str, batches: int, history: bool) -> None:
+def child(folder: Path, lib: str, batches: int, history: bool, lane: bool) -> None:
     """Run inside valgrind: make the store, run the upserts, dump around each phase."""
     mark = Marker(Path(lib))
     store, ctx, bodies = batch_setup(folder, batches, history=history)
@@ -145,7 +168,7 @@ def child(folder: Path, lib: str, batches: int, history: bool) -> None:
     gc.collect()
     gc.freeze()
     gc.set_threshold(50_000, 20, 100)  # as create_app sets it
-    counted_upserts(mark, store, ctx, bodies)
+    counted_upserts(mark, store, ctx, bodies, lane=lane)
 
 
 def main() -> None:
@@ -153,10 +176,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batches", type=int, default=4, help="counted upserts of 1,000")
     parser.add_argument("--history", action="store_true", help="temporal history on")
+    parser.add_argument(
+        "--lane", action="store_true", help="through the object-free lane (run_batch_lane)"
+    )
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        child(Path(args.child[0]), args.child[1], args.batches, args.history)
+        child(Path(args.child[0]), args.child[1], args.batches, args.history, args.lane)
         return
     with tempfile.TemporaryDirectory(prefix="cityos-phases-") as tmp:
         folder = Path(tmp)
@@ -165,7 +191,8 @@ def main() -> None:
             ["valgrind", "--tool=callgrind", "--instr-atstart=no"]
             + [f"--callgrind-out-file={folder}/cg.out", sys.executable, __file__]
             + ["--batches", str(args.batches), "--child", str(folder), str(lib)]
-            + (["--history"] if args.history else []),
+            + (["--history"] if args.history else [])
+            + (["--lane"] if args.lane else []),
             check=True,
             stderr=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
@@ -173,7 +200,8 @@ def main() -> None:
         totals = phase_totals(folder)
     entities = args.batches * BATCH
     history = "history on" if args.history else "history off"
-    print(f"batch upsert of new entities, {history}; instructions per entity (callgrind)")
+    path = ", object-free lane" if args.lane else ""
+    print(f"batch upsert of new entities, {history}{path}; instructions per entity (callgrind)")
     for phase, count in totals.most_common():
         print(f"{phase:<32} {count / entities:10,.0f}")
     print(f"{'total':<32} {sum(totals.values()) / entities:10,.0f}")

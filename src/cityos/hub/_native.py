@@ -16,7 +16,7 @@ import os
 from types import ModuleType
 
 # the extensions setup.py builds (module names under cityos.hub)
-NAMES = ("_native_expand", "_native_history")
+NAMES = ("_native_expand", "_native_history", "_native_lane")
 
 
 def enabled() -> bool:

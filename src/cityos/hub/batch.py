@@ -22,7 +22,10 @@ from cityos.hub.model import (
     expand_entity,
 )
 from cityos.hub.service import check_fragment, merge_instances, merge_into
-from cityos.hub.store.base import Entity, HubStore, Transaction
+from cityos.hub.store._sqlite_cells import CELL_SCALES
+from cityos.hub.store.base import Entity, HubStore, PreparedInsert, Transaction
+from cityos.hub.temporal._times import text_micros
+from cityos.hub.temporal.record import MAX_SPAN, observed_cache
 
 Operation = Literal["create", "upsert", "update", "delete", "merge"]
 
@@ -30,6 +33,14 @@ Operation = Literal["create", "upsert", "update", "delete", "merge"]
 # not built, or turned off by CITYOS_NATIVE=0. It answers NotImplemented for anything else,
 # errors included, and the Python below runs as before (docs/hub/README.md, "Native code").
 _NATIVE = load("_native_expand")
+# A batch of new entities from the request's bytes to the store's rows (``_native_lane``),
+# for the SQLite store, or None: see run_batch_lane.
+_LANE = load("_native_lane")
+
+
+class _LaneDeclined(Exception):
+    """The lane's prepared insert does not fit what the transaction found (an entity exists
+    now): the transaction rolls back and the Python path runs the batch."""
 
 
 @dataclass
@@ -111,10 +122,14 @@ def _apply(
     replace: bool,
     no_overwrite: bool,
     result: BatchResult,
+    prepared: PreparedInsert | None = None,
 ) -> None:
-    """Write ``items`` in ``tx``; per-entity rule violations go to ``result``."""
+    """Write ``items`` in ``tx``; per-entity rule violations go to ``result``
+    (``prepared``: what the store made of the new entities before ``tx``)."""
     ids = list(dict.fromkeys(item.entity_id for item in items))
     existing = tx.get_many(ids)
+    if prepared is not None and prepared.lane and existing:
+        raise _LaneDeclined  # the lane's entities have no "attrs" to merge into
     if not existing and operation in ("create", "upsert") and len(ids) == len(items):
         # Every entity is new and named once (a batch of new sensors): each is inserted as
         # it came, which is what the loop below does for it, without its per-entity steps.
@@ -122,7 +137,7 @@ def _apply(
         if all(e is not None for e in entities):
             result.created.extend(ids)
             result.success.extend(ids)
-            tx.insert(cast(list[Entity], entities))
+            tx.insert(cast(list[Entity], entities), prepared)
             return
     inserts: dict[str, Entity] = {}
     replaces: dict[str, Entity] = {}
@@ -192,7 +207,7 @@ def _apply(
     if deletes:
         tx.delete([d for d in deletes if d in existing])
     if inserts:
-        tx.insert(list(inserts.values()))
+        tx.insert(list(inserts.values()), prepared)
     if replaces:
         tx.replace(list(replaces.values()))
 
@@ -227,7 +242,7 @@ def run_batch(
     if not items:
         return result
     run: Callable[[list[_Item], BatchResult], None] = lambda chunk, res: _run_tx(  # noqa: E731
-        store, tenant, chunk, operation, ctx, now, replace, no_overwrite, res
+        store, tenant, chunk, operation, ctx, now, replace, no_overwrite, res, None
     )
     attempt = BatchResult()
     try:
@@ -246,6 +261,63 @@ def run_batch(
     return result
 
 
+def run_batch_lane(
+    store: HubStore,
+    tenant: str,
+    operation: Operation,
+    body: bytes,
+    ctx: Expander,
+    *,
+    replace: bool = True,
+    no_overwrite: bool = False,
+) -> BatchResult | None:
+    """Run a batch create or upsert of new entities straight from the request's ``body``
+    (JSON bytes), or return None: the caller parses the body and runs :func:`run_batch`.
+
+    The object-free lane: where every entity has the common shapes and none exists yet, the
+    C extension ``_native_lane`` makes the rows the store writes — each entity's attributes'
+    JSON, geometries and history change row — from the bytes, byte for byte what the Python
+    path makes, without the entities' Python objects; the store gets entities without
+    "attrs", parsed from their rows only if a change listener needs them (subscriptions).
+    Anything else (another shape, any error, an entity that exists) declines, before any
+    write, and the Python path answers as always (docs/hub/README.md, "Native code").
+    """
+    prepare = getattr(store, "prepare_lane", None)
+    if _LANE is None or prepare is None or operation not in ("create", "upsert"):
+        return None
+    now = utc_now()
+    cache = ExpandCache(ctx)
+    history = any(hasattr(listener, "prepare_lane") for listener in store.listeners)
+    found = _LANE.entity_rows(
+        body,
+        now,
+        text_micros(now),
+        ctx,
+        cache.names,
+        cache.types,
+        cache.times,
+        NATIVE_HELPERS,
+        text_micros,
+        observed_cache(),
+        MAX_SPAN,
+        CELL_SCALES,
+        history,
+    )
+    if found is NotImplemented:
+        return None
+    made = prepare(tenant, found, now)
+    if made is None:
+        return None
+    prepared, entities = made
+    items = [_Item(entity["id"], None, entity) for entity in entities]
+    result = BatchResult()
+    try:
+        _run_tx(store, tenant, items, operation, ctx, now, replace, no_overwrite, result, prepared)
+    except (_LaneDeclined, HubError):
+        return None  # rolled back: the Python path runs it (and isolates a failing entity)
+    return result
+
+
 def _run_tx(
     store: HubStore,
     tenant: str,
@@ -256,6 +328,7 @@ def _run_tx(
     replace: bool,
     no_overwrite: bool,
     result: BatchResult,
+    prepared: PreparedInsert | None,
 ) -> None:
     with store.transaction(tenant) as tx:
         _apply(
@@ -267,6 +340,7 @@ def _run_tx(
             replace=replace,
             no_overwrite=no_overwrite,
             result=result,
+            prepared=prepared,
         )
 
 

@@ -115,6 +115,13 @@ def accepted_type(request: Request, *, geojson: bool = False) -> str:
 
 async def read_json(request: Request, *, allow_merge_patch: bool = False) -> tuple[Any, str]:
     """Return the parsed body and its media type (415, 413 and 400 on bad bodies)."""
+    raw, media = await read_body(request, allow_merge_patch=allow_merge_patch)
+    return parse_body(raw), media
+
+
+async def read_body(request: Request, *, allow_merge_patch: bool = False) -> tuple[bytes, str]:
+    """Return the body's bytes, not empty, and its media type (415 and 413 on bad bodies);
+    :func:`parse_body` parses them."""
     media = (header(request, b"content-type") or "").split(";")[0].strip().lower()
     allowed = [JSON, JSON_LD] + ([MERGE_PATCH] if allow_merge_patch else [])
     if media not in allowed:
@@ -146,6 +153,11 @@ async def read_json(request: Request, *, allow_merge_patch: bool = False) -> tup
             "the request body is empty; send a JSON document"
             " / 요청 본문이 비어 있습니다. JSON 문서를 보내세요"
         )
+    return raw, media
+
+
+def parse_body(raw: bytes) -> Any:
+    """Return the JSON document in ``raw`` (400 when it is none, or holds a NUL)."""
     try:
         body = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
@@ -158,7 +170,7 @@ async def read_json(request: Request, *, allow_merge_patch: bool = False) -> tup
             "stored; remove it"
             " / 본문의 문자열에 저장할 수 없는 NUL 문자(\\u0000)가 있습니다. 빼고 보내세요"
         )
-    return body, media
+    return body
 
 
 def _has_nul(value: Any) -> bool:
@@ -243,7 +255,16 @@ def json_response(
 
 # Store calls that may scan many rows or write many entities: always off the event loop.
 _HEAVY_CALLS = frozenset(
-    {"query", "iter_all", "type_infos", "attribute_infos", "contexts", "run_batch", "link_entities"}
+    {
+        "query",
+        "iter_all",
+        "type_infos",
+        "attribute_infos",
+        "contexts",
+        "run_batch",
+        "run_batch_lane",
+        "link_entities",
+    }
 )
 
 

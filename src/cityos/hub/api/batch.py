@@ -13,15 +13,17 @@ from starlette.responses import Response
 from cityos.hub._context_http import parse_link_header
 from cityos.hub.api._auth import Grant, authorize, body_types
 from cityos.hub.api._http import (
+    JSON,
     blocking,
     json_response,
     options_of,
-    read_json,
+    parse_body,
+    read_body,
     request_context,
     store_of,
     tenant_of,
 )
-from cityos.hub.batch import BatchResult, Operation, run_batch
+from cityos.hub.batch import BatchResult, Operation, run_batch, run_batch_lane
 from cityos.hub.context import ActiveContext
 from cityos.hub.errors import BadRequestData, HubError
 from cityos.hub.store.base import EntityQuery
@@ -98,7 +100,12 @@ async def _batch(request: Request, operation: Operation) -> Response:
             "options=replace and options=update exclude each other"
             " / options=replace와 options=update는 함께 쓸 수 없습니다"
         )
-    body, media = await read_json(request)
+    raw, media = await read_body(request)
+    if media == JSON and operation in ("create", "upsert") and grant.every_type:
+        done = await _lane(request, operation, raw, options)
+        if done is not None:
+            return _answer(operation, done)
+    body = parse_body(raw)
     if isinstance(body, list) and not body:
         raise BadRequestData(
             f"the batch {operation} names no entities: send a non-empty array"
@@ -127,6 +134,10 @@ async def _batch(request: Request, operation: Operation) -> Response:
         result.success.extend(part.success)
         result.created.extend(part.created)
         result.errors.extend(part.errors + refused.errors)
+    return _answer(operation, result)
+
+
+def _answer(operation: Operation, result: BatchResult) -> Response:
     if result.errors:
         return json_response(result.body(), status=207)
     if operation == "create":
@@ -134,6 +145,29 @@ async def _batch(request: Request, operation: Operation) -> Response:
     if operation == "upsert" and result.created:
         return json_response(result.created, status=201)
     return Response(status_code=204)
+
+
+async def _lane(
+    request: Request, operation: Operation, raw: bytes, options: set[str]
+) -> BatchResult | None:
+    """Run a create/upsert of new entities in the object-free lane (``run_batch_lane``), or
+    return None: the lane declined, or the request has an error that the usual path reports
+    (in its usual order: the body's JSON first)."""
+    try:
+        tenant = tenant_of(request, must_exist=False)
+        ctx = await request_context(request, None, JSON)
+    except HubError:
+        return None
+    return await blocking(
+        run_batch_lane,
+        store_of(request),
+        tenant,
+        operation,
+        raw,
+        ctx,
+        replace="update" not in options,
+        no_overwrite="noOverwrite" in options,
+    )
 
 
 async def _context_groups(

@@ -24,6 +24,8 @@ BITS: Final = 31  # per axis; a cell fits SQLite's signed 64-bit INTEGER (62 bit
 _TOP: Final = (1 << BITS) - 1
 _X_SCALE: Final = (1 << BITS) / 360.0
 _Y_SCALE: Final = (1 << BITS) / 180.0
+# what point_cell computes with, for its copy in C (_native_lane: the lane's points)
+CELL_SCALES: Final = (_X_SCALE, _Y_SCALE, _TOP)
 # Quadtree levels searched below the one whose squares are as large as the window: each
 # level halves the squares along the window's edge (more ranges, fewer points outside the
 # window read from the index). The index holds each point's longitude and latitude, so a

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Final, Literal, TypeVar
 
+import orjson
+
 from cityos.hub.geo import GeoQuery
 from cityos.hub.query.qlang import QExpr
 from cityos.hub.query.scope import ScopeExpr
@@ -95,6 +97,21 @@ class Change:
     after: Entity | None
 
 
+@dataclass(slots=True)
+class PreparedInsert:
+    """The work of inserting new entities that a store did before the write transaction,
+    outside its writers' lock (SQLite's ``prepare_lane``): the store's rows by entity id,
+    and what each change listener with a ``prepare_lane`` hook made of them (a listener
+    finds its own in ``Transaction.prepared``). The transaction uses a prepared row only for
+    the very entity object it was made from."""
+
+    rows: dict[str, Any]
+    listeners: dict[object, Any] = field(default_factory=dict)
+    # made by the object-free lane (batch.run_batch_lane): its entities have no "attrs"
+    # until a listener needs them (Transaction.parse_unparsed)
+    lane: bool = False
+
+
 def _snapshot(entity: Entity) -> Entity:
     snap = dict(entity)
     snap["type"] = list(entity["type"])
@@ -130,6 +147,22 @@ class Transaction(ABC):
         # SQLite: each entity this transaction wrote, its attributes as the JSON of its row
         # (the last write's), so the history writer splices change rows from that text
         self.attrs_json: dict[str, bytes] = {}
+        # listener -> what its ``prepare_lane`` hook made for this transaction's inserts
+        self.prepared: dict[object, Any] = {}
+        # True while entities written here lack "attrs" (the lane's: their rows' JSON is in
+        # attrs_json); parse_unparsed fills them in
+        self.unparsed = False
+
+    def parse_unparsed(self) -> None:
+        """Give every entity written here without "attrs" (the object-free lane's) its
+        attributes, parsed from its row's JSON, for a listener that reads them."""
+        if not self.unparsed:
+            return
+        texts = self.attrs_json
+        for entity_id, entity in self._after.items():
+            if entity is not None and "attrs" not in entity:
+                entity["attrs"] = orjson.loads(texts[entity_id])
+        self.unparsed = False
 
     def _loaded(self, entity: Entity) -> None:
         if entity["id"] not in self._before and entity["id"] not in self._after:
@@ -172,8 +205,9 @@ class Transaction(ABC):
         locking them or counting them as read for a change (a listener's lookup)."""
 
     @abstractmethod
-    def insert(self, entities: list[Entity]) -> None:
-        """Insert new entities (their ids must not exist)."""
+    def insert(self, entities: list[Entity], prepared: PreparedInsert | None = None) -> None:
+        """Insert new entities (their ids must not exist); ``prepared``: what the store
+        made of them before the transaction, if anything (SQLite's ``prepare_lane``)."""
 
     @abstractmethod
     def replace(self, entities: list[Entity], *, changed: Collection[str] | None = None) -> None:
@@ -223,6 +257,8 @@ class HubStore(ABC):
                     continue
                 if changes is None:
                     changes = tx.changes()
+                if tx.unparsed and not getattr(listener, "takes_unparsed", False):
+                    tx.parse_unparsed()
                 listener(tx, changes)
 
     backend: str

@@ -42,6 +42,7 @@ from cityos.hub.store.base import (
     Entity,
     EntityQuery,
     HubStore,
+    PreparedInsert,
     QueryPage,
     Transaction,
     TypeInfo,
@@ -247,7 +248,7 @@ class _PostgresTransaction(Transaction):
                 (self.tenant, Json(rows)),
             )
 
-    def insert(self, entities: list[Entity]) -> None:
+    def insert(self, entities: list[Entity], prepared: PreparedInsert | None = None) -> None:
         for entity in entities:
             self._wrote(entity)
             self._geo_known[entity["id"]] = geometries(entity)

@@ -36,6 +36,7 @@ from cityos.hub.store.base import (
     Entity,
     EntityQuery,
     HubStore,
+    PreparedInsert,
     QueryPage,
     Transaction,
     TypeInfo,
@@ -128,7 +129,7 @@ def _same_slots(old: tuple[tuple[str, str], ...], new: tuple[tuple[str, str], ..
 def _pairs_and_geometries(
     attrs: dict[str, list[dict[str, Any]]],
 ) -> tuple[list[tuple[str, str]], list[tuple[str, dict[str, Any]]]]:
-    """Return (attribute, kind of its first instance) as in ``_signature``, and (attribute,
+    """Return (attribute, kind of its first instance) as attribute sets hold them, and (attribute,
     GeoJSON geometry) of every GeoProperty instance as ``geometries`` returns them."""
     pairs = []
     found = []
@@ -146,14 +147,11 @@ def _pairs_and_geometries(
     return pairs, found
 
 
-def _signature(entity: Entity) -> str:
-    """Return the canonical JSON of an entity's sorted (attribute, kind) pairs."""
-    return orjson.dumps(sorted(attribute_kinds(entity).items())).decode()
+# (cell, longitude, latitude, box) of a geometry: see _placement
+_Placement = tuple["int | None", "float | None", "float | None", "tuple[float, ...] | None"]
 
 
-def _placement(
-    geometry: dict[str, Any],
-) -> tuple[int | None, float | None, float | None, tuple[float, ...] | None]:
+def _placement(geometry: dict[str, Any]) -> _Placement:
     """Return where a geometry (GeoJSON, already valid) is indexed: a point's cell,
     longitude and latitude for the cell index (``_sqlite_cells``) and no box; any other
     geometry no cell and its (min lon, max lon, min lat, max lat) box for the R*Tree."""
@@ -162,6 +160,68 @@ def _placement(
         return point_cell(lon, lat), lon, lat, None
     min_lon, min_lat, max_lon, max_lat = _bounds(geometry)
     return None, None, None, (min_lon, max_lon, min_lat, max_lat)
+
+
+# What an entity's insert writes that needs neither the database nor the writers' lock (no
+# key, no attribute-set id): the entity itself, its attributes' JSON (bytes, and as text),
+# its types' JSON, its scopes' JSON or None, its (attribute, kind) pairs in order (the key
+# of its attribute set), its side rows, and where each of their geometries is indexed.
+_Prepared = tuple[
+    Entity,
+    bytes,
+    str,
+    str,
+    "str | None",
+    tuple[tuple[str, str], ...],
+    _SideRows,
+    tuple[_Placement, ...],
+]
+
+
+class _RowMaker:
+    """Makes the ``_Prepared`` row of each entity to insert, in order: an entity with the
+    attribute names and kinds of the one before it (one instance each) reuses its pairs and
+    geometry attributes (two list comparisons instead of a loop over its attributes), and a
+    type list's JSON is made once."""
+
+    __slots__ = ("_last", "_types")
+
+    def __init__(self) -> None:
+        self._last: tuple[list[str | None], list[str], tuple[tuple[str, str], ...], list[str]]
+        self._last = ([], [], (), [])
+        self._types: dict[tuple[str, ...], str] = {}
+
+    def __call__(self, entity: Entity) -> _Prepared:
+        attrs = entity["attrs"]
+        kinds = [i[0]["type"] if len(i) == 1 else None for i in attrs.values()]
+        names = list(attrs)
+        last = self._last
+        if kinds == last[0] and names == last[1]:
+            pairs = last[2]
+            found = [(attr, attrs[attr][0]["value"]) for attr in last[3]]
+        else:
+            listed, found = _pairs_and_geometries(attrs)
+            pairs = tuple(listed)
+            if None not in kinds:  # one instance per attribute: a plan for the next
+                self._last = (kinds, names, pairs, [attr for attr, _ in found])
+        dumps = orjson.dumps
+        geo = tuple((attr, dumps(value).decode()) for attr, value in found)
+        where = tuple(_placement(value) for _, value in found)
+        types = tuple(entity["type"])
+        types_text = self._types.get(types)
+        if types_text is None:
+            types_text = self._types[types] = dumps(entity["type"]).decode()
+        text = dumps(attrs)
+        return (
+            entity,
+            text,
+            text.decode(),
+            types_text,
+            dumps(entity["scope"]).decode() if "scope" in entity else None,
+            pairs,
+            _SideRows(types, geo),
+            where,
+        )
 
 
 def _window_clause(window: BBox, attr: str) -> tuple[str, list[Any]]:
@@ -237,9 +297,10 @@ class _SQLiteTransaction(Transaction):
             )
             self._tenant_known = True
 
-    def _attr_set(self, entity: Entity) -> int:
-        """Return the id of the entity's attribute set, storing a new set if needed."""
-        signature = _signature(entity)
+    def _attr_set(self, pairs: Collection[tuple[str, str]]) -> int:
+        """Return the id of the attribute set of an entity's (attribute, kind of its first
+        instance) ``pairs``, storing a new set if needed."""
+        signature = orjson.dumps(sorted(pairs)).decode()
         known = self.new_sets.get(signature) or self.store.attr_set_id(self.tenant, signature)
         if known is not None:
             return known
@@ -260,12 +321,12 @@ class _SQLiteTransaction(Transaction):
         rows: list[tuple[int, _SideRows]],
         *,
         which: set[str],
-        shapes: list[dict[str, Any]] | None = None,
+        placed: list[_Placement] | None = None,
     ) -> None:
         """Insert the type and geometry rows of ``rows``.
 
-        ``shapes`` are the geometries of every ``side.geo`` entry, in order, when the caller
-        has them as objects (spares parsing the GeoJSON text again for the R*Tree boxes).
+        ``placed``: where each ``side.geo`` entry is indexed (``_placement``), in order, when
+        the caller has it already (else each GeoJSON text is parsed again to find it).
         """
         if "types" in which:
             insert_rows(
@@ -276,16 +337,15 @@ class _SQLiteTransaction(Transaction):
         geo = [(pk, attr, text) for pk, side in rows for attr, text in side.geo]
         if "geo" in which and geo:
             first = self._next_pk("hub_geo")
-            if shapes is None:
-                shapes = [orjson.loads(text) for _, _, text in geo]
+            if placed is None:
+                placed = [_placement(orjson.loads(text)) for _, _, text in geo]
             # A point goes into the cell index (its row's cell, lon, lat: _sqlite_cells),
             # any other geometry into the R*Tree, by its box.
             found = []
             boxes = []
-            for (pk, (entity_pk, attr, text)), shape_of in zip(
-                enumerate(geo, first), shapes, strict=True
+            for (pk, (entity_pk, attr, text)), (cell, lon, lat, box) in zip(
+                enumerate(geo, first), placed, strict=True
             ):
-                cell, lon, lat, box = _placement(shape_of)
                 found.append((pk, entity_pk, attr, text, cell, lon, lat))
                 if box is not None:
                     boxes.append((pk, *box))
@@ -307,64 +367,53 @@ class _SQLiteTransaction(Transaction):
             for key in which:
                 self.conn.execute(f"DELETE FROM {tables[key]} WHERE entity_pk IN ({marks})", chunk)
 
-    def insert(self, entities: list[Entity]) -> None:
+    def insert(self, entities: list[Entity], prepared: PreparedInsert | None = None) -> None:
         self._ensure_tenant()
         first = self._next_pk("hub_entities")
+        made: dict[str, _Prepared] = prepared.rows if prepared is not None else {}
+        if prepared is not None:
+            self.prepared.update(prepared.listeners)
+            if prepared.lane:
+                self.unparsed = True
+        maker: _RowMaker | None = None  # for entities that were not prepared
         rows = []
         side: list[tuple[int, _SideRows]] = []
-        shapes: list[dict[str, Any]] = []
-        # Work a batch of one kind of entity repeats is done once: attribute set ids by the
-        # entity's (attribute, kind) pairs in order, and the JSON text of each type list.
-        set_ids: dict[tuple[tuple[str, str], ...], int] = {}
-        type_texts: dict[tuple[str, ...], str] = {}
-        # An entity with the attribute names and kinds of the one before it (one instance
-        # each) reuses its set id and geometry attributes: two list comparisons instead of
-        # a loop over its attributes (~2,000 instructions an entity of a sensor batch).
-        last: tuple[list[str | None], list[str], int, list[str]] | None = None
+        placed: list[_Placement] = []
+        set_ids: dict[tuple[tuple[str, str], ...], int] = {}  # by (attribute, kind) pairs
+        last_pairs: tuple[tuple[str, str], ...] | None = None
+        set_id = 0
         pks, tenant, after, texts = self.pks, self.tenant, self._after, self.attrs_json
-        dumps = orjson.dumps
         for pk, entity in enumerate(entities, first):
             entity_id = entity["id"]
+            row = made.get(entity_id)
+            if row is None or row[0] is not entity:
+                if maker is None:
+                    maker = _RowMaker()
+                row = maker(entity)
+            _, text, text_str, types_text, scope_text, pairs, side_rows, where = row
             pks[entity_id] = pk
             after[entity_id] = entity  # self._wrote(entity)
-            attrs = entity["attrs"]
-            kinds = [i[0]["type"] if len(i) == 1 else None for i in attrs.values()]
-            names = list(attrs)
-            if last is not None and kinds == last[0] and names == last[1]:
-                set_id, geo_attrs = last[2], last[3]
-                found = [(attr, attrs[attr][0]["value"]) for attr in geo_attrs]
-            else:
-                pairs, found = _pairs_and_geometries(attrs)
-                key = tuple(pairs)
-                known = set_ids.get(key)
-                if known is None:
-                    known = set_ids[key] = self._attr_set(entity)
-                set_id = known
-                if None not in kinds:  # one instance per attribute: a plan for the next
-                    last = (kinds, names, set_id, [attr for attr, _ in found])
-            geo = []
-            for attr, value in found:
-                geo.append((attr, orjson.dumps(value).decode()))
-                shapes.append(value)
-            texts[entity_id] = text = dumps(attrs)
-            types = tuple(entity["type"])
-            types_text = type_texts.get(types)
-            if types_text is None:
-                types_text = type_texts[types] = orjson.dumps(entity["type"]).decode()
+            texts[entity_id] = text
+            if pairs is not last_pairs:  # entities of one shape share the pairs' tuple
+                found = set_ids.get(pairs)
+                if found is None:
+                    found = set_ids[pairs] = self._attr_set(pairs)
+                set_id, last_pairs = found, pairs
             rows.append(
                 (
                     pk,
                     tenant,
                     entity_id,
                     types_text,
-                    orjson.dumps(entity["scope"]).decode() if "scope" in entity else None,
+                    scope_text,
                     entity["createdAt"],
                     entity["modifiedAt"],
-                    text.decode(),
+                    text_str,
                     set_id,
                 )
             )
-            side.append((pk, _SideRows(types, tuple(geo))))
+            side.append((pk, side_rows))
+            placed.extend(where)
         try:
             insert_rows(
                 self.conn,
@@ -377,7 +426,7 @@ class _SQLiteTransaction(Transaction):
                 f"an entity among {[e['id'] for e in entities][:5]} already exists"
                 f" / {[e['id'] for e in entities][:5]} 중 이미 있는 엔터티가 있습니다"
             ) from exc
-        self._write_side_tables(side, which={"types", "geo"}, shapes=shapes)
+        self._write_side_tables(side, which={"types", "geo"}, placed=placed)
         for entity, (_, rows_of) in zip(entities, side, strict=True):
             self.side[entity["id"]] = rows_of
 
@@ -396,7 +445,7 @@ class _SQLiteTransaction(Transaction):
                     orjson.dumps(e["scope"]).decode() if "scope" in e else None,
                     e["modifiedAt"],
                     text.decode(),
-                    self._attr_set(e),
+                    self._attr_set(attribute_kinds(e).items()),
                     self.pks[e["id"]],
                 )
             )
@@ -577,6 +626,59 @@ class SQLiteStore(HubStore):
                 self._remember_set(tenant, signature, set_id)
             self._after_commit(tx)
         self.tenant_exists(tenant)  # refresh the cache once the tenant row is committed
+
+    def _any_exists(self, tenant: str, ids: list[str]) -> bool:
+        """Return True when one of ``ids`` exists (read without the writers' lock)."""
+        conn = self._conn()
+        for chunk in _chunks(ids):
+            marks = ",".join("?" * len(chunk))
+            found = conn.execute(
+                f"SELECT 1 FROM hub_entities WHERE tenant = ? AND id IN ({marks}) LIMIT 1",
+                [tenant, *chunk],
+            ).fetchone()
+            if found is not None:
+                return True
+        return False
+
+    def prepare_lane(
+        self, tenant: str, found: tuple[list[tuple[Any, ...]], list[Any]], now: str
+    ) -> tuple[PreparedInsert, list[Entity]] | None:
+        """Return the insert of the object-free lane's rows (``_native_lane.entity_rows``)
+        prepared, and their entities (without "attrs": ``Transaction.parse_unparsed``), or
+        None when an id repeats or exists (the caller runs the Python path)."""
+        rows, shapes = found
+        ids = [row[0] for row in rows]
+        if len(set(ids)) != len(ids) or self._any_exists(tenant, ids):
+            return None
+        made: dict[str, _Prepared] = {}
+        entities: list[Entity] = []
+        changes: list[tuple[Entity, bytes, Any, int, int, Any]] = []
+        type_texts: dict[str, str] = {}
+        for entity_id, type_iri, text, shape_at, geo, where, blob, lo, hi in rows:
+            entity = {"id": entity_id, "type": [type_iri], "createdAt": now, "modifiedAt": now}
+            types_text = type_texts.get(type_iri)
+            if types_text is None:
+                types_text = type_texts[type_iri] = orjson.dumps([type_iri]).decode()
+            pairs, names = shapes[shape_at]
+            made[entity_id] = (
+                entity,
+                text,
+                text.decode(),
+                types_text,
+                None,
+                pairs,
+                _SideRows((type_iri,), geo),
+                where,
+            )
+            entities.append(entity)
+            if blob is not None:
+                changes.append((entity, text, blob, lo, hi, names))
+        prepared = PreparedInsert(made, lane=True)
+        for listener in self.listeners:
+            hook = getattr(listener, "prepare_lane", None)
+            if hook is not None:
+                prepared.listeners[listener] = hook(changes)
+        return prepared, entities
 
     def _remember_set(self, tenant: str, signature: str, set_id: int) -> None:
         self._set_ids[(tenant, signature)] = set_id

@@ -323,6 +323,12 @@ def _plain_pairs(names: tuple[str, ...]) -> frozenset[Pair]:
 Elements = tuple[list[Any], bool, int, int]
 
 
+def observed_cache() -> dict[str, int]:
+    """Return the observedAt cache (observedAt text -> µs) that change rows are timed with,
+    for the object-free lane (``batch.run_batch_lane``)."""
+    return _observed()
+
+
 def _observed() -> dict[str, int]:
     """Return the observedAt cache ``_OBSERVED``, emptied first when it is full (bounded
     here for every caller that fills it: elements() and spliced_row())."""
@@ -646,9 +652,22 @@ class TemporalRecorder:
         dumps = orjson.dumps
         # the entity rows' JSON of this transaction (SQLite): change rows spliced from it
         texts = tx.attrs_json if encode and _NATIVE is not None else None
+        # change rows of new entities made before the transaction (prepare_lane)
+        ahead: dict[str, Any] = (tx.prepared.get(self) or {}) if texts is not None else {}
         for change in changes:
             text = None if texts is None else texts.get(change.entity_id)
-            spliced = None if text is None else spliced_row(change, text)
+            made_ahead = ahead.get(change.entity_id) if ahead else None
+            if (
+                made_ahead is not None
+                and made_ahead[0] is change.after
+                and made_ahead[1] is text
+                and change.before is None
+            ):
+                spliced = made_ahead[2]
+            else:
+                if change.after is not None and "attrs" not in change.after:
+                    tx.parse_unparsed()  # a lane entity without its row made ahead
+                spliced = None if text is None else spliced_row(change, text)
             if spliced is not None:
                 made.append(spliced)
             elif (found := change_row(change)) is None:
@@ -675,6 +694,21 @@ class TemporalRecorder:
             made = _merge(made, group_changes(rows))
         if made or typed:
             self.write_changes(tx, made, typed, types=types, created=created)
+
+    # reads no entity's "attrs" when its change row was made ahead (else it parses them)
+    takes_unparsed = True
+
+    def prepare_lane(
+        self, changes: list[tuple[Entity, bytes, bytearray, int, int, tuple[str, ...]]]
+    ) -> dict[str, tuple[Entity, bytes, ChangeRow]]:
+        """Take the change rows the object-free lane made (``_native_lane``: (entity, its
+        row's JSON, the change row's JSON, earliest and latest time, attribute IRIs)) as
+        ``spliced_row`` would have made them in ``__call__``: entity id -> (entity, text,
+        change row); ``__call__`` takes one only for that entity object and that text."""
+        return {
+            entity["id"]: (entity, text, (entity["id"], lo, hi, blob, _plain_pairs(names)))
+            for entity, text, blob, lo, hi, names in changes
+        }
 
     def write(
         self,
