@@ -214,3 +214,35 @@ def test_a_subscription_is_notified_with_the_whole_entity(
     assert sent["pm10"]["value"] == 12.5
     assert sent["location"]["value"] == entity["location"]["value"]
     assert sent["refDevice"]["object"] == entity["refDevice"]["object"]
+
+
+@pytest.mark.backend("sqlite")
+def test_an_entity_made_while_the_lane_prepared_leaves_the_batch_to_python(
+    client: TestClient, laned: list[BatchResult | None], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another writer creates one of the batch's entities after the lane looked (before the
+    writers' lock): the insert fails on the (tenant, id) key, rolls back whole, and the
+    Python path upserts the batch (that entity replaced, the others created)."""
+    store = client.app.state.store  # type: ignore[attr-defined]
+    entities = now_sensors(400, 3)
+    tenant = {"NGSILD-Tenant": "lane-r"}
+    real = store.prepare_lane
+
+    def racing(*args: Any, **kwargs: Any) -> Any:
+        made = real(*args, **kwargs)
+        early = {**entities[1], "no2": {"type": "Property", "value": 9}}
+        r = client.post(f"{HUB}/entities", json=early, headers=tenant)  # the other writer
+        assert r.status_code == 201, r.text
+        return made
+
+    monkeypatch.setattr(store, "prepare_lane", racing)
+    r = client.post(
+        f"{HUB}/entityOperations/upsert", content=orjson.dumps(entities), headers={**JSON, **tenant}
+    )
+    assert r.status_code == 201, r.text
+    assert r.json() == [entities[0]["id"], entities[2]["id"]]  # created; the other replaced
+    assert laned[-1] is None
+    got = read(client, "lane-r", f"/entities/{entities[1]['id']}")
+    assert got["no2"]["value"] == 0.04  # replaced by the batch's version
+    r = client.get(f"{HUB}/entities?type=AirQualityObserved&count=true&limit=0", headers=tenant)
+    assert r.headers["NGSILD-Results-Count"] == "3"

@@ -27,6 +27,8 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <locale.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* helpers tuple passed by the caller (model.NATIVE_HELPERS), by position */
@@ -44,6 +46,7 @@ enum {
 #define OK 1
 #define DECLINE 0
 #define FAIL (-1)
+#define NEED 2 /* running without the GIL, the entity needs Python (a text not seen yet) */
 
 #define MAX_DEPTH 32     /* nesting of a value, deeper: declined */
 #define MAX_KEYS 64      /* members of one object checked for duplicates, more: declined */
@@ -51,6 +54,7 @@ enum {
 #define MAX_ATTRS 64     /* attributes of one entity */
 #define MAX_SHAPES 64    /* distinct (attribute, kind) sequences in one body */
 #define MAX_TIMES 4096   /* distinct observedAt texts remembered in one body */
+#define MAX_TYPES 32     /* distinct entity types in one body */
 
 static PyObject *s_expand, *s_field, *s_kinds[3];
 static const char *const KIND_NAMES[3] = {"Property", "Relationship", "GeoProperty"};
@@ -79,10 +83,9 @@ out_reserve(Out *o, Py_ssize_t more)
     while (cap < o->len + more) {
         cap *= 2;
     }
-    char *b = PyMem_Realloc(o->buf, (size_t)cap);
+    char *b = PyMem_RawRealloc(o->buf, (size_t)cap); /* without the GIL too */
     if (b == NULL) {
-        PyErr_NoMemory();
-        return -1;
+        return -1; /* the caller raises MemoryError once it holds the GIL */
     }
     o->buf = b;
     o->cap = cap;
@@ -513,6 +516,24 @@ put_json_str(Out *o, PyObject *str)
 
 /* ------------------------------------------------------------------ the call's state */
 
+/* One entity's results, as offsets into the call's texts (made without the GIL), turned
+ * into Python objects at the end of the call. */
+struct Row {
+    Py_ssize_t id_s, id_e;          /* the id's text in the body */
+    int type, shape;                /* indexes into Call.types and Call.shapes */
+    Py_ssize_t attrs_at, attrs_len; /* in Call.attrs */
+    Py_ssize_t hist_at, hist_len;   /* in Call.hist */
+    Py_ssize_t geo_first, geo_n;    /* in Call.geos */
+    long long lo, hi;
+};
+
+struct Geo {
+    int iri;                      /* index into Call.iris */
+    Py_ssize_t text_at, text_len; /* in Call.geo */
+    double lon, lat;
+    unsigned long long cell;
+};
+
 typedef struct {
     Py_ssize_t start, end;  /* the name's text in the body */
     PyObject *iri;          /* owned */
@@ -554,7 +575,19 @@ typedef struct {
     int shape_count;
     Time *times;
     int time_count;
-    PyObject *type_raw, *type_iri;  /* the last entity type's text (bytes) and IRI */
+    struct {
+        Py_ssize_t start, end; /* the type's text in the body */
+        PyObject *iri;         /* owned */
+    } types[MAX_TYPES];
+    int type_count;
+    const char *now_text;
+    Py_ssize_t now_len;
+    locale_t c_locale;          /* numbers are read in the "C" locale whatever the process's */
+    Out attrs, hist, geo;       /* the rows' texts, one after another (see Row and Geo) */
+    struct Row *rows;
+    Py_ssize_t row_count, row_cap;
+    struct Geo *geos;
+    Py_ssize_t geo_count, geo_cap;
     char stamp_text[24], last_text[24];  /* the stamp's and the last observed time's */
     Py_ssize_t stamp_len, last_len;
     long long last_ts;
@@ -621,7 +654,7 @@ iri_index(Call *c, PyObject *iri)
 /* The attribute name at [a, b): OK with *out its entry, DECLINE or FAIL. Checked and
  * expanded as expand_attributes does (names cache, check_attribute_name, ctx.expand). */
 static int
-name_entry(Call *c, Py_ssize_t a, Py_ssize_t b, Name **out)
+name_entry(Call *c, Py_ssize_t a, Py_ssize_t b, Name **out, int gil)
 {
     for (int k = 0; k < c->name_count; k++) {
         Name *e = &c->names[k];
@@ -632,6 +665,9 @@ name_entry(Call *c, Py_ssize_t a, Py_ssize_t b, Name **out)
     }
     if (c->name_count == MAX_NAMES) {
         return DECLINE;
+    }
+    if (!gil) {
+        return NEED;
     }
     PyObject *name = str_of(c, a, b);
     if (name == NULL) {
@@ -684,15 +720,23 @@ name_entry(Call *c, Py_ssize_t a, Py_ssize_t b, Name **out)
     return OK;
 }
 
-/* The entity type at [a, b) (a string): OK with *out (borrowed from the call) its IRI,
- * DECLINE or FAIL; as expand_entity finds it (types cache, expand_types). */
+/* The entity type at [a, b) (a string): OK with *out its index in c->types, DECLINE,
+ * NEED or FAIL; as expand_entity finds it (types cache, expand_types). */
 static int
-type_iri(Call *c, Py_ssize_t a, Py_ssize_t b, PyObject **out)
+type_index(Call *c, Py_ssize_t a, Py_ssize_t b, int *out, int gil)
 {
-    if (c->type_raw != NULL && PyBytes_GET_SIZE(c->type_raw) == b - a
-        && memcmp(PyBytes_AS_STRING(c->type_raw), c->s + a, (size_t)(b - a)) == 0) {
-        *out = c->type_iri;
-        return OK;
+    for (int k = 0; k < c->type_count; k++) {
+        if (c->types[k].end - c->types[k].start == b - a
+            && memcmp(c->s + c->types[k].start, c->s + a, (size_t)(b - a)) == 0) {
+            *out = k;
+            return OK;
+        }
+    }
+    if (c->type_count == MAX_TYPES) {
+        return DECLINE;
+    }
+    if (!gil) {
+        return NEED;
     }
     PyObject *raw = str_of(c, a, b);
     if (raw == NULL) {
@@ -732,14 +776,10 @@ type_iri(Call *c, Py_ssize_t a, Py_ssize_t b, PyObject **out)
         Py_DECREF(iri);
         return DECLINE;
     }
-    PyObject *key = PyBytes_FromStringAndSize((const char *)c->s + a, b - a);
-    if (key == NULL) {
-        Py_DECREF(iri);
-        return FAIL;
-    }
-    Py_XSETREF(c->type_raw, key);
-    Py_XSETREF(c->type_iri, iri);
-    *out = iri;
+    c->types[c->type_count].start = a;
+    c->types[c->type_count].end = b;
+    c->types[c->type_count].iri = iri;
+    *out = c->type_count++;
     return OK;
 }
 
@@ -747,7 +787,7 @@ type_iri(Call *c, Py_ssize_t a, Py_ssize_t b, PyObject **out)
  * FAIL. Checked as _fast_instance does (times cache, check_datetime) and timed as
  * change_json does (the ``seen`` cache, text_micros). */
 static int
-observed_time(Call *c, Py_ssize_t a, Py_ssize_t b, Name *name, long long *micros)
+observed_time(Call *c, Py_ssize_t a, Py_ssize_t b, Name *name, long long *micros, int gil)
 {
     for (int k = c->time_count - 1; k >= 0; k--) {
         Time *t = &c->times[k];
@@ -758,6 +798,9 @@ observed_time(Call *c, Py_ssize_t a, Py_ssize_t b, Name *name, long long *micros
     }
     if (c->time_count == MAX_TIMES) {
         return DECLINE;
+    }
+    if (!gil) {
+        return NEED;
     }
     PyObject *text = str_of(c, a, b);
     if (text == NULL) {
@@ -979,8 +1022,9 @@ point_value(Call *c, Py_ssize_t a, Py_ssize_t b, Out *geo, double *lon, double *
     const unsigned char *s = c->s;
     Py_ssize_t k = a, ks, ke;
     int have_type = 0, have_coords = 0;
-    if (copy_value(s, b, &k, geo, 0) != OK || k != b) { /* canonical, checked below too */
-        return PyErr_Occurred() ? FAIL : DECLINE;
+    int copied = copy_value(s, b, &k, geo, 0);
+    if (copied != OK || k != b) { /* canonical text; the members are checked below */
+        return copied == FAIL ? FAIL : DECLINE;
     }
     k = a + 1;
     for (;;) {
@@ -1017,9 +1061,10 @@ point_value(Call *c, Py_ssize_t a, Py_ssize_t b, Out *geo, double *lon, double *
                 }
                 memcpy(buf, s + ns, (size_t)(k - ns));
                 buf[k - ns] = '\0';
-                xy[j] = PyOS_string_to_double(buf, NULL, NULL);
-                if (xy[j] == -1.0 && PyErr_Occurred()) {
-                    return FAIL;
+                char *stop;
+                xy[j] = strtod_l(buf, &stop, c->c_locale); /* correctly rounded, as orjson */
+                if (*stop != '\0') {
+                    return DECLINE;
                 }
                 skip_ws(s, b, &k);
                 if (s[k] != (j == 0 ? ',' : ']')) {
@@ -1099,19 +1144,39 @@ shape_of(Call *c, int count, const int *attrs)
     return c->shape_count++;
 }
 
-/* One entity object at s[*i]: OK with *row (a new tuple), DECLINE or FAIL.
- * row = (id, type IRI, attrs JSON, shape, geo texts, placements, change JSON, lo, hi) */
+/* Room for one more element in an array of ``size`` bytes each; 0 or -1 (no memory). */
 static int
-entity(Call *c, Py_ssize_t *i, PyObject **row)
+grow(void **items, Py_ssize_t *cap, Py_ssize_t count, size_t size)
+{
+    if (count < *cap) {
+        return 0;
+    }
+    Py_ssize_t more = *cap ? *cap * 2 : 1024;
+    void *made = PyMem_RawRealloc(*items, (size_t)more * size);
+    if (made == NULL) {
+        return -1;
+    }
+    *items = made;
+    *cap = more;
+    return 0;
+}
+
+/* One entity object at s[*i], its texts appended to the call's and its Row to c->rows:
+ * OK (*i past it), DECLINE, NEED (``gil`` is 0 and a name, type or observedAt text was
+ * not seen yet: the caller runs it again holding the GIL) or FAIL (no memory; with the
+ * GIL, an exception of a Python function may be set). On anything but OK the caller
+ * rewinds the texts. Without the GIL it touches no Python object. */
+static int
+entity(Call *c, Py_ssize_t *i, int gil)
 {
     const unsigned char *s = c->s;
     Py_ssize_t n = c->n, k = *i, a, b;
     Py_ssize_t id_s = -1, id_e = -1, type_s = -1, type_e = -1;
-    Inst insts[MAX_ATTRS];  /* each attribute's instance, read in the first pass */
+    Inst insts[MAX_ATTRS]; /* each attribute's instance, read in the first pass */
     Name *attr_name[MAX_ATTRS];
     int count = 0, st = DECLINE;
-    Out attrs = {NULL, 0, 0}, hist = {NULL, 0, 0}, geo = {NULL, 0, 0};
-    PyObject *geo_list = NULL, *places = NULL;
+    Out *attrs = &c->attrs, *hist = &c->hist;
+    Py_ssize_t attrs_at = attrs->len, hist_at = hist->len, geo_first = c->geo_count;
     unsigned long long seen_iris[(MAX_ATTRS * 2 + 63) / 64] = {0};
 
     if (k >= n || s[k] != '{') {
@@ -1119,22 +1184,22 @@ entity(Call *c, Py_ssize_t *i, PyObject **row)
     }
     k++;
     skip_ws(s, n, &k);
-    /* the members: id, type and attributes (each attribute's instance read below) */
+    /* the members: id, type and attributes (each attribute's instance read here) */
     for (;;) {
         if (plain_string(s, n, &k, &a, &b) != OK) {
-            goto done;
+            return DECLINE;
         }
         skip_ws(s, n, &k);
         if (k >= n || s[k] != ':') {
-            goto done;
+            return DECLINE;
         }
         k++;
         skip_ws(s, n, &k);
-        if (span_is(c, a, b, "id") || span_is(c, a, b, "type")) {
-            int is_id = span_is(c, a, b, "id");
+        int is_id = span_is(c, a, b, "id");
+        if (is_id || span_is(c, a, b, "type")) {
             Py_ssize_t vs, ve;
             if ((is_id ? id_s : type_s) != -1 || plain_string(s, n, &k, &vs, &ve) != OK) {
-                goto done;
+                return DECLINE;
             }
             if (is_id) {
                 id_s = vs, id_e = ve;
@@ -1145,34 +1210,33 @@ entity(Call *c, Py_ssize_t *i, PyObject **row)
         }
         else if (s[a] == '@' || span_is(c, a, b, "scope") || span_is(c, a, b, "createdAt")
                  || span_is(c, a, b, "modifiedAt") || span_is(c, a, b, "deletedAt")) {
-            goto done; /* @context, @id, @type, scope, ...: the Python path */
+            return DECLINE; /* @context, @id, @type, scope, ...: the Python path */
         }
         else {
             if (count == MAX_ATTRS) {
-                goto done;
+                return DECLINE;
             }
             for (int j = 0; j < count; j++) {
                 Name *o = attr_name[j];
-                if (o->end - o->start == b - a && memcmp(s + o->start, s + a, (size_t)(b - a)) == 0) {
-                    goto done; /* a repeated member */
+                if (o->end - o->start == b - a
+                    && memcmp(s + o->start, s + a, (size_t)(b - a)) == 0) {
+                    return DECLINE; /* a repeated member */
                 }
             }
             Name *name = NULL;
-            st = name_entry(c, a, b, &name);
+            st = name_entry(c, a, b, &name, gil);
             if (st != OK) {
-                goto done;
+                return st;
             }
-            st = DECLINE;
             int bit = name->iri_index;
             if (seen_iris[bit / 64] & (1ULL << (bit % 64))) {
-                goto done; /* two names of one IRI */
+                return DECLINE; /* two names of one IRI */
             }
             seen_iris[bit / 64] |= 1ULL << (bit % 64);
             attr_name[count] = name;
-            int sk = read_instance(c, &k, &insts[count]);
-            if (sk != OK) {
-                st = sk;
-                goto done;
+            st = read_instance(c, &k, &insts[count]);
+            if (st != OK) {
+                return st;
             }
             count++;
         }
@@ -1186,30 +1250,24 @@ entity(Call *c, Py_ssize_t *i, PyObject **row)
             k++;
             break;
         }
-        goto done;
+        return DECLINE;
     }
     if (id_s < 0 || type_s < 0 || count == 0 || !uri_sure(s + id_s, id_e - id_s)) {
-        goto done;
+        return DECLINE;
     }
-    PyObject *type_obj = NULL;
-    st = type_iri(c, type_s, type_e, &type_obj);
+    int type = 0;
+    st = type_index(c, type_s, type_e, &type, gil);
     if (st != OK) {
-        goto done;
+        return st;
     }
-    st = DECLINE;
     /* each attribute: its instance in the entity's JSON and its element in the change row */
-    Py_ssize_t now_len;
-    const char *now = PyUnicode_AsUTF8AndSize(c->now, &now_len);
-    if (now == NULL) {
-        st = FAIL;
-        goto done;
-    }
+    const char *now = c->now_text;
+    Py_ssize_t now_len = c->now_len;
     int kinds[MAX_ATTRS];
     long long lo = 1LL << 62, hi = -(1LL << 62);
     int stamped = 0;
-    if (out_put(&attrs, "{", 1) < 0 || (c->history && out_put(&hist, "[", 1) < 0)) {
-        st = FAIL;
-        goto done;
+    if (out_put(attrs, "{", 1) < 0 || (c->history && out_put(hist, "[", 1) < 0)) {
+        return FAIL;
     }
     for (int j = 0; j < count; j++) {
         Name *name = attr_name[j];
@@ -1217,7 +1275,7 @@ entity(Call *c, Py_ssize_t *i, PyObject **row)
         Inst m = insts[j];
         Py_ssize_t ks, ke, tp = m.type_s;
         if (m.type_s < 0 || plain_string(s, n, &tp, &ks, &ke) != OK || tp != m.type_e) {
-            goto done;
+            return DECLINE;
         }
         int kind;
         if (span_is(c, ks, ke, "Property")) {
@@ -1230,21 +1288,20 @@ entity(Call *c, Py_ssize_t *i, PyObject **row)
             kind = K_GEOPROPERTY;
         }
         else {
-            goto done;
+            return DECLINE;
         }
         kinds[j] = name->iri_index * 4 + kind;
-        if (j > 0 && out_put(&attrs, ",", 1) < 0) {
-            st = FAIL;
-            goto done;
+        Py_ssize_t kind_len = (Py_ssize_t)strlen(KIND_NAMES[kind]);
+        if ((j > 0 && out_put(attrs, ",", 1) < 0)
+            || out_put(attrs, c->iri_json.buf + iri->json_at, iri->json_len) < 0
+            || PUT(attrs, ":[{") < 0) {
+            return FAIL;
         }
-        if (out_put(&attrs, c->iri_json.buf + iri->json_at, iri->json_len) < 0
-            || PUT(&attrs, ":[{\"type\":\"") < 0
-            || out_put(&attrs, KIND_NAMES[kind], (Py_ssize_t)strlen(KIND_NAMES[kind])) < 0
-            || out_put(&attrs, "\"", 1) < 0) {
-            st = FAIL;
-            goto done;
+        Py_ssize_t body_at = attrs->len; /* the change row's body: the members from "type" */
+        if (PUT(attrs, "\"type\":\"") < 0 || out_put(attrs, KIND_NAMES[kind], kind_len) < 0
+            || out_put(attrs, "\"", 1) < 0) {
+            return FAIL;
         }
-        Py_ssize_t body_at = attrs.len - (Py_ssize_t)strlen(KIND_NAMES[kind]) - 9;  /* "type" */
         long long ts = c->stamp_us;
         int has_observed = 0;
         const char *num = "null";
@@ -1252,142 +1309,113 @@ entity(Call *c, Py_ssize_t *i, PyObject **row)
         char num_text[32];
         if (kind == K_PROPERTY) {
             if (m.value_s < 0 || m.object_s >= 0 || name->core_geo) {
-                goto done;
+                return DECLINE;
             }
             Py_ssize_t vs = m.value_s;
             if (s[vs] == 'n') {
-                goto done; /* null: the Python path's error */
+                return DECLINE; /* null: the Python path's error */
             }
             if (s[vs] == '"') {
                 Py_ssize_t x, y, p = vs;
-                if (plain_string(s, n, &p, &x, &y) != OK || p != m.value_e) {
-                    goto done;
-                }
-                if (span_is(c, x, y, "urn:ngsi-ld:null")) {
-                    goto done;
+                if (plain_string(s, n, &p, &x, &y) != OK || p != m.value_e
+                    || span_is(c, x, y, "urn:ngsi-ld:null")) {
+                    return DECLINE;
                 }
             }
-            if (PUT(&attrs, ",\"value\":") < 0) {
-                st = FAIL;
-                goto done;
+            if (PUT(attrs, ",\"value\":") < 0) {
+                return FAIL;
             }
-            Py_ssize_t value_at = attrs.len;
-            Py_ssize_t p = vs;
-            int r2 = copy_value(s, n, &p, &attrs, 0);
-            if (r2 != OK || p != m.value_e) {
-                st = r2 == FAIL ? FAIL : DECLINE;
-                goto done;
+            Py_ssize_t value_at = attrs->len, p = vs;
+            int copied = copy_value(s, n, &p, attrs, 0);
+            if (copied != OK || p != m.value_e) {
+                return copied == FAIL ? FAIL : DECLINE;
             }
             if (s[vs] == '-' || (s[vs] >= '0' && s[vs] <= '9')) {
-                Py_ssize_t q = vs;
+                Py_ssize_t q = vs, len = attrs->len - value_at;
                 int is_float = 0;
                 plain_number(s, n, &q, &is_float);
-                Py_ssize_t len = attrs.len - value_at;
-                if (is_float) {
-                    num = attrs.buf + value_at; /* copied before attrs grows: below */
-                    num_len = len;
-                    if (num_len >= (Py_ssize_t)sizeof(num_text)) {
-                        goto done;
-                    }
-                    memcpy(num_text, num, (size_t)num_len);
-                    num = num_text;
+                if (len + 2 >= (Py_ssize_t)sizeof(num_text)) {
+                    return DECLINE;
                 }
-                else {
+                memcpy(num_text, attrs->buf + value_at, (size_t)len);
+                num = num_text;
+                num_len = len;
+                if (!is_float) {
                     /* float(v) as orjson writes it: "v.0" below 1e16 */
-                    Py_ssize_t digits = len - (attrs.buf[value_at] == '-');
-                    if (digits > 16 || len + 2 >= (Py_ssize_t)sizeof(num_text)) {
-                        goto done;
+                    if (len - (num_text[0] == '-') > 16) {
+                        return DECLINE;
                     }
-                    memcpy(num_text, attrs.buf + value_at, (size_t)len);
                     memcpy(num_text + len, ".0", 2);
-                    num = num_text;
                     num_len = len + 2;
                 }
             }
             if (m.unit_s >= 0) {
                 Py_ssize_t x, y, p2 = m.unit_s;
                 if (plain_string(s, n, &p2, &x, &y) != OK || y == x || p2 != m.unit_e) {
-                    goto done;
+                    return DECLINE;
                 }
-                if (PUT(&attrs, ",\"unitCode\":") < 0 || out_put(&attrs, s + x - 1, y - x + 2) < 0) {
-                    st = FAIL;
-                    goto done;
+                if (PUT(attrs, ",\"unitCode\":") < 0
+                    || out_put(attrs, s + x - 1, y - x + 2) < 0) {
+                    return FAIL;
                 }
             }
             if (m.observed_s >= 0) {
                 Py_ssize_t x, y, p2 = m.observed_s;
                 if (plain_string(s, n, &p2, &x, &y) != OK || p2 != m.observed_e) {
-                    goto done;
+                    return DECLINE;
                 }
-                int r3 = observed_time(c, x, y, name, &ts);
-                if (r3 != OK) {
-                    st = r3;
-                    goto done;
+                st = observed_time(c, x, y, name, &ts, gil);
+                if (st != OK) {
+                    return st;
                 }
                 has_observed = 1;
-                if (PUT(&attrs, ",\"observedAt\":") < 0
-                    || out_put(&attrs, s + x - 1, y - x + 2) < 0) {
-                    st = FAIL;
-                    goto done;
+                if (PUT(attrs, ",\"observedAt\":") < 0
+                    || out_put(attrs, s + x - 1, y - x + 2) < 0) {
+                    return FAIL;
                 }
             }
         }
         else if (kind == K_RELATIONSHIP) {
             Py_ssize_t x, y, p2 = m.object_s;
             if (m.object_s < 0 || m.value_s >= 0 || m.unit_s >= 0 || m.observed_s >= 0
-                || name->core_geo || plain_string(s, n, &p2, &x, &y) != OK || p2 != m.object_e
-                || span_is(c, x, y, "urn:ngsi-ld:null") || !uri_sure(s + x, y - x)) {
-                goto done;
+                || name->core_geo || plain_string(s, n, &p2, &x, &y) != OK
+                || p2 != m.object_e || span_is(c, x, y, "urn:ngsi-ld:null")
+                || !uri_sure(s + x, y - x)) {
+                return DECLINE;
             }
-            if (PUT(&attrs, ",\"object\":") < 0 || out_put(&attrs, s + x - 1, y - x + 2) < 0) {
-                st = FAIL;
-                goto done;
+            if (PUT(attrs, ",\"object\":") < 0 || out_put(attrs, s + x - 1, y - x + 2) < 0) {
+                return FAIL;
             }
         }
         else {
             if (m.value_s < 0 || m.object_s >= 0 || m.unit_s >= 0 || m.observed_s >= 0) {
-                goto done;
+                return DECLINE;
             }
             double lon = 0.0, lat = 0.0;
-            geo.len = 0;
-            int r2 = point_value(c, m.value_s, m.value_e, &geo, &lon, &lat);
-            if (r2 != OK) {
-                st = r2;
-                goto done;
+            Py_ssize_t geo_at = c->geo.len;
+            st = point_value(c, m.value_s, m.value_e, &c->geo, &lon, &lat);
+            if (st != OK) {
+                return st;
             }
-            if (PUT(&attrs, ",\"value\":") < 0 || out_put(&attrs, geo.buf, geo.len) < 0) {
-                st = FAIL;
-                goto done;
+            if (PUT(attrs, ",\"value\":") < 0
+                || out_put(attrs, c->geo.buf + geo_at, c->geo.len - geo_at) < 0
+                || grow((void **)&c->geos, &c->geo_cap, c->geo_count, sizeof(struct Geo)) < 0) {
+                return FAIL;
             }
-            if (geo_list == NULL && ((geo_list = PyList_New(0)) == NULL
-                                     || (places = PyList_New(0)) == NULL)) {
-                st = FAIL;
-                goto done;
-            }
-            unsigned long long cell =
-                spread((unsigned long long)axis(lon, 180.0, c->x_scale, c->top))
-                | (spread((unsigned long long)axis(lat, 90.0, c->y_scale, c->top)) << 1);
-            PyObject *text = PyUnicode_DecodeUTF8(geo.buf, geo.len, "strict");
-            PyObject *pair = text == NULL ? NULL : PyTuple_Pack(2, iri->iri, text);
-            Py_XDECREF(text);
-            PyObject *place = pair == NULL ? NULL
-                                           : Py_BuildValue("(KddO)", cell, lon, lat, Py_None);
-            if (pair == NULL || place == NULL || PyList_Append(geo_list, pair) < 0
-                || PyList_Append(places, place) < 0) {
-                Py_XDECREF(pair);
-                Py_XDECREF(place);
-                st = FAIL;
-                goto done;
-            }
-            Py_DECREF(pair);
-            Py_DECREF(place);
+            struct Geo *g = &c->geos[c->geo_count++];
+            g->iri = name->iri_index;
+            g->text_at = geo_at;
+            g->text_len = c->geo.len - geo_at;
+            g->lon = lon;
+            g->lat = lat;
+            g->cell = spread((unsigned long long)axis(lon, 180.0, c->x_scale, c->top))
+                      | (spread((unsigned long long)axis(lat, 90.0, c->y_scale, c->top)) << 1);
         }
-        Py_ssize_t body_end = attrs.len;
-        if (PUT(&attrs, ",\"createdAt\":\"") < 0 || out_put(&attrs, now, now_len) < 0
-            || PUT(&attrs, "\",\"modifiedAt\":\"") < 0 || out_put(&attrs, now, now_len) < 0
-            || PUT(&attrs, "\"}]") < 0) {
-            st = FAIL;
-            goto done;
+        Py_ssize_t body_end = attrs->len;
+        if (PUT(attrs, ",\"createdAt\":\"") < 0 || out_put(attrs, now, now_len) < 0
+            || PUT(attrs, "\",\"modifiedAt\":\"") < 0 || out_put(attrs, now, now_len) < 0
+            || PUT(attrs, "\"}]") < 0) {
+            return FAIL;
         }
         if (has_observed) {
             lo = ts < lo ? ts : lo;
@@ -1397,63 +1425,82 @@ entity(Call *c, Py_ssize_t *i, PyObject **row)
             stamped = 1;
         }
         if (c->history
-            && put_element(c, &hist, iri, kind, ts, has_observed, num, num_len,
-                           attrs.buf + body_at, body_end - body_at, j == 0) < 0) {
-            st = FAIL;
-            goto done;
+            && put_element(c, hist, iri, kind, ts, has_observed, num, num_len,
+                           attrs->buf + body_at, body_end - body_at, j == 0) < 0) {
+            return FAIL;
         }
     }
-    if (out_put(&attrs, "}", 1) < 0 || (c->history && out_put(&hist, "]", 1) < 0)) {
-        st = FAIL;
-        goto done;
+    if (out_put(attrs, "}", 1) < 0 || (c->history && out_put(hist, "]", 1) < 0)) {
+        return FAIL;
     }
     if (stamped) {
         lo = c->stamp_us < lo ? c->stamp_us : lo;
         hi = c->stamp_us > hi ? c->stamp_us : hi;
     }
     if (c->history && hi - lo > c->max_span) {
-        goto done; /* the Python path splits the row */
+        return DECLINE; /* the Python path splits the row */
     }
     int shape = shape_of(c, count, kinds);
     if (shape < 0) {
-        goto done;
+        return DECLINE;
     }
-    PyObject *id = str_of(c, id_s, id_e);
-    PyObject *text = id == NULL ? NULL : PyBytes_FromStringAndSize(attrs.buf, attrs.len);
-    PyObject *blob = text == NULL ? NULL
-                     : c->history ? PyByteArray_FromStringAndSize(hist.buf, hist.len)
-                                  : Py_NewRef(Py_None);
+    if (grow((void **)&c->rows, &c->row_cap, c->row_count, sizeof(struct Row)) < 0) {
+        return FAIL;
+    }
+    struct Row *r = &c->rows[c->row_count++];
+    r->id_s = id_s;
+    r->id_e = id_e;
+    r->type = type;
+    r->shape = shape;
+    r->attrs_at = attrs_at;
+    r->attrs_len = attrs->len - attrs_at;
+    r->hist_at = hist_at;
+    r->hist_len = hist->len - hist_at;
+    r->geo_first = geo_first;
+    r->geo_n = c->geo_count - geo_first;
+    r->lo = lo;
+    r->hi = hi;
+    *i = k;
+    return OK;
+}
+
+/* The Python row of c->rows[j] (see entity_rows), or NULL. */
+static PyObject *
+row_objects(Call *c, Py_ssize_t j)
+{
+    struct Row *r = &c->rows[j];
+    PyObject *geo = PyTuple_New(r->geo_n), *places = PyTuple_New(r->geo_n);
+    if (geo == NULL || places == NULL) {
+        Py_XDECREF(geo);
+        Py_XDECREF(places);
+        return NULL;
+    }
+    for (Py_ssize_t g = 0; g < r->geo_n; g++) {
+        struct Geo *e = &c->geos[r->geo_first + g];
+        PyObject *pair = Py_BuildValue("(Os#)", c->iris[e->iri].iri, c->geo.buf + e->text_at,
+                                       e->text_len);
+        PyObject *place = Py_BuildValue("(KddO)", e->cell, e->lon, e->lat, Py_None);
+        if (pair == NULL || place == NULL) {
+            Py_XDECREF(pair);
+            Py_XDECREF(place);
+            Py_DECREF(geo);
+            Py_DECREF(places);
+            return NULL;
+        }
+        PyTuple_SET_ITEM(geo, g, pair);
+        PyTuple_SET_ITEM(places, g, place);
+    }
+    PyObject *blob = c->history
+                         ? PyByteArray_FromStringAndSize(c->hist.buf + r->hist_at, r->hist_len)
+                         : Py_NewRef(Py_None);
     if (blob == NULL) {
-        Py_XDECREF(id);
-        Py_XDECREF(text);
-        st = FAIL;
-        goto done;
+        Py_DECREF(geo);
+        Py_DECREF(places);
+        return NULL;
     }
-    PyObject *geo_tuple = geo_list ? PyList_AsTuple(geo_list) : PyTuple_New(0);
-    PyObject *place_tuple = geo_tuple == NULL ? NULL
-                            : places          ? PyList_AsTuple(places)
-                                              : PyTuple_New(0);
-    if (place_tuple == NULL) {
-        Py_XDECREF(geo_tuple);
-        Py_DECREF(id);
-        Py_DECREF(text);
-        Py_DECREF(blob);
-        st = FAIL;
-        goto done;
-    }
-    *row = Py_BuildValue("(NONiNNNLL)", id, type_obj, text, shape, geo_tuple, place_tuple, blob,
-                         lo, hi);
-    st = *row == NULL ? FAIL : OK;
-    if (st == OK) {
-        *i = k;
-    }
-done:
-    PyMem_Free(attrs.buf);
-    PyMem_Free(hist.buf);
-    PyMem_Free(geo.buf);
-    Py_XDECREF(geo_list);
-    Py_XDECREF(places);
-    return st;
+    return Py_BuildValue("(s#Oy#iNNNLL)", (const char *)c->s + r->id_s, r->id_e - r->id_s,
+                         c->types[r->type].iri, c->attrs.buf + r->attrs_at, r->attrs_len,
+                         r->shape, geo, places, blob, r->lo, r->hi);
 }
 
 /* The Python objects of shape k: ((iri, kind), ...) and (iri, ...). */
@@ -1500,7 +1547,7 @@ entity_rows(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         PyErr_Format(PyExc_TypeError, "entity_rows takes 13 arguments (%zd given)", nargs);
         return NULL;
     }
-    Call *c = PyMem_Calloc(1, sizeof(Call));
+    Call *c = PyMem_RawCalloc(1, sizeof(Call));
     if (c == NULL) {
         return PyErr_NoMemory();
     }
@@ -1531,57 +1578,81 @@ entity_rows(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     c->top = PyLong_AsLongLong(PyTuple_GET_ITEM(args[11], 2));
     c->stamp_len = decimal(c->stamp_text, c->stamp_us);
     c->history = PyObject_IsTrue(args[12]);
-    if (PyErr_Occurred() || c->history < 0) {
+    c->now_text = PyUnicode_AsUTF8AndSize(c->now, &c->now_len);
+    if (PyErr_Occurred() || c->history < 0 || c->now_text == NULL) {
         goto out;
     }
-    c->times = PyMem_Malloc(sizeof(Time) * MAX_TIMES);
-    rows = PyList_New(0);
-    if (c->times == NULL || rows == NULL) {
-        if (c->times == NULL) {
+    c->c_locale = newlocale(LC_NUMERIC_MASK, "C", (locale_t)0);
+    c->times = PyMem_RawMalloc(sizeof(Time) * MAX_TIMES);
+    if (c->c_locale == (locale_t)0 || c->times == NULL) {
+        PyErr_NoMemory();
+        goto out;
+    }
+    /* The body is read without the GIL (the bytes object is immutable and the caller holds
+     * it), so another thread's Python runs meanwhile; an entity that needs Python (a name,
+     * type or observedAt not seen yet in this body: the first few) is read again holding
+     * it. The results become Python objects at the end, with the GIL. */
+    Py_ssize_t k = 0;
+    PyThreadState *thread = PyEval_SaveThread();
+    skip_ws(c->s, c->n, &k);
+    if (k >= c->n || c->s[k] != '[') {
+        st = DECLINE;
+    }
+    else {
+        k++;
+        skip_ws(c->s, c->n, &k);
+        for (;;) {
+            Py_ssize_t attrs_len = c->attrs.len, hist_len = c->hist.len, geo_len = c->geo.len;
+            Py_ssize_t geo_count = c->geo_count;
+            st = entity(c, &k, 0);
+            if (st == NEED) {
+                c->attrs.len = attrs_len, c->hist.len = hist_len, c->geo.len = geo_len;
+                c->geo_count = geo_count;
+                PyEval_RestoreThread(thread);
+                st = entity(c, &k, 1);
+                thread = PyEval_SaveThread();
+            }
+            if (st != OK) {
+                break;
+            }
+            skip_ws(c->s, c->n, &k);
+            if (k < c->n && c->s[k] == ',') {
+                k++;
+                skip_ws(c->s, c->n, &k);
+                continue;
+            }
+            if (k < c->n && c->s[k] == ']') {
+                k++;
+                skip_ws(c->s, c->n, &k);
+                st = k == c->n ? OK : DECLINE;
+                break;
+            }
+            st = DECLINE;
+            break;
+        }
+    }
+    PyEval_RestoreThread(thread);
+    if (st == FAIL) {
+        if (!PyErr_Occurred()) {
             PyErr_NoMemory();
         }
         goto out;
     }
-    Py_ssize_t k = 0;
-    skip_ws(c->s, c->n, &k);
-    if (k >= c->n || c->s[k] != '[') {
-        goto declined;
+    if (st != OK) {
+        result = Py_NewRef(Py_NotImplemented);
+        goto out;
     }
-    k++;
-    skip_ws(c->s, c->n, &k);
-    for (;;) {
-        PyObject *row = NULL;
-        st = entity(c, &k, &row);
-        if (st != OK) {
-            goto declined;
-        }
-        int appended = PyList_Append(rows, row);
-        Py_DECREF(row);
-        if (appended < 0) {
-            st = FAIL;
-            goto declined;
-        }
-        skip_ws(c->s, c->n, &k);
-        if (k < c->n && c->s[k] == ',') {
-            k++;
-            skip_ws(c->s, c->n, &k);
-            continue;
-        }
-        if (k < c->n && c->s[k] == ']') {
-            k++;
-            break;
-        }
-        st = DECLINE;
-        goto declined;
-    }
-    skip_ws(c->s, c->n, &k);
-    if (k != c->n) {
-        st = DECLINE;
-        goto declined;
-    }
-    shapes = PyList_New(c->shape_count);
+    rows = PyList_New(c->row_count);
+    shapes = rows == NULL ? NULL : PyList_New(c->shape_count);
     if (shapes == NULL) {
         goto out;
+    }
+    for (Py_ssize_t j = 0; j < c->row_count; j++) {
+        PyObject *row = row_objects(c, j);
+        if (row == NULL) {
+            goto out;
+        }
+        PyList_SET_ITEM(rows, j, row);
     }
     for (int j = 0; j < c->shape_count; j++) {
         PyObject *o = shape_objects(c, j);
@@ -1591,11 +1662,6 @@ entity_rows(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         PyList_SET_ITEM(shapes, j, o);
     }
     result = PyTuple_Pack(2, rows, shapes);
-    goto out;
-declined:
-    if (st != FAIL) {
-        result = Py_NewRef(Py_NotImplemented);
-    }
 out:
     Py_XDECREF(rows);
     Py_XDECREF(shapes);
@@ -1605,11 +1671,20 @@ out:
     for (int j = 0; j < c->iri_count; j++) {
         Py_DECREF(c->iris[j].iri);
     }
-    Py_XDECREF(c->type_raw);
-    Py_XDECREF(c->type_iri);
-    PyMem_Free(c->iri_json.buf);
-    PyMem_Free(c->times);
-    PyMem_Free(c);
+    for (int j = 0; j < c->type_count; j++) {
+        Py_DECREF(c->types[j].iri);
+    }
+    if (c->c_locale != (locale_t)0) {
+        freelocale(c->c_locale);
+    }
+    PyMem_RawFree(c->iri_json.buf);
+    PyMem_RawFree(c->attrs.buf);
+    PyMem_RawFree(c->hist.buf);
+    PyMem_RawFree(c->geo.buf);
+    PyMem_RawFree(c->rows);
+    PyMem_RawFree(c->geos);
+    PyMem_RawFree(c->times);
+    PyMem_RawFree(c);
     return result;
 }
 

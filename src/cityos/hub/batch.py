@@ -38,11 +38,6 @@ _NATIVE = load("_native_expand")
 _LANE = load("_native_lane")
 
 
-class _LaneDeclined(Exception):
-    """The lane's prepared insert does not fit what the transaction found (an entity exists
-    now): the transaction rolls back and the Python path runs the batch."""
-
-
 @dataclass
 class BatchResult:
     """Ids that succeeded, ids created, and a ProblemDetails per failed entity."""
@@ -127,9 +122,15 @@ def _apply(
     """Write ``items`` in ``tx``; per-entity rule violations go to ``result``
     (``prepared``: what the store made of the new entities before ``tx``)."""
     ids = list(dict.fromkeys(item.entity_id for item in items))
+    if prepared is not None and prepared.lane:
+        # The lane found none of them before the lock (prepare_lane); one made since then
+        # fails the insert on the (tenant, id) key: AlreadyExists, the transaction rolls
+        # back and run_batch_lane leaves the batch to the Python path.
+        result.created.extend(ids)
+        result.success.extend(ids)
+        tx.insert(cast(list[Entity], [item.entity for item in items]), prepared)
+        return
     existing = tx.get_many(ids)
-    if prepared is not None and prepared.lane and existing:
-        raise _LaneDeclined  # the lane's entities have no "attrs" to merge into
     if not existing and operation in ("create", "upsert") and len(ids) == len(items):
         # Every entity is new and named once (a batch of new sensors): each is inserted as
         # it came, which is what the loop below does for it, without its per-entity steps.
@@ -313,8 +314,8 @@ def run_batch_lane(
     result = BatchResult()
     try:
         _run_tx(store, tenant, items, operation, ctx, now, replace, no_overwrite, result, prepared)
-    except (_LaneDeclined, HubError):
-        return None  # rolled back: the Python path runs it (and isolates a failing entity)
+    except HubError:
+        return None  # rolled back (an entity made meanwhile): the Python path runs it
     return result
 
 
