@@ -15,6 +15,7 @@ setup(
         Extension(
             f"cityos.hub.{name}",
             [f"src/cityos/hub/{name}.c"],
+            depends=["src/cityos/hub/_native_common.h"],
             optional=True,
             extra_compile_args=["-O2", "-Wall", "-Werror=implicit-function-declaration"],
         )

@@ -14,7 +14,7 @@ extras=""
 stamp=".venv/.installed${extras:+-test}"
 # setup.py and the C sources of the native extensions are built by the install too
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ setup.py -nt "$stamp" ] \
-  || [ -n "$(find src -name '*.c' -newer "$stamp" -print -quit)" ]; then
+  || [ -n "$(find src \( -name '*.c' -o -name '*.h' \) -newer "$stamp" -print -quit)" ]; then
   .venv/bin/python -m pip install --quiet --upgrade pip
   .venv/bin/python -m pip install --quiet -e ".${extras}"
   if [ -n "$extras" ]; then

@@ -29,22 +29,8 @@
 #include <Python.h>
 #include <string.h>
 
-/* helpers tuple passed by the caller (model.NATIVE_HELPERS), by position */
-enum {
-    H_CHECK_ATTRIBUTE_NAME,
-    H_EXPAND_TYPES,
-    H_CHECK_SCOPE,
-    H_CHECK_DATETIME,
-    H_IS_URI,
-    H_VALIDATE_GEOMETRY,
-    H_HUB_ERROR,
-    H_COUNT
-};
+#include "_native_common.h"
 
-/* results of the internal steps */
-#define OK 1
-#define DECLINE 0
-#define FAIL (-1)
 
 static PyObject *s_id, *s_type, *s_value, *s_object, *s_unitCode, *s_observedAt;
 static PyObject *s_createdAt, *s_modifiedAt, *s_attrs, *s_scope, *s_coordinates;
@@ -156,50 +142,13 @@ check_with(PyObject *helpers, int which, PyObject *a, PyObject *b)
     return OK;
 }
 
-static inline int
-ascii_alpha(unsigned char c)
-{
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
-}
-
-/* The ASCII characters model._URI_ASCII refuses after the scheme (\s spelled out, < > " { } |
- * \ ^ `); constant data. */
-static const unsigned char URI_REFUSED[128] = {
-    ['\t'] = 1, ['\n'] = 1, [0x0b] = 1, [0x0c] = 1, ['\r'] = 1, [0x1c] = 1, [0x1d] = 1,
-    [0x1e] = 1, [0x1f] = 1, [' '] = 1,  ['<'] = 1,  ['>'] = 1,  ['"'] = 1,  ['{'] = 1,
-    ['}'] = 1,  ['|'] = 1,  ['\\'] = 1, ['^'] = 1,  ['`'] = 1,
-};
-
-/* model._URI_ASCII for the usual case: 1 when the text certainly matches
- * ^[A-Za-z][A-Za-z0-9+.\-]*:[^\t\n\x0b\x0c\r\x1c-\x20<>"{}|\\^`]+$ (so is_uri is True),
- * 0 when it is not known here (non-ASCII text, or a character the pattern refuses, where
- * ``$`` still accepts one final newline): is_uri decides. */
+/* model._URI_ASCII for an exact str (uri_ascii_bytes on its ASCII text): 1 when certain,
+ * 0 when is_uri decides. */
 static int
 uri_ascii_sure(PyObject *s)
 {
-    if (!PyUnicode_IS_ASCII(s)) {
-        return 0;
-    }
-    const unsigned char *p = PyUnicode_1BYTE_DATA(s);
-    Py_ssize_t n = PyUnicode_GET_LENGTH(s), i;
-    if (n == 0 || !ascii_alpha(p[0])) {
-        return 0;
-    }
-    for (i = 1; i < n && p[i] != ':'; i++) {
-        unsigned char c = p[i];
-        if (!(ascii_alpha(c) || (c >= '0' && c <= '9') || c == '+' || c == '.' || c == '-')) {
-            return 0;
-        }
-    }
-    if (i + 1 >= n) { /* no colon, or nothing after it */
-        return 0;
-    }
-    for (i++; i < n; i++) {
-        if (URI_REFUSED[p[i]]) { /* p[i] < 128: the text is ASCII */
-            return 0;
-        }
-    }
-    return 1;
+    return PyUnicode_IS_ASCII(s)
+           && uri_ascii_bytes(PyUnicode_1BYTE_DATA(s), PyUnicode_GET_LENGTH(s));
 }
 
 /* is_uri(s) for an exact str: OK (a URI), DECLINE (not one, or is_uri raised a HubError), FAIL */

@@ -31,21 +31,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* helpers tuple passed by the caller (model.NATIVE_HELPERS), by position */
-enum {
-    H_CHECK_ATTRIBUTE_NAME,
-    H_EXPAND_TYPES,
-    H_CHECK_SCOPE,
-    H_CHECK_DATETIME,
-    H_IS_URI,
-    H_VALIDATE_GEOMETRY,
-    H_HUB_ERROR,
-    H_COUNT
-};
+#include "_native_common.h"
 
-#define OK 1
-#define DECLINE 0
-#define FAIL (-1)
 #define NEED 2 /* running without the GIL, the entity needs Python (a text not seen yet) */
 
 #define MAX_DEPTH 32     /* nesting of a value, deeper: declined */
@@ -866,44 +853,6 @@ observed_time(Call *c, Py_ssize_t a, Py_ssize_t b, Name *name, long long *micros
     return OK;
 }
 
-/* model._URI_ASCII for plain ASCII text (see _native_expand.uri_ascii_sure): 1 when the
- * text certainly is a URI, 0 when only is_uri can tell (the lane then declines). */
-static const unsigned char URI_REFUSED[128] = {
-    ['\t'] = 1, ['\n'] = 1, [0x0b] = 1, [0x0c] = 1, ['\r'] = 1, [0x1c] = 1, [0x1d] = 1,
-    [0x1e] = 1, [0x1f] = 1, [' '] = 1,  ['<'] = 1,  ['>'] = 1,  ['"'] = 1,  ['{'] = 1,
-    ['}'] = 1,  ['|'] = 1,  ['\\'] = 1, ['^'] = 1,  ['`'] = 1,
-};
-
-static inline int
-ascii_alpha(unsigned char c)
-{
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
-}
-
-static int
-uri_sure(const unsigned char *p, Py_ssize_t n)
-{
-    Py_ssize_t i;
-    if (n == 0 || !ascii_alpha(p[0])) {
-        return 0;
-    }
-    for (i = 1; i < n && p[i] != ':'; i++) {
-        unsigned char c = p[i];
-        if (!(ascii_alpha(c) || (c >= '0' && c <= '9') || c == '+' || c == '.' || c == '-')) {
-            return 0;
-        }
-    }
-    if (i + 1 >= n) {
-        return 0;
-    }
-    for (i++; i < n; i++) {
-        if (p[i] >= 0x80 || URI_REFUSED[p[i]]) {
-            return 0;
-        }
-    }
-    return 1;
-}
-
 /* _sqlite_cells.point_cell: the Z-order cell of a point. */
 static inline unsigned long long
 spread(unsigned long long v)
@@ -1252,7 +1201,7 @@ entity(Call *c, Py_ssize_t *i, int gil)
         }
         return DECLINE;
     }
-    if (id_s < 0 || type_s < 0 || count == 0 || !uri_sure(s + id_s, id_e - id_s)) {
+    if (id_s < 0 || type_s < 0 || count == 0 || !uri_ascii_bytes(s + id_s, id_e - id_s)) {
         return DECLINE;
     }
     int type = 0;
@@ -1380,7 +1329,7 @@ entity(Call *c, Py_ssize_t *i, int gil)
             if (m.object_s < 0 || m.value_s >= 0 || m.unit_s >= 0 || m.observed_s >= 0
                 || name->core_geo || plain_string(s, n, &p2, &x, &y) != OK
                 || p2 != m.object_e || span_is(c, x, y, "urn:ngsi-ld:null")
-                || !uri_sure(s + x, y - x)) {
+                || !uri_ascii_bytes(s + x, y - x)) {
                 return DECLINE;
             }
             if (PUT(attrs, ",\"object\":") < 0 || out_put(attrs, s + x - 1, y - x + 2) < 0) {
