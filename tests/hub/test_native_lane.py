@@ -46,7 +46,18 @@ def native() -> ModuleType:
     return require_native("_native_lane", NATIVE)
 
 
-def lane(native: ModuleType, body: bytes, *, history: bool = True, now: str = NOW) -> Any:
+def none_exist(ids: list[str]) -> bool:
+    return False
+
+
+def lane(
+    native: ModuleType,
+    body: bytes,
+    *,
+    history: bool = True,
+    now: str = NOW,
+    exists: Any = none_exist,
+) -> Any:
     cache = ExpandCache(CTX)
     return native.entity_rows(
         body,
@@ -62,6 +73,7 @@ def lane(native: ModuleType, body: bytes, *, history: bool = True, now: str = NO
         SPAN,
         CELL_SCALES,
         history,
+        exists,
     )
 
 
@@ -325,6 +337,27 @@ def test_other_shapes_decline(native: ModuleType, change: dict[str, Any]) -> Non
 )
 def test_malformed_bodies_decline(native: ModuleType, text: bytes) -> None:
     assert lane(native, text) is NotImplemented
+
+
+def test_a_body_naming_an_existing_entity_declines_before_its_rows_are_made(
+    native: ModuleType,
+) -> None:
+    body = orjson.dumps([_sensor(1), _sensor(2)])
+    asked: list[list[str]] = []
+
+    def exists(ids: list[str]) -> bool:
+        asked.append(ids)
+        return "urn:ngsi-ld:AirQualityObserved:2" in ids
+
+    assert lane(native, body, exists=exists) is NotImplemented
+    assert asked == [["urn:ngsi-ld:AirQualityObserved:1", "urn:ngsi-ld:AirQualityObserved:2"]]
+    assert lane(native, orjson.dumps([_sensor(3)]), exists=exists) is not NotImplemented
+
+    def broken(ids: list[str]) -> bool:
+        raise RuntimeError("the database went away")
+
+    with pytest.raises(RuntimeError, match="went away"):
+        lane(native, body, exists=broken)
 
 
 def test_history_off_makes_no_change_rows(native: ModuleType) -> None:

@@ -1413,9 +1413,9 @@ entity(Call *c, Py_ssize_t *i, int gil)
     return OK;
 }
 
-/* The Python row of c->rows[j] (see entity_rows), or NULL. */
+/* The Python row of c->rows[j] (see entity_rows), its id ``id``, or NULL. */
 static PyObject *
-row_objects(Call *c, Py_ssize_t j)
+row_objects(Call *c, Py_ssize_t j, PyObject *id)
 {
     struct Row *r = &c->rows[j];
     PyObject *geo = PyTuple_New(r->geo_n), *places = PyTuple_New(r->geo_n);
@@ -1447,9 +1447,8 @@ row_objects(Call *c, Py_ssize_t j)
         Py_DECREF(places);
         return NULL;
     }
-    return Py_BuildValue("(s#Oy#iNNNLL)", (const char *)c->s + r->id_s, r->id_e - r->id_s,
-                         c->types[r->type].iri, c->attrs.buf + r->attrs_at, r->attrs_len,
-                         r->shape, geo, places, blob, r->lo, r->hi);
+    return Py_BuildValue("(OOy#iNNNLL)", id, c->types[r->type].iri, c->attrs.buf + r->attrs_at,
+                         r->attrs_len, r->shape, geo, places, blob, r->lo, r->hi);
 }
 
 /* The Python objects of shape k: ((iri, kind), ...) and (iri, ...). */
@@ -1479,7 +1478,7 @@ shape_objects(Call *c, int k)
 
 PyDoc_STRVAR(entity_rows_doc,
 "entity_rows(body, now, stamp_us, ctx, names, types, times, helpers, text_micros, seen,\n"
-"            max_span, cells, history, /)\n--\n\n"
+"            max_span, cells, history, exists, /)\n--\n\n"
 "Return (rows, shapes) for a batch body (bytes) of new entities in the common shapes, or\n"
 "NotImplemented (the Python path must run). rows: per entity (id, type IRI, attrs JSON\n"
 "bytes, shape index, ((IRI, GeoJSON text), ...), ((cell, lon, lat, None), ...), change\n"
@@ -1487,20 +1486,21 @@ PyDoc_STRVAR(entity_rows_doc,
 "``names``, ``types``, ``times`` are the request's ExpandCache for ``ctx``; ``helpers`` is\n"
 "model.NATIVE_HELPERS; ``text_micros`` and ``seen`` time the observedAt values as\n"
 "temporal.record does; ``cells`` is (x scale, y scale, top) of _sqlite_cells; ``history``:\n"
-"make the change rows (a change row whose times span more than ``max_span`` declines).");
+"make the change rows (a change row whose times span more than ``max_span`` declines);\n"
+"``exists(ids)``: true when one of the body's ids exists already (then NotImplemented).");
 
 static PyObject *
 entity_rows(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs != 13) {
-        PyErr_Format(PyExc_TypeError, "entity_rows takes 13 arguments (%zd given)", nargs);
+    if (nargs != 14) {
+        PyErr_Format(PyExc_TypeError, "entity_rows takes 14 arguments (%zd given)", nargs);
         return NULL;
     }
     Call *c = PyMem_RawCalloc(1, sizeof(Call));
     if (c == NULL) {
         return PyErr_NoMemory();
     }
-    PyObject *result = NULL, *rows = NULL, *shapes = NULL;
+    PyObject *result = NULL, *rows = NULL, *shapes = NULL, *ids = NULL;
     int st = DECLINE;
     if (!PyBytes_CheckExact(args[0]) || !PyUnicode_CheckExact(args[1])
         || !PyDict_CheckExact(args[4]) || !PyDict_CheckExact(args[5])
@@ -1591,13 +1591,37 @@ entity_rows(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         result = Py_NewRef(Py_NotImplemented);
         goto out;
     }
+    /* the ids first: when one exists already (``exists``, the store's look-up), the body is
+     * an update, left to the Python path before any object of its rows is made */
+    ids = PyList_New(c->row_count);
+    if (ids == NULL) {
+        goto out;
+    }
+    for (Py_ssize_t j = 0; j < c->row_count; j++) {
+        PyObject *id = PyUnicode_DecodeUTF8((const char *)c->s + c->rows[j].id_s,
+                                            c->rows[j].id_e - c->rows[j].id_s, "strict");
+        if (id == NULL) {
+            goto out;
+        }
+        PyList_SET_ITEM(ids, j, id);
+    }
+    PyObject *found = PyObject_CallOneArg(args[13], ids);
+    int existing = found == NULL ? -1 : PyObject_IsTrue(found);
+    Py_XDECREF(found);
+    if (existing < 0) {
+        goto out;
+    }
+    if (existing) {
+        result = Py_NewRef(Py_NotImplemented);
+        goto out;
+    }
     rows = PyList_New(c->row_count);
     shapes = rows == NULL ? NULL : PyList_New(c->shape_count);
     if (shapes == NULL) {
         goto out;
     }
     for (Py_ssize_t j = 0; j < c->row_count; j++) {
-        PyObject *row = row_objects(c, j);
+        PyObject *row = row_objects(c, j, PyList_GET_ITEM(ids, j));
         if (row == NULL) {
             goto out;
         }
@@ -1612,6 +1636,7 @@ entity_rows(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     }
     result = PyTuple_Pack(2, rows, shapes);
 out:
+    Py_XDECREF(ids);
     Py_XDECREF(rows);
     Py_XDECREF(shapes);
     for (int j = 0; j < c->name_count; j++) {

@@ -15,6 +15,7 @@ def entity_rows(
     max_span: int,
     cells: tuple[float, float, int],
     history: bool,
+    exists: Callable[[list[str]], bool],
 ) -> (
     tuple[list[tuple[Any, ...]], list[tuple[tuple[tuple[str, str], ...], tuple[str, ...]]]] | Any
 ): ...

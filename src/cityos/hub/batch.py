@@ -284,7 +284,8 @@ def run_batch_lane(
     write, and the Python path answers as always (docs/hub/README.md, "Native code").
     """
     prepare = getattr(store, "prepare_lane", None)
-    if _LANE is None or prepare is None or operation not in ("create", "upsert"):
+    exists = getattr(store, "any_exists", None)
+    if _LANE is None or prepare is None or exists is None or operation not in ("create", "upsert"):
         return None
     now = utc_now()
     cache = ExpandCache(ctx)
@@ -303,6 +304,7 @@ def run_batch_lane(
         MAX_SPAN,
         CELL_SCALES,
         history,
+        lambda ids: exists(tenant, ids),
     )
     if found is NotImplemented:
         return None

@@ -627,8 +627,9 @@ class SQLiteStore(HubStore):
             self._after_commit(tx)
         self.tenant_exists(tenant)  # refresh the cache once the tenant row is committed
 
-    def _any_exists(self, tenant: str, ids: list[str]) -> bool:
-        """Return True when one of ``ids`` exists (read without the writers' lock)."""
+    def any_exists(self, tenant: str, ids: list[str]) -> bool:
+        """Return True when one of ``ids`` exists (read without the writers' lock: the
+        object-free lane's test that a batch is new, before it makes its rows' objects)."""
         conn = self._conn()
         for chunk in _chunks(ids):
             marks = ",".join("?" * len(chunk))
@@ -643,12 +644,13 @@ class SQLiteStore(HubStore):
     def prepare_lane(
         self, tenant: str, found: tuple[list[tuple[Any, ...]], list[Any]], now: str
     ) -> tuple[PreparedInsert, list[Entity]] | None:
-        """Return the insert of the object-free lane's rows (``_native_lane.entity_rows``)
-        prepared, and their entities (without "attrs": ``Transaction.parse_unparsed``), or
-        None when an id repeats or exists (the caller runs the Python path)."""
+        """Return the insert of the object-free lane's rows (``_native_lane.entity_rows``,
+        which found none of them existing: ``any_exists``) prepared, and their entities
+        (without "attrs": ``Transaction.parse_unparsed``), or None when an id repeats (the
+        caller runs the Python path)."""
         rows, shapes = found
         ids = [row[0] for row in rows]
-        if len(set(ids)) != len(ids) or self._any_exists(tenant, ids):
+        if len(set(ids)) != len(ids):
             return None
         made: dict[str, _Prepared] = {}
         entities: list[Entity] = []
