@@ -331,6 +331,8 @@ def test_other_shapes_decline(native: ModuleType, change: dict[str, Any]) -> Non
         b'[{"id":"x"',
         b'[{"id":"urn:x:1","id":"urn:x:2","type":"T","a":{"type":"Property","value":1}}]',
         b'[{"id":"urn:x:1","type":"T","a":{"type":"Property","value":{"k":1,"k":2}}}]',
+        b'[{"id":"urn:x:1","type":"T","a":{"type":"Property","value":1},'
+        b'"a":{"type":"Property","value":2}}]',
         b'[{"id":"urn:x:1","type":"T","a":{"type":"Property","value":"\xff"}}]',
         b'[{"id":"urn:x:1","type":"T","a":{"type":"Property","value":"\xed\xa0\x80"}}] ',
     ],

@@ -638,15 +638,94 @@ iri_index(Call *c, PyObject *iri)
     return c->iri_count++;
 }
 
-/* The attribute name at [a, b): OK with *out its entry, DECLINE or FAIL. Checked and
- * expanded as expand_attributes does (names cache, check_attribute_name, ctx.expand). */
+/* Is the body's text at [a, b) the same as at [start, end)? */
+static inline int
+same_text(Call *c, Py_ssize_t start, Py_ssize_t end, Py_ssize_t a, Py_ssize_t b)
+{
+    return end - start == b - a && memcmp(c->s + start, c->s + a, (size_t)(b - a)) == 0;
+}
+
+/* How a text not in the request's cache is checked and expanded: OK with *iri (a new
+ * reference), DECLINE or FAIL. */
+typedef int (*Resolve)(Call *c, PyObject *text, PyObject **iri);
+
+/* expand_attributes for a name: check_attribute_name, then ctx.expand. */
+static int
+resolve_name(Call *c, PyObject *name, PyObject **iri)
+{
+    PyObject *r = PyObject_CallOneArg(PyTuple_GET_ITEM(c->helpers, H_CHECK_ATTRIBUTE_NAME), name);
+    if (r == NULL) {
+        return helper_failed(c);
+    }
+    Py_DECREF(r);
+    *iri = PyObject_CallMethodOneArg(c->ctx, s_expand, name);
+    return *iri == NULL ? helper_failed(c) : OK;
+}
+
+/* expand_entity for a type: expand_types, which must give one IRI (the lane's shapes). */
+static int
+resolve_type(Call *c, PyObject *raw, PyObject **iri)
+{
+    PyObject *args[2] = {raw, c->ctx};
+    PyObject *list =
+        PyObject_Vectorcall(PyTuple_GET_ITEM(c->helpers, H_EXPAND_TYPES), args, 2, NULL);
+    if (list == NULL) {
+        return helper_failed(c);
+    }
+    if (!PyList_CheckExact(list) || PyList_GET_SIZE(list) != 1) {
+        Py_DECREF(list);
+        return DECLINE;
+    }
+    *iri = Py_NewRef(PyList_GET_ITEM(list, 0));
+    Py_DECREF(list);
+    return OK;
+}
+
+/* The IRI of the text at [a, b) through the request's ``cache`` (a name's or a type's),
+ * filled with ``resolve`` on a miss as the Python path fills it: OK with *iri (a new
+ * reference to an exact str), DECLINE or FAIL. Holds the GIL. */
+static int
+cached_iri(Call *c, Py_ssize_t a, Py_ssize_t b, PyObject *cache, Resolve resolve, PyObject **iri)
+{
+    PyObject *text = str_of(c, a, b);
+    if (text == NULL) {
+        return FAIL;
+    }
+    PyObject *found = PyDict_GetItemWithError(cache, text);
+    int st = OK;
+    if (found != NULL) {
+        Py_INCREF(found);
+    }
+    else if (PyErr_Occurred()) {
+        st = FAIL;
+    }
+    else {
+        st = resolve(c, text, &found);
+        if (st == OK && PyDict_SetItem(cache, text, found) < 0) {
+            Py_DECREF(found);
+            st = FAIL;
+        }
+    }
+    Py_DECREF(text);
+    if (st != OK) {
+        return st;
+    }
+    if (!PyUnicode_CheckExact(found)) {
+        Py_DECREF(found);
+        return DECLINE;
+    }
+    *iri = found;
+    return OK;
+}
+
+/* The attribute name at [a, b): OK with *out its entry, DECLINE, NEED or FAIL. Checked
+ * and expanded as expand_attributes does (names cache, check_attribute_name, ctx.expand). */
 static int
 name_entry(Call *c, Py_ssize_t a, Py_ssize_t b, Name **out, int gil)
 {
     for (int k = 0; k < c->name_count; k++) {
-        Name *e = &c->names[k];
-        if (e->end - e->start == b - a && memcmp(c->s + e->start, c->s + a, (size_t)(b - a)) == 0) {
-            *out = e;
+        if (same_text(c, c->names[k].start, c->names[k].end, a, b)) {
+            *out = &c->names[k];
             return OK;
         }
     }
@@ -656,41 +735,10 @@ name_entry(Call *c, Py_ssize_t a, Py_ssize_t b, Name **out, int gil)
     if (!gil) {
         return NEED;
     }
-    PyObject *name = str_of(c, a, b);
-    if (name == NULL) {
-        return FAIL;
-    }
-    PyObject *iri = PyDict_GetItemWithError(c->names_cache, name);
-    if (iri != NULL) {
-        Py_INCREF(iri);
-    }
-    else {
-        if (PyErr_Occurred()) {
-            Py_DECREF(name);
-            return FAIL;
-        }
-        PyObject *r = PyObject_CallOneArg(PyTuple_GET_ITEM(c->helpers, H_CHECK_ATTRIBUTE_NAME),
-                                          name);
-        if (r == NULL) {
-            Py_DECREF(name);
-            return helper_failed(c);
-        }
-        Py_DECREF(r);
-        iri = PyObject_CallMethodOneArg(c->ctx, s_expand, name);
-        if (iri == NULL) {
-            Py_DECREF(name);
-            return helper_failed(c);
-        }
-        if (PyDict_SetItem(c->names_cache, name, iri) < 0) {
-            Py_DECREF(iri);
-            Py_DECREF(name);
-            return FAIL;
-        }
-    }
-    Py_DECREF(name);
-    if (!PyUnicode_CheckExact(iri)) {
-        Py_DECREF(iri);
-        return DECLINE;
+    PyObject *iri;
+    int st = cached_iri(c, a, b, c->names_cache, resolve_name, &iri);
+    if (st != OK) {
+        return st;
     }
     int index = iri_index(c, iri);
     if (index < 0) {
@@ -713,8 +761,7 @@ static int
 type_index(Call *c, Py_ssize_t a, Py_ssize_t b, int *out, int gil)
 {
     for (int k = 0; k < c->type_count; k++) {
-        if (c->types[k].end - c->types[k].start == b - a
-            && memcmp(c->s + c->types[k].start, c->s + a, (size_t)(b - a)) == 0) {
+        if (same_text(c, c->types[k].start, c->types[k].end, a, b)) {
             *out = k;
             return OK;
         }
@@ -725,43 +772,10 @@ type_index(Call *c, Py_ssize_t a, Py_ssize_t b, int *out, int gil)
     if (!gil) {
         return NEED;
     }
-    PyObject *raw = str_of(c, a, b);
-    if (raw == NULL) {
-        return FAIL;
-    }
-    PyObject *iri = PyDict_GetItemWithError(c->types_cache, raw);
-    if (iri != NULL) {
-        Py_INCREF(iri);
-    }
-    else {
-        if (PyErr_Occurred()) {
-            Py_DECREF(raw);
-            return FAIL;
-        }
-        PyObject *args[2] = {raw, c->ctx};
-        PyObject *list =
-            PyObject_Vectorcall(PyTuple_GET_ITEM(c->helpers, H_EXPAND_TYPES), args, 2, NULL);
-        if (list == NULL) {
-            Py_DECREF(raw);
-            return helper_failed(c);
-        }
-        if (!PyList_CheckExact(list) || PyList_GET_SIZE(list) != 1) {
-            Py_DECREF(list);
-            Py_DECREF(raw);
-            return DECLINE;
-        }
-        iri = Py_NewRef(PyList_GET_ITEM(list, 0));
-        Py_DECREF(list);
-        if (PyDict_SetItem(c->types_cache, raw, iri) < 0) {
-            Py_DECREF(iri);
-            Py_DECREF(raw);
-            return FAIL;
-        }
-    }
-    Py_DECREF(raw);
-    if (!PyUnicode_CheckExact(iri)) {
-        Py_DECREF(iri);
-        return DECLINE;
+    PyObject *iri;
+    int st = cached_iri(c, a, b, c->types_cache, resolve_type, &iri);
+    if (st != OK) {
+        return st;
     }
     c->types[c->type_count].start = a;
     c->types[c->type_count].end = b;
@@ -778,7 +792,7 @@ observed_time(Call *c, Py_ssize_t a, Py_ssize_t b, Name *name, long long *micros
 {
     for (int k = c->time_count - 1; k >= 0; k--) {
         Time *t = &c->times[k];
-        if (t->end - t->start == b - a && memcmp(c->s + t->start, c->s + a, (size_t)(b - a)) == 0) {
+        if (same_text(c, t->start, t->end, a, b)) {
             *micros = t->micros;
             return OK;
         }
@@ -1165,13 +1179,6 @@ entity(Call *c, Py_ssize_t *i, int gil)
             if (count == MAX_ATTRS) {
                 return DECLINE;
             }
-            for (int j = 0; j < count; j++) {
-                Name *o = attr_name[j];
-                if (o->end - o->start == b - a
-                    && memcmp(s + o->start, s + a, (size_t)(b - a)) == 0) {
-                    return DECLINE; /* a repeated member */
-                }
-            }
             Name *name = NULL;
             st = name_entry(c, a, b, &name, gil);
             if (st != OK) {
@@ -1179,7 +1186,7 @@ entity(Call *c, Py_ssize_t *i, int gil)
             }
             int bit = name->iri_index;
             if (seen_iris[bit / 64] & (1ULL << (bit % 64))) {
-                return DECLINE; /* two names of one IRI */
+                return DECLINE; /* a repeated member, or two names of one IRI */
             }
             seen_iris[bit / 64] |= 1ULL << (bit % 64);
             attr_name[count] = name;

@@ -120,9 +120,9 @@ def _apply(
     prepared: PreparedInsert | None = None,
 ) -> None:
     """Write ``items`` in ``tx``; per-entity rule violations go to ``result``
-    (``prepared``: what the store made of the new entities before ``tx``)."""
+    (``prepared``: what the store made of the lane's new entities before ``tx``)."""
     ids = list(dict.fromkeys(item.entity_id for item in items))
-    if prepared is not None and prepared.lane:
+    if prepared is not None:
         # The lane found none of them before the lock (prepare_lane); one made since then
         # fails the insert on the (tenant, id) key: AlreadyExists, the transaction rolls
         # back and run_batch_lane leaves the batch to the Python path.
@@ -138,7 +138,7 @@ def _apply(
         if all(e is not None for e in entities):
             result.created.extend(ids)
             result.success.extend(ids)
-            tx.insert(cast(list[Entity], entities), prepared)
+            tx.insert(cast(list[Entity], entities))
             return
     inserts: dict[str, Entity] = {}
     replaces: dict[str, Entity] = {}
@@ -208,7 +208,7 @@ def _apply(
     if deletes:
         tx.delete([d for d in deletes if d in existing])
     if inserts:
-        tx.insert(list(inserts.values()), prepared)
+        tx.insert(list(inserts.values()))
     if replaces:
         tx.replace(list(replaces.values()))
 

@@ -100,16 +100,15 @@ class Change:
 @dataclass(slots=True)
 class PreparedInsert:
     """The work of inserting new entities that a store did before the write transaction,
-    outside its writers' lock (SQLite's ``prepare_lane``): the store's rows by entity id,
+    outside its writers' lock (SQLite's ``prepare_lane``, for the object-free lane, whose
+    entities have no "attrs" until a listener needs them: ``Transaction.parse_unparsed``):
+    the store's rows by entity id,
     and what each change listener with a ``prepare_lane`` hook made of them (a listener
     finds its own in ``Transaction.prepared``). The transaction uses a prepared row only for
     the very entity object it was made from."""
 
     rows: dict[str, Any]
     listeners: dict[object, Any] = field(default_factory=dict)
-    # made by the object-free lane (batch.run_batch_lane): its entities have no "attrs"
-    # until a listener needs them (Transaction.parse_unparsed)
-    lane: bool = False
 
 
 def _snapshot(entity: Entity) -> Entity:

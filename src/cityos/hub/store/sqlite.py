@@ -371,10 +371,9 @@ class _SQLiteTransaction(Transaction):
         self._ensure_tenant()
         first = self._next_pk("hub_entities")
         made: dict[str, _Prepared] = prepared.rows if prepared is not None else {}
-        if prepared is not None:
+        if prepared is not None:  # the lane's: entities without "attrs"
             self.prepared.update(prepared.listeners)
-            if prepared.lane:
-                self.unparsed = True
+            self.unparsed = True
         maker: _RowMaker | None = None  # for entities that were not prepared
         rows = []
         side: list[tuple[int, _SideRows]] = []
@@ -675,7 +674,7 @@ class SQLiteStore(HubStore):
             entities.append(entity)
             if blob is not None:
                 changes.append((entity, text, blob, lo, hi, names))
-        prepared = PreparedInsert(made, lane=True)
+        prepared = PreparedInsert(made)
         for listener in self.listeners:
             hook = getattr(listener, "prepare_lane", None)
             if hook is not None:
