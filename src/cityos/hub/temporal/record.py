@@ -303,7 +303,7 @@ def spliced_row(change: Change, text: bytes) -> ChangeRow | None:
     stamp = after["modifiedAt"]
     attrs = after["attrs"]
     found = _NATIVE.change_json(
-        attrs, text, stamp, text_micros(stamp), before is None, _observed(), text_micros
+        attrs, text, stamp, text_micros(stamp), before is None, observed_cache(), text_micros
     )
     if found is None or found is NotImplemented:
         return None
@@ -324,14 +324,9 @@ Elements = tuple[list[Any], bool, int, int]
 
 
 def observed_cache() -> dict[str, int]:
-    """Return the observedAt cache (observedAt text -> µs) that change rows are timed with,
-    for the object-free lane (``batch.run_batch_lane``)."""
-    return _observed()
-
-
-def _observed() -> dict[str, int]:
-    """Return the observedAt cache ``_OBSERVED``, emptied first when it is full (bounded
-    here for every caller that fills it: elements() and spliced_row())."""
+    """Return the observedAt cache ``_OBSERVED`` (observedAt text -> µs) that change rows
+    are timed with, emptied first when it is full (bounded here for every caller that
+    fills it: elements(), spliced_row() and the object-free lane, batch.run_batch_lane)."""
     if len(_OBSERVED) > _OBSERVED_MAX:
         _OBSERVED.clear()
     return _OBSERVED
@@ -345,7 +340,7 @@ def elements(
     8-attribute entity; docs/hub/README.md, "Native code"), else from :func:`_elements`,
     which also takes every shape the extension leaves to it (it answers ``NotImplemented``).
     Both fill the observedAt cache ``_OBSERVED``, bounded here."""
-    seen = _observed()
+    seen = observed_cache()
     if _NATIVE is not None:
         found = _NATIVE.elements(attrs, stamp, stamp_us, created, seen, text_micros)
         if found is not NotImplemented:
@@ -372,7 +367,7 @@ def _elements(
     called it per element, twice. change_row of 1,000 new 8-attribute entities: 67,248 →
     61,310 (hist-cut) → see docs/benchmarks.md, "Batch upsert CPU, session 10".
     """
-    seen = _OBSERVED  # bounded by elements() (_observed), the one caller outside the tests
+    seen = _OBSERVED  # bounded by elements() (observed_cache), the one caller outside the tests
     items: list[Any] = []
     append = items.append
     plain = created
