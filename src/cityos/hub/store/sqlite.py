@@ -1,8 +1,12 @@
 """The embedded SQLite hub store: WAL, JSON text columns; the geo pre-filter is a B-tree
 index of Z-order cells for points (``_sqlite_cells``) and an R*Tree for other geometries.
 
-One connection per thread (request handlers run in a thread pool); writes are serialised by
-an in-process lock and ``BEGIN IMMEDIATE`` so a transaction never fails on lock upgrade.
+Reads use one connection per thread (request handlers run in a thread pool); every write
+uses the one writer connection, serialised by an in-process lock and ``BEGIN IMMEDIATE`` so a
+transaction never fails on lock upgrade. SQLite drops a connection's whole page cache when
+another connection committed since its last transaction: writers taking turns on their
+threads' connections each read again every index page a batch touches, the writer's stays
+warm (docs/hub/README.md, "Storage").
 """
 
 from __future__ import annotations
@@ -48,6 +52,11 @@ T = TypeVar("T")
 
 _COLUMNS = "e.pk, e.id, e.types, e.scopes, e.created_at, e.modified_at, e.attrs"
 _CHUNK = 500  # stay under SQLite's bound-parameter limit
+# Page cache per connection [KiB]: up to ~6 readers (the loop, 4 store threads, jobs) and the
+# writer. A page not cached is read from the OS page cache (WAL file or database). 32 MiB for
+# the writer held ~15 MB more at 100,000 entities for no faster batches (session 14).
+READER_CACHE_KIB = 16_384
+WRITER_CACHE_KIB = 16_384
 
 # sqlite3 binds int, float, str and bytearray parameters as they are and sends any other
 # (None too) through its adapter protocol, whose failed look-ups raise and format an
@@ -558,30 +567,40 @@ class SQLiteStore(HubStore):
         self._set_pairs: dict[int, list[tuple[str, str]]] = {}
         self.listeners = []
         self.checkpointer = Checkpointer(path, lock=self._write_lock)
+        self._writer: sqlite3.Connection | None = None
+
+    def _open(self, cache_kib: int) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA busy_timeout=10000")
+        conn.execute(f"PRAGMA cache_size=-{cache_kib}")
+        conn.execute("PRAGMA temp_store=MEMORY")
+        # WAL checkpoints run in the store's checkpoint thread, outside the writers'
+        # lock (store/_sqlite_checkpoint.py); a writer checkpoints only as a backstop
+        conn.execute(f"PRAGMA wal_autocheckpoint={BACKSTOP_PAGES}")
+        conn.execute(f"PRAGMA journal_size_limit={WAL_LIMIT_BYTES}")
+        conn.create_function("REGEXP", 2, _regexp, deterministic=True)
+        register_sqlite_functions(conn)
+        with self._all_lock:
+            self._all.append(conn)
+        return conn
 
     def _conn(self) -> sqlite3.Connection:
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        """Return this thread's connection: the writers' one inside a transaction (so a
+        read there sees the transaction's own writes), else the thread's reading one."""
+        conn: sqlite3.Connection | None = getattr(self._local, "tx", None) or getattr(
+            self._local, "conn", None
+        )
         if conn is None:
-            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute("PRAGMA busy_timeout=10000")
-            # 16 MiB per connection (up to ~6 connections: the loop, 4 workers, jobs). With
-            # the temporal history on, batch writes fill every worker's cache with history
-            # pages readers never use; at 32 MiB the server held ~55 MB more with 100,000
-            # entities. A page not cached is read from the OS page cache (WAL file or DB).
-            conn.execute("PRAGMA cache_size=-16384")
-            conn.execute("PRAGMA temp_store=MEMORY")
-            # WAL checkpoints run in the store's checkpoint thread, outside the writers'
-            # lock (store/_sqlite_checkpoint.py); a writer checkpoints only as a backstop
-            conn.execute(f"PRAGMA wal_autocheckpoint={BACKSTOP_PAGES}")
-            conn.execute(f"PRAGMA journal_size_limit={WAL_LIMIT_BYTES}")
-            conn.create_function("REGEXP", 2, _regexp, deterministic=True)
-            register_sqlite_functions(conn)
-            self._local.conn = conn
-            with self._all_lock:
-                self._all.append(conn)
+            conn = self._local.conn = self._open(READER_CACHE_KIB)
         return conn
+
+    def _writer_conn(self) -> sqlite3.Connection:
+        """Return the one connection every write uses; hold the writers' lock."""
+        if self._writer is None:
+            self._writer = self._open(WRITER_CACHE_KIB)
+        return self._writer
 
     def close(self) -> None:
         # The store's threads first: a call still running there (a subscription delivery
@@ -595,6 +614,7 @@ class SQLiteStore(HubStore):
                 conn.close()
             self._all.clear()
         self._local = threading.local()
+        self._writer = None
 
     async def call_on_loop(self, call: Callable[[], T]) -> T | Literal[Busy.BUSY]:
         """Run a one-entity write inline on the event loop (its few hundred microseconds cost
@@ -609,21 +629,24 @@ class SQLiteStore(HubStore):
 
     @contextmanager
     def transaction(self, tenant: str) -> Iterator[Transaction]:
-        conn = self._conn()
         with self._write_lock:
-            conn.execute("BEGIN IMMEDIATE")
-            tx = _SQLiteTransaction(conn, tenant, self)
+            conn = self._local.tx = self._writer_conn()
             try:
-                yield tx
-                self._before_commit(tx)
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
-            self.checkpointer.wanted()
-            for signature, set_id in tx.new_sets.items():
-                self._remember_set(tenant, signature, set_id)
-            self._after_commit(tx)
+                conn.execute("BEGIN IMMEDIATE")
+                tx = _SQLiteTransaction(conn, tenant, self)
+                try:
+                    yield tx
+                    self._before_commit(tx)
+                except BaseException:
+                    conn.execute("ROLLBACK")
+                    raise
+                conn.execute("COMMIT")
+                self.checkpointer.wanted()
+                for signature, set_id in tx.new_sets.items():
+                    self._remember_set(tenant, signature, set_id)
+                self._after_commit(tx)
+            finally:
+                self._local.tx = None
         self.tenant_exists(tenant)  # refresh the cache once the tenant row is committed
 
     def any_exists(self, tenant: str, ids: list[str]) -> bool:
@@ -914,8 +937,8 @@ class SQLiteStore(HubStore):
         ]
 
     def put_context(self, record: dict[str, Any]) -> None:
-        conn = self._conn()
         with self._write_lock:
+            conn = self._writer_conn()
             try:
                 conn.execute(
                     "INSERT INTO hub_contexts (id, url, kind, body, created_at, tenant) "
@@ -937,12 +960,13 @@ class SQLiteStore(HubStore):
 
     def delete_context(self, context_id: str) -> bool:
         with self._write_lock:
-            cur = self._conn().execute("DELETE FROM hub_contexts WHERE id = ?", (context_id,))
+            conn = self._writer_conn()
+            cur = conn.execute("DELETE FROM hub_contexts WHERE id = ?", (context_id,))
         return cur.rowcount > 0
 
     def count_context_hits(self, hits: Mapping[str, tuple[int, str]]) -> None:
         with self._write_lock:
-            self._conn().executemany(
+            self._writer_conn().executemany(
                 "UPDATE hub_contexts SET hits = hits + ?, last_used_at = ? WHERE url = ?",
                 [(count, last, url) for url, (count, last) in hits.items()],
             )
