@@ -123,7 +123,7 @@ def _apply(
     (``prepared``: what the store made of the lane's new entities before ``tx``)."""
     ids = list(dict.fromkeys(item.entity_id for item in items))
     if prepared is not None:
-        # The lane found none of them before the lock (prepare_lane); one made since then
+        # The lane found none of them before the lock (any_exists); one made since then
         # fails the insert on the (tenant, id) key: AlreadyExists, the transaction rolls
         # back and run_batch_lane leaves the batch to the Python path.
         result.created.extend(ids)
@@ -308,17 +308,35 @@ def run_batch_lane(
     )
     if found is NotImplemented:
         return None
-    made = prepare(tenant, found, now)
-    if made is None:
-        return None
-    prepared, entities = made
-    items = [_Item(entity["id"], None, entity) for entity in entities]
     result = BatchResult()
     try:
-        _run_tx(store, tenant, items, operation, ctx, now, replace, no_overwrite, result, prepared)
-    except HubError:
+        with store.transaction(tenant) as tx:
+            # The rows' objects are made holding the writers' lock: made outside it, their
+            # Python held the GIL while the lock's holder waited for it after each SQLite
+            # call (docs/hub/README.md, "Native code").
+            made = prepare(tenant, found, now)
+            if made is None:
+                raise _Declined
+            prepared, entities = made
+            items = [_Item(entity["id"], None, entity) for entity in entities]
+            _apply(
+                tx,
+                items,
+                operation,
+                ctx,
+                now,
+                replace=replace,
+                no_overwrite=no_overwrite,
+                result=result,
+                prepared=prepared,
+            )
+    except (HubError, _Declined):
         return None  # rolled back (an entity made meanwhile): the Python path runs it
     return result
+
+
+class _Declined(Exception):
+    """The lane's rows cannot be inserted as they are (an id repeats): roll back, decline."""
 
 
 def _run_tx(

@@ -99,8 +99,8 @@ class Change:
 
 @dataclass(slots=True)
 class PreparedInsert:
-    """The work of inserting new entities that a store did before the write transaction,
-    outside its writers' lock (SQLite's ``prepare_lane``, for the object-free lane, whose
+    """The work of inserting new entities that a store did apart from the insert itself
+    (SQLite's ``prepare_lane``, at the transaction's start, for the object-free lane, whose
     entities have no "attrs" until a listener needs them: ``Transaction.parse_unparsed``):
     the store's rows by entity id,
     and what each change listener with a ``prepare_lane`` hook made of them (a listener
@@ -206,7 +206,7 @@ class Transaction(ABC):
     @abstractmethod
     def insert(self, entities: list[Entity], prepared: PreparedInsert | None = None) -> None:
         """Insert new entities (their ids must not exist); ``prepared``: what the store
-        made of them before the transaction, if anything (SQLite's ``prepare_lane``)."""
+        made of them beforehand, if anything (SQLite's ``prepare_lane``)."""
 
     @abstractmethod
     def replace(self, entities: list[Entity], *, changed: Collection[str] | None = None) -> None:
