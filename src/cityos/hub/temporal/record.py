@@ -49,13 +49,15 @@ from cityos.hub.temporal.rollup import Sums, add_elements, next_pk
 
 INSTANCE_PREFIX = "urn:ngsi-ld:Instance:"
 # Entities remembered per recorder with their key and recorded (attribute, datasetId)
-# pairs; forgotten wholesale when full. A miss costs one indexed lookup (SQLite) or one
-# entity row in the write (PostgreSQL). Entities of one shape share one pair set
-# (``_SHAPES_MAX`` distinct sets interned): an entry is then ~280 bytes (its (tenant, id)
-# key and id string, its key and dict slot; tracemalloc), ~28 MB when full. Each entity's
-# own frozenset of 8 pairs took another ~1,200 bytes: 143 MB at 100,000 entities.
+# pairs (``_EntityCache``); forgotten wholesale when full. A miss costs one indexed lookup
+# (SQLite) or one entity row in the write (PostgreSQL). Entities of one shape share one pair
+# set (``_SHAPES_MAX`` distinct sets; one more forgets every entity too). Each entity's own
+# frozenset of 8 pairs took ~1,200 bytes: 143 MB at 100,000 entities.
 _ENTITY_CACHE_MAX = 100_000
 _SHAPES_MAX = 4_096
+_SHAPE_BITS = 16  # an entry is its key << _SHAPE_BITS | its pair set's number
+assert _SHAPES_MAX < 1 << _SHAPE_BITS
+_SHAPE_MASK = (1 << _SHAPE_BITS) - 1
 _CHUNK = 500  # entity ids per lookup, under SQLite's bound-parameter limit
 # An instance's position in its change row takes the low bits of its ordering key.
 POSITION_BITS = 20
@@ -621,14 +623,62 @@ def _describe_new(
     return int(top)
 
 
+class _EntityCache:
+    """(tenant, entity id) -> (key, pairs known to be recorded), in objects the cyclic garbage
+    collector never scans: a dict of str -> int per tenant (entity id -> key <<
+    ``_SHAPE_BITS`` | the number of its pair set in ``shapes``). Held as (tenant, id) tuple
+    -> (key, frozenset) tuple, 100,000 cached entities were 100,000 more tracked objects
+    that every full collection walked (+15–28 ms each, with the GIL held) and ~196 bytes an
+    entity besides its id string; now ~70 bytes and none (a dict whose keys and values are
+    all strings and ints is not tracked by the collector; session 14). Only grows: the
+    recorder replaces a full one (a reader keeps the one it took)."""
+
+    __slots__ = ("_tenants", "_shape_numbers", "shapes", "_size")
+
+    def __init__(self) -> None:
+        self._tenants: dict[str, dict[str, int]] = {}
+        self.shapes: list[frozenset[Pair]] = []  # the pair sets, each once
+        self._shape_numbers: dict[frozenset[Pair], int] = {}
+        self._size = 0
+
+    def __len__(self) -> int:
+        return self._size
+
+    def table(self, tenant: str) -> dict[str, int]:
+        """Return the tenant's entity id -> packed entry (empty when none is cached)."""
+        return self._tenants.get(tenant) or {}
+
+    def get(self, tenant: str, entity_id: str) -> Known | None:
+        packed = self.table(tenant).get(entity_id)
+        if packed is None:
+            return None
+        return packed >> _SHAPE_BITS, self.shapes[packed & _SHAPE_MASK]
+
+    def put(self, tenant: str, resolved: dict[str, Known]) -> None:
+        """Add (or replace) entries; hold the recorder's lock."""
+        table = self._tenants.get(tenant)
+        if table is None:
+            table = self._tenants[tenant] = {}
+        numbers = self._shape_numbers
+        before = len(table)
+        for entity_id, (pk, pairs) in resolved.items():
+            number = numbers.get(pairs)
+            if number is None:
+                if len(self.shapes) > _SHAPE_MASK:
+                    continue  # no number left for another set: not cached (looked up)
+                number = numbers[pairs] = len(self.shapes)
+                self.shapes.append(pairs)
+            table[entity_id] = pk << _SHAPE_BITS | number
+        self._size += len(table) - before
+
+
 class TemporalRecorder:
     """The change listener that writes history rows (one per store)."""
 
     def __init__(self) -> None:
-        # committed: (tenant, entity id) -> (key, pairs known to be recorded)
-        self._entities: dict[tuple[str, str], Known] = {}
-        # the pair sets of self._entities, each once: a set -> the equal one entries share
-        self._shapes: dict[frozenset[Pair], frozenset[Pair]] = {}
+        # committed: (tenant, entity id) -> (key, pairs known to be recorded); replaced, not
+        # emptied, when full (a PostgreSQL write reads it without the lock)
+        self._entities = _EntityCache()
         self._months: set[tuple[int, int]] = set()  # PostgreSQL partitions known to exist
         self._lock = threading.Lock()
 
@@ -790,14 +840,20 @@ class TemporalRecorder:
         process) can allocate the same keys before it commits or rolls back.
         """
         cache = self._entities
+        table = cache.table(tenant)
+        shapes = cache.shapes
         keys: dict[str, int] = {}
         missing: list[str] = []
         for entity_id, wanted in pairs.items():
-            known = cache.get((tenant, entity_id))
-            if known is not None and _covers(known, entity_id, wanted, new_types):
-                keys[entity_id] = known[0]
+            packed = table.get(entity_id)
+            if (
+                packed is not None
+                and entity_id not in new_types
+                and shapes[packed & _SHAPE_MASK] >= wanted
+            ):
+                keys[entity_id] = packed >> _SHAPE_BITS
             else:
-                missing.append(entity_id)  # a new entity: no call of _covers
+                missing.append(entity_id)  # a new entity: nothing to compare
         if not missing:
             return keys, {}
         resolved: dict[str, Known] = {}
@@ -869,20 +925,14 @@ class TemporalRecorder:
 
     def _remember(self, tenant: str, resolved: dict[str, Known]) -> None:
         """Cache what a committed write resolved; an entity's pair set is replaced by the
-        equal one already cached (``_shapes``), so its own set (and pair tuples) is freed."""
+        equal one already cached, so its own set (and pair tuples) is freed."""
+        if len(resolved) > _ENTITY_CACHE_MAX:
+            return
         with self._lock:
-            entities = self._entities
-            shapes = self._shapes
-            if len(entities) + len(resolved) > _ENTITY_CACHE_MAX:
-                entities.clear()
-                shapes.clear()
-            if len(resolved) > _ENTITY_CACHE_MAX:
-                return
-            if len(shapes) > _SHAPES_MAX:
-                shapes.clear()  # entries keep their sets; later ones share new ones
-            shape = shapes.setdefault
-            for entity_id, (pk, pairs) in resolved.items():
-                entities[tenant, entity_id] = (pk, shape(pairs, pairs))
+            cache = self._entities
+            if len(cache) + len(resolved) > _ENTITY_CACHE_MAX or len(cache.shapes) >= _SHAPES_MAX:
+                cache = self._entities = _EntityCache()
+            cache.put(tenant, resolved)
 
     def _write_postgres(
         self,
@@ -901,7 +951,7 @@ class TemporalRecorder:
         described: list[dict[str, Any]] = []
         resolved: dict[str, Known] = {}
         for entity_id, wanted in pairs.items():
-            known = cache.get((tenant, entity_id))
+            known = cache.get(tenant, entity_id)
             if _covers(known, entity_id, wanted, new_types):
                 keys[entity_id] = known[0]
                 continue
