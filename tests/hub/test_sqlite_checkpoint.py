@@ -221,3 +221,49 @@ def test_the_store_gives_its_writers_lock(tmp_path: Path) -> None:
         assert store.checkpointer.lock is store._write_lock
     finally:
         store.close()
+
+
+def test_a_long_wal_is_caught_up_outside_the_lock_before_it_is_reset(tmp_path: Path) -> None:
+    """Before the checkpoint under the writers' lock, checkpoints outside it copy what the
+    writers appended meanwhile (``catch_up``), so the lock's copies only the last few
+    frames; every row is kept and the WAL still starts over."""
+    conn = wal_db(tmp_path / "f.db")
+    lock = _CountingLock()
+    checkpointer = Checkpointer(
+        tmp_path / "f.db", interval=0.0, lock=lock, reset_pages=200, catch_up=2, residual_pages=-1
+    )
+    wal = tmp_path / "f.db-wal"
+    sizes = []
+    try:
+        for i in range(400):
+            with lock:
+                commit(conn, [f"{i}-{j}" * 40 for j in range(40)])
+            checkpointer.wanted()
+            sizes.append(wal.stat().st_size)
+    finally:
+        checkpointer.stop()
+    assert checkpointer.resets >= 1
+    # residual_pages=-1: never few enough appended, so each reset came after both catch-ups
+    assert checkpointer.caught_up >= 2 * checkpointer.resets
+    assert max(sizes[300:]) <= 1.25 * max(sizes[:100])
+    assert conn.execute("SELECT count(*) FROM t").fetchone() == (400 + 400 * 40,)
+    assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    conn.close()
+
+
+def test_a_short_wal_is_neither_caught_up_nor_reset(tmp_path: Path) -> None:
+    conn = wal_db(tmp_path / "g.db")
+    lock = _CountingLock()
+    checkpointer = Checkpointer(tmp_path / "g.db", interval=0.0, lock=lock)
+    try:
+        for i in range(20):
+            with lock:
+                commit(conn, [f"{i}"])
+            checkpointer.wanted()
+        assert wait_until(lambda: checkpointer.checkpoints >= 1)
+    finally:
+        checkpointer.stop()
+        conn.close()
+    assert checkpointer.caught_up == 0
+    assert checkpointer.resets == 0
+    assert lock.taken == 20

@@ -30,6 +30,15 @@ last one, no writer appends meanwhile, so it completes, and the next writer star
 from its beginning. Writers wait for that one checkpoint, at most once per ``INTERVAL``
 while the WAL is long; readers never wait (a reader still using the WAL only keeps it from
 starting over: the backstop stays).
+
+That checkpoint under the lock copied everything the writers had appended while the one
+before it ran — with 1,000-entity batches about 20 MB, 67–110 ms of held writers, one reset
+in ten batches (session 14). So the thread first catches up outside the lock (``CATCH_UP``
+more PASSIVE checkpoints, each copying what was appended during the one before, until at
+most ``RESIDUAL_PAGES`` were): the lock's checkpoint then copies about one batch. And the
+marks are far apart: the backstop (a writer's own checkpoint inside its COMMIT, 80–175 ms)
+sits four times above ``RESET_PAGES``, which a steady load no longer reaches between two of
+this thread's checkpoints.
 """
 
 from __future__ import annotations
@@ -43,16 +52,28 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 # Pages the WAL may reach before a writer checkpoints itself (SQLite's default is 1,000):
-# 64 MiB of 4 KiB pages, ~20 batches of 1,000 sensor entities with their history.
-BACKSTOP_PAGES = 16_384
+# 256 MiB of 4 KiB pages, ~150 batches of 1,000 sensor entities with their history, far
+# above RESET_PAGES. At 16,384 (a third above the old reset mark) a steady load reached it
+# between two of this thread's checkpoints about once in ten batches, and that writer's
+# COMMIT ran a checkpoint of 80–175 ms under the writers' lock (session 14).
+BACKSTOP_PAGES = 65_536
 # A WAL larger than this is truncated to it once a checkpoint has reset it (a burst's size
-# is not kept on disk).
-WAL_LIMIT_BYTES = 64 * 1024 * 1024
-# A WAL of more frames than this after a checkpoint is reset under the writers' lock: 48 MiB
-# of 4 KiB pages (three quarters of the backstop), ~6 batches of 1,000 sensor entities with
-# their history. Each reset holds the writers for the frames appended since the thread's
-# last checkpoint (about one batch's, ~15 ms); a burst that stays under it pays nothing.
-RESET_PAGES = 12_288
+# is not kept on disk; under a steady load the WAL stays below it and is overwritten in
+# place, not grown again after each reset).
+WAL_LIMIT_BYTES = 128 * 1024 * 1024
+# A WAL of more frames than this after a checkpoint is reset under the writers' lock: 64 MiB
+# of 4 KiB pages, ~12 batches of 1,000 sensor entities with their history; a burst that
+# stays under it pays nothing. Each reset holds the writers for ~35–70 ms (copying about a
+# batch's frames and syncing them), so fewer resets hold them less.
+RESET_PAGES = 16_384
+# Before that checkpoint under the writers' lock, up to CATCH_UP more outside it copy what
+# the writers appended during the one before, until one finds at most RESIDUAL_PAGES were
+# (about a batch of 1,000 sensor entities with their history): the lock's checkpoint copies
+# only what was appended during the last. Copying all that a single checkpoint left held
+# the writers 67–110 ms a time (session 14: it had copied ~50 MB in ~100 ms while the
+# writers appended ~20 MB).
+CATCH_UP = 2
+RESIDUAL_PAGES = 2_048
 # Seconds between two checkpoints at most: the commits in between share one pair of fsyncs.
 INTERVAL = 0.25
 # Seconds to wait for the thread on close (a checkpoint in progress finishes first).
@@ -73,11 +94,16 @@ class Checkpointer:
         idle: float = IDLE,
         lock: AbstractContextManager[object] | None = None,
         reset_pages: int = RESET_PAGES,
+        catch_up: int = CATCH_UP,
+        residual_pages: int = RESIDUAL_PAGES,
     ) -> None:
         self.path = path
         self.lock = lock  # the store's writers' lock: held for a checkpoint that resets
         self.reset_pages = reset_pages
+        self.catch_up = catch_up
+        self.residual_pages = residual_pages
         self.resets = 0  # checkpoints run under the writers' lock
+        self.caught_up = 0  # checkpoints run outside it just before one (CATCH_UP)
         self.interval = interval
         self.idle = idle
         self.checkpoints = 0  # checkpoints run
@@ -141,16 +167,30 @@ class Checkpointer:
                 conn.close()
 
     def _checkpoint(self, conn: sqlite3.Connection) -> None:
-        if not self._passive(conn):
+        if not self._passive(conn) or self.lock is None or not self._long():
             return
-        last = self.last
-        if self.lock is None or last is None or last[1] <= self.reset_pages:
+        for _ in range(self.catch_up):
+            before = self.last
+            # The writers appended while it copied (the WAL's length it reports is the one
+            # it started from): copy those too, still outside the lock. Copying is faster
+            # than the writers append, so each copies fewer; stop once few were appended.
+            if not self._passive(conn):
+                return
+            self.caught_up += 1
+            after = self.last
+            if before is None or after is None or after[1] - before[1] <= self.residual_pages:
+                break
+        if not self._long():  # a writer started it over meanwhile
             return
         # Long WAL: copy the frames appended meanwhile with no writer appending, so the
         # checkpoint is complete and the next writer starts the WAL over (module docstring).
         with self.lock:
             if self._passive(conn):
                 self.resets += 1
+
+    def _long(self) -> bool:
+        """Return True when the last checkpoint found the WAL longer than ``reset_pages``."""
+        return self.last is not None and self.last[1] > self.reset_pages
 
     def _passive(self, conn: sqlite3.Connection) -> bool:
         try:
