@@ -178,10 +178,18 @@ def test_a_long_wal_under_steady_writes_starts_over(tmp_path: Path) -> None:
     wholly copied back at a writer's start, so it would grow without end; once it is longer
     than ``reset_pages``, a checkpoint under the writers' lock completes and the next writer
     starts the WAL over. Every row is kept."""
-    conn = wal_db(tmp_path / "d.db")
     lock = _CountingLock()
     checkpointer = Checkpointer(tmp_path / "d.db", interval=0.0, lock=lock, reset_pages=200)
-    wal = tmp_path / "d.db-wal"
+    _steady_writes(tmp_path / "d.db", checkpointer, lock)
+    assert lock.taken > 400  # the writers' 400 and the checkpoints that reset the WAL
+
+
+def _steady_writes(path: Path, checkpointer: Checkpointer, lock: _CountingLock) -> None:
+    """Commit 400 transactions, each holding ``lock``; check that the WAL started over (its
+    file stopped growing long before the writes did: without the lock it grew from ~4 MB
+    after 100 transactions to ~11 MB after 400) and that every row is kept."""
+    conn = wal_db(path)
+    wal = path.with_name(path.name + "-wal")
     sizes = []
     try:
         for i in range(400):
@@ -192,9 +200,6 @@ def test_a_long_wal_under_steady_writes_starts_over(tmp_path: Path) -> None:
     finally:
         checkpointer.stop()
     assert checkpointer.resets >= 1
-    assert lock.taken > 400  # the writers' 400 and the checkpoints that reset the WAL
-    # the WAL started over: its file stopped growing long before the writes did (without
-    # the lock it grew from ~4 MB after 100 transactions to ~11 MB after 400)
     assert max(sizes[300:]) <= 1.25 * max(sizes[:100])
     assert conn.execute("SELECT count(*) FROM t").fetchone() == (400 + 400 * 40,)
     assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
@@ -227,28 +232,13 @@ def test_a_long_wal_is_caught_up_outside_the_lock_before_it_is_reset(tmp_path: P
     """Before the checkpoint under the writers' lock, checkpoints outside it copy what the
     writers appended meanwhile (``catch_up``), so the lock's copies only the last few
     frames; every row is kept and the WAL still starts over."""
-    conn = wal_db(tmp_path / "f.db")
     lock = _CountingLock()
     checkpointer = Checkpointer(
         tmp_path / "f.db", interval=0.0, lock=lock, reset_pages=200, catch_up=2, residual_pages=-1
     )
-    wal = tmp_path / "f.db-wal"
-    sizes = []
-    try:
-        for i in range(400):
-            with lock:
-                commit(conn, [f"{i}-{j}" * 40 for j in range(40)])
-            checkpointer.wanted()
-            sizes.append(wal.stat().st_size)
-    finally:
-        checkpointer.stop()
-    assert checkpointer.resets >= 1
+    _steady_writes(tmp_path / "f.db", checkpointer, lock)
     # residual_pages=-1: never few enough appended, so each reset came after both catch-ups
     assert checkpointer.caught_up >= 2 * checkpointer.resets
-    assert max(sizes[300:]) <= 1.25 * max(sizes[:100])
-    assert conn.execute("SELECT count(*) FROM t").fetchone() == (400 + 400 * 40,)
-    assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
-    conn.close()
 
 
 def test_a_short_wal_is_neither_caught_up_nor_reset(tmp_path: Path) -> None:

@@ -23,7 +23,7 @@ from cityos.hub.model import (
 )
 from cityos.hub.service import check_fragment, merge_instances, merge_into
 from cityos.hub.store._sqlite_cells import CELL_SCALES
-from cityos.hub.store.base import Entity, HubStore, PreparedInsert, Transaction
+from cityos.hub.store.base import Entity, HubStore, Transaction
 from cityos.hub.temporal._times import text_micros
 from cityos.hub.temporal.record import MAX_SPAN, observed_cache
 
@@ -117,19 +117,9 @@ def _apply(
     replace: bool,
     no_overwrite: bool,
     result: BatchResult,
-    prepared: PreparedInsert | None = None,
 ) -> None:
-    """Write ``items`` in ``tx``; per-entity rule violations go to ``result``
-    (``prepared``: what the store made of the lane's new entities before ``tx``)."""
+    """Write ``items`` in ``tx``; per-entity rule violations go to ``result``."""
     ids = list(dict.fromkeys(item.entity_id for item in items))
-    if prepared is not None:
-        # The lane found none of them before the lock (any_exists); one made since then
-        # fails the insert on the (tenant, id) key: AlreadyExists, the transaction rolls
-        # back and run_batch_lane leaves the batch to the Python path.
-        result.created.extend(ids)
-        result.success.extend(ids)
-        tx.insert(cast(list[Entity], [item.entity for item in items]), prepared)
-        return
     existing = tx.get_many(ids)
     if not existing and operation in ("create", "upsert") and len(ids) == len(items):
         # Every entity is new and named once (a batch of new sensors): each is inserted as
@@ -243,7 +233,7 @@ def run_batch(
     if not items:
         return result
     run: Callable[[list[_Item], BatchResult], None] = lambda chunk, res: _run_tx(  # noqa: E731
-        store, tenant, chunk, operation, ctx, now, replace, no_overwrite, res, None
+        store, tenant, chunk, operation, ctx, now, replace, no_overwrite, res
     )
     attempt = BatchResult()
     try:
@@ -268,12 +258,11 @@ def run_batch_lane(
     operation: Operation,
     body: bytes,
     ctx: Expander,
-    *,
-    replace: bool = True,
-    no_overwrite: bool = False,
 ) -> BatchResult | None:
     """Run a batch create or upsert of new entities straight from the request's ``body``
     (JSON bytes), or return None: the caller parses the body and runs :func:`run_batch`.
+    (The options ``replace``, ``update`` and ``noOverwrite`` change nothing for new
+    entities.)
 
     The object-free lane: where every entity has the common shapes and none exists yet, the
     C extension ``_native_lane`` makes the rows the store writes — each entity's attributes'
@@ -318,18 +307,13 @@ def run_batch_lane(
             if made is None:
                 raise _Declined
             prepared, entities = made
-            items = [_Item(entity["id"], None, entity) for entity in entities]
-            _apply(
-                tx,
-                items,
-                operation,
-                ctx,
-                now,
-                replace=replace,
-                no_overwrite=no_overwrite,
-                result=result,
-                prepared=prepared,
-            )
+            # The lane found none of them before the lock (any_exists); one made since then
+            # fails the insert on the (tenant, id) key: AlreadyExists, the transaction rolls
+            # back and the Python path runs the batch.
+            tx.insert(entities, prepared)
+            ids = [entity["id"] for entity in entities]
+            result.created.extend(ids)
+            result.success.extend(ids)
     except (HubError, _Declined):
         return None  # rolled back (an entity made meanwhile): the Python path runs it
     return result
@@ -349,7 +333,6 @@ def _run_tx(
     replace: bool,
     no_overwrite: bool,
     result: BatchResult,
-    prepared: PreparedInsert | None,
 ) -> None:
     with store.transaction(tenant) as tx:
         _apply(
@@ -361,7 +344,6 @@ def _run_tx(
             replace=replace,
             no_overwrite=no_overwrite,
             result=result,
-            prepared=prepared,
         )
 
 

@@ -102,7 +102,7 @@ async def _batch(request: Request, operation: Operation) -> Response:
         )
     raw, media = await read_body(request)
     if media == JSON and operation in ("create", "upsert") and grant.every_type:
-        done = await _lane(request, operation, raw, options)
+        done = await _lane(request, operation, raw)
         if done is not None:
             return _answer(operation, done)
     body = parse_body(raw)
@@ -147,9 +147,7 @@ def _answer(operation: Operation, result: BatchResult) -> Response:
     return Response(status_code=204)
 
 
-async def _lane(
-    request: Request, operation: Operation, raw: bytes, options: set[str]
-) -> BatchResult | None:
+async def _lane(request: Request, operation: Operation, raw: bytes) -> BatchResult | None:
     """Run a create/upsert of new entities in the object-free lane (``run_batch_lane``), or
     return None: the lane declined, or the request has an error that the usual path reports
     (in its usual order: the body's JSON first)."""
@@ -158,16 +156,7 @@ async def _lane(
         ctx = await request_context(request, None, JSON)
     except HubError:
         return None
-    return await blocking(
-        run_batch_lane,
-        store_of(request),
-        tenant,
-        operation,
-        raw,
-        ctx,
-        replace="update" not in options,
-        no_overwrite="noOverwrite" in options,
-    )
+    return await blocking(run_batch_lane, store_of(request), tenant, operation, raw, ctx)
 
 
 async def _context_groups(
