@@ -32,6 +32,47 @@ def test_metrics_count_requests_by_route(client: TestClient) -> None:
     assert "cityos_http_request_duration_seconds_bucket" in text
 
 
+def _sample(text: str, name: str) -> float | None:
+    found = re.search(rf"^{name} (\S+)$", text, re.MULTILINE)
+    return None if found is None else float(found.group(1))
+
+
+def test_metrics_show_the_sqlite_writer_and_its_checkpoints(
+    client: TestClient, settings: Settings
+) -> None:
+    """SQLite: the writers' lock (transactions, seconds waited and held) and the WAL
+    checkpoints, read at the scrape; PostgreSQL exports none of them."""
+    before = client.get("/metrics").text
+    entity = {
+        "id": "urn:ngsi-ld:Thing:metrics",
+        "type": "Thing",
+        "n": {"type": "Property", "value": 1},
+    }
+    assert client.post("/ngsi-ld/v1/entities", json=entity).status_code == 201
+    text = client.get("/metrics").text
+    if settings.backend != "sqlite":
+        assert "cityos_sqlite_" not in text
+        return
+    written = _sample(text, "cityos_sqlite_write_transactions_total")
+    assert written is not None
+    assert written >= (_sample(before, "cityos_sqlite_write_transactions_total") or 0) + 1
+    held = _sample(text, "cityos_sqlite_write_lock_held_seconds_total")
+    assert held is not None
+    assert held > 0
+    for name in (
+        "cityos_sqlite_write_lock_wait_seconds_total",
+        "cityos_sqlite_checkpoints_total",
+        "cityos_sqlite_checkpoint_catchups_total",
+        "cityos_sqlite_checkpoint_resets_total",
+        "cityos_sqlite_checkpoint_reset_seconds_total",
+        "cityos_sqlite_wal_frames",
+    ):
+        value = _sample(text, name)
+        assert value is not None, name
+        assert value >= 0, name
+    assert "# TYPE cityos_sqlite_wal_frames gauge" in text
+
+
 def test_openapi_lists_the_hub(client: TestClient) -> None:
     spec = client.get("/openapi.json").json()
     assert spec["openapi"].startswith("3.1")

@@ -37,6 +37,7 @@ from cityos.jobs import JobMetrics, JobRunner, jobs_enabled
 from cityos.observability import (
     Metrics,
     RequestMetrics,
+    StoreCollector,
     configure_logging,
     log,
     metrics_endpoint,
@@ -198,6 +199,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.principal_cache = PrincipalCache(settings.auth_cache_seconds)
     app.state.identity_clock = None  # tests set a clock; present, it is found without a miss
     app.state.metrics = Metrics()
+    app.state.metrics.registry.register(StoreCollector(lambda: getattr(app.state, "store", None)))
     app.state.job_metrics = JobMetrics(app.state.metrics.registry)
     app.state.contexts = ContextResolver(settings)
     hub_api.install(app)

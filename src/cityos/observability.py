@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import structlog
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client import generate_latest as _generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Scope
@@ -102,6 +105,68 @@ class Metrics:
     def render(self) -> Response:
         """Return the text exposition of every collector."""
         return Response(_generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+class StoreCollector(Collector):
+    """The SQLite store's writer and WAL checkpoints, read at each scrape (nothing is
+    counted in the request path beyond the store's own running sums).
+
+    ``cityos_sqlite_write_lock_held_seconds_total`` per second of wall time is how busy
+    SQLite's one writer is: near 1, writes queue for it, and a busier hub wants PostgreSQL
+    (docs/hub/README.md, "Storage"). Nothing is exported on PostgreSQL."""
+
+    def __init__(self, store: Callable[[], Any]) -> None:
+        self.store = store  # the app's store, once its start-up opened it
+
+    def collect(self) -> Iterator[Metric]:
+        store = self.store()
+        if store is None or getattr(store, "backend", None) != "sqlite":
+            return
+        checkpointer = store.checkpointer
+        for name, text, value in (
+            (
+                "cityos_sqlite_write_transactions",
+                "Write transactions committed or rolled back on the SQLite store.",
+                store.write_transactions,
+            ),
+            (
+                "cityos_sqlite_write_lock_wait_seconds",
+                "Seconds write transactions waited for the SQLite store's writers' lock.",
+                store.lock_waited,
+            ),
+            (
+                "cityos_sqlite_write_lock_held_seconds",
+                "Seconds write transactions held the SQLite store's writers' lock.",
+                store.lock_held,
+            ),
+            (
+                "cityos_sqlite_checkpoints",
+                "WAL checkpoints run by the store's checkpoint thread (PASSIVE).",
+                checkpointer.checkpoints,
+            ),
+            (
+                "cityos_sqlite_checkpoint_catchups",
+                "Checkpoints run outside the writers' lock just before one under it.",
+                checkpointer.caught_up,
+            ),
+            (
+                "cityos_sqlite_checkpoint_resets",
+                "Checkpoints run holding the writers' lock so that the WAL starts over.",
+                checkpointer.resets,
+            ),
+            (
+                "cityos_sqlite_checkpoint_reset_seconds",
+                "Seconds the writers' lock was held for those checkpoints.",
+                checkpointer.reset_seconds,
+            ),
+        ):
+            yield CounterMetricFamily(name, text, value=value)
+        last = checkpointer.last
+        yield GaugeMetricFamily(
+            "cityos_sqlite_wal_frames",
+            "WAL frames (pages) at the last checkpoint; 0 before the first.",
+            value=0 if last is None else last[1],
+        )
 
 
 def route_template(scope: Scope) -> str:

@@ -46,6 +46,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
+import time
 from contextlib import AbstractContextManager
 from pathlib import Path
 
@@ -103,6 +104,7 @@ class Checkpointer:
         self.catch_up = catch_up
         self.residual_pages = residual_pages
         self.resets = 0  # checkpoints run under the writers' lock
+        self.reset_seconds = 0.0  # the writers' lock held for them
         self.caught_up = 0  # checkpoints run outside it just before one (CATCH_UP)
         self.interval = interval
         self.idle = idle
@@ -185,8 +187,10 @@ class Checkpointer:
         # Long WAL: copy the frames appended meanwhile with no writer appending, so the
         # checkpoint is complete and the next writer starts the WAL over (module docstring).
         with self.lock:
+            began = time.perf_counter()
             if self._passive(conn):
                 self.resets += 1
+            self.reset_seconds += time.perf_counter() - began
 
     def _long(self) -> bool:
         """Return True when the last checkpoint found the WAL longer than ``reset_pages``."""

@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from time import perf_counter
 from typing import Any, Literal, TypeVar, cast
 
 import orjson
@@ -568,6 +569,12 @@ class SQLiteStore(HubStore):
         self.listeners = []
         self.checkpointer = Checkpointer(path, lock=self._write_lock)
         self._writer: sqlite3.Connection | None = None
+        # The writers' lock, for /metrics (observability.StoreCollector): transactions, and
+        # seconds waited for the lock and held with it (held / elapsed = its utilisation;
+        # near 1, SQLite's one writer is the limit). Updated holding the lock.
+        self.write_transactions = 0
+        self.lock_waited = 0.0
+        self.lock_held = 0.0
 
     def _open(self, cache_kib: int) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
@@ -629,7 +636,9 @@ class SQLiteStore(HubStore):
 
     @contextmanager
     def transaction(self, tenant: str) -> Iterator[Transaction]:
+        began = perf_counter()
         with self._write_lock:
+            got = perf_counter()
             conn = self._local.tx = self._writer_conn()
             try:
                 conn.execute("BEGIN IMMEDIATE")
@@ -647,6 +656,9 @@ class SQLiteStore(HubStore):
                 self._after_commit(tx)
             finally:
                 self._local.tx = None
+                self.write_transactions += 1
+                self.lock_waited += got - began
+                self.lock_held += perf_counter() - got
         self.tenant_exists(tenant)  # refresh the cache once the tenant row is committed
 
     def any_exists(self, tenant: str, ids: list[str]) -> bool:
