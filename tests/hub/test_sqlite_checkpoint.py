@@ -184,23 +184,33 @@ def test_a_long_wal_under_steady_writes_starts_over(tmp_path: Path) -> None:
     assert lock.taken > 400  # the writers' 400 and the checkpoints that reset the WAL
 
 
+def _wal_salt(wal: Path) -> bytes:
+    """Return the WAL header's salts: a writer that starts the WAL over writes new ones."""
+    with wal.open("rb") as f:
+        return f.read(24)[16:24]
+
+
 def _steady_writes(path: Path, checkpointer: Checkpointer, lock: _CountingLock) -> None:
-    """Commit 400 transactions, each holding ``lock``; check that the WAL started over (its
-    file stopped growing long before the writes did: without the lock it grew from ~4 MB
-    after 100 transactions to ~11 MB after 400) and that every row is kept."""
+    """Commit 400 transactions, each holding ``lock``; check that the WAL started over (a
+    writer wrote a new WAL header; without the lock it never did, and the file grew from
+    ~4 MB after 100 transactions to ~11 MB after 400) and that every row is kept.
+
+    (Until session 15 this compared the file's size late and early: how far it grows
+    before the first reset depends on how the checkpoint thread is scheduled against the
+    writes, 1.0–3.3 times on one host, so that check failed at random.)"""
     conn = wal_db(path)
     wal = path.with_name(path.name + "-wal")
-    sizes = []
+    salts = []
     try:
         for i in range(400):
             with lock:
                 commit(conn, [f"{i}-{j}" * 40 for j in range(40)])
+                salts.append(_wal_salt(wal))
             checkpointer.wanted()
-            sizes.append(wal.stat().st_size)
     finally:
         checkpointer.stop()
     assert checkpointer.resets >= 1
-    assert max(sizes[300:]) <= 1.25 * max(sizes[:100])
+    assert len(set(salts)) >= 2  # the WAL started over at least once
     assert conn.execute("SELECT count(*) FROM t").fetchone() == (400 + 400 * 40,)
     assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
     conn.close()
