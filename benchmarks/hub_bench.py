@@ -320,13 +320,13 @@ def _entity_row(entity: dict[str, Any], key: int) -> tuple[Any, ...]:
 def raw_history_rate(backend: str, url: str, entities: int, rng: random.Random) -> float:
     """Write each entity's row *and* the rows its history needs as the hub lays them out
     (migration 0013: one ``hub_temporal_entities`` row, one change row holding its 8
-    instances as one JSON array; on PostgreSQL also the hourly roll-ups, which it updates
-    in the write) straight into the database, in batches of 1,000; return entities/s. The
-    floor of the history's layout."""
+    instances as one JSON array; on PostgreSQL also the hourly sums, which it appends to
+    the pending table, no index, migration 0017) straight into the database, in batches of
+    1,000; return entities/s. The floor of the history's layout."""
     docs = [air_quality(i, rng) for i in range(entities)]
     described = [_entity_row(e, i + 1) for i, e in enumerate(docs)]
     changes = [_change_row(e, i + 1) for i, e in enumerate(docs)]
-    hours = [  # PostgreSQL's roll-up rows: (entity, attribute, hour, number)
+    hours = [  # PostgreSQL's pending roll-up rows: (entity, attribute, hour, number)
         [(key, a[0], lo - lo % 3_600_000_000, a[7]) for a in orjson.loads(raw) if a[7] is not None]
         for key, lo, _, raw in changes
     ]
@@ -339,13 +339,10 @@ def raw_history_rate(backend: str, url: str, entities: int, rng: random.Random) 
         "ts_hi BIGINT, instances BLOB)",
         "CREATE INDEX rawh_c_e ON rawh_c (entity, ts_hi)",
         "CREATE TABLE rawh_h (entity BIGINT, attr TEXT, dataset_id TEXT, hour BIGINT, "
-        "n INTEGER, total REAL, PRIMARY KEY (entity, attr, dataset_id, hour))",
+        "n INTEGER, total REAL)",
     ]
     insert_c = "INSERT INTO rawh_c (entity, ts_lo, ts_hi, instances) VALUES (?, ?, ?, ?)"
-    hourly = (
-        "INSERT INTO rawh_h VALUES (?, ?, '', ?, 1, ?) ON CONFLICT (entity, attr, dataset_id, "
-        "hour) DO UPDATE SET n = rawh_h.n + 1, total = rawh_h.total + excluded.total"
-    )
+    hourly = "INSERT INTO rawh_h VALUES (?, ?, '', ?, 1, ?)"
 
     def batches() -> Iterator[tuple[list[Any], list[Any], list[Any], list[Any]]]:
         for start in range(0, entities, BATCH):

@@ -109,7 +109,7 @@ def _temporal_retention(context: JobContext) -> int:
 
 
 def _temporal_rollup(context: JobContext) -> int:
-    """Fold the raw history written since the last run into the hourly roll-ups (SQLite)."""
+    """Fold what the writes left pending since the last run into the hourly roll-ups."""
     from cityos.hub.temporal.rollup import fold
 
     return fold(context.app_state.store)

@@ -1,11 +1,12 @@
 """Hourly roll-ups stay exact whatever order writes, provision, retention and folds come in.
 
-On SQLite a write only appends raw instances; ``cityos.hub.temporal.rollup`` folds them into
-``hub_temporal_hourly`` later. These tests check the invariant after every kind of step:
-each roll-up row equals the count/sum/sum of squares/min/max of the raw instances of its
-(entity, attribute, datasetId) and hour (while none has expired), and aggregations read
-through the API agree with numbers computed here. PostgreSQL (roll-ups written in the
-write) must give the same answers.
+A write never upserts ``hub_temporal_hourly`` itself: on SQLite it only appends raw
+instances, on PostgreSQL it also appends its sums to ``hub_temporal_hourly_pending``;
+``cityos.hub.temporal.rollup`` folds either into the roll-ups later. These tests check the
+invariant after every kind of step, on both backends: each roll-up row equals the
+count/sum/sum of squares/min/max of the raw instances of its (entity, attribute,
+datasetId) and hour (while none has expired), and aggregations read through the API agree
+with numbers computed here.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from fastapi.testclient import TestClient
 from cityos.hub.store.base import HubStore
 from cityos.hub.temporal._db import read_db
 from cityos.hub.temporal.retention import expire_history
-from cityos.hub.temporal.rollup import fold, pending
+from cityos.hub.temporal.rollup import fold, pending, pending_in
 from cityos.identity import engine_for
 from cityos.jobs import JobContext, find
 
@@ -48,8 +49,7 @@ def _rows(store: HubStore, sql: str) -> list[tuple[Any, ...]]:
 def assert_rollups_exact(store: HubStore, entity_id: str) -> None:
     """Fold, then compare every roll-up row of the entity with its raw instances."""
     fold(store)
-    if store.backend == "sqlite":
-        assert not pending(store._conn())  # type: ignore[attr-defined]
+    assert not pending_in(store)
     hour = "(t.ts / 3600000000) * 3600000000"  # µs on both backends, after 1970
     raw = _rows(
         store,
@@ -107,8 +107,7 @@ def test_entity_writes_fold_into_exact_rollups(client: TestClient) -> None:
         patch = {"value": value, "observedAt": iso(BASE + timedelta(minutes=minute))}
         assert client.patch(f"{NGSI}/entities/{eid}/attrs/level", json=patch).status_code == 204
     store = store_of(client)
-    if store.backend == "sqlite":
-        assert pending(store._conn())  # type: ignore[attr-defined]  # nothing folded yet
+    assert pending_in(store)  # nothing folded yet
     # the aggregation folds first: the first hour has 1.5 + 2.5, the second 4.0 - 3.25
     assert hourly_sums(client, eid, BASE, 2) == [(4.0, 2), (0.75, 2)]
     assert_rollups_exact(store, eid)
@@ -176,12 +175,11 @@ def test_the_rollup_job_folds_what_is_pending(client: TestClient) -> None:
     context = JobContext(state.settings, engine_for(client.app), state, datetime.now(UTC))  # type: ignore[arg-type]
     folded = find("temporal_rollup").run(context)
     store = store_of(client)
-    if store.backend == "sqlite":
-        assert folded >= 1  # change rows: the 40 readings were written as one change
-        assert not pending(store._conn())  # type: ignore[attr-defined]
-        assert find("temporal_rollup").run(context) == 0  # nothing left
-    else:
-        assert folded == 0  # PostgreSQL writes roll-ups in the write
+    # SQLite: change-row keys (the 40 readings were written as one change); PostgreSQL:
+    # pending rows (one per hour the readings fall in)
+    assert folded >= (1 if store.backend == "sqlite" else 5)
+    assert not pending_in(store)
+    assert find("temporal_rollup").run(context) == 0  # nothing left
     assert_rollups_exact(store, eid)
     per_hour: dict[int, float] = {}
     for i, value in enumerate(values):
@@ -215,11 +213,9 @@ def test_only_aggregations_that_may_read_rollups_fold(client: TestClient) -> Non
     )
     assert off_hour.status_code == 200, off_hour.text
     assert off_hour.json()["level"]["sum"][0][0] == 7.0
-    if store.backend == "sqlite":
-        assert pending(store._conn())  # type: ignore[attr-defined]  # raw rows answered it
+    assert pending_in(store)  # raw rows answered it
     assert hourly_sums(client, eid, BASE, 1) == [(7.0, 3)]
-    if store.backend == "sqlite":
-        assert not pending(store._conn())  # type: ignore[attr-defined]
+    assert not pending_in(store)
     assert_rollups_exact(store, eid)
 
 
@@ -298,9 +294,12 @@ def test_the_fold_lets_writers_in_between_chunks(
 
     monkeypatch.setattr(rollup, "_sleep", pause)
     folded = fold(store, chunk=2)
-    if store.backend == "postgresql":
-        assert folded == 0
+    if store.backend == "postgresql":  # pages there, and writers never wait for a fold
+        assert folded >= len(ids)
         assert pauses == []
+        assert not pending_in(store)
+        for eid in ids:
+            assert_rollups_exact(store, eid)
         return
     assert folded >= 7
     assert len(pauses) >= 3  # 7+ keys, 2 a chunk
@@ -310,3 +309,130 @@ def test_the_fold_lets_writers_in_between_chunks(
     assert not pending(store._conn())  # type: ignore[attr-defined]
     for eid in [*ids, late]:
         assert_rollups_exact(store, eid)
+
+
+def _pg(client: TestClient) -> HubStore:
+    store = store_of(client)
+    assert store.backend == "postgresql"
+    return store
+
+
+def _add_pending(conn: Any, rows: list[tuple[Any, ...]]) -> None:
+    conn.cursor().executemany(
+        "INSERT INTO hub_temporal_hourly_pending (entity, attr, dataset_id, hour, n, total, "
+        "total_sq, lo, hi) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+        rows,
+    )
+
+
+def _hourly_of(store: HubStore, entity: int) -> list[tuple[Any, ...]]:
+    return _rows(
+        store,
+        "SELECT attr, hour, n, total, total_sq, lo, hi FROM hub_temporal_hourly "
+        f"WHERE entity = {entity} ORDER BY attr, hour",
+    )
+
+
+@pytest.mark.backend("postgresql")  # its pending table (SQLite folds by key)
+def test_postgres_fold_walks_the_pending_heap_a_few_pages_at_a_time(client: TestClient) -> None:
+    """Sums of one roll-up row spread over many pages and several folds' transactions add
+    up exactly; counts, sums of squares, minimums and maximums too."""
+    import cityos.hub.temporal.rollup as rollup
+
+    store = _pg(client)
+    fold(store)
+    rng = random.Random(7)
+    entity = 9_100_000_000_000_001  # a key no entity has: the roll-ups need none
+    rows = []
+    for i in range(3_000):
+        x = round(rng.uniform(-10, 10), 3)
+        rows.append((entity, f"urn:a{i % 3}", "@none", (i % 4) * HOUR, 1, x, x * x, x, x))
+    with store.pool.connection() as conn:  # type: ignore[attr-defined]
+        _add_pending(conn, rows)
+        pages = conn.execute(rollup._PG_SIZE).fetchone()[0]
+    assert pages >= 10  # the rows span several pages, so several transactions
+    assert fold(store, chunk=3) == len(rows)
+    assert not pending_in(store)
+    want: dict[tuple[str, int], list[float]] = {}
+    for _, attr, _, hour, _, x, *_ in rows:
+        want.setdefault((attr, hour), []).append(x)
+    got = _hourly_of(store, entity)
+    assert [(a, h) for a, h, *_ in got] == sorted(want)
+    for attr, hour, n, total, total_sq, lo, hi in got:
+        xs = want[(attr, hour)]
+        assert n == len(xs)
+        assert total == pytest.approx(sum(xs))
+        assert total_sq == pytest.approx(sum(x * x for x in xs))
+        assert (lo, hi) == (min(xs), max(xs))
+    # a second fold onto the same rows adds to them
+    with store.pool.connection() as conn:  # type: ignore[attr-defined]
+        _add_pending(conn, [(entity, "urn:a0", "@none", 0, 2, 100.0, 5000.0, 40.0, 60.0)])
+    assert fold(store) == 1
+    first = _hourly_of(store, entity)[0]
+    xs = want[("urn:a0", 0)]
+    assert first[2:4] == (len(xs) + 2, pytest.approx(sum(xs) + 100.0))
+    assert first[5:] == (min(xs), 60.0)
+
+
+@pytest.mark.backend("postgresql")  # its pending table (SQLite folds by key)
+def test_postgres_fold_leaves_what_is_not_committed_to_the_next_fold(client: TestClient) -> None:
+    """A write still in flight when the fold runs is neither folded nor lost: its sums wait
+    for the next fold; writers never wait for a fold."""
+    import psycopg
+
+    store = _pg(client)
+    fold(store)
+    entity = 9_100_000_000_000_002
+    url = store.pool.conninfo  # type: ignore[attr-defined]
+    with psycopg.connect(url) as writer:  # a transaction left open
+        _add_pending(writer, [(entity, "urn:b", "@none", 0, 1, 2.0, 4.0, 2.0, 2.0)])
+        with store.pool.connection() as conn:  # type: ignore[attr-defined]
+            _add_pending(conn, [(entity, "urn:c", "@none", 0, 1, 3.0, 9.0, 3.0, 3.0)])
+        assert fold(store) == 1  # the committed one only, without waiting for the writer
+        writer.commit()
+    assert [r[0] for r in _hourly_of(store, entity)] == ["urn:c"]
+    assert pending_in(store)
+    assert fold(store) == 1
+    assert [r[:4] for r in _hourly_of(store, entity)] == [
+        ("urn:b", 0, 1, 2.0),
+        ("urn:c", 0, 1, 3.0),
+    ]
+
+
+@pytest.mark.backend("postgresql")  # its pending table (SQLite folds by key)
+def test_postgres_provision_holds_new_pending_sums_back_until_it_commits(
+    client: TestClient,
+) -> None:
+    """Provision folds in its own transaction under a SHARE lock on the pending table: a
+    write that would append sums meanwhile waits (here it gives up after 100 ms), so none
+    can be counted from its raw row by the recomputation and again from its pending sum."""
+    import psycopg
+    from psycopg import errors
+
+    from cityos.hub.temporal.rollup import fold_in
+
+    store = _pg(client)
+    entity = 9_100_000_000_000_003
+    with store.pool.connection() as conn:  # type: ignore[attr-defined]
+        _add_pending(conn, [(entity, "urn:d", "@none", 0, 1, 5.0, 25.0, 5.0, 5.0)])
+    url = store.pool.conninfo  # type: ignore[attr-defined]
+    with store.transaction("urn:ngsi-ld:tenant:default") as tx:
+        fold_in(tx)
+        assert [r[:4] for r in _hourly_of_tx(tx, entity)] == [("urn:d", 0, 1, 5.0)]
+        with psycopg.connect(url) as writer:
+            writer.execute("SET lock_timeout = '100ms'")
+            with pytest.raises(errors.LockNotAvailable):
+                _add_pending(writer, [(entity, "urn:d", "@none", 0, 1, 1.0, 1.0, 1.0, 1.0)])
+    with psycopg.connect(url) as writer:  # once it committed, writes go on
+        writer.execute("SET lock_timeout = '1s'")
+        _add_pending(writer, [(entity, "urn:d", "@none", 0, 1, 1.0, 1.0, 1.0, 1.0)])
+    assert fold(store) == 1
+    assert [r[:4] for r in _hourly_of(store, entity)] == [("urn:d", 0, 2, 6.0)]
+
+
+def _hourly_of_tx(tx: Any, entity: int) -> list[tuple[Any, ...]]:
+    return list(
+        tx.connection.execute(
+            "SELECT attr, hour, n, total FROM hub_temporal_hourly WHERE entity = %s", (entity,)
+        )
+    )

@@ -43,7 +43,7 @@ from cityos.hub.temporal.record import (
     numeric,
     stored,
 )
-from cityos.hub.temporal.rollup import fold_pending
+from cityos.hub.temporal.rollup import fold_in
 
 VALUE_KEYWORDS = ("value", "object", "languageMap", "vocab", "valueList", "objectList", "json")
 _ZONE_OFFSET = re.compile(r"[+-]\d{2}:?\d{2}$")
@@ -159,11 +159,16 @@ def stored_types(store: HubStore, tenant: str, entity_id: str) -> list[str] | No
         return history_types(db, tenant, entity_id)
 
 
-def _db(tx: Transaction) -> Db:
-    """Return the transaction's connection; on SQLite with the roll-ups made complete first:
-    provision recomputes hours from raw rows, which must not count a pending row twice."""
-    if tx.backend == "sqlite":
-        fold_pending(tx.connection)
+def _db(tx: Transaction, *, changes_rollups: bool = True) -> Db:
+    """Return the transaction's connection, with the roll-ups made complete first and no
+    sums left pending until it ends (:func:`~cityos.hub.temporal.rollup.fold_in`):
+    provision recomputes hours from raw rows, which must not count a pending sum twice.
+
+    A write that only adds instances (``changes_rollups=False``) needs that only on SQLite,
+    where the fold is what the write lock it holds anyway allows; on PostgreSQL it would
+    hold every other writer back until it commits."""
+    if changes_rollups or tx.backend == "sqlite":
+        fold_in(tx)
     return Db(tx.backend, tx.connection)
 
 
@@ -184,7 +189,7 @@ def upsert_temporal_entity(store: HubStore, tenant: str, body: object, ctx: Expa
     now = utc_now()
     rows = _attribute_rows(entity_id, body, ctx, now=now)
     with store.transaction(tenant) as tx:
-        db = _db(tx)
+        db = _db(tx, changes_rollups=False)
         _tenant_row(db, tenant)
         known = history_types(db, tenant, entity_id)
         had_history = known is not None and _has_data(db, tenant, entity_id)
@@ -209,7 +214,7 @@ def append_temporal_attributes(
             )
     rows = _attribute_rows(entity_id, body, ctx, now=utc_now())
     with store.transaction(tenant) as tx:
-        db = _db(tx)
+        db = _db(tx, changes_rollups=False)
         known = history_types(db, tenant, entity_id)
         if known is None:
             raise _no_history(entity_id)

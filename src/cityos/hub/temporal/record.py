@@ -21,9 +21,9 @@ is named by a 63-bit hash of its tenant and id (:func:`entity_key`, also computa
 and described with ``INSERT … ON CONFLICT``, so concurrent writers need no coordination.
 What a write resolved is remembered in a bounded cache only after its COMMIT. Numeric
 Property values are summed per (entity, attribute, datasetId) and hour in
-``hub_temporal_hourly``: on PostgreSQL in the same statement, on SQLite folded in after the
-write (:mod:`cityos.hub.temporal.rollup`; a write there only appends change rows, with keys
-above the roll-up mark).
+``hub_temporal_hourly``, folded in after the write (:mod:`cityos.hub.temporal.rollup`): on
+PostgreSQL the write appends its sums to ``hub_temporal_hourly_pending`` in the same
+statement, on SQLite it only appends change rows, with keys above the roll-up mark.
 """
 
 from __future__ import annotations
@@ -455,12 +455,16 @@ _SQLITE = {
 # array parameter (json_to_recordset), so a write of one reading or of 8,000 costs one
 # bind-execute of a prepared statement (``_pg_prepared``: orjson's bytes go straight to
 # libpq). The sub-statements touch different tables, so their order within the statement
-# does not matter; roll-up rows are unique per (entity, attribute, datasetId, hour), entity
-# rows per entity. Entities are described in it too (``ON CONFLICT``: the union of the
-# pairs, the types when given — an empty array means "keep").
+# does not matter; entity rows are unique per entity. Entities are described in it too
+# (``ON CONFLICT``: the union of the pairs, the types when given — an empty array means
+# "keep"). The hourly sums are appended to ``hub_temporal_hourly_pending`` (migration 0017)
+# for :mod:`cityos.hub.temporal.rollup` to fold in later: upserted into
+# ``hub_temporal_hourly`` here, they cost a PATCH a probe of that table's primary key and a
+# new row version on a page anywhere in it (~1.1 page reads from outside shared_buffers a
+# PATCH at 100,000 entities) and a fifth of its throughput (docs/benchmarks.md, session 15).
 #
 # A write has only the parts it needs (:func:`_history_statement`): a PATCH of a known
-# entity is the change row and its roll-up, not the entity upsert too. Each part, even with
+# entity is the change row and its pending sums, not the entity upsert too. Each part, even with
 # no rows, cost the server its executor set-up (the entity upsert opens
 # hub_temporal_entities and its three indexes): the statement with every part took ~112 µs
 # of server CPU where the change row and roll-up alone take ~51 (docs/benchmarks.md,
@@ -484,15 +488,11 @@ _ENTITIES = (
     "excluded.attrs) x) END)"
 )
 _HOURLY = (
-    "hourly AS (INSERT INTO hub_temporal_hourly AS h (entity, attr, dataset_id, hour, n, "
+    "hourly AS (INSERT INTO hub_temporal_hourly_pending (entity, attr, dataset_id, hour, n, "
     "total, total_sq, lo, hi) SELECT x.entity, x.attr, x.dataset_id, x.hour, x.n, "
     "x.total, x.total_sq, x.lo, x.hi FROM json_to_recordset({p}::json) AS x(entity bigint, "
     "attr text, dataset_id text, hour bigint, n bigint, total double precision, "
-    "total_sq double precision, lo double precision, hi double precision) "
-    "ON CONFLICT (entity, attr, dataset_id, hour) DO UPDATE SET "
-    "n = h.n + excluded.n, total = h.total + excluded.total, "
-    "total_sq = h.total_sq + excluded.total_sq, lo = least(h.lo, excluded.lo), "
-    "hi = greatest(h.hi, excluded.hi))"
+    "total_sq double precision, lo double precision, hi double precision))"
 )
 _CHANGES = (
     "INSERT INTO hub_temporal_changes (entity, ts_lo, ts_hi, instances) "
@@ -512,7 +512,7 @@ def _history_statement(entities: bool, rollups: bool) -> Statement:
     if rollups:
         ctes.append(_HOURLY.format(p=f"${len(ctes) + 2}"))
     sql = ("WITH " + ", ".join(ctes) + " " if ctes else "") + changes
-    name = "cityos_history_c" + ("e" if entities else "") + ("h" if rollups else "")
+    name = "cityos_history_c" + ("e" if entities else "") + ("p" if rollups else "")
     return Statement(name.encode(), sql.encode())
 
 

@@ -21,7 +21,7 @@ from cityos.hub.temporal._db import Db, read_db
 from cityos.hub.temporal._times import MICROS_PER_HOUR, to_micros
 from cityos.hub.temporal.partitions import _LOCK_KEY, month_partitions, utc_month_start
 from cityos.hub.temporal.provision import save_change
-from cityos.hub.temporal.rollup import fold_pending
+from cityos.hub.temporal.rollup import fold, fold_pending
 
 
 def retention_cutoff(*, keep_days: int, now: datetime) -> int:
@@ -92,6 +92,9 @@ def expire_history(store: HubStore, *, keep_days: int, now: datetime) -> int:
     """
     cutoff = retention_cutoff(keep_days=keep_days, now=now)
     if store.backend == "postgresql":
+        # the pending sums do not live in raw rows there, but an entity whose raw rows all
+        # go is still found by its roll-ups (temporal/query.py): fold them in first
+        fold(store)
         with store.pool.connection() as conn, conn.transaction():  # type: ignore[attr-defined]
             db = Db("postgresql", conn)
             # the lock writers hold shared while they write history: no partition drops under one

@@ -1,24 +1,35 @@
-"""Hourly roll-ups on SQLite: folded in from the raw history after the writes, not during them.
+"""Hourly roll-ups, folded in from what the writes left pending, not upserted during them.
 
-A write on SQLite appends its change rows to ``hub_temporal_changes`` and nothing else; the
-roll-ups (``hub_temporal_hourly``: count, sum, sum of squares, min, max per entity,
-attribute, datasetId and UTC hour) of the rows appended since the last fold are added by
-:func:`fold_pending`, which reads a range of the table's integer key, sums the numeric
-instances with orjson and Python, and adds the sums with one multi-row upsert per step —
-instead of an upsert per instance in the writing request. (Until this was measured it was
-one ``INSERT … SELECT … GROUP BY`` over ``json_each`` of the change rows: ~430,000
-instructions per new 8-attribute entity, more than the whole write; this takes ~50,000,
-docs/benchmarks.md "History cut".) ``hub_temporal_rollup`` holds the mark: every row with
-``pk`` ≤ ``rolled_pk`` is in the roll-ups, none above it is.
+The roll-ups (``hub_temporal_hourly``: count, sum, sum of squares, min, max per entity,
+attribute, datasetId and UTC hour) are not written by the writes themselves:
 
-The rule that keeps this exact: **whatever reads or changes the roll-ups folds first**, in
-the same SQLite write lock — aggregations that use them (:func:`fold`),
-temporal provision (which recomputes hours from raw rows), retention (which deletes raw
-rows). Writers give new rows keys above the mark (``next_pk``), so a key freed by a deleted
-row is never reused below it. The ``temporal_rollup`` job folds every few minutes so the
-pending range stays small. PostgreSQL keeps updating roll-ups in the write (its concurrent
-writers commit identity values out of order, so a key range is no mark there): these
-functions do nothing on it.
+* **SQLite**: a write appends its change rows to ``hub_temporal_changes`` and nothing else;
+  :func:`fold_pending` reads the table's integer key range above the mark, sums the numeric
+  instances with orjson and Python, and adds the sums with one multi-row upsert per step —
+  instead of an upsert per instance in the writing request. (Until this was measured it was
+  one ``INSERT … SELECT … GROUP BY`` over ``json_each`` of the change rows: ~430,000
+  instructions per new 8-attribute entity, more than the whole write; this takes ~50,000,
+  docs/benchmarks.md "History cut".) ``hub_temporal_rollup`` holds the mark: every row with
+  ``pk`` ≤ ``rolled_pk`` is in the roll-ups, none above it is. Writers give new rows keys
+  above the mark (``next_pk``), so a key freed by a deleted row is never reused below it.
+* **PostgreSQL**: its concurrent writers commit identity values out of order, so a key range
+  is no mark there. A write appends its hourly sums to ``hub_temporal_hourly_pending``
+  (migration 0017: no index, the heap's last pages) in its history statement; a fold
+  deletes pending rows and adds them to the roll-ups in one statement (``DELETE …
+  RETURNING`` grouped into one upsert), so in every snapshot a sum is in exactly one of the
+  two tables, and a row committed while a fold runs is simply left for the next one. Folds
+  take one advisory lock (``_FOLD_KEY``): two at once would upsert the same roll-up rows in
+  different orders. :func:`fold` walks the pending heap a range of pages per transaction
+  (a TID range scan), up to the size it had when called.
+
+The rule that keeps this exact on both: **whatever reads or changes the roll-ups folds
+first** — aggregations that use them (:func:`fold`, before the read: whatever was committed
+before the request is then in the roll-ups), temporal provision, which recomputes hours
+from raw rows (:func:`fold_in`, in its own transaction; on PostgreSQL under a SHARE lock on
+the pending table that waits for the writers in flight and holds new ones back until it
+commits), and retention on SQLite, which deletes the raw rows its pending sums live in
+(on PostgreSQL the pending sums do not depend on raw rows). The ``temporal_rollup`` job
+folds every few minutes so that little is pending when a reader comes.
 """
 
 from __future__ import annotations
@@ -55,6 +66,27 @@ _ADD = (
     "lo = min(lo, excluded.lo), hi = max(hi, excluded.hi)"
 )
 _MARK = "SELECT rolled_pk FROM hub_temporal_rollup WHERE id = 1"
+# PostgreSQL: the advisory lock every fold holds (one at a time; 2117929489 and …90 are
+# partitions.py's), the heap pages of the pending table one of :func:`fold`'s transactions
+# covers (~50 rows a page: ~50,000 rows), and the fold itself.
+_FOLD_KEY = 2117929491
+_PG_PAGES = 1_000
+_PG_LOCK = "SELECT pg_advisory_xact_lock(%s)"
+_PG_SIZE = (
+    "SELECT pg_relation_size('hub_temporal_hourly_pending') / current_setting('block_size')::int"
+)
+_PG_FOLD = (
+    "WITH gone AS (DELETE FROM hub_temporal_hourly_pending{where} RETURNING *), "
+    "added AS (INSERT INTO hub_temporal_hourly AS h (entity, attr, dataset_id, hour, n, total, "
+    "total_sq, lo, hi) SELECT entity, attr, dataset_id, hour, sum(n), sum(total), "
+    "sum(total_sq), min(lo), max(hi) FROM gone GROUP BY entity, attr, dataset_id, hour "
+    "ORDER BY entity, attr, dataset_id, hour "
+    "ON CONFLICT (entity, attr, dataset_id, hour) DO UPDATE SET n = h.n + excluded.n, "
+    "total = h.total + excluded.total, total_sq = h.total_sq + excluded.total_sq, "
+    "lo = least(h.lo, excluded.lo), hi = greatest(h.hi, excluded.hi)) "
+    "SELECT count(*) FROM gone"
+)
+_PG_PAGE_RANGE = " WHERE ctid >= %s::tid AND ctid < %s::tid"
 _TOP = "SELECT max(pk) FROM hub_temporal_changes"
 
 
@@ -74,6 +106,15 @@ def _pending_keys(conn: Any) -> tuple[int, int] | None:
 def pending(conn: Any) -> bool:
     """Return True when rows wait to be folded into the roll-ups."""
     return _pending_keys(conn) is not None
+
+
+def pending_in(store: HubStore) -> bool:
+    """Return True when anything waits to be folded into the store's roll-ups."""
+    if store.backend == "postgresql":
+        with store.pool.connection() as conn:  # type: ignore[attr-defined]
+            row = conn.execute("SELECT EXISTS (SELECT 1 FROM hub_temporal_hourly_pending)")
+            return bool(row.fetchone()[0])
+    return pending(store._conn())  # type: ignore[attr-defined]
 
 
 def fold_pending(conn: Any, *, limit: int | None = None, end: int | None = None) -> int:
@@ -160,13 +201,19 @@ def next_pk(conn: Any) -> int:
     return int(row[0]) + 1
 
 
-def fold(store: HubStore, *, chunk: int = _CHUNK) -> int:
-    """Fold what was pending when called, ``chunk`` keys per write transaction, pausing
-    between them so that writers waiting for the lock go first; return how many keys (see
-    :func:`fold_pending`; 0 at once on PostgreSQL, or when nothing is pending). Rows
-    written meanwhile wait for the next fold (with steady writes a fold would never end)."""
-    if store.backend != "sqlite":
-        return 0
+def fold(store: HubStore, *, chunk: int | None = None) -> int:
+    """Fold what was pending when called; return how many keys (SQLite, see
+    :func:`fold_pending`) or pending rows (PostgreSQL) it folded, 0 when nothing was pending.
+    Rows written meanwhile wait for the next fold (with steady writes a fold would never
+    end).
+
+    SQLite: ``chunk`` keys per write transaction (default 2,000), pausing between them so
+    that writers waiting for the lock go first. PostgreSQL: ``chunk`` heap pages of the
+    pending table per transaction (default 1,000); writers never wait for a fold there.
+    """
+    if store.backend == "postgresql":
+        return _fold_postgres(store, _PG_PAGES if chunk is None else chunk)
+    chunk = _CHUNK if chunk is None else chunk
     keys = _pending_keys(store._conn())  # type: ignore[attr-defined]
     if keys is None:
         return 0
@@ -180,3 +227,40 @@ def fold(store: HubStore, *, chunk: int = _CHUNK) -> int:
         if step < chunk:  # at ``end``
             return folded
         _sleep(_PAUSE)
+
+
+def _fold_postgres(store: HubStore, pages: int) -> int:
+    """Fold the pending table's rows, ``pages`` heap pages a transaction, over the pages it
+    had when called (a row committed before the call lies on one of them)."""
+    pool = store.pool  # type: ignore[attr-defined]
+    with pool.connection() as conn:
+        size = int(conn.execute(_PG_SIZE).fetchone()[0])
+    folded = 0
+    sql = _PG_FOLD.format(where=_PG_PAGE_RANGE)
+    for start in range(0, size, pages):
+        with pool.connection() as conn, conn.transaction():
+            conn.execute(_PG_LOCK, (_FOLD_KEY,))
+            row = conn.execute(sql, (f"({start},0)", f"({start + pages},0)")).fetchone()
+            folded += int(row[0])
+    return folded
+
+
+def fold_in(tx: Any) -> None:
+    """Make the roll-ups complete inside the write transaction ``tx`` before it recomputes or
+    removes any (temporal provision): every pending sum folded, and none added until ``tx``
+    ends.
+
+    SQLite: ``tx`` holds the write lock; :func:`fold_pending`. PostgreSQL: the folds' lock,
+    then a SHARE lock on the pending table (it waits for the writes that appended to it and
+    have not committed, and holds new ones back until ``tx`` commits: otherwise a write
+    committing between this fold and the recomputation would be counted from its raw row
+    and again from its pending sum), then one fold of everything pending. The order of the
+    two locks is every fold's, so folds never wait for each other in a cycle.
+    """
+    conn = tx.connection
+    if tx.backend == "sqlite":
+        fold_pending(conn)
+        return
+    conn.execute(_PG_LOCK, (_FOLD_KEY,))
+    conn.execute("LOCK TABLE hub_temporal_hourly_pending IN SHARE MODE")
+    conn.execute(_PG_FOLD.format(where=""))
