@@ -191,11 +191,15 @@ def server(url: str, *, history: bool = True) -> Iterator[tuple[str, subprocess.
         check=True,
     )
     key = made.stdout.strip().splitlines()[-1]
+    # The server's log goes to a file, not a pipe: a pipe nobody reads fills at 64 KiB and
+    # then blocks the server's next log line (it hung so in session 15, on the tracebacks
+    # of requests wrk cut off when it stopped, until those were logged quietly).
+    log = tempfile.TemporaryFile()  # noqa: SIM115 (closed below, after the server)
     proc = subprocess.Popen(
         [str(cityos), "up", "--port", str(port), "--database-url", url],
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=log,
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -207,13 +211,15 @@ def server(url: str, *, history: bool = True) -> Iterator[tuple[str, subprocess.
             except httpx.HTTPError:
                 pass
             if proc.poll() is not None or time.monotonic() > deadline:
-                err = proc.stderr.read().decode() if proc.stderr else ""
+                log.seek(0)
+                err = log.read().decode(errors="replace")
                 raise SystemExit(f"cityos up did not start:\n{err[-2000:]}")
             time.sleep(0.2)
         yield base, proc, key
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+        log.close()
 
 
 def load(
