@@ -40,7 +40,7 @@ from typing import Any
 import orjson
 
 from cityos.hub.store._sqlite_rows import insert_rows
-from cityos.hub.store.base import HubStore
+from cityos.hub.store.base import HubStore, Transaction
 from cityos.hub.temporal._times import MICROS_PER_HOUR
 
 # Change-row keys folded per step: the step's sums (a few thousand small lists) are all
@@ -245,7 +245,7 @@ def _fold_postgres(store: HubStore, pages: int) -> int:
     return folded
 
 
-def fold_in(tx: Any) -> None:
+def fold_in(tx: Transaction) -> None:
     """Make the roll-ups complete inside the write transaction ``tx`` before it recomputes or
     removes any (temporal provision): every pending sum folded, and none added until ``tx``
     ends.
